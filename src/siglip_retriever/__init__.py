@@ -1,0 +1,75 @@
+"""SigLIP image and text embeddings for LangChain, LlamaIndex and Chroma.
+
+Importing the package is cheap: torch, transformers and chromadb load only when a class that
+needs them is first used.
+
+Example:
+    >>> import siglip_retriever
+    >>> siglip_retriever.__version__ >= "0.1"
+    True
+    >>> sorted(siglip_retriever.PRESETS)[:3]
+    ['base', 'clip', 'demo']
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from siglip_retriever._version import __version__
+from siglip_retriever.errors import (
+    ConfigurationError,
+    ImageLoadError,
+    InputTypeError,
+    MissingDependencyError,
+    ModelLoadError,
+    ModelMismatchError,
+    ServerUnavailableError,
+    SiglipRetrieverError,
+    StoreError,
+    UnknownPresetError,
+)
+from siglip_retriever.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_model
+
+if TYPE_CHECKING:
+    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.images import load_image
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "PRESETS",
+    "ConfigurationError",
+    "ImageLoadError",
+    "InputTypeError",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "ModelMismatchError",
+    "Preset",
+    "ServerUnavailableError",
+    "SiglipEncoder",
+    "SiglipRetrieverError",
+    "StoreError",
+    "UnknownPresetError",
+    "__version__",
+    "load_image",
+    "resolve_model",
+]
+
+# public name -> module that defines it, imported on first access
+_LAZY = {
+    "SiglipEncoder": "siglip_retriever.encoder",
+    "load_image": "siglip_retriever.images",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'siglip_retriever' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

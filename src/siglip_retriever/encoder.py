@@ -1,0 +1,492 @@
+"""The encoder core: load a checkpoint once, encode texts and images in batches.
+
+Every adapter of this package (LangChain, LlamaIndex, Chroma, the store, the CLI) goes through
+:class:`SiglipEncoder`. Loading the same ``(checkpoint, device, dtype)`` twice in one process
+returns the model that is already in memory.
+
+Example:
+    >>> import tempfile
+    >>> from siglip_retriever import SiglipEncoder
+    >>> from siglip_retriever.tiny import build_checkpoint
+    >>> encoder = SiglipEncoder(build_checkpoint(tempfile.mkdtemp()))
+    >>> encoder.encode_texts(["a red circle", "un cercle rouge"]).shape
+    (2, 32)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
+from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from siglip_retriever.presets import Preset, resolve_model, with_facts
+from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_probability
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["SiglipEncoder", "clear_model_cache", "load_counts"]
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
+
+
+@dataclass
+class _LoadedModel:
+    """A model, its tokenizer and image processor, loaded once per process."""
+
+    preset: Preset
+    model: Any
+    tokenizer: Any
+    image_processor: Any
+    device: str
+    dtype: str
+    dim: int
+    logit_scale: float
+    logit_bias: float
+    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_CACHE: dict[tuple[str, str, str], _LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+_LOADS: Counter[tuple[str, str, str]] = Counter()
+
+
+def load_counts() -> dict[tuple[str, str, str], int]:
+    """How many times each ``(model_id, device, dtype)`` was loaded from disk in this process."""
+    return dict(_LOADS)
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model; the next encoder loads its checkpoint again."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    base = device.split(":", 1)[0]
+    if base not in ("cpu", "cuda", "mps"):
+        raise ConfigurationError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', not {device!r}")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise ConfigurationError("device 'cuda' was asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'")
+    return device
+
+
+def _resolve_dtype(dtype: str, device: str) -> str:
+    if dtype == "auto":
+        return "float16" if device.startswith("cuda") else "float32"
+    name = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
+    if name is None:
+        raise ConfigurationError(f"dtype must be 'auto', 'float32', 'float16' or 'bfloat16', not {dtype!r}")
+    return name
+
+
+def _load(preset: Preset, device: str, dtype: str) -> _LoadedModel:
+    key = (preset.model_id, device, dtype)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        loaded = _load_from_disk(preset, device, dtype)
+        _CACHE[key] = loaded
+        _LOADS[key] += 1
+        return loaded
+
+
+def _load_from_disk(preset: Preset, device: str, dtype: str) -> _LoadedModel:
+    import torch
+    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+
+    source = preset.model_id
+    backend = "torchvision" if importlib.util.find_spec("torchvision") else "pil"
+    try:
+        model = AutoModel.from_pretrained(source, dtype=getattr(torch, dtype))
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        image_processor = AutoImageProcessor.from_pretrained(source, backend=backend)
+    except (OSError, ValueError, KeyError) as exc:
+        hint = (
+            "This machine is offline (HF_HUB_OFFLINE is set): download the checkpoint where there "
+            "is a network, then pass its directory, or use the offline 'demo' preset."
+            if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+            else "Check the model id or directory; a directory must hold a checkpoint saved with "
+            "save_pretrained() (config.json, weights, tokenizer and preprocessor files)."
+        )
+        raise ModelLoadError(f"could not load model {source!r}: {exc}. {hint}") from exc
+    model_type = getattr(model.config, "model_type", "")
+    if model_type not in ("siglip", "siglip2", "clip"):
+        raise ModelLoadError(
+            f"model {source!r} is a {model_type!r} checkpoint; siglip-retriever loads SigLIP, "
+            "SigLIP 2 and CLIP checkpoints"
+        )
+    model = model.to(device).eval()
+    text_config = model.config.text_config
+    vision_config = model.config.vision_config
+    is_clip = model_type == "clip"
+    image_size = int(getattr(vision_config, "image_size", 0) or 0)
+    preset = with_facts(
+        preset,
+        family=model_type,
+        score_kind="softmax" if is_clip else "sigmoid",
+        text_length=int(text_config.max_position_embeddings),
+        image_size=image_size,
+    )
+    dim = int(getattr(model.config, "projection_dim", 0) or text_config.hidden_size)
+    logit_scale = float(model.logit_scale.detach().float().exp().item())
+    bias = getattr(model, "logit_bias", None)
+    logit_bias = float(bias.detach().float().item()) if bias is not None else 0.0
+    log.info("loaded %s on %s (%s), %d-d vectors", source, device, dtype, dim)
+    return _LoadedModel(
+        preset=preset,
+        model=model,
+        tokenizer=tokenizer,
+        image_processor=image_processor,
+        device=device,
+        dtype=dtype,
+        dim=dim,
+        logit_scale=logit_scale,
+        logit_bias=logit_bias,
+    )
+
+
+def _features(output: Any) -> torch.Tensor:
+    """``get_*_features`` returns a tensor in transformers 4 and a model output in 5."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    pooled = getattr(output, "pooler_output", None)
+    if pooled is None:
+        raise ModelLoadError("the model's get_*_features returned no pooled output")
+    return pooled  # type: ignore[no-any-return]
+
+
+def _normalise(features: torch.Tensor) -> Vectors:
+    import torch
+
+    vectors = features.float()
+    vectors = vectors / torch.linalg.vector_norm(vectors, dim=-1, keepdim=True).clamp_min(1e-12)
+    return vectors.cpu().numpy().astype(np.float32, copy=False)
+
+
+def _check_texts(texts: object) -> list[str]:
+    if isinstance(texts, str):
+        raise InputTypeError(
+            "encode_texts takes a list of strings, not one string; wrap it in a list or use "
+            "encode_query(text)"
+        )
+    try:
+        result = list(texts)  # type: ignore[call-overload]
+    except TypeError:
+        raise InputTypeError(f"expected a list of strings, got {type(texts).__name__}") from None
+    for i, text in enumerate(result):
+        if not isinstance(text, str):
+            raise InputTypeError(f"text {i} is {type(text).__name__}, not str; pass only strings")
+    return result
+
+
+class SiglipEncoder:
+    """Encode texts and images into one L2-normalised vector space.
+
+    Args:
+        model: a preset name (``"multilingual"``, ``"demo"``, ...; see
+            :mod:`siglip_retriever.presets`), a model-hub id or the directory of a checkpoint
+            saved with ``save_pretrained``. ``None`` is the multilingual SigLIP.
+        device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda[:N]"`` or ``"mps"``.
+        dtype: ``"auto"`` (float16 on cuda, float32 elsewhere), ``"float32"``, ``"float16"``
+            or ``"bfloat16"``. On CPU float32 is several times faster than bfloat16.
+        batch_size: how many texts or images go through the model at once.
+        show_progress: show a progress bar on long encodes.
+        query_cache_size: how many query vectors :meth:`encode_query` keeps (0 disables).
+        max_pixels: refuse images with more pixels than this (decompression-bomb guard).
+
+    Raises:
+        UnknownPresetError: ``model`` is not a preset, directory or hub id.
+        ModelLoadError: the checkpoint cannot be loaded.
+        ConfigurationError: an option has an impossible value.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> from siglip_retriever import SiglipEncoder
+        >>> from siglip_retriever.tiny import build_checkpoint
+        >>> encoder = SiglipEncoder(build_checkpoint(tempfile.mkdtemp()), batch_size=8)
+        >>> images = encoder.encode_images([Image.new("RGB", (64, 48), "red")])
+        >>> texts = encoder.encode_texts(["a red square"])
+        >>> encoder.probabilities(texts, images).shape
+        (1, 1)
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 32,
+        show_progress: bool = False,
+        query_cache_size: int = 1024,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if query_cache_size < 0:
+            raise ConfigurationError("query_cache_size must be 0 or more")
+        preset = resolve_model(model)
+        resolved_device = _resolve_device(device)
+        self._loaded = _load(preset, resolved_device, _resolve_dtype(dtype, resolved_device))
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.max_pixels = max_pixels
+        self._query_cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._query_cache_size = query_cache_size
+        self._query_lock = threading.Lock()
+
+    # -- facts ---------------------------------------------------------------------------------
+
+    @property
+    def preset(self) -> Preset:
+        """The checkpoint and its facts, as read from the loaded configuration."""
+        return self._loaded.preset
+
+    @property
+    def model_id(self) -> str:
+        """What ``from_pretrained`` received: a hub id or an absolute directory."""
+        return self._loaded.preset.model_id
+
+    @property
+    def family(self) -> str:
+        """``"siglip"``, ``"siglip2"`` or ``"clip"``."""
+        return self._loaded.preset.family
+
+    @property
+    def score_kind(self) -> ScoreKind:
+        """``"sigmoid"`` for SigLIP (independent probabilities), ``"softmax"`` for CLIP."""
+        return self._loaded.preset.score_kind
+
+    @property
+    def dim(self) -> int:
+        """The size of every vector this encoder returns."""
+        return self._loaded.dim
+
+    @property
+    def text_length(self) -> int:
+        """Tokens per text; longer texts are truncated, shorter ones padded to this length."""
+        return self._loaded.preset.text_length
+
+    @property
+    def image_size(self) -> int:
+        """Input side in pixels (0 for SigLIP 2's variable resolution)."""
+        return self._loaded.preset.image_size
+
+    @property
+    def device(self) -> str:
+        """The device the model runs on."""
+        return self._loaded.device
+
+    @property
+    def dtype(self) -> str:
+        """The model's floating-point type."""
+        return self._loaded.dtype
+
+    @property
+    def logit_scale(self) -> float:
+        """The multiplier of cosine similarities (``exp`` of the stored parameter)."""
+        return self._loaded.logit_scale
+
+    @property
+    def logit_bias(self) -> float:
+        """SigLIP's learned bias (0 for CLIP)."""
+        return self._loaded.logit_bias
+
+    @property
+    def model(self) -> Any:
+        """The underlying transformers model (shared by every encoder of the same checkpoint)."""
+        return self._loaded.model
+
+    def __repr__(self) -> str:
+        return (
+            f"SiglipEncoder(model={self.preset.name!r}, device={self.device!r}, "
+            f"dtype={self.dtype!r}, dim={self.dim})"
+        )
+
+    # -- encoding ------------------------------------------------------------------------------
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> Vectors:
+        """Encode texts into an ``(N, dim)`` float32 array of unit vectors.
+
+        Texts are tokenised as the checkpoint was trained: padded to its text length
+        (``padding="max_length"`` for SigLIP) and truncated beyond it.
+
+        Raises:
+            InputTypeError: ``texts`` is a single string, ``None``, or holds a non-string.
+        """
+        items = _check_texts(texts)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        size = batch_size or self.batch_size
+        parts = [
+            self._encode_text_batch(items[start : start + size])
+            for start in self._progress(range(0, len(items), size), len(items), size, show_progress, "texts")
+        ]
+        return np.concatenate(parts)
+
+    def encode_query(self, text: str) -> Vectors:
+        """Encode one text into a ``(dim,)`` vector, served from a small LRU cache when repeated.
+
+        The returned array is read-only, since it may be shared with later calls.
+        """
+        if not isinstance(text, str):
+            raise InputTypeError(f"a query must be a str, not {type(text).__name__}")
+        if self._query_cache_size:
+            with self._query_lock:
+                cached = self._query_cache.get(text)
+                if cached is not None:
+                    self._query_cache.move_to_end(text)
+                    return cached
+        vector = self._encode_text_batch([text])[0]
+        vector.setflags(write=False)
+        if self._query_cache_size:
+            with self._query_lock:
+                self._query_cache[text] = vector
+                while len(self._query_cache) > self._query_cache_size:
+                    self._query_cache.popitem(last=False)
+        return vector
+
+    def encode_images(
+        self,
+        images: Sequence[ImageInput],
+        *,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> Vectors:
+        """Encode images into an ``(N, dim)`` float32 array of unit vectors.
+
+        Accepts every input :func:`siglip_retriever.images.load_image` accepts, mixed freely.
+
+        Raises:
+            ImageLoadError: an input cannot be read; the message names it.
+        """
+        if isinstance(images, (str, bytes, os.PathLike, np.ndarray)) or hasattr(images, "mode"):
+            raise InputTypeError(
+                "encode_images takes a list of images; wrap a single image in a list"
+            )
+        items = list(images)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        size = batch_size or self.batch_size
+        parts = []
+        for start in self._progress(range(0, len(items), size), len(items), size, show_progress, "images"):
+            batch = [self.load_image(item) for item in items[start : start + size]]
+            parts.append(self._encode_image_batch(batch))
+        return np.concatenate(parts)
+
+    def load_image(self, image: ImageInput) -> Any:
+        """Load one input as RGB PIL, decoding large JPEGs at reduced scale for this model."""
+        return load_image(image, target_size=self.image_size or None, max_pixels=self.max_pixels)
+
+    def probabilities(self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Match probabilities, shaped ``(n_texts, n_images)``.
+
+        For SigLIP: ``sigmoid(logit_scale * cos + logit_bias)``, each pair independent.
+        For CLIP (``score_kind == "softmax"``): a softmax over the texts for each image.
+        """
+        cosine = self.cosine(text_vectors, image_vectors)
+        if self.score_kind == "softmax":
+            return softmax_probability(cosine, logit_scale=self.logit_scale, axis=0)
+        return sigmoid_probability(cosine, logit_scale=self.logit_scale, logit_bias=self.logit_bias)
+
+    @staticmethod
+    def cosine(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Cosine similarities ``(len(a), len(b))`` of two sets of unit vectors."""
+        left = np.atleast_2d(np.asarray(a, dtype=np.float64))
+        right = np.atleast_2d(np.asarray(b, dtype=np.float64))
+        if left.shape[-1] != right.shape[-1]:
+            raise ConfigurationError(
+                f"vector sizes differ ({left.shape[-1]} vs {right.shape[-1]}): were they made by "
+                "the same model?"
+            )
+        return left @ right.T
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _progress(
+        self, starts: range, total: int, size: int, show: bool | None, unit: str
+    ) -> Iterator[int]:
+        if not (self.show_progress if show is None else show) or total <= size:
+            yield from starts
+            return
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, unit=unit.rstrip("s"), desc=f"encoding {unit}") as bar:
+            for start in starts:
+                yield start
+                bar.update(min(size, total - start))
+
+    def _encode_text_batch(self, texts: list[str]) -> Vectors:
+        import torch
+
+        loaded = self._loaded
+        padding = "longest" if loaded.preset.family == "clip" else "max_length"
+        with loaded.tokenizer_lock:
+            inputs = loaded.tokenizer(
+                texts,
+                padding=padding,
+                max_length=loaded.preset.text_length,
+                truncation=True,
+                return_tensors="pt",
+            )
+        # pass what the checkpoint's tokenizer returns, as the model card does: SigLIP's gives
+        # no attention mask (its pads are real tokens), SigLIP 2's and CLIP's do
+        inputs = {k: v.to(loaded.device) for k, v in inputs.items() if k != "token_type_ids"}
+        with torch.inference_mode():
+            return _normalise(_features(loaded.model.get_text_features(**inputs)))
+
+    def _encode_image_batch(self, images: list[Any]) -> Vectors:
+        import torch
+
+        loaded = self._loaded
+        inputs = loaded.image_processor(images=images, return_tensors="pt")
+        dtype = getattr(torch, loaded.dtype)
+        tensors = {
+            k: (v.to(loaded.device, dtype=dtype) if v.is_floating_point() else v.to(loaded.device))
+            for k, v in inputs.items()
+        }
+        with torch.inference_mode():
+            return _normalise(_features(loaded.model.get_image_features(**tensors)))
+

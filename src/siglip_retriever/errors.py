@@ -1,0 +1,112 @@
+"""The package's one exception tree.
+
+Every error this package raises on purpose derives from :class:`SiglipRetrieverError`, so one
+``except SiglipRetrieverError`` catches them all. Several also derive from the matching built-in
+exception, so code that already catches ``ValueError``, ``TypeError`` or ``ImportError`` keeps
+working::
+
+    SiglipRetrieverError
+    ├── ConfigurationError (ValueError)      a bad option or argument value
+    ├── InputTypeError (TypeError)           an input of the wrong type (None, a number for a text)
+    ├── ModelLoadError                       a checkpoint that cannot be found or loaded
+    │   └── UnknownPresetError (KeyError)    a preset name that does not exist
+    ├── ImageLoadError (ValueError)          an image that cannot be read; names the input
+    ├── MissingDependencyError (ImportError) an optional extra that is not installed
+    └── StoreError                           a vector-store problem
+        ├── ModelMismatchError               a store built with another model
+        └── ServerUnavailableError           a Chroma server that does not answer
+
+Messages say what happened and what to do about it.
+
+Example:
+    >>> from siglip_retriever.errors import ImageLoadError, SiglipRetrieverError
+    >>> try:
+    ...     raise ImageLoadError("photo.jpg", "file not found")
+    ... except SiglipRetrieverError as exc:
+    ...     print(exc)
+    cannot load image photo.jpg: file not found
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ImageLoadError",
+    "InputTypeError",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "ModelMismatchError",
+    "ServerUnavailableError",
+    "SiglipRetrieverError",
+    "StoreError",
+    "UnknownPresetError",
+]
+
+
+class SiglipRetrieverError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigurationError(SiglipRetrieverError, ValueError):
+    """An option or argument has a value that cannot work (a negative batch size, say)."""
+
+
+class InputTypeError(SiglipRetrieverError, TypeError):
+    """An input has the wrong type, for example ``None`` where a text was expected."""
+
+
+class ModelLoadError(SiglipRetrieverError):
+    """A checkpoint could not be found or loaded."""
+
+
+class UnknownPresetError(ModelLoadError, KeyError):
+    """A model name is neither a preset, a local directory nor a plausible hub id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ImageLoadError(SiglipRetrieverError, ValueError):
+    """An image input could not be turned into a picture.
+
+    Attributes:
+        source: the input as a user would recognise it: a path, or a short description of the
+            input's kind (``"bytes (12 B)"``, ``"numpy array (3, 4)"``).
+        reason: why it failed.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"cannot load image {source}: {reason}")
+
+    def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str]]:
+        return (type(self), (self.source, self.reason))
+
+
+class MissingDependencyError(SiglipRetrieverError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed. "
+            f"Install it with: pip install 'siglip-retriever[{extra}]'"
+        )
+
+    def __reduce__(self) -> tuple[type[MissingDependencyError], tuple[str, str, str]]:
+        purpose = str(self).split(" needs the ", 1)[0]
+        return (type(self), (self.package, self.extra, purpose))
+
+
+class StoreError(SiglipRetrieverError):
+    """A problem with the vector store."""
+
+
+class ModelMismatchError(StoreError):
+    """A store was opened with a model other than the one that built it."""
+
+
+class ServerUnavailableError(StoreError):
+    """A Chroma server could not be reached."""

@@ -1,0 +1,177 @@
+"""Named checkpoints and the facts they carry.
+
+A preset maps a short name to a checkpoint (a model-hub id or a directory shipped inside this
+package) together with what a user needs to know about it: its family, whether its scores are
+independent sigmoid probabilities (SigLIP) or need a softmax over candidates (CLIP), its text
+length and image size, and whether it understands languages other than English.
+
+The facts are documentation: when a checkpoint is loaded, the encoder reads the true text length
+and image size from the checkpoint's own configuration.
+
+Example:
+    >>> from siglip_retriever.presets import resolve_model, PRESETS
+    >>> PRESETS["multilingual"].model_id
+    'google/siglip-base-patch16-256-multilingual'
+    >>> resolve_model("multilingual").score_kind
+    'sigmoid'
+    >>> resolve_model("org/some-model").model_id
+    'org/some-model'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from siglip_retriever.errors import UnknownPresetError
+
+__all__ = ["DEFAULT_MODEL", "PRESETS", "Preset", "resolve_model"]
+
+Family = Literal["siglip", "siglip2", "clip"]
+ScoreKind = Literal["sigmoid", "softmax"]
+
+DEFAULT_MODEL = "multilingual"
+"""The preset used when no model is named: multilingual SigLIP from the model hub."""
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A checkpoint and its facts.
+
+    Attributes:
+        name: the preset name, or the id/path itself for checkpoints that are not presets.
+        model_id: what ``from_pretrained`` receives: a hub id or a local directory.
+        family: ``"siglip"``, ``"siglip2"`` or ``"clip"``.
+        score_kind: ``"sigmoid"`` (independent probabilities) or ``"softmax"``.
+        text_length: tokens per text the checkpoint was trained with (0 when unknown).
+        image_size: input resolution in pixels (0 when unknown or variable).
+        multilingual: whether texts in many languages are supported.
+        description: one line for ``siglip-retriever info`` and the README.
+    """
+
+    name: str
+    model_id: str
+    family: Family = "siglip"
+    score_kind: ScoreKind = "sigmoid"
+    text_length: int = 64
+    image_size: int = 224
+    multilingual: bool = False
+    description: str = ""
+
+    @property
+    def is_local(self) -> bool:
+        """True when ``model_id`` is a directory on this machine."""
+        return Path(self.model_id).is_dir()
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "multilingual",
+            "google/siglip-base-patch16-256-multilingual",
+            image_size=256,
+            multilingual=True,
+            description="SigLIP B/16 256px, multilingual (the default)",
+        ),
+        Preset(
+            "i18n",
+            "google/siglip-base-patch16-256-i18n",
+            image_size=256,
+            multilingual=True,
+            description="SigLIP B/16 256px, i18n checkpoint of the seed projects",
+        ),
+        Preset(
+            "base",
+            "google/siglip-base-patch16-224",
+            description="SigLIP B/16 224px, English",
+        ),
+        Preset(
+            "so400m",
+            "google/siglip-so400m-patch14-384",
+            image_size=384,
+            description="SigLIP shape-optimised 400M, 384px, English, most accurate",
+        ),
+        Preset(
+            "siglip2-base",
+            "google/siglip2-base-patch16-224",
+            family="siglip2",
+            multilingual=True,
+            description="SigLIP 2 B/16 224px, multilingual",
+        ),
+        Preset(
+            "siglip2-so400m",
+            "google/siglip2-so400m-patch14-384",
+            family="siglip2",
+            image_size=384,
+            multilingual=True,
+            description="SigLIP 2 so400m 384px, multilingual",
+        ),
+        Preset(
+            "clip",
+            "openai/clip-vit-base-patch32",
+            family="clip",
+            score_kind="softmax",
+            text_length=77,
+            description="OpenAI CLIP B/32, English, for comparison",
+        ),
+        Preset(
+            "demo",
+            str(_PACKAGE_DIR / "demo" / "model"),
+            text_length=16,
+            image_size=32,
+            multilingual=True,
+            description="tiny SigLIP trained here on synthetic shapes; works offline",
+        ),
+    )
+}
+
+
+def resolve_model(name: str | os.PathLike[str] | None = None) -> Preset:
+    """Resolve a preset name, a local directory or a hub id to a :class:`Preset`.
+
+    Args:
+        name: a preset name (see :data:`PRESETS`), a directory holding a checkpoint saved with
+            ``save_pretrained``, or a model-hub id such as ``google/siglip-base-patch16-224``.
+            ``None`` means :data:`DEFAULT_MODEL`.
+
+    Raises:
+        UnknownPresetError: ``name`` is none of the above.
+    """
+    if name is None:
+        name = DEFAULT_MODEL
+    text = os.fspath(name)
+    if text in PRESETS:
+        return PRESETS[text]
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return Preset(name=text, model_id=str(path.resolve()), **_guess_facts(text))
+    if not _HUB_ID.fullmatch(text):
+        known = ", ".join(sorted(PRESETS))
+        raise UnknownPresetError(
+            f"unknown model {text!r}: not a preset ({known}), not a local directory and not a "
+            "model-hub id of the form 'org/name'. Pick a preset, pass the directory of a "
+            "checkpoint saved with save_pretrained(), or a hub id."
+        )
+    return Preset(name=text, model_id=text, **_guess_facts(text))
+
+
+def _guess_facts(model_id: str) -> dict[str, object]:
+    """Facts guessed from a checkpoint's name; the loaded config has the final word."""
+    lowered = model_id.lower()
+    if "siglip2" in lowered:
+        return {"family": "siglip2", "multilingual": True}
+    if "clip" in lowered and "siglip" not in lowered:
+        return {"family": "clip", "score_kind": "softmax", "text_length": 77}
+    return {"multilingual": any(m in lowered for m in ("multilingual", "i18n"))}
+
+
+def with_facts(preset: Preset, **facts: object) -> Preset:
+    """Return a copy of ``preset`` with facts read from a loaded checkpoint."""
+    return replace(preset, **facts)  # type: ignore[arg-type]
