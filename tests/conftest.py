@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,16 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-class NetworkAccessError(RuntimeError):
-    """A test tried to reach a host other than this machine."""
-
-
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
+# pytest-socket (``--allow-hosts`` in pyproject's addopts) blocks socket connections to any host
+# but this machine; name resolution of other hosts is blocked here too.
 _real_getaddrinfo = socket.getaddrinfo
+_LOCAL_NAMES = {"localhost", "", None}
 
 
-def _is_local(address: Any) -> bool:
-    if isinstance(address, (str, bytes)):  # AF_UNIX path
-        return True
-    host = address[0] if isinstance(address, tuple) else address
-    if host in ("localhost", "", None):
+def _is_local(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in _LOCAL_NAMES:
         return True
     try:
         return ipaddress.ip_address(str(host).split("%", 1)[0]).is_loopback
@@ -40,27 +35,13 @@ def _is_local(address: Any) -> bool:
         return False
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> Any:
-    if not _is_local(address):
-        raise NetworkAccessError(f"test tried to connect to {address!r}; tests must stay offline")
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
-    if not _is_local(address):
-        raise NetworkAccessError(f"test tried to connect to {address!r}; tests must stay offline")
-    return _real_connect_ex(self, address)
-
-
 def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if not _is_local((host,)):
-        raise NetworkAccessError(f"test tried to resolve {host!r}; tests must stay offline")
+    if not _is_local(host):
+        raise RuntimeError(f"a test tried to resolve {host!r}; tests must stay offline")
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = _guarded_getaddrinfo
 
 
@@ -81,8 +62,8 @@ def tiny_siglip2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_encoder(tiny_siglip_dir: Path) -> Iterator[Any]:
+def tiny_encoder(tiny_siglip_dir: Path) -> Any:
     """A :class:`SiglipEncoder` on the tiny SigLIP checkpoint, shared by the session."""
     from siglip_retriever.encoder import SiglipEncoder
 
-    yield SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=4)
+    return SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=4)

@@ -46,6 +46,9 @@ __all__ = [
     "ModelMismatchError",
     "Preset",
     "ServerUnavailableError",
+    "SiglipEmbedding",
+    "SiglipEmbeddingFunction",
+    "SiglipEmbeddings",
     "SiglipEncoder",
     "SiglipRetrieverError",
     "StoreError",
@@ -58,6 +61,9 @@ __all__ = [
 # public name -> module that defines it, imported on first access
 _LAZY = {
     "SiglipEncoder": "siglip_retriever.encoder",
+    "SiglipEmbeddings": "siglip_retriever.integrations.langchain",
+    "SiglipEmbedding": "siglip_retriever.integrations.llama_index",
+    "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",
     "load_image": "siglip_retriever.images",
 }
 

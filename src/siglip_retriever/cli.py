@@ -44,6 +44,16 @@ def _user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _quiet_model_loading() -> None:
+    """Hide transformers' load-time progress bars and warnings unless --verbose was given."""
+    if click.get_current_context().find_root().params.get("verbose"):
+        return
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="siglip-retriever")
 @click.option("-v", "--verbose", is_flag=True, help="Show full tracebacks and debug logs.")
@@ -91,9 +101,12 @@ def embed(model: str | None, device: str, dtype: str, texts: tuple[str, ...]) ->
     """Print the embeddings of TEXTS as JSON lines (text, vector)."""
     from siglip_retriever.encoder import SiglipEncoder
 
+    _quiet_model_loading()
     encoder = SiglipEncoder(model, device=device, dtype=dtype)
-    for text, vector in zip(texts, encoder.encode_texts(list(texts))):
-        click.echo(json.dumps({"text": text, "vector": [round(float(x), 6) for x in vector]}, ensure_ascii=False))
+    for text, vector in zip(texts, encoder.encode_texts(list(texts)), strict=True):
+        click.echo(
+            json.dumps({"text": text, "vector": [round(float(x), 6) for x in vector]}, ensure_ascii=False)
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

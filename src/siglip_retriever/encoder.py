@@ -98,7 +98,9 @@ def _resolve_device(device: str) -> str:
     if base not in ("cpu", "cuda", "mps"):
         raise ConfigurationError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', not {device!r}")
     if base == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError("device 'cuda' was asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'")
+        raise ConfigurationError(
+            "device 'cuda' was asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'"
+        )
     return device
 
 
@@ -403,9 +405,7 @@ class SiglipEncoder:
             ImageLoadError: an input cannot be read; the message names it.
         """
         if isinstance(images, (str, bytes, os.PathLike, np.ndarray)) or hasattr(images, "mode"):
-            raise InputTypeError(
-                "encode_images takes a list of images; wrap a single image in a list"
-            )
+            raise InputTypeError("encode_images takes a list of images; wrap a single image in a list")
         items = list(images)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -420,7 +420,9 @@ class SiglipEncoder:
         """Load one input as RGB PIL, decoding large JPEGs at reduced scale for this model."""
         return load_image(image, target_size=self.image_size or None, max_pixels=self.max_pixels)
 
-    def probabilities(self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    def probabilities(
+        self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
         """Match probabilities, shaped ``(n_texts, n_images)``.
 
         For SigLIP: ``sigmoid(logit_scale * cos + logit_bias)``, each pair independent.
@@ -445,9 +447,7 @@ class SiglipEncoder:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _progress(
-        self, starts: range, total: int, size: int, show: bool | None, unit: str
-    ) -> Iterator[int]:
+    def _progress(self, starts: range, total: int, size: int, show: bool | None, unit: str) -> Iterator[int]:
         if not (self.show_progress if show is None else show) or total <= size:
             yield from starts
             return
@@ -489,4 +489,3 @@ class SiglipEncoder:
         }
         with torch.inference_mode():
             return _normalise(_features(loaded.model.get_image_features(**tensors)))
-

@@ -42,13 +42,17 @@ from siglip_retriever.errors import ImageLoadError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "describe_source", "load_image"]
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray]
+ImageInput = Union[  # noqa: UP007 - a runtime alias; X | Y of these fails on Python 3.10
+    str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray
+]
 """Everything :func:`load_image` accepts."""
 
 DEFAULT_MAX_PIXELS = 89_478_485
 """Pillow's own decompression-bomb threshold (about 89 megapixels); larger images are refused."""
 
-_DATA_URI = re.compile(r"data:(?P<mime>[\w/+.-]*)(?P<params>(;[\w=.-]+)*?)(?P<b64>;base64)?,(?P<data>.*)", re.S)
+_DATA_URI = re.compile(
+    r"data:(?P<mime>[\w/+.-]*)(?P<params>(;[\w=.-]+)*?)(?P<b64>;base64)?,(?P<data>.*)", re.S
+)
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]+")
 _DRAFT_FACTOR = 2  # decode JPEGs at reduced scale only when the file is at least this much larger
 
@@ -60,6 +64,8 @@ def describe_source(source: object) -> str:
         text = text if isinstance(text, str) else text.decode(errors="replace")
         if text.startswith("data:"):
             return f"data URI ({len(text)} chars)"
+        if _looks_like_base64(text) and not _exists(Path(text)):
+            return f"base64 string ({len(text)} chars)"
         return text if len(text) <= 200 else text[:197] + "..."
     if isinstance(source, (bytes, bytearray, memoryview)):
         return f"bytes ({len(source)} B)"
@@ -172,13 +178,25 @@ def _open_text(text: str) -> IO[bytes] | str:
             "loading images from URLs is not supported here; download the file first",
         )
     path = Path(text).expanduser()
-    if path.exists() or len(stripped) < 64 or not _BASE64.fullmatch(stripped):
-        if not path.exists():
+    exists = _exists(path)
+    if exists or not _looks_like_base64(stripped):
+        if not exists:
             raise FileNotFoundError(text)
         if path.stat().st_size == 0 and path.is_file():
             raise ImageLoadError(str(path), "empty file (zero bytes)")
         return str(path)
     return io.BytesIO(_b64decode(stripped, text))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, or with a NUL byte, is no file
+        return False
+
+
+def _looks_like_base64(text: str) -> bool:
+    return len(text) >= 64 and _BASE64.fullmatch(text) is not None
 
 
 def _b64decode(data: str, source: str) -> bytes:
@@ -215,13 +233,12 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         return _from_array(np.asarray(image), high_bit_depth=mode != "F")
     if mode == "P":
-        has_alpha = "transparency" in image.info or image.palette is not None and image.palette.mode == "RGBA"
+        has_alpha = "transparency" in image.info or (
+            image.palette is not None and image.palette.mode == "RGBA"
+        )
         image = image.convert("RGBA" if has_alpha else "RGB")
         mode = image.mode
-    elif mode in ("LA", "La", "PA", "RGBa"):
-        image = image.convert("RGBA")
-        mode = "RGBA"
-    elif mode == "L" and "transparency" in image.info:
+    elif mode in ("LA", "La", "PA", "RGBa") or (mode == "L" and "transparency" in image.info):
         image = image.convert("RGBA")
         mode = "RGBA"
     if mode == "RGBA":

@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from siglip_retriever.errors import UnknownPresetError
 
@@ -147,6 +147,8 @@ def resolve_model(name: str | os.PathLike[str] | None = None) -> Preset:
     if name is None:
         name = DEFAULT_MODEL
     text = os.fspath(name)
+    if not text.strip():
+        raise UnknownPresetError("the model name is empty; pass a preset, a directory or a hub id")
     if text in PRESETS:
         return PRESETS[text]
     path = Path(text).expanduser()
@@ -162,7 +164,7 @@ def resolve_model(name: str | os.PathLike[str] | None = None) -> Preset:
     return Preset(name=text, model_id=text, **_guess_facts(text))
 
 
-def _guess_facts(model_id: str) -> dict[str, object]:
+def _guess_facts(model_id: str) -> dict[str, Any]:
     """Facts guessed from a checkpoint's name; the loaded config has the final word."""
     lowered = model_id.lower()
     if "siglip2" in lowered:

@@ -124,9 +124,7 @@ def save_checkpoint(
         processor = Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer)
     else:
         size = {"height": vision.image_size, "width": vision.image_size}
-        processor = SiglipProcessor(
-            image_processor=SiglipImageProcessor(size=size), tokenizer=tokenizer
-        )
+        processor = SiglipProcessor(image_processor=SiglipImageProcessor(size=size), tokenizer=tokenizer)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     if model.config.model_type == "siglip2":

@@ -1,0 +1,108 @@
+"""Package-level promises: cheap import, explicit API, a CLI, presets, offline tests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import siglip_retriever
+from siglip_retriever import errors
+from siglip_retriever.cli import main
+from siglip_retriever.presets import PRESETS, resolve_model
+
+
+def _run_python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return result.stdout.strip()
+
+
+def test_import_does_not_load_heavy_libraries() -> None:
+    loaded = _run_python(
+        "import sys, siglip_retriever, siglip_retriever.cli, siglip_retriever.presets; "
+        "heavy = ['torch', 'transformers', 'chromadb', 'langchain_core', 'llama_index']; "
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    assert loaded == ""
+
+
+def test_lazy_names_resolve_and_all_is_complete() -> None:
+    for name in siglip_retriever.__all__:
+        assert getattr(siglip_retriever, name) is not None, name
+    public = {n for n in vars(siglip_retriever) if not n.startswith("_")} - {"annotations", "TYPE_CHECKING"}
+    public -= {"import_module", "Any", "errors", "presets", "images", "encoder", "scoring", "cli", "tiny"}
+    assert public <= set(siglip_retriever.__all__)
+    with pytest.raises(AttributeError):
+        _ = siglip_retriever.no_such_name  # type: ignore[attr-defined]
+
+
+def test_exception_tree() -> None:
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.SiglipRetrieverError)
+    assert issubclass(errors.InputTypeError, TypeError)
+    assert issubclass(errors.ConfigurationError, ValueError)
+    assert issubclass(errors.MissingDependencyError, ImportError)
+    message = str(errors.MissingDependencyError("fastapi", "app", "The web app"))
+    assert "pip install 'siglip-retriever[app]'" in message
+
+
+def test_cli_help_and_version_are_fast_and_torch_free() -> None:
+    out = _run_python(
+        "import sys; from click.testing import CliRunner; from siglip_retriever.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); "
+        "print(r.exit_code, 'torch' in sys.modules, 'Usage' in r.output)"
+    )
+    assert out == "0 False True"
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert siglip_retriever.__version__ in result.output
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("siglip-retriever")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "presets" in result.stdout
+
+
+def test_cli_presets_json() -> None:
+    result = CliRunner().invoke(main, ["presets", "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    assert {row["name"] for row in rows} == set(PRESETS)
+
+
+def test_cli_embed_and_user_errors(tiny_siglip_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["embed", "--model", str(tiny_siglip_dir), "un cercle rouge"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["text"] == "un cercle rouge"
+    assert len(line["vector"]) == 32
+    bad = CliRunner().invoke(main, ["embed", "--model", "not a model", "x"])
+    assert bad.exit_code == 1
+    assert "error: unknown model 'not a model'" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_resolve_model() -> None:
+    assert resolve_model(None).name == "multilingual"
+    assert resolve_model("demo").is_local or not Path(PRESETS["demo"].model_id).exists()
+    assert resolve_model("google/siglip2-base-patch16-224").family == "siglip2"
+    assert resolve_model("openai/clip-vit-large-patch14").score_kind == "softmax"
+    for bad in ("", "./missing/dir", "a/b/c", "no spaces/allowed here"):
+        with pytest.raises(errors.UnknownPresetError):
+            resolve_model(bad)
+
+
+def test_tests_cannot_reach_the_network() -> None:
+    with socket.socket() as sock, pytest.raises(RuntimeError, match="tried to"):
+        sock.connect(("93.184.216.34", 80))
+    with pytest.raises(RuntimeError, match="offline"):
+        socket.getaddrinfo("huggingface.co", 443)
