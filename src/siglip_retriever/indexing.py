@@ -1,0 +1,304 @@
+"""Incremental folder indexing with a report of what happened to every file.
+
+:func:`index_folder` scans a folder for image files, skips the ones whose path, size and
+modification time are already in the store, embeds new and changed files in batches, and
+optionally removes entries whose files are gone. Files that cannot be read are reported with their
+reason and skipped; every good image is indexed. Ids are content hashes, so a rerun after an
+interruption converges to the same store, and the same picture under two names is stored once.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> from siglip_retriever import MultimodalStore
+    >>> from siglip_retriever.tiny import build_checkpoint
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (32, 32), "red").save(folder / "red.png")
+    >>> (folder / "notes.jpg").write_text("not an image")
+    12
+    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
+    >>> report = store.index_folder(folder)
+    >>> len(report.added), len(report.failed)
+    (1, 1)
+    >>> len(store.index_folder(folder).skipped)  # nothing changed: nothing embedded
+    1
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from siglip_retriever.errors import ConfigurationError, ImageLoadError
+from siglip_retriever.store import KIND, MTIME, SIZE, URI, content_id
+
+if TYPE_CHECKING:
+    from siglip_retriever.store import MultimodalStore
+
+__all__ = ["IMAGE_EXTENSIONS", "FailedFile", "IndexReport", "IndexedFile", "index_folder", "scan_folder"]
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+)
+"""File extensions indexed by default (compared case-insensitively)."""
+
+Status = Literal["added", "updated", "unchanged", "duplicate", "moved"]
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """A file that is in the store after indexing, and what indexing did with it."""
+
+    path: str
+    id: str
+    status: Status
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    """A file that could not be indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    """What :func:`index_folder` did: ``added``, ``updated``, ``skipped``, ``failed``, ``removed``.
+
+    ``skipped`` holds files that needed no embedding: unchanged since the last run, or holding the
+    same picture as another indexed file (``status == "duplicate"``).
+    """
+
+    folder: str
+    added: list[IndexedFile] = field(default_factory=list)
+    updated: list[IndexedFile] = field(default_factory=list)
+    skipped: list[IndexedFile] = field(default_factory=list)
+    failed: list[FailedFile] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def indexed(self) -> list[IndexedFile]:
+        """Every file that is in the store now."""
+        return self.added + self.updated + self.skipped
+
+    @property
+    def embedded(self) -> int:
+        """How many files went through the model in this run."""
+        return len(self.added) + len(self.updated)
+
+    def summary(self) -> str:
+        """One line: counts of each outcome and the embedding speed."""
+        rate = f", {self.embedded / self.seconds:.1f} images/s" if self.seconds > 0 and self.embedded else ""
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} skipped, "
+            f"{len(self.failed)} failed, {len(self.removed)} removed in {self.seconds:.1f}s{rate}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the schema of ``siglip-retriever index --report``)."""
+        data = asdict(self)
+        data["summary"] = self.summary()
+        return data
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the report as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def scan_folder(
+    folder: str | os.PathLike[str],
+    *,
+    recursive: bool = True,
+    extensions: Iterable[str] | None = None,
+) -> tuple[list[Path], list[FailedFile]]:
+    """Image files under ``folder`` (sorted), and entries that could not be read while scanning.
+
+    Broken symbolic links and unreadable sub-folders are reported, not raised.
+    """
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ConfigurationError(f"{root} is not a folder")
+    wanted = _extensions(extensions)
+    files: list[Path] = []
+    failed: list[FailedFile] = []
+
+    def on_error(error: OSError) -> None:
+        failed.append(FailedFile(str(error.filename or root), f"cannot read folder: {error.strerror}"))
+
+    walker: Iterator[tuple[str, list[str], list[str]]]
+    if recursive:
+        walker = os.walk(root, onerror=on_error)
+    else:
+        walker = iter([(str(root), [], [e.name for e in os.scandir(root) if not e.is_dir()])])
+    for directory, subdirs, names in walker:
+        subdirs.sort()
+        for name in sorted(names):
+            path = Path(directory) / name
+            if path.suffix.lower() not in wanted:
+                continue
+            if path.is_symlink() and not path.exists():
+                failed.append(FailedFile(str(path), "broken symbolic link"))
+                continue
+            if path.is_file():
+                files.append(path)
+    return files, failed
+
+
+def index_folder(
+    store: MultimodalStore,
+    folder: str | os.PathLike[str],
+    *,
+    recursive: bool = True,
+    extensions: Iterable[str] | None = None,
+    remove_missing: bool = False,
+    show_progress: bool = False,
+) -> IndexReport:
+    """Index the image files under ``folder`` into ``store``, incrementally.
+
+    Args:
+        store: the store to write to.
+        folder: the folder to scan.
+        recursive: descend into sub-folders.
+        extensions: file extensions to index (default :data:`IMAGE_EXTENSIONS`).
+        remove_missing: delete entries of files under ``folder`` that no longer exist.
+        show_progress: a progress bar with images/s.
+
+    Returns:
+        An :class:`IndexReport`; files that cannot be read are in ``failed`` with their reason.
+    """
+    started = time.perf_counter()
+    root = Path(folder).expanduser().resolve()
+    files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
+    report = IndexReport(folder=str(root), failed=failed)
+    known = _known_files(store)
+    pending: list[tuple[Path, os.stat_result]] = []
+    for path in files:
+        uri = str(path.resolve())
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            report.failed.append(FailedFile(uri, f"cannot read file: {exc.strerror}"))
+            continue
+        entry = known.get(uri)
+        if entry is not None and entry[1] == stat.st_mtime_ns and entry[2] == stat.st_size:
+            report.skipped.append(IndexedFile(uri, entry[0], "unchanged"))
+        else:
+            pending.append((path, stat))
+
+    bar = _progress(len(pending), show_progress)
+    batch_size = store.encoder.batch_size
+    for start in range(0, len(pending), batch_size):
+        _index_batch(store, pending[start : start + batch_size], known, report)
+        if bar is not None:
+            bar.update(min(batch_size, len(pending) - start))
+    if bar is not None:
+        bar.close()
+
+    if remove_missing:
+        present = {str(p.resolve()) for p in files} | {f.path for f in report.failed}
+        prefix = str(root) + os.sep
+        gone = {
+            uri: entry[0] for uri, entry in known.items() if uri.startswith(prefix) and uri not in present
+        }
+        if gone:
+            store.delete(ids=sorted(set(gone.values())))
+            report.removed = sorted(gone)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _index_batch(
+    store: MultimodalStore,
+    batch: list[tuple[Path, os.stat_result]],
+    known: dict[str, tuple[str, int, int]],
+    report: IndexReport,
+) -> None:
+    """Read, hash, decode and embed one batch of files, then write it."""
+    read: list[tuple[str, os.stat_result, str, bytes]] = []
+    for path, stat in batch:
+        uri = str(path.resolve())
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            report.failed.append(FailedFile(uri, f"cannot read file: {exc.strerror or exc}"))
+            continue
+        if not data:
+            report.failed.append(FailedFile(uri, "empty file (zero bytes)"))
+            continue
+        read.append((uri, stat, content_id("image", data), data))
+    if not read:
+        return
+    existing = store.collection.get(ids=sorted({r[2] for r in read}), include=["metadatas"])
+    stored_uri = {i: (m or {}).get(URI) for i, m in zip(existing["ids"], existing["metadatas"], strict=True)}
+
+    ids, pictures, metas, replaced = [], [], [], []
+    for uri, stat, key, data in read:
+        file_meta = {URI: uri, MTIME: int(stat.st_mtime_ns), SIZE: int(stat.st_size)}
+        previous = known.get(uri)
+        if key in stored_uri:
+            other = stored_uri[key]
+            if other == uri or other is None or not Path(other).exists():
+                # same picture: only the file's facts changed (touched, or moved here)
+                store.collection.update(ids=[key], metadatas=[file_meta], uris=[uri])
+                status: Status = "unchanged" if other == uri else "moved"
+                report.skipped.append(IndexedFile(uri, key, status))
+            else:
+                report.skipped.append(IndexedFile(uri, key, "duplicate", f"same picture as {other}"))
+            continue
+        if key in ids:
+            report.skipped.append(IndexedFile(uri, key, "duplicate", "same picture as another file"))
+            continue
+        try:
+            picture = store.encoder.load_image(data)
+        except ImageLoadError as exc:
+            report.failed.append(FailedFile(uri, exc.reason))
+            continue
+        ids.append(key)
+        pictures.append(picture)
+        metas.append({**file_meta, KIND: "image", "width": picture.width, "height": picture.height})
+        if previous is not None and previous[0] != key:
+            replaced.append(previous[0])
+            report.updated.append(IndexedFile(uri, key, "updated"))
+        else:
+            report.added.append(IndexedFile(uri, key, "added"))
+    if ids:
+        store._upsert(ids, store.encoder.encode_images(pictures), metas)
+    if replaced:
+        store.delete(ids=replaced)
+
+
+def _known_files(store: MultimodalStore) -> dict[str, tuple[str, int, int]]:
+    """uri -> (id, mtime_ns, size) of every image entry that came from a file."""
+    known: dict[str, tuple[str, int, int]] = {}
+    for item_id, meta in store.iter_metadata(where={KIND: "image"}):
+        uri = (meta or {}).get(URI)
+        if uri:
+            known[str(uri)] = (item_id, int(meta.get(MTIME, -1)), int(meta.get(SIZE, -1)))
+    return known
+
+
+def _extensions(extensions: Iterable[str] | None) -> frozenset[str]:
+    if extensions is None:
+        return IMAGE_EXTENSIONS
+    if isinstance(extensions, str):
+        extensions = extensions.split(",")
+    result = frozenset("." + e.strip().lower().lstrip(".") for e in extensions if e.strip())
+    if not result:
+        raise ConfigurationError("extensions is empty; give at least one, such as ['jpg', 'png']")
+    return result
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="img", desc="indexing")
