@@ -34,17 +34,24 @@ from siglip_retriever.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_mod
 if TYPE_CHECKING:
     from siglip_retriever.encoder import SiglipEncoder
     from siglip_retriever.images import load_image
+    from siglip_retriever.indexing import IndexReport
+    from siglip_retriever.retrieval import Retriever, SearchHit
+    from siglip_retriever.store import MultimodalStore
 
 __all__ = [
     "DEFAULT_MODEL",
     "PRESETS",
     "ConfigurationError",
     "ImageLoadError",
+    "IndexReport",
     "InputTypeError",
     "MissingDependencyError",
     "ModelLoadError",
     "ModelMismatchError",
+    "MultimodalStore",
     "Preset",
+    "Retriever",
+    "SearchHit",
     "ServerUnavailableError",
     "SiglipEmbedding",
     "SiglipEmbeddingFunction",
@@ -61,6 +68,10 @@ __all__ = [
 # public name -> module that defines it, imported on first access
 _LAZY = {
     "SiglipEncoder": "siglip_retriever.encoder",
+    "MultimodalStore": "siglip_retriever.store",
+    "Retriever": "siglip_retriever.retrieval",
+    "SearchHit": "siglip_retriever.retrieval",
+    "IndexReport": "siglip_retriever.indexing",
     "SiglipEmbeddings": "siglip_retriever.integrations.langchain",
     "SiglipEmbedding": "siglip_retriever.integrations.llama_index",
     "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",

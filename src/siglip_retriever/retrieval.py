@@ -200,7 +200,9 @@ class Retriever:
         for item, similarity in results:
             probability = (
                 float(
-                    sigmoid_probability(similarity, logit_scale=store.logit_scale, logit_bias=store.logit_bias)
+                    sigmoid_probability(
+                        similarity, logit_scale=store.logit_scale, logit_bias=store.logit_bias
+                    )
                 )
                 if calibrated
                 else None

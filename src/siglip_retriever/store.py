@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from PIL.Image import Image as PILImage
 
 from siglip_retriever._version import __version__
 from siglip_retriever.errors import (
@@ -46,7 +47,6 @@ from siglip_retriever.errors import (
     InputTypeError,
     ModelMismatchError,
     ServerUnavailableError,
-    StoreError,
 )
 from siglip_retriever.images import ImageInput, describe_source
 from siglip_retriever.presets import PRESETS
@@ -95,7 +95,7 @@ def image_content_id(image: ImageInput) -> tuple[str, bytes | None]:
     if isinstance(image, np.ndarray):
         header = f"{image.shape}{image.dtype}".encode()
         return content_id("image", header + np.ascontiguousarray(image).tobytes()), None
-    if hasattr(image, "tobytes") and hasattr(image, "mode"):
+    if isinstance(image, PILImage):
         header = f"{image.mode}{image.size}".encode()
         return content_id("image", header + image.tobytes()), None
     if hasattr(image, "read"):
@@ -365,7 +365,10 @@ class MultimodalStore:
                 key, data = image_content_id(item)
                 if ids is not None:
                     key = ids[start + offset]
-                picture = self.encoder.load_image(data if data is not None else item)
+                try:
+                    picture = self.encoder.load_image(data if data is not None else item)
+                except ImageLoadError as exc:  # name the input, not the bytes read from it
+                    raise ImageLoadError(describe_source(item), exc.reason) from exc
                 meta = {**metas[start + offset], KIND: "image", "width": picture.width}
                 meta["height"] = picture.height
                 if isinstance(item, (str, os.PathLike)) and data is not None:
@@ -408,6 +411,13 @@ class MultimodalStore:
         """Write in chunks within chromadb's maximum batch size."""
         if not ids:
             return
+        first = {key: n for n, key in reversed(list(enumerate(ids)))}
+        if len(first) < len(ids):  # the same content twice in one call: keep its first entry
+            keep = sorted(first.values())
+            ids = [ids[n] for n in keep]
+            vectors = vectors[keep]
+            metadatas = [metadatas[n] for n in keep]
+            documents = [documents[n] for n in keep] if documents is not None else None
         limit = max(1, int(self.client.get_max_batch_size()))
         uris = [m.get(URI) for m in metadatas]
         for start in range(0, len(ids), limit):
@@ -448,17 +458,22 @@ class MultimodalStore:
         limit: int | None = None,
         include_vectors: bool = False,
     ) -> list[StoredItem] | tuple[list[StoredItem], npt.NDArray[np.float32]]:
-        """Entries by id and/or metadata filter; with ``include_vectors`` also their vectors."""
+        """Entries by id (in the order asked, missing ids left out) and/or metadata filter.
+
+        With ``include_vectors`` the result is ``(items, vectors)``.
+        """
         include = ["metadatas", "documents", "uris"] + (["embeddings"] if include_vectors else [])
         result = self._collection.get(
             ids=list(ids) if ids is not None else None, where=_where(where), limit=limit, include=include
         )
-        items = [
-            _item(i, result["metadatas"][n], result["documents"][n]) for n, i in enumerate(result["ids"])
-        ]
+        order = list(range(len(result["ids"])))
+        if ids is not None:  # chromadb returns its own order: give back the order asked for
+            position = {key: n for n, key in enumerate(result["ids"])}
+            order = [position[key] for key in dict.fromkeys(ids) if key in position]
+        items = [_item(result["ids"][n], result["metadatas"][n], result["documents"][n]) for n in order]
         if include_vectors:
-            vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(items), -1)
-            return items, vectors
+            vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(-1, self.encoder.dim)
+            return items, vectors[order]
         return items
 
     def iter_metadata(self, where: Mapping[str, Any] | None = None) -> Iterator[tuple[str, Metadata]]:
@@ -466,7 +481,9 @@ class MultimodalStore:
         for page in self._pages(where=where, include=["metadatas"]):
             yield from zip(page["ids"], page["metadatas"], strict=True)
 
-    def _pages(self, *, where: Mapping[str, Any] | None, include: list[str], size: int = 5000) -> Iterator[Any]:
+    def _pages(
+        self, *, where: Mapping[str, Any] | None, include: list[str], size: int = 5000
+    ) -> Iterator[Any]:
         offset = 0
         while True:
             page = self._collection.get(where=_where(where), include=include, limit=size, offset=offset)
@@ -488,7 +505,9 @@ class MultimodalStore:
             raise ConfigurationError(f"k must be a positive integer, not {k!r}")
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         if query.shape[1] != self.encoder.dim:
-            raise ConfigurationError(f"query vector has {query.shape[1]} values, the store {self.encoder.dim}")
+            raise ConfigurationError(
+                f"query vector has {query.shape[1]} values, the store {self.encoder.dim}"
+            )
         filters = dict(where or {})
         if kind is not None:
             filters = {"$and": [{KIND: kind}, filters]} if filters else {KIND: kind}
@@ -574,4 +593,3 @@ def _item(item_id: str, meta: Mapping[str, Any] | None, document: str | None) ->
     metadata = dict(meta or {})
     kind: Kind = "text" if metadata.get(KIND) == "text" else "image"
     return StoredItem(id=item_id, kind=kind, uri=metadata.get(URI), text=document, metadata=metadata)
-
