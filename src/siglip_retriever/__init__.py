@@ -37,10 +37,12 @@ if TYPE_CHECKING:
     from siglip_retriever.indexing import IndexReport
     from siglip_retriever.retrieval import Retriever, SearchHit
     from siglip_retriever.store import MultimodalStore
+    from siglip_retriever.zero_shot import Classification, ZeroShotClassifier
 
 __all__ = [
     "DEFAULT_MODEL",
     "PRESETS",
+    "Classification",
     "ConfigurationError",
     "ImageLoadError",
     "IndexReport",
@@ -60,6 +62,7 @@ __all__ = [
     "SiglipRetrieverError",
     "StoreError",
     "UnknownPresetError",
+    "ZeroShotClassifier",
     "__version__",
     "load_image",
     "resolve_model",
@@ -72,6 +75,8 @@ _LAZY = {
     "Retriever": "siglip_retriever.retrieval",
     "SearchHit": "siglip_retriever.retrieval",
     "IndexReport": "siglip_retriever.indexing",
+    "ZeroShotClassifier": "siglip_retriever.zero_shot",
+    "Classification": "siglip_retriever.zero_shot",
     "SiglipEmbeddings": "siglip_retriever.integrations.langchain",
     "SiglipEmbedding": "siglip_retriever.integrations.llama_index",
     "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",

@@ -1,6 +1,8 @@
 """The ``siglip-retriever`` command line: a thin layer over the public API.
 
 Heavy libraries are imported inside the commands, so ``siglip-retriever --help`` stays fast.
+Every global option can also come from an environment variable (``SIGLIP_RETRIEVER_MODEL``,
+``SIGLIP_RETRIEVER_DB``, ``SIGLIP_RETRIEVER_HOST``, ...; see ``--help``).
 
 Example:
     >>> from click.testing import CliRunner
@@ -12,19 +14,79 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from siglip_retriever._version import __version__
-from siglip_retriever.errors import SiglipRetrieverError
+from siglip_retriever.errors import ConfigurationError, SiglipRetrieverError
+
+if TYPE_CHECKING:
+    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.retrieval import SearchHit
+    from siglip_retriever.store import MultimodalStore
 
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+ENV = "SIGLIP_RETRIEVER_"
+
+
+@dataclass
+class Settings:
+    """The global options, shared by every command."""
+
+    model: str | None
+    db: str
+    host: str | None
+    port: int
+    collection: str
+    device: str
+    dtype: str
+    batch_size: int
+    verbose: bool
+
+    def encoder(self) -> SiglipEncoder:
+        from siglip_retriever.encoder import SiglipEncoder
+
+        _quiet_model_loading(self.verbose)
+        return SiglipEncoder(self.model, device=self.device, dtype=self.dtype, batch_size=self.batch_size)
+
+    def store(self, *, must_exist: bool) -> MultimodalStore:
+        from siglip_retriever.store import MultimodalStore
+
+        _quiet_model_loading(self.verbose)
+        options: dict[str, Any] = {
+            "model": self.model,
+            "collection": self.collection,
+            "device": self.device,
+            "dtype": self.dtype,
+            "batch_size": self.batch_size,
+        }
+        if self.host:
+            return MultimodalStore.connect(self.host, self.port, **options)
+        if must_exist and not (Path(self.db) / "chroma.sqlite3").exists():
+            raise ConfigurationError(
+                f"no store at {self.db}; index some images first: "
+                f"siglip-retriever --db {self.db} index FOLDER"
+            )
+        return MultimodalStore(self.db, **options)
+
+
+def _quiet_model_loading(verbose: bool) -> None:
+    """Hide transformers' load-time progress bars and warnings unless --verbose was given."""
+    if verbose:
+        return
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def _user_errors(func: F) -> F:
@@ -35,8 +97,8 @@ def _user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SiglipRetrieverError as exc:
-            ctx = click.get_current_context()
-            if ctx.find_root().params.get("verbose"):
+            settings = click.get_current_context().find_object(Settings)
+            if settings is not None and settings.verbose:
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -44,47 +106,374 @@ def _user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _quiet_model_loading() -> None:
-    """Hide transformers' load-time progress bars and warnings unless --verbose was given."""
-    if click.get_current_context().find_root().params.get("verbose"):
+def _json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _where(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f'--where must be JSON, such as \'{{"album": "2019"}}\' ({exc})') from None
+    if not isinstance(value, dict):
+        raise ConfigurationError("--where must be a JSON object")
+    return value
+
+
+def _show(path: str | None) -> str:
+    if path is None:
+        return "-"
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+def _hits_table(hits: Sequence[SearchHit]) -> None:
+    if not hits:
+        click.echo("no match above the threshold")
         return
-    from transformers.utils import logging as hf_logging
+    click.echo(f"{'rank':>4}  {'prob':>6}  {'cosine':>7}  item")
+    for hit in hits:
+        prob = f"{hit.probability:6.3f}" if hit.probability is not None else f"{'-':>6}"
+        click.echo(f"{hit.rank:>4}  {prob}  {hit.similarity:7.3f}  {_show(hit.uri) if hit.uri else hit.text}")
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="siglip-retriever")
-@click.option("-v", "--verbose", is_flag=True, help="Show full tracebacks and debug logs.")
-def main(verbose: bool) -> None:
-    """SigLIP image search: embeddings for LangChain, LlamaIndex and Chroma."""
-    if verbose:
+@click.option(
+    "-m",
+    "--model",
+    envvar=ENV + "MODEL",
+    help="Preset, hub id or checkpoint directory. Default: the store's own model, else 'multilingual'.",
+)
+@click.option(
+    "--db",
+    envvar=ENV + "DB",
+    default="siglip-store",
+    show_default=True,
+    help="Directory of the embedded store.",
+)
+@click.option("--host", envvar=ENV + "HOST", help="Chroma server host (instead of --db).")
+@click.option(
+    "--port", envvar=ENV + "PORT", type=int, default=8000, show_default=True, help="Chroma server port."
+)
+@click.option(
+    "--collection",
+    envvar=ENV + "COLLECTION",
+    default="siglip",
+    show_default=True,
+    help="Collection name inside the store.",
+)
+@click.option(
+    "--device", envvar=ENV + "DEVICE", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps."
+)
+@click.option(
+    "--dtype",
+    envvar=ENV + "DTYPE",
+    default="auto",
+    show_default=True,
+    help="auto, float32, float16 or bfloat16.",
+)
+@click.option(
+    "--batch-size",
+    envvar=ENV + "BATCH_SIZE",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Images or texts per forward pass.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show full tracebacks and library logs.")
+@click.pass_context
+def main(ctx: click.Context, **options: Any) -> None:
+    """SigLIP image search: index pictures, search them in any language, classify them.
+
+    \b
+    Quick start, offline, on the bundled demo model:
+      siglip-retriever demo
+    With your own pictures:
+      siglip-retriever index ~/Pictures
+      siglip-retriever search "un chat sur un canapé"
+    """
+    ctx.obj = Settings(**options)
+    if options["verbose"]:
         import logging
 
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
+@click.option(
+    "--ext", "extensions", help="Comma-separated extensions to index (default: common image types)."
+)
+@click.option("--remove-missing", is_flag=True, help="Delete entries of files that no longer exist.")
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every outcome, each failure with its reason, to this JSON file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
 @_user_errors
+def index(
+    settings: Settings,
+    paths: tuple[Path, ...],
+    no_recursive: bool,
+    extensions: str | None,
+    remove_missing: bool,
+    report_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Index image folders or files, incrementally: unchanged files are skipped."""
+    store = settings.store(must_exist=False)
+    reports = []
+    for path in paths:
+        if path.is_dir():
+            report = store.index_folder(
+                path,
+                recursive=not no_recursive,
+                extensions=extensions,
+                remove_missing=remove_missing,
+                show_progress=not as_json,
+            )
+        else:
+            from siglip_retriever.indexing import index_files
+
+            report = index_files(store, [path])
+        reports.append(report)
+        if not as_json:
+            click.echo(f"{_show(str(path))}: {report.summary()}")
+            for failure in report.failed[:20]:
+                click.echo(f"  failed: {_show(failure.path)}: {failure.reason}", err=True)
+            if len(report.failed) > 20:
+                click.echo(f"  ... and {len(report.failed) - 20} more (see --report)", err=True)
+    data = [r.to_dict() for r in reports]
+    if report_file is not None:
+        report_file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    if as_json:
+        _json(data)
+    elif not as_json:
+        click.echo(f"store {store.location}: {store.count('image')} images, {store.count('text')} texts")
+
+
+@main.command()
+@click.argument("query")
+@click.option(
+    "-k", "--k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Number of hits."
+)
+@click.option("--min-prob", type=click.FloatRange(0, 1), help="Only hits with at least this probability.")
+@click.option("--where", help='Metadata filter as JSON, e.g. \'{"album": "2019"}\'.')
+@click.option("--texts", is_flag=True, help="Search stored texts instead of images.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema in the README).")
+@click.pass_obj
+@_user_errors
+def search(
+    settings: Settings,
+    query: str,
+    k: int,
+    min_prob: float | None,
+    where: str | None,
+    texts: bool,
+    as_json: bool,
+) -> None:
+    """Find images matching QUERY, in any language the model knows."""
+    from siglip_retriever.retrieval import Retriever
+
+    if not query.strip():
+        raise ConfigurationError("the query is empty; type what the picture should show")
+    store = settings.store(must_exist=True)
+    retriever = Retriever(store, k=k)
+    filters = _where(where)
+    if texts:
+        hits = retriever.text_to_texts(query, k=k, where=filters)
+    else:
+        hits = retriever.text_to_images(query, k=k, where=filters, min_probability=min_prob)
+    if as_json:
+        _json(
+            {
+                "query": query,
+                "model": store.model_name,
+                "score_kind": store.score_kind,
+                "hits": [h.to_dict() for h in hits],
+            }
+        )
+    else:
+        _hits_table(hits)
+
+
+@main.command()
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-k", "--k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Number of hits."
+)
+@click.option(
+    "--min-sim", type=click.FloatRange(-1, 1), help="Only hits with at least this cosine similarity."
+)
+@click.option("--where", help="Metadata filter as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (same schema as search).")
+@click.pass_obj
+@_user_errors
+def similar(
+    settings: Settings, image: Path, k: int, min_sim: float | None, where: str | None, as_json: bool
+) -> None:
+    """Find images similar to IMAGE (the image itself is left out)."""
+    from siglip_retriever.retrieval import Retriever
+
+    store = settings.store(must_exist=True)
+    hits = Retriever(store, k=k).image_to_images(image, where=_where(where), min_similarity=min_sim)
+    if as_json:
+        _json(
+            {
+                "query": str(image),
+                "model": store.model_name,
+                "score_kind": "cosine",
+                "hits": [h.to_dict() for h in hits],
+            }
+        )
+    else:
+        _hits_table(hits)
+
+
+@main.command()
+@click.argument(
+    "images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("-l", "--labels", required=True, help="Comma-separated labels, in any language.")
+@click.option(
+    "-t",
+    "--template",
+    "templates",
+    multiple=True,
+    help="Prompt with {} for the label; repeatable. Default: 'a photo of {}.'",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Labels at or above this probability are listed as matches.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema in the README).")
+@click.pass_obj
+@_user_errors
+def classify(
+    settings: Settings,
+    images: tuple[Path, ...],
+    labels: str,
+    templates: tuple[str, ...],
+    threshold: float,
+    as_json: bool,
+) -> None:
+    """Zero-shot: the probability of each label for each IMAGE (independent, multi-label)."""
+    from siglip_retriever.zero_shot import DEFAULT_TEMPLATES, ZeroShotClassifier
+
+    names = [label.strip() for label in labels.split(",") if label.strip()]
+    classifier = ZeroShotClassifier(
+        names, templates=templates or DEFAULT_TEMPLATES, encoder=settings.encoder()
+    )
+    results = classifier.classify(list(images))
+    if as_json:
+        _json(
+            {
+                "model": classifier.encoder.preset.name,
+                "score_kind": classifier.score_kind,
+                "templates": classifier.templates,
+                "results": [r.to_dict() for r in results],
+            }
+        )
+        return
+    for result in results:
+        matches = result.above(threshold)
+        click.echo(
+            f"{_show(result.source)}: {', '.join(matches) if matches else '(no label above threshold)'}"
+        )
+        for label, probability in result.ranked():
+            click.echo(f"  {probability:6.3f}  {label}")
+    if classifier.score_kind == "softmax":
+        click.echo("(softmax model: probabilities are relative to these labels and sum to 1)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@_user_errors
+def info(settings: Settings, as_json: bool) -> None:
+    """Show the store's model, location and counts."""
+    store = settings.store(must_exist=True)
+    data = {
+        "location": store.location,
+        "collection": store.collection_name,
+        "model": store.model_name,
+        "dim": store.encoder.dim,
+        "score_kind": store.score_kind,
+        "logit_scale": store.logit_scale,
+        "logit_bias": store.logit_bias,
+        "images": store.count("image"),
+        "texts": store.count("text"),
+        "device": store.encoder.device,
+    }
+    if as_json:
+        _json(data)
+        return
+    for key, value in data.items():
+        click.echo(f"{key:>12}: {value}")
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the pictures and the store (default: a new temporary folder).",
+)
+@click.option(
+    "--per-class",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Pictures per shape and colour (24 classes).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_obj
+@_user_errors
+def demo(settings: Settings, out: Path | None, per_class: int, as_json: bool) -> None:
+    """Offline walkthrough on the bundled demo model: index, search in 7 languages, classify."""
+    import tempfile
+
+    from siglip_retriever.demo.walkthrough import run_demo
+
+    _quiet_model_loading(settings.verbose)
+    folder = out or Path(tempfile.mkdtemp(prefix="siglip-demo-"))
+    echo = (lambda line: None) if as_json else click.echo
+    result = run_demo(folder, per_class=per_class, echo=echo, device=settings.device)
+    if as_json:
+        _json(result)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def presets(as_json: bool) -> None:
     """List the named checkpoints that --model accepts."""
     from siglip_retriever.presets import PRESETS
 
     if as_json:
-        rows = [
-            {
-                "name": p.name,
-                "model_id": p.model_id,
-                "family": p.family,
-                "score_kind": p.score_kind,
-                "multilingual": p.multilingual,
-                "description": p.description,
-            }
-            for p in PRESETS.values()
-        ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _json(
+            [
+                {
+                    "name": p.name,
+                    "model_id": p.model_id,
+                    "family": p.family,
+                    "score_kind": p.score_kind,
+                    "multilingual": p.multilingual,
+                    "description": p.description,
+                }
+                for p in PRESETS.values()
+            ]
+        )
         return
     width = max(len(name) for name in PRESETS)
     for preset in PRESETS.values():
@@ -92,21 +481,15 @@ def presets(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--model", "-m", default=None, help="Preset name, hub id or checkpoint directory.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps.")
-@click.option("--dtype", default="auto", show_default=True, help="auto, float32, float16 or bfloat16.")
 @click.argument("texts", nargs=-1, required=True)
+@click.pass_obj
 @_user_errors
-def embed(model: str | None, device: str, dtype: str, texts: tuple[str, ...]) -> None:
+def embed(settings: Settings, texts: tuple[str, ...]) -> None:
     """Print the embeddings of TEXTS as JSON lines (text, vector)."""
-    from siglip_retriever.encoder import SiglipEncoder
-
-    _quiet_model_loading()
-    encoder = SiglipEncoder(model, device=device, dtype=dtype)
+    encoder = settings.encoder()
     for text, vector in zip(texts, encoder.encode_texts(list(texts)), strict=True):
-        click.echo(
-            json.dumps({"text": text, "vector": [round(float(x), 6) for x in vector]}, ensure_ascii=False)
-        )
+        line = {"text": text, "vector": [round(float(x), 6) for x in vector]}
+        click.echo(json.dumps(line, ensure_ascii=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,7 +40,15 @@ from siglip_retriever.store import KIND, MTIME, SIZE, URI, content_id
 if TYPE_CHECKING:
     from siglip_retriever.store import MultimodalStore
 
-__all__ = ["IMAGE_EXTENSIONS", "FailedFile", "IndexReport", "IndexedFile", "index_folder", "scan_folder"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FailedFile",
+    "IndexReport",
+    "IndexedFile",
+    "index_files",
+    "index_folder",
+    "scan_folder",
+]
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
@@ -177,10 +185,34 @@ def index_folder(
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()
     files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
-    report = IndexReport(folder=str(root), failed=failed)
+    report = index_files(store, files, show_progress=show_progress)
+    report.folder = str(root)
+    report.failed = failed + report.failed
+    if remove_missing:
+        present = {str(p.resolve()) for p in files} | {f.path for f in report.failed}
+        prefix = str(root) + os.sep
+        gone = {
+            uri: entry[0]
+            for uri, entry in _known_files(store).items()
+            if uri.startswith(prefix) and uri not in present
+        }
+        if gone:
+            store.delete(ids=sorted(set(gone.values())))
+            report.removed = sorted(gone)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def index_files(
+    store: MultimodalStore, files: Iterable[str | os.PathLike[str]], *, show_progress: bool = False
+) -> IndexReport:
+    """Index image files (any extension) incrementally, as :func:`index_folder` does for a folder."""
+    started = time.perf_counter()
+    paths = [Path(f).expanduser() for f in files]
+    report = IndexReport(folder=os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else "")
     known = _known_files(store)
     pending: list[tuple[Path, os.stat_result]] = []
-    for path in files:
+    for path in paths:
         uri = str(path.resolve())
         try:
             stat = path.stat()
@@ -201,16 +233,6 @@ def index_folder(
             bar.update(min(batch_size, len(pending) - start))
     if bar is not None:
         bar.close()
-
-    if remove_missing:
-        present = {str(p.resolve()) for p in files} | {f.path for f in report.failed}
-        prefix = str(root) + os.sep
-        gone = {
-            uri: entry[0] for uri, entry in known.items() if uri.startswith(prefix) and uri not in present
-        }
-        if gone:
-            store.delete(ids=sorted(set(gone.values())))
-            report.removed = sorted(gone)
     report.seconds = time.perf_counter() - started
     return report
 

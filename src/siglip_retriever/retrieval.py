@@ -169,6 +169,22 @@ class Retriever:
             hits = [h for h in hits if h.similarity < 1.0 - 1e-5]
         return _ranked(hits[: k or self.k])
 
+    def text_to_texts(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        where: Mapping[str, Any] | None = None,
+        min_similarity: float | None = None,
+    ) -> list[SearchHit]:
+        """Stored texts closest to a text query, ranked by cosine similarity (no probability)."""
+        if not isinstance(query, str):
+            raise InputTypeError(f"a text query must be a str, not {type(query).__name__}")
+        if not query.strip():
+            raise ConfigurationError("the query is empty")
+        vector = self.store.encoder.encode_query(query)
+        return self._search(vector, "text", k, where, None, min_similarity, cross_modal=False)
+
     def search(self, query: str | ImageInput, **kwargs: Any) -> list[SearchHit]:
         """A text query finds images; an image query finds similar images."""
         if isinstance(query, str) and not _is_image_string(query):
