@@ -135,3 +135,21 @@ def test_add_images_of_a_folder_and_report_file(tiny_encoder: SiglipEncoder, tmp
     data = json.loads(out.read_text())
     assert set(data) >= {"added", "updated", "skipped", "failed", "removed", "summary", "folder"}
     assert all(set(f) == {"path", "reason"} for f in data["failed"])
+
+
+def test_interrupted_update_is_repaired(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
+    """A run killed between writing a changed file's new entry and deleting its old one."""
+    import numpy as np
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (20, 20), "red").save(folder / "one.png")
+    store = MultimodalStore.in_memory(encoder=tiny_encoder, collection="repair")
+    first = store.index_folder(folder)
+    uri = first.added[0].path
+    stale = {"uri": uri, "mtime_ns": 1, "file_size": 1, "kind": "image"}
+    store._upsert(["img-stale"], np.ones((1, tiny_encoder.dim), dtype=np.float32), [stale])
+    assert store.count() == 2
+    repaired = store.index_folder(folder)
+    assert repaired.embedded == 0
+    assert [i.id for i in store.get()] == [first.added[0].id]  # type: ignore[union-attr]

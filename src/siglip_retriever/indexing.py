@@ -193,7 +193,8 @@ def index_folder(
         prefix = str(root) + os.sep
         gone = {
             uri: entry[0]
-            for uri, entry in _known_files(store).items()
+            for uri, entries in _known_files(store).items()
+            for entry in entries
             if uri.startswith(prefix) and uri not in present
         }
         if gone:
@@ -219,9 +220,11 @@ def index_files(
         except OSError as exc:
             report.failed.append(FailedFile(uri, f"cannot read file: {exc.strerror}"))
             continue
-        entry = known.get(uri)
-        if entry is not None and entry[1] == stat.st_mtime_ns and entry[2] == stat.st_size:
-            report.skipped.append(IndexedFile(uri, entry[0], "unchanged"))
+        entries = known.get(uri, [])
+        # one entry with the same size and time: unchanged. Several entries for one path (a run
+        # interrupted between writing a changed file and deleting its old entry) are re-checked.
+        if len(entries) == 1 and entries[0][1:] == (stat.st_mtime_ns, stat.st_size):
+            report.skipped.append(IndexedFile(uri, entries[0][0], "unchanged"))
         else:
             pending.append((path, stat))
 
@@ -240,7 +243,7 @@ def index_files(
 def _index_batch(
     store: MultimodalStore,
     batch: list[tuple[Path, os.stat_result]],
-    known: dict[str, tuple[str, int, int]],
+    known: dict[str, list[tuple[str, int, int]]],
     report: IndexReport,
 ) -> None:
     """Read, hash, decode and embed one batch of files, then write it."""
@@ -264,7 +267,8 @@ def _index_batch(
     ids, pictures, metas, replaced = [], [], [], []
     for uri, stat, key, data in read:
         file_meta = {URI: uri, MTIME: int(stat.st_mtime_ns), SIZE: int(stat.st_size)}
-        previous = known.get(uri)
+        previous = [entry[0] for entry in known.get(uri, []) if entry[0] != key]
+        replaced.extend(previous)  # this path's older pictures
         if key in stored_uri:
             other = stored_uri[key]
             if other == uri or other is None or not Path(other).exists():
@@ -286,8 +290,7 @@ def _index_batch(
         ids.append(key)
         pictures.append(picture)
         metas.append({**file_meta, KIND: "image", "width": picture.width, "height": picture.height})
-        if previous is not None and previous[0] != key:
-            replaced.append(previous[0])
+        if previous:
             report.updated.append(IndexedFile(uri, key, "updated"))
         else:
             report.added.append(IndexedFile(uri, key, "added"))
@@ -297,13 +300,14 @@ def _index_batch(
         store.delete(ids=replaced)
 
 
-def _known_files(store: MultimodalStore) -> dict[str, tuple[str, int, int]]:
-    """uri -> (id, mtime_ns, size) of every image entry that came from a file."""
-    known: dict[str, tuple[str, int, int]] = {}
+def _known_files(store: MultimodalStore) -> dict[str, list[tuple[str, int, int]]]:
+    """uri -> [(id, mtime_ns, size)] of every image entry that came from a file."""
+    known: dict[str, list[tuple[str, int, int]]] = {}
     for item_id, meta in store.iter_metadata(where={KIND: "image"}):
         uri = (meta or {}).get(URI)
         if uri:
-            known[str(uri)] = (item_id, int(meta.get(MTIME, -1)), int(meta.get(SIZE, -1)))
+            entry = (item_id, int(meta.get(MTIME, -1)), int(meta.get(SIZE, -1)))
+            known.setdefault(str(uri), []).append(entry)
     return known
 
 
