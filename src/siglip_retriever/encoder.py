@@ -189,7 +189,7 @@ def _features(output: Any) -> torch.Tensor:
     pooled = getattr(output, "pooler_output", None)
     if pooled is None:
         raise ModelLoadError("the model's get_*_features returned no pooled output")
-    return pooled  # type: ignore[no-any-return]
+    return pooled
 
 
 def _normalise(features: torch.Tensor) -> Vectors:
