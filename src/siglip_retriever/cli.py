@@ -7,7 +7,7 @@ Every global option can also come from an environment variable (``SIGLIP_RETRIEV
 Example:
     >>> from click.testing import CliRunner
     >>> from siglip_retriever.cli import main
-    >>> CliRunner().invoke(main, ["--version"]).output.startswith("siglip-retriever ")
+    >>> CliRunner().invoke(main, ["--version"]).output.startswith("siglip-retriever, version ")
     True
 """
 

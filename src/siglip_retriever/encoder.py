@@ -130,6 +130,11 @@ def _load_from_disk(preset: Preset, device: str, dtype: str) -> _LoadedModel:
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
     source = preset.model_id
+    if os.path.isabs(source) and not os.path.isdir(source):
+        raise ModelLoadError(
+            f"checkpoint directory {source} does not exist"
+            + (" (the bundled demo model is missing: reinstall the package)" if preset.name == "demo" else "")
+        )
     backend = "torchvision" if importlib.util.find_spec("torchvision") else "pil"
     try:
         model = AutoModel.from_pretrained(source, dtype=getattr(torch, dtype))

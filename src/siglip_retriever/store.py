@@ -192,11 +192,18 @@ class MultimodalStore:
     # -- constructors --------------------------------------------------------------------------
 
     @classmethod
-    def in_memory(cls, **kwargs: Any) -> MultimodalStore:
-        """A store that lives in this process only (gone when it ends)."""
+    def in_memory(cls, *, collection: str | None = None, **kwargs: Any) -> MultimodalStore:
+        """A store that lives in this process only (gone when it ends).
+
+        chromadb shares one in-memory database per process: without a ``collection`` name each
+        call gets a new, empty collection; with one, calls naming it share it.
+        """
+        import uuid
+
         import chromadb
 
-        return cls(None, client=chromadb.EphemeralClient(settings=_settings()), **kwargs)
+        name = collection or f"{DEFAULT_COLLECTION}-{uuid.uuid4().hex[:12]}"
+        return cls(None, client=chromadb.EphemeralClient(settings=_settings()), collection=name, **kwargs)
 
     @classmethod
     def connect(
@@ -440,6 +447,8 @@ class MultimodalStore:
             raise ConfigurationError("give ids or where; to empty the store use delete(where={}) ")
         if ids is not None and not ids:
             return
+        if where is not None and not where:  # every entry this package writes has a kind
+            where = {KIND: {"$in": ["image", "text"]}}
         self._collection.delete(ids=list(ids) if ids is not None else None, where=_where(where))
 
     # -- reading -------------------------------------------------------------------------------
