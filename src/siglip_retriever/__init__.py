@@ -59,7 +59,10 @@ __all__ = [
     "SiglipEmbeddingFunction",
     "SiglipEmbeddings",
     "SiglipEncoder",
+    "SiglipImageNodeRetriever",
+    "SiglipImageRetriever",
     "SiglipRetrieverError",
+    "SiglipVectorStore",
     "StoreError",
     "UnknownPresetError",
     "ZeroShotClassifier",
@@ -80,6 +83,9 @@ _LAZY = {
     "SiglipEmbeddings": "siglip_retriever.integrations.langchain",
     "SiglipEmbedding": "siglip_retriever.integrations.llama_index",
     "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",
+    "SiglipVectorStore": "siglip_retriever.integrations.langchain_store",
+    "SiglipImageRetriever": "siglip_retriever.integrations.langchain_store",
+    "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index_retriever",
     "load_image": "siglip_retriever.images",
 }
 

@@ -1,0 +1,410 @@
+"""SiglipVectorStore and SiglipImageRetriever: scores equal the core's, kinds, thresholds, async off
+the loop, a real LCEL chain handing images to a chat model, and a real Chroma server.
+
+The tiny model is random: these tests check structure, ids and that scores equal the core
+Retriever's, never that a ranking is semantically right.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import ConfigurableField, RunnableLambda
+from PIL import Image
+from pydantic import Field, ValidationError
+
+import siglip_retriever
+from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.images import ImageInput
+from siglip_retriever.integrations.langchain import SiglipEmbeddings
+from siglip_retriever.integrations.langchain_store import (
+    SiglipImageRetriever,
+    SiglipVectorStore,
+    image_content_blocks,
+)
+from siglip_retriever.retrieval import Retriever
+from siglip_retriever.store import MultimodalStore, content_id
+
+COLOURS = ("red", "green", "blue", "yellow")
+CAPTIONS = ["a red square", "un carré vert", "ein blaues Quadrat", "un cuadrado amarillo"]
+TEXTS = ["a photo of a cat", "une photo d'un chien", "ein Foto von einem Vogel"]
+QUERY = "un carré rouge"
+
+
+class ThreadRecordingEncoder(SiglipEncoder):
+    """A real encoder (same cached model) that notes which thread each call ran on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.threads: list[int] = []
+
+    def encode_texts(self, texts: Sequence[str], **kwargs: Any) -> Any:
+        self.threads.append(threading.get_ident())
+        return super().encode_texts(texts, **kwargs)
+
+    def encode_query(self, text: str) -> Any:
+        self.threads.append(threading.get_ident())
+        return super().encode_query(text)
+
+    def encode_images(self, images: Sequence[ImageInput], **kwargs: Any) -> Any:
+        self.threads.append(threading.get_ident())
+        return super().encode_images(images, **kwargs)
+
+
+class RecordingChatModel(BaseChatModel):
+    """Stands in for a hosted multimodal chat model: records what it receives, answers 'ok'."""
+
+    received: list[list[BaseMessage]] = Field(default_factory=list, description="Messages of each call.")
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording-chat"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.received.append(list(messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="ok"))])
+
+
+@pytest.fixture
+def image_paths(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    paths = []
+    for i, colour in enumerate(COLOURS):
+        path = folder / f"{colour}.png"
+        Image.new("RGB", (32 + 4 * i, 36), colour).save(path)
+        paths.append(str(path.resolve()))
+    return paths
+
+
+def _fill(store: MultimodalStore, image_paths: list[str]) -> SiglipVectorStore:
+    vectors = SiglipVectorStore(store)
+    vectors.add_images(image_paths, metadatas=[{"caption": c} for c in CAPTIONS])
+    vectors.add_texts(TEXTS, [{"n": i} for i in range(len(TEXTS))])
+    return vectors
+
+
+@pytest.fixture
+def store(tiny_encoder: SiglipEncoder, tmp_path: Path) -> MultimodalStore:
+    return MultimodalStore(tmp_path / "db", encoder=tiny_encoder)
+
+
+@pytest.fixture
+def vectors(store: MultimodalStore, image_paths: list[str]) -> SiglipVectorStore:
+    return _fill(store, image_paths)
+
+
+def _ids(documents: Sequence[Document]) -> list[str | None]:
+    return [doc.id for doc in documents]
+
+
+# -- SiglipVectorStore ---------------------------------------------------------------------------
+
+
+def test_texts_round_trip_as_added_and_are_what_text_queries_search(vectors: SiglipVectorStore) -> None:
+    ids = [content_id("text", t) for t in TEXTS]
+    documents = vectors.get_by_ids([ids[2], "missing", ids[0]])
+    assert documents == [
+        Document(id=ids[2], page_content=TEXTS[2], metadata={"n": 2}),
+        Document(id=ids[0], page_content=TEXTS[0], metadata={"n": 0}),
+    ]
+    found = vectors.similarity_search(TEXTS[1], k=10)
+    assert found[0] == Document(id=ids[1], page_content=TEXTS[1], metadata={"n": 1})
+    assert sorted(_ids(found)) == sorted(ids)  # texts only: the four images are not documents
+
+
+def test_add_documents_keeps_given_ids_and_hashes_the_others(store: MultimodalStore) -> None:
+    vectors = SiglipVectorStore(store)
+    docs = [Document(page_content="foo", id="mine"), Document(page_content="bar", metadata={"a": "b"})]
+    ids = vectors.add_documents(docs)
+    assert ids == ["mine", content_id("text", "bar")]
+    assert vectors.add_texts(["bar"]) == [ids[1]]  # the same text again is stored once
+    assert store.count() == 2
+
+
+def test_scores_equal_the_core_retriever_and_store(vectors: SiglipVectorStore) -> None:
+    store = vectors.store
+    core = Retriever(store).text_to_images(QUERY, k=4)
+    scored = vectors.similarity_search_with_score(QUERY, k=4, kind="image")
+    assert _ids([doc for doc, _ in scored]) == [hit.id for hit in core]
+    np.testing.assert_allclose([s for _, s in scored], [hit.similarity for hit in core], atol=1e-6)
+    relevance = vectors.similarity_search_with_relevance_scores(QUERY, k=4, kind="image")
+    assert _ids([doc for doc, _ in relevance]) == [hit.id for hit in core]
+    np.testing.assert_allclose([r for _, r in relevance], [hit.probability for hit in core], atol=1e-9)
+    # texts found by a text query: no calibrated probability, relevance is the clipped cosine
+    expected = store.query(store.encoder.encode_query(QUERY), k=3, kind="text")
+    text_relevance = vectors.similarity_search_with_relevance_scores(QUERY, k=3)
+    assert _ids([doc for doc, _ in text_relevance]) == [item.id for item, _ in expected]
+    np.testing.assert_allclose([r for _, r in text_relevance], [max(c, 0.0) for _, c in expected], atol=1e-6)
+
+
+def test_image_documents_carry_caption_uri_and_kind(
+    vectors: SiglipVectorStore, image_paths: list[str]
+) -> None:
+    documents = vectors.similarity_search(QUERY, k=10, kind="image")
+    assert sorted(doc.metadata["uri"] for doc in documents) == sorted(image_paths)
+    for doc in documents:
+        assert doc.metadata["kind"] == "image"
+        assert doc.page_content == CAPTIONS[image_paths.index(doc.metadata["uri"])]
+    both = vectors.similarity_search(QUERY, k=10, kind="any")
+    assert len(both) == len(COLOURS) + len(TEXTS)
+    on_images = SiglipVectorStore(vectors.store, kind="image").similarity_search(QUERY, k=10)
+    assert _ids(on_images) == _ids(documents)
+
+
+def test_filters_and_bad_options(vectors: SiglipVectorStore) -> None:
+    found = vectors.similarity_search(QUERY, k=10, filter={"n": {"$gte": 1}})
+    assert sorted(doc.metadata["n"] for doc in found) == [1, 2]
+    with pytest.raises(ConfigurationError, match="kind"):
+        vectors.similarity_search(QUERY, kind="video")
+    with pytest.raises(ConfigurationError, match="unknown options"):
+        vectors.similarity_search(QUERY, fliter={"n": 1})
+    with pytest.raises(ConfigurationError, match="kind"):
+        SiglipVectorStore(vectors.store, kind="everything")  # type: ignore[arg-type]
+
+
+def test_searches_by_image_and_by_vector(vectors: SiglipVectorStore, image_paths: list[str]) -> None:
+    store = vectors.store
+    vector = store.encoder.encode_images([image_paths[0]])[0]
+    similar = vectors.similarity_search_by_image(image_paths[0], k=2)
+    assert _ids(similar) == [item.id for item, _ in store.query(vector, k=2, kind="image")]
+    assert similar[0].metadata["uri"] == image_paths[0]  # the image itself is the closest
+    captions = vectors.similarity_search_by_image(image_paths[0], k=10, kind="text")
+    assert sorted(doc.page_content for doc in captions) == sorted(TEXTS)
+    by_vector = vectors.similarity_search_by_vector(vectors.embeddings.embed_query(QUERY), k=3)
+    assert _ids(by_vector) == _ids(vectors.similarity_search(QUERY, k=3))
+
+
+def test_as_retriever_takes_kind_k_and_threshold(vectors: SiglipVectorStore) -> None:
+    images = vectors.as_retriever(search_kwargs={"kind": "image", "k": 3})
+    assert [doc.metadata["kind"] for doc in images.invoke(QUERY)] == ["image"] * 3
+    assert len(images.invoke(QUERY, k=1)) == 1
+    strict = vectors.as_retriever(
+        search_type="similarity_score_threshold", search_kwargs={"kind": "image", "score_threshold": 1.0}
+    )
+    assert strict.invoke(QUERY) == []
+    lenient = vectors.as_retriever(
+        search_type="similarity_score_threshold", search_kwargs={"kind": "image", "score_threshold": 0.0}
+    )
+    assert len(lenient.invoke(QUERY)) == 4
+
+
+def test_delete(vectors: SiglipVectorStore) -> None:
+    store = vectors.store
+    first = content_id("text", TEXTS[0])
+    assert vectors.delete([first, "never-added"]) is True
+    assert vectors.get_by_ids([first]) == []
+    vectors.delete(filter={"kind": "image"})
+    assert store.count() == len(TEXTS) - 1
+    with pytest.raises(ConfigurationError, match="filter"):
+        vectors.delete()
+    vectors.delete(filter={})
+    assert store.count() == 0
+
+
+def test_from_texts_on_disk_and_in_memory(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
+    embeddings = SiglipEmbeddings(encoder=tiny_encoder)
+    on_disk = SiglipVectorStore.from_texts(TEXTS, embeddings, ids=["a", "b", "c"], path=tmp_path / "db")
+    assert on_disk.store.encoder is tiny_encoder
+    assert MultimodalStore(tmp_path / "db").count() == 3  # reopens with the model it was built with
+    in_memory = SiglipVectorStore.from_texts(TEXTS, embeddings)
+    assert _ids(in_memory.similarity_search(TEXTS[0], k=1)) == [content_id("text", TEXTS[0])]
+    assert SiglipVectorStore.from_texts(TEXTS[:1], embeddings).store.count() == 1  # its own collection
+    with pytest.raises(ConfigurationError, match="SiglipEmbeddings"):
+        SiglipVectorStore.from_texts(TEXTS, DeterministicFakeEmbedding(size=6))
+
+
+async def test_vector_store_async_runs_off_the_event_loop(
+    tiny_siglip_dir: Path, image_paths: list[str], tmp_path: Path
+) -> None:
+    encoder = ThreadRecordingEncoder(tiny_siglip_dir, device="cpu")
+    vectors = SiglipVectorStore(MultimodalStore(tmp_path / "db", encoder=encoder))
+    ids = await vectors.aadd_texts(TEXTS)
+    await vectors.aadd_images(image_paths)
+    found = await vectors.asimilarity_search(QUERY, k=2)
+    relevance = await vectors.asimilarity_search_with_relevance_scores(QUERY, k=2, kind="image")
+    similar = await vectors.asimilarity_search_by_image(image_paths[1], k=2)
+    assert encoder.threads
+    assert threading.get_ident() not in encoder.threads
+    assert _ids(found) == _ids(vectors.similarity_search(QUERY, k=2))
+    assert relevance == vectors.similarity_search_with_relevance_scores(QUERY, k=2, kind="image")
+    assert _ids(similar) == _ids(vectors.similarity_search_by_image(image_paths[1], k=2))
+    assert _ids(await vectors.aget_by_ids(ids)) == ids
+
+
+# -- SiglipImageRetriever ------------------------------------------------------------------------
+
+
+def test_retriever_documents_match_the_core_retriever(
+    vectors: SiglipVectorStore, image_paths: list[str]
+) -> None:
+    retriever = SiglipImageRetriever(store=vectors.store, k=3)
+    documents = retriever.invoke(QUERY)
+    core = Retriever(vectors.store).text_to_images(QUERY, k=3)
+    assert _ids(documents) == [hit.id for hit in core]
+    for doc, hit in zip(documents, core, strict=True):
+        assert doc.metadata["id"] == hit.id
+        assert doc.metadata["uri"] == hit.uri
+        assert doc.metadata["probability"] == pytest.approx(hit.probability, abs=1e-9)
+        assert doc.metadata["similarity"] == pytest.approx(hit.similarity, abs=1e-6)
+        assert doc.metadata["rank"] == hit.rank
+        assert doc.page_content == CAPTIONS[image_paths.index(hit.uri or "")]
+        assert "image_base64" not in doc.metadata
+
+
+def test_retriever_per_call_options_and_threshold(vectors: SiglipVectorStore) -> None:
+    retriever = SiglipImageRetriever(store=vectors.store)
+    assert len(retriever.invoke(QUERY)) == 4
+    assert len(retriever.invoke(QUERY, k=2)) == 2
+    assert retriever.invoke(QUERY, min_probability=1.0) == []
+    assert SiglipImageRetriever(store=vectors.store, min_probability=1.0).invoke(QUERY) == []
+    probabilities = [doc.metadata["probability"] for doc in retriever.invoke(QUERY)]
+    cut = sorted(probabilities)[1]
+    kept = retriever.invoke(QUERY, min_probability=cut)
+    assert [doc.metadata["probability"] for doc in kept] == [p for p in probabilities if p >= cut]
+    only = retriever.invoke(QUERY, where={"caption": CAPTIONS[2]})
+    assert [doc.page_content for doc in only] == [CAPTIONS[2]]
+    assert len(retriever.bind(k=1).invoke(QUERY)) == 1
+    configurable = retriever.configurable_fields(k=ConfigurableField(id="k"))
+    assert len(configurable.with_config(configurable={"k": 3}).invoke(QUERY)) == 3
+    with pytest.raises(ValidationError):
+        SiglipImageRetriever(store=vectors.store, k=0)
+    with pytest.raises(TypeError):
+        retriever.invoke(QUERY, top_k=2)
+
+
+def test_retriever_attaches_images_as_base64(vectors: SiglipVectorStore, tmp_path: Path) -> None:
+    store = vectors.store
+    bmp = tmp_path / "grey.bmp"
+    Image.new("RGB", (20, 20), "grey").save(bmp)
+    store.add_images([bmp, Image.new("RGB", (20, 20), "white")], metadatas=[{"caption": "grey"}, None])
+    documents = SiglipImageRetriever(store=store, k=6, include_image_base64=True).invoke(QUERY)
+    assert len(documents) == 6
+    for doc in documents:
+        uri = doc.metadata["uri"]
+        if uri is None:  # added from a PIL image: nothing on disk to send
+            assert "image_base64" not in doc.metadata
+            assert doc.page_content == doc.id
+        elif uri.endswith(".png"):
+            assert base64.b64decode(doc.metadata["image_base64"]) == Path(uri).read_bytes()
+            assert doc.metadata["image_mime_type"] == "image/png"
+        else:  # BMP is not a chat-model format: sent as PNG
+            assert base64.b64decode(doc.metadata["image_base64"]).startswith(b"\x89PNG")
+            assert doc.metadata["image_mime_type"] == "image/png"
+    assert len(image_content_blocks(documents)) == 5
+    plain = SiglipImageRetriever(store=store).invoke(QUERY, include_image_base64=False, k=6)
+    assert image_content_blocks(plain) == []
+
+
+async def test_retriever_async_runs_off_the_event_loop(
+    tiny_siglip_dir: Path, image_paths: list[str], tmp_path: Path
+) -> None:
+    encoder = ThreadRecordingEncoder(tiny_siglip_dir, device="cpu")
+    store = MultimodalStore(tmp_path / "db", encoder=encoder)
+    store.add_images(image_paths)
+    encoder.threads.clear()
+    retriever = SiglipImageRetriever(store=store, include_image_base64=True)
+    documents = await retriever.ainvoke(QUERY, k=2)
+    assert len(encoder.threads) == 1
+    assert encoder.threads[0] != threading.get_ident()
+    assert documents == retriever.invoke(QUERY, k=2)
+    assert await retriever.ainvoke(QUERY, min_probability=1.0) == []
+
+
+def _to_messages(documents: list[Document]) -> list[BaseMessage]:
+    captions = "; ".join(doc.page_content for doc in documents)
+    content: list[str | dict[str, Any]] = [{"type": "text", "text": f"Describe these images: {captions}"}]
+    return [HumanMessage(content=[*content, *image_content_blocks(documents)])]
+
+
+async def test_retriever_feeds_images_to_a_chat_model_in_an_lcel_chain(
+    vectors: SiglipVectorStore,
+) -> None:
+    retriever = SiglipImageRetriever(store=vectors.store, k=2, include_image_base64=True)
+    model = RecordingChatModel()
+    chain = retriever | RunnableLambda(_to_messages) | model
+    answer = chain.invoke(QUERY)
+    assert answer.content == "ok"
+    await chain.ainvoke(QUERY)
+    expected = retriever.invoke(QUERY)
+    assert len(model.received) == 2
+    for messages in model.received:
+        assert len(messages) == 1
+        blocks = messages[0].content
+        assert isinstance(blocks, list)
+        text, *images = blocks
+        assert isinstance(text, dict)
+        assert text["text"].endswith("; ".join(doc.page_content for doc in expected))
+        assert [block["type"] for block in images if isinstance(block, dict)] == ["image", "image"]
+        for block, doc in zip(images, expected, strict=True):
+            assert isinstance(block, dict)
+            assert base64.b64decode(block["base64"]) == Path(doc.metadata["uri"]).read_bytes()
+            assert block["mime_type"] == "image/png"
+    short = retriever.bind(k=1) | RunnableLambda(_to_messages) | model
+    short.invoke(QUERY)
+    assert len(model.received[-1][0].content) == 2  # one text block, one image
+
+
+def test_package_exports_the_classes_lazily() -> None:
+    assert siglip_retriever.SiglipVectorStore is SiglipVectorStore
+    assert siglip_retriever.SiglipImageRetriever is SiglipImageRetriever
+    assert {"SiglipVectorStore", "SiglipImageRetriever", "SiglipImageNodeRetriever"} <= set(
+        siglip_retriever.__all__
+    )
+
+
+# -- a real Chroma server ------------------------------------------------------------------------
+
+
+def test_server_store_gives_the_embedded_results(
+    chroma_server: tuple[str, int],
+    tiny_encoder: SiglipEncoder,
+    store: MultimodalStore,
+    image_paths: list[str],
+) -> None:
+    host, port = chroma_server
+    collection = f"lc-{uuid.uuid4().hex}"
+    remote = MultimodalStore.connect(host, port, encoder=tiny_encoder, collection=collection)
+    try:
+        served, embedded = _fill(remote, image_paths), _fill(store, image_paths)
+        for kind in ("text", "image", "any"):
+            a = served.similarity_search_with_score(QUERY, k=5, kind=kind)
+            b = embedded.similarity_search_with_score(QUERY, k=5, kind=kind)
+            assert [doc for doc, _ in a] == [doc for doc, _ in b]
+            np.testing.assert_allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+        ids = [content_id("text", t) for t in TEXTS]
+        assert served.get_by_ids(ids) == embedded.get_by_ids(ids)
+        on_server = SiglipImageRetriever(store=remote, k=3, include_image_base64=True).invoke(QUERY)
+        locally = SiglipImageRetriever(store=store, k=3, include_image_base64=True).invoke(QUERY)
+        assert _ids(on_server) == _ids(locally)
+        images = [d.metadata["image_base64"] for d in on_server]
+        assert images == [d.metadata["image_base64"] for d in locally]
+        np.testing.assert_allclose(
+            [d.metadata["probability"] for d in on_server],
+            [d.metadata["probability"] for d in locally],
+            atol=1e-5,
+        )
+        served.delete(ids[:1])
+        assert remote.count(kind="text") == len(TEXTS) - 1
+    finally:
+        remote.client.delete_collection(collection)
