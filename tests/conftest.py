@@ -31,6 +31,14 @@ def tiny_siglip2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny CLIP checkpoint (softmax scores) with a byte-level BPE tokenizer."""
+    from siglip_retriever.tiny import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("tiny-clip"), family="clip")
+
+
+@pytest.fixture(scope="session")
 def tiny_encoder(tiny_siglip_dir: Path) -> Any:
     """A :class:`SiglipEncoder` on the tiny SigLIP checkpoint, shared by the session."""
     from siglip_retriever.encoder import SiglipEncoder

@@ -203,3 +203,25 @@ def test_progress_bar(tiny_siglip_dir: Path, capsys: pytest.CaptureFixture[str])
     encoder = SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=2, show_progress=True)
     assert encoder.encode_images(_images()).shape[0] == 6
     assert "encoding images" in capsys.readouterr().err
+
+
+def test_clip_parity_and_softmax(tiny_clip_dir: Path) -> None:
+    """CLIP checkpoints load too; their scores are a softmax, as CLIP's model card uses them."""
+    images = _images()
+    model = AutoModel.from_pretrained(tiny_clip_dir).eval()
+    processor = AutoProcessor.from_pretrained(tiny_clip_dir)
+    rgb = [image.convert("RGB") for image in images]
+    inputs = processor(
+        text=TEXTS, images=rgb, padding=True, truncation=True, max_length=16, return_tensors="pt"
+    )
+    with torch.no_grad():
+        outputs = model(**inputs)
+    encoder = SiglipEncoder(tiny_clip_dir, device="cpu")
+    assert (encoder.family, encoder.score_kind, encoder.logit_bias) == ("clip", "softmax", 0.0)
+    text_vectors = encoder.encode_texts(TEXTS)
+    image_vectors = encoder.encode_images(images)
+    np.testing.assert_allclose(text_vectors, outputs.text_embeds.numpy(), atol=1e-5)
+    np.testing.assert_allclose(image_vectors, outputs.image_embeds.numpy(), atol=1e-5)
+    probs = encoder.probabilities(text_vectors, image_vectors)
+    np.testing.assert_allclose(probs, outputs.logits_per_image.softmax(-1).numpy().T, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-6)

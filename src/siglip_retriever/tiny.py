@@ -26,7 +26,13 @@ from siglip_retriever.errors import ConfigurationError
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-__all__ = ["SAMPLE_CORPUS", "build_checkpoint", "save_checkpoint", "train_sentencepiece"]
+__all__ = [
+    "SAMPLE_CORPUS",
+    "build_checkpoint",
+    "save_checkpoint",
+    "train_clip_tokenizer",
+    "train_sentencepiece",
+]
 
 SAMPLE_CORPUS: tuple[str, ...] = (
     "a photo of a red circle",
@@ -96,25 +102,74 @@ def train_sentencepiece(
     return out / "spiece.model"
 
 
+def train_clip_tokenizer(corpus: Iterable[str], *, vocab_size: int = 512) -> Any:
+    """Train a byte-level BPE tokenizer laid out as CLIP's and return a ``CLIPTokenizer``.
+
+    It uses CLIP's own normalizer and pre-tokenizer, ``</w>`` word ends, and the
+    ``<|startoftext|>`` / ``<|endoftext|>`` specials, so any text (any script) tokenizes.
+    """
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import CLIPTokenizer
+
+    lines = [line.strip() for line in corpus if line and line.strip()]
+    if not lines:
+        raise ConfigurationError("the tokenizer corpus is empty; pass at least one text")
+    specials = ["<|startoftext|>", "<|endoftext|>"]
+    reference = CLIPTokenizer(vocab={name: i for i, name in enumerate(specials)}, merges=[])
+    bpe = Tokenizer(models.BPE(unk_token=specials[1], end_of_word_suffix="</w>"))
+    bpe.normalizer = reference.backend_tokenizer.normalizer
+    bpe.pre_tokenizer = reference.backend_tokenizer.pre_tokenizer
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        end_of_word_suffix="</w>",
+        initial_alphabet=alphabet,
+        show_progress=False,
+    )
+    bpe.train_from_iterator(lines, trainer)
+    model = json.loads(bpe.to_str())["model"]
+    vocab: dict[str, int] = dict(model["vocab"])
+    for char in sorted(alphabet):  # every byte may end a word
+        vocab.setdefault(char + "</w>", len(vocab))
+    merges: Any = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return CLIPTokenizer(vocab=vocab, merges=merges)
+
+
 def save_checkpoint(
     model: PreTrainedModel,
-    tokenizer_file: str | Path,
+    tokenizer_file: str | Path | Any,
     out_dir: str | Path,
 ) -> Path:
-    """Save ``model`` with a tokenizer from ``tokenizer_file`` and a matching image processor.
+    """Save ``model`` with a tokenizer and a matching image processor.
 
-    The image processor's size (SigLIP) or patch budget (SigLIP 2) is read from the model's
-    vision config, so the saved directory is complete: ``AutoModel`` and ``AutoProcessor``
-    load it back by path.
+    ``tokenizer_file`` is a SentencePiece ``spiece.model`` (SigLIP, SigLIP 2) or a tokenizer
+    object (CLIP: see :func:`train_clip_tokenizer`). The image processor's size (SigLIP, CLIP)
+    or patch budget (SigLIP 2) is read from the model's vision config, so the saved directory is
+    complete: ``AutoModel`` and ``AutoProcessor`` load it back by path.
     """
     from transformers import SiglipImageProcessor, SiglipProcessor, SiglipTokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text_length = int(model.config.text_config.max_position_embeddings)
-    tokenizer = SiglipTokenizer(vocab_file=str(tokenizer_file), model_max_length=text_length)
     vision = model.config.vision_config
     processor: Any
+    if model.config.model_type == "clip":
+        from transformers import CLIPImageProcessor, CLIPProcessor
+
+        clip_tokenizer: Any = tokenizer_file
+        clip_tokenizer.model_max_length = text_length
+        side = vision.image_size
+        clip_images = CLIPImageProcessor(
+            size={"shortest_edge": side}, crop_size={"height": side, "width": side}
+        )
+        CLIPProcessor(image_processor=clip_images, tokenizer=clip_tokenizer).save_pretrained(out)
+        model.save_pretrained(out)
+        return out
+    tokenizer = SiglipTokenizer(vocab_file=str(tokenizer_file), model_max_length=text_length)
     if model.config.model_type == "siglip2":
         from transformers import Siglip2ImageProcessor, Siglip2Processor
 
@@ -138,7 +193,7 @@ def save_checkpoint(
 def build_checkpoint(
     out_dir: str | Path,
     *,
-    family: Literal["siglip", "siglip2"] = "siglip",
+    family: Literal["siglip", "siglip2", "clip"] = "siglip",
     corpus: Iterable[str] = SAMPLE_CORPUS,
     vocab_size: int = 256,
     hidden_size: int = 32,
@@ -149,16 +204,41 @@ def build_checkpoint(
     text_length: int = 16,
     seed: int = 0,
 ) -> Path:
-    """Build a random tiny SigLIP (or SigLIP 2) checkpoint in ``out_dir`` and return its path.
+    """Build a random tiny SigLIP, SigLIP 2 or CLIP checkpoint in ``out_dir``; return its path.
 
-    ``logit_scale`` and ``logit_bias`` are set to the paper's initial values (``log 10`` and
-    ``-10``), so probabilities are in a realistic range.
+    For SigLIP ``logit_scale`` and ``logit_bias`` are set to the paper's initial values
+    (``log 10`` and ``-10``), so probabilities are in a realistic range. CLIP keeps its own
+    initial scale (``log(1/0.07)``) and has no bias.
     """
     import torch
     from transformers import Siglip2Config, Siglip2Model, SiglipConfig, SiglipModel
 
-    if family not in ("siglip", "siglip2"):
-        raise ConfigurationError(f"family must be 'siglip' or 'siglip2', not {family!r}")
+    if family not in ("siglip", "siglip2", "clip"):
+        raise ConfigurationError(f"family must be 'siglip', 'siglip2' or 'clip', not {family!r}")
+    if family == "clip":
+        from transformers import CLIPConfig, CLIPModel
+
+        tokenizer = train_clip_tokenizer(corpus, vocab_size=max(vocab_size, 300))
+        clip_common = {
+            "hidden_size": hidden_size,
+            "intermediate_size": hidden_size * 2,
+            "num_hidden_layers": num_layers,
+            "num_attention_heads": num_heads,
+        }
+        clip_text = {
+            **clip_common,
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": text_length,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        }
+        clip_vision = {**clip_common, "image_size": image_size, "patch_size": patch_size}
+        torch.manual_seed(seed)
+        clip = CLIPModel(
+            CLIPConfig(text_config=clip_text, vision_config=clip_vision, projection_dim=hidden_size)
+        )
+        return save_checkpoint(clip, tokenizer, out_dir)
     tokenizer_file = train_sentencepiece(corpus, out_dir, vocab_size=vocab_size, seed=seed)
     import sentencepiece as spm
 

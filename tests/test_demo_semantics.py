@@ -1,0 +1,109 @@
+"""Answers that mean something: store, retriever, zero-shot and CLI on the trained demo model.
+
+The bundled ``demo`` checkpoint was trained here on generated coloured shapes with captions in
+seven languages; these tests use pictures drawn with a seed it never saw.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from siglip_retriever import MultimodalStore, Retriever, ZeroShotClassifier
+from siglip_retriever.cli import main
+from siglip_retriever.demo.data import COLOURS, LANGUAGES, SHAPES, caption, write_image_folder
+
+HELD_OUT_SEED = 777
+
+
+def _class(path: str | None) -> str:
+    return "_".join(Path(path or "").stem.split("_")[:2])
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[MultimodalStore, Path]:
+    root = tmp_path_factory.mktemp("demo")
+    write_image_folder(root / "images", per_class=2, seed=HELD_OUT_SEED)
+    store = MultimodalStore(root / "db", model="demo", device="cpu")
+    report = store.index_folder(root / "images")
+    assert len(report.added) == 2 * len(SHAPES) * len(COLOURS)
+    return store, root / "images"
+
+
+def test_french_query_for_a_red_circle_finds_red_circles_first(
+    demo_store: tuple[MultimodalStore, Path],
+) -> None:
+    store, _ = demo_store
+    hits = Retriever(store, k=2).text_to_images("un cercle rouge")
+    assert [_class(h.uri) for h in hits] == ["red_circle", "red_circle"]
+    assert hits[0].probability is not None
+    assert hits[0].probability > 0.5
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_finds_the_right_class(demo_store: tuple[MultimodalStore, Path], lang: str) -> None:
+    store, _ = demo_store
+    retriever = Retriever(store, k=1)
+    wrong = []
+    for shape in SHAPES:
+        for colour in COLOURS:
+            query = caption(shape, colour, lang)
+            top = retriever.text_to_images(query)[0]
+            if _class(top.uri) != f"{colour}_{shape}":
+                wrong.append((query, _class(top.uri)))
+    assert len(wrong) <= 2, wrong  # at least 22 of 24 classes right in every language
+
+
+def test_min_probability_says_no_relevant_image(demo_store: tuple[MultimodalStore, Path]) -> None:
+    store, images = demo_store
+    retriever = Retriever(store, k=5, min_probability=0.5)
+    hits = retriever.text_to_images(caption("star", "blue", "de"))
+    assert hits
+    assert all(_class(h.uri) == "blue_star" for h in hits)
+    # a store without blue stars: the nearest pictures exist, but none is relevant
+    partial = MultimodalStore.in_memory(encoder=store.encoder)
+    partial.add_images(sorted(images.glob("red_circle_*.png")) + sorted(images.glob("green_square_*.png")))
+    assert len(Retriever(partial, k=2).text_to_images("a blue star")) == 2
+    assert Retriever(partial, k=2, min_probability=0.5).text_to_images("a blue star") == []
+
+
+def test_image_to_images_finds_the_same_class(demo_store: tuple[MultimodalStore, Path]) -> None:
+    store, images = demo_store
+    query = images / "green_triangle_000.png"
+    hits = Retriever(store, k=1).image_to_images(query)
+    assert _class(hits[0].uri) == "green_triangle"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_zero_shot_picks_the_right_label_in_every_language(
+    demo_store: tuple[MultimodalStore, Path], lang: str
+) -> None:
+    store, images = demo_store
+    labels = {f"{c}_{s}": [caption(s, c, lang)] for s in SHAPES for c in COLOURS}
+    classifier = ZeroShotClassifier(labels, templates=["{}"], encoder=store.encoder)
+    pictures = sorted(images.glob("*_000.png"))
+    results = classifier.classify(pictures)
+    right = sum(r.top[0] == _class(str(p)) for r, p in zip(results, pictures, strict=True))
+    assert right >= 22, f"{right}/24 right in {lang}"
+    # independent probabilities: they do not sum to 1
+    sums = [sum(r.probabilities.values()) for r in results]
+    assert any(abs(total - 1.0) > 0.05 for total in sums)
+    assert all(r.score_kind == "sigmoid" for r in results)
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--device", "cpu", "demo", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [q["language"] for q in data["queries"]] == list(LANGUAGES)
+    assert all(q["correct"] for q in data["queries"]), [
+        q["query"] for q in data["queries"] if not q["correct"]
+    ]
+    assert _class(data["similar"]["hits"][0]["uri"]) == "blue_star"
+    assert data["classify"]["top"] == "green triangle"
+    text = CliRunner().invoke(main, ["--device", "cpu", "demo", "--out", str(tmp_path / "again")])
+    assert text.exit_code == 0
+    assert "7/7 languages found a red circle first" in text.stdout
