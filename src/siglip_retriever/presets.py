@@ -65,6 +65,16 @@ class Preset:
     description: str = ""
 
     @property
+    def reference(self) -> str:
+        """A name that loads this checkpoint again: the preset name, else the id or directory.
+
+        Preset names stay valid when the package moves (the ``demo`` preset lives inside it), so
+        they are what stores and serialised configurations record.
+        """
+        preset = PRESETS.get(self.name)
+        return self.name if preset is not None and preset.model_id == self.model_id else self.model_id
+
+    @property
     def is_local(self) -> bool:
         """True when ``model_id`` is a directory on this machine."""
         return Path(self.model_id).is_dir()

@@ -49,7 +49,6 @@ from siglip_retriever.errors import (
     ServerUnavailableError,
 )
 from siglip_retriever.images import ImageInput, describe_source
-from siglip_retriever.presets import PRESETS
 from siglip_retriever.scoring import ScoreKind
 
 if TYPE_CHECKING:
@@ -180,7 +179,7 @@ class MultimodalStore:
         self.location = str(self.path) if self.path else _describe_client(client)
         existing = self._existing_metadata()
         self.encoder = self._make_encoder(existing, model, encoder, device, dtype, batch_size)
-        self.model_name = _model_name(self.encoder)
+        self.model_name = self.encoder.preset.reference
         if existing is not None:
             self._check_model(existing)
         self._collection = self._open_collection(create=existing is None)
@@ -559,14 +558,6 @@ def _describe_client(client: Any) -> str:
     if host:
         return f"http://{host}:{getattr(settings, 'chroma_server_http_port', '')}"
     return f"{type(client).__name__}"
-
-
-def _model_name(encoder: SiglipEncoder) -> str:
-    """Presets are recorded by name, so a store moves between machines with the package."""
-    preset = encoder.preset
-    if preset.name in PRESETS and PRESETS[preset.name].model_id == preset.model_id:
-        return preset.name
-    return preset.model_id
 
 
 def _metadatas(metadatas: Sequence[Mapping[str, Any] | None] | None, count: int) -> list[Metadata]:

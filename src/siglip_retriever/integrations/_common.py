@@ -16,7 +16,6 @@ from pydantic import BeforeValidator
 
 from siglip_retriever.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError, InputTypeError
-from siglip_retriever.presets import PRESETS
 
 __all__ = ["ModelReference", "model_reference", "resolve_encoder"]
 
@@ -69,13 +68,5 @@ def resolve_encoder(
 
 
 def model_reference(encoder: SiglipEncoder) -> str:
-    """A name that loads ``encoder``'s checkpoint again: the preset name, else the id or directory.
-
-    Preset names stay valid when the package moves (the ``demo`` preset lives inside it), so they
-    are what serialised configurations (Chroma's persisted collection config) should store.
-    """
-    name = encoder.preset.name
-    preset = PRESETS.get(name)
-    if preset is not None and preset.model_id == encoder.model_id:
-        return name
-    return encoder.model_id
+    """A name that loads ``encoder``'s checkpoint again (see :attr:`Preset.reference`)."""
+    return encoder.preset.reference
