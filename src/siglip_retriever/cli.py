@@ -492,5 +492,76 @@ def embed(settings: Settings, texts: tuple[str, ...]) -> None:
         click.echo(json.dumps(line, ensure_ascii=False))
 
 
+@main.command()
+@click.option(
+    "--bind",
+    "--host-address",
+    "bind",
+    envvar=ENV + "BIND",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the web app listens on. 0.0.0.0 exposes your pictures to the network.",
+)
+@click.option(
+    "--listen-port",
+    envvar=ENV + "LISTEN_PORT",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port the web app listens on (0: a free one). The global --port is the Chroma server's.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser once it is up.")
+@click.option(
+    "--max-upload-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Largest upload (request body) in MiB.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=50_000_000,
+    show_default=True,
+    help="Largest uploaded image in pixels.",
+)
+@click.option(
+    "--max-k", type=click.IntRange(min=1), default=100, show_default=True, help="Most hits per search."
+)
+@click.pass_obj
+@_user_errors
+def serve(
+    settings: Settings,
+    bind: str,
+    listen_port: int,
+    open_browser: bool,
+    max_upload_mb: float,
+    max_pixels: int,
+    max_k: int,
+) -> None:
+    """Start the web app: a search page and a REST API (docs at /docs) over the store."""
+    from siglip_retriever.app.limits import Limits
+    from siglip_retriever.app.server import serve as run_server
+
+    limits = Limits(
+        max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)), max_pixels=max_pixels, max_k=max_k
+    )
+    store = settings.store(must_exist=True)
+    images = store.count("image")
+
+    def started(url: str) -> None:
+        click.echo(f"Serving {images} pictures of {store.location} at {url} (Ctrl+C to stop)")
+
+    run_server(
+        store,
+        host=bind,
+        port=listen_port,
+        limits=limits,
+        open_browser=open_browser,
+        log_level="info" if settings.verbose else "warning",
+        on_started=started,
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,86 @@
+"""The web app's limits: what one request may ask of the server.
+
+Each limit, when a request goes past it, is answered with its own 4xx JSON error (see
+:mod:`siglip_retriever.app.api`), never with a crash or a silent truncation.
+
+Example:
+    >>> from siglip_retriever.app.limits import Limits
+    >>> Limits().max_k
+    100
+    >>> Limits(max_upload_bytes=1024).upload_limit_text
+    '1.0 KiB'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from siglip_retriever.errors import ConfigurationError
+
+__all__ = ["Limits", "format_bytes"]
+
+
+def format_bytes(count: int) -> str:
+    """``1536`` -> ``'1.5 KiB'``: a byte count as people read it."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request to the web app may ask for.
+
+    Attributes:
+        max_upload_bytes: largest request body (an uploaded image and its form fields);
+            larger bodies get ``413 upload_too_large`` before they are read in full.
+        max_pixels: largest uploaded image, in pixels (width x height); larger images get
+            ``413 too_many_pixels`` before they are decoded (a decompression-bomb guard).
+            Also the largest stored picture a thumbnail is made from.
+        max_k: most hits one search may ask for; more gets ``422 k_too_large``.
+        max_query_chars: longest text query; longer gets ``422 query_too_long``.
+        max_labels: most labels one zero-shot request may give (``422 too_many_labels``).
+        max_label_chars: longest label or template (``422 label_too_long``).
+        thumbnail_size: the longer side of thumbnails, in pixels.
+        thumbnail_cache_bytes: memory kept for encoded thumbnails (least recently used go first).
+
+    Raises:
+        ConfigurationError: a limit that is not a positive integer.
+
+    Example:
+        >>> from siglip_retriever.app.limits import Limits
+        >>> strict = Limits(max_upload_bytes=2_000_000, max_pixels=4_000_000, max_k=20)
+        >>> strict.max_k, strict.max_query_chars
+        (20, 500)
+    """
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    max_k: int = 100
+    max_query_chars: int = 500
+    max_labels: int = 50
+    max_label_chars: int = 200
+    thumbnail_size: int = 256
+    thumbnail_cache_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"Limits.{field.name} must be a positive integer, not {value!r}")
+        if not 16 <= self.thumbnail_size <= 1024:
+            raise ConfigurationError(
+                f"Limits.thumbnail_size must be between 16 and 1024 pixels, not {self.thumbnail_size}"
+            )
+
+    @property
+    def upload_limit_text(self) -> str:
+        """The upload limit as people read it (``'10.0 MiB'``)."""
+        return format_bytes(self.max_upload_bytes)
+
+    def to_dict(self) -> dict[str, int]:
+        """The limits as a JSON-ready dict (served by ``GET /api/info``)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}

@@ -1,0 +1,324 @@
+// The search page: plain JavaScript, no build step. Talks only to this server's JSON API.
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const state = { info: null, objectUrls: [] };
+
+// -- helpers --------------------------------------------------------------------------------------
+
+async function api(url, options) {
+  const response = await fetch(url, options);
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (_) {
+    body = null;
+  }
+  if (!response.ok) {
+    const message = body && body.message ? body.message : `the server answered ${response.status}`;
+    const error = new Error(message);
+    error.code = body && body.error;
+    throw error;
+  }
+  return body;
+}
+
+function setStatus(element, text, isError = false) {
+  element.textContent = text;
+  element.classList.toggle("error", isError);
+}
+
+function percent(p) {
+  if (p >= 0.999) return "≥99.9 %";
+  if (p < 0.001) return "<0.1 %";
+  return `${(p * 100).toFixed(p < 0.1 ? 1 : 0)} %`;
+}
+
+function localUrl(file) {
+  const url = URL.createObjectURL(file);
+  state.objectUrls.push(url);
+  while (state.objectUrls.length > 4) URL.revokeObjectURL(state.objectUrls.shift());
+  return url;
+}
+
+function k() {
+  return $("#k").value;
+}
+
+function isImageFile(file) {
+  return file && (file.type.startsWith("image/") || /\.(jpe?g|png|gif|webp|bmp|tiff?|heic)$/i.test(file.name));
+}
+
+// -- results --------------------------------------------------------------------------------------
+
+function renderHits(data) {
+  const list = $("#results");
+  list.replaceChildren();
+  for (const hit of data.hits) {
+    const item = document.createElement("li");
+    const card = document.createElement("button");
+    card.type = "button";
+    card.className = "card";
+    card.dataset.id = hit.id;
+    card.dataset.name = hit.name || "";
+    card.title = `Find pictures similar to ${hit.name || hit.id}`;
+
+    const img = document.createElement("img");
+    img.loading = "lazy";
+    img.alt = hit.name || hit.id;
+    if (hit.thumbnail_url) img.src = hit.thumbnail_url;
+
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const score = document.createElement("span");
+    score.className = "score";
+    const rank = document.createElement("span");
+    rank.className = "rank";
+    rank.textContent = `#${hit.rank}`;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const fill = document.createElement("span");
+    if (hit.probability !== null && hit.probability !== undefined) {
+      score.textContent = percent(hit.probability);
+      score.title = "SigLIP probability that the picture matches the query";
+      fill.style.width = `${Math.round(hit.probability * 100)}%`;
+    } else {
+      score.textContent = `cos ${hit.similarity.toFixed(3)}`;
+      score.title = "Cosine similarity to the query image";
+      fill.style.width = `${Math.round(Math.max(0, hit.similarity) * 100)}%`;
+    }
+    bar.append(fill);
+    meta.append(score, rank);
+
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = hit.name || hit.id;
+
+    card.append(img, bar, meta, name);
+    card.addEventListener("click", () => similarToStored(hit));
+    item.append(card);
+    list.append(item);
+  }
+}
+
+function showQueryCard(src, label) {
+  const card = $("#query-card");
+  if (!src) {
+    card.hidden = true;
+    return;
+  }
+  $("#query-thumb").src = src;
+  $("#query-label").textContent = label;
+  card.hidden = false;
+}
+
+function describe(data, what) {
+  if (!data.hits.length) {
+    return data.score_kind === "cosine" ? "No similar pictures." : "No picture matches this query.";
+  }
+  return `${data.hits.length} pictures ${what}`;
+}
+
+// -- searches -------------------------------------------------------------------------------------
+
+async function searchText(query, push = true) {
+  const status = $("#status");
+  showQueryCard(null);
+  setStatus(status, "Searching…");
+  try {
+    const params = new URLSearchParams({ q: query, k: k() });
+    const data = await api(`api/search?${params}`);
+    renderHits(data);
+    setStatus(status, describe(data, `for “${query}”, most probable first`));
+    if (push) history.pushState({ q: query }, "", `?${new URLSearchParams({ q: query })}`);
+  } catch (error) {
+    $("#results").replaceChildren();
+    setStatus(status, error.message, true);
+  }
+}
+
+async function similarToStored(hit) {
+  const status = $("#status");
+  setStatus(status, "Finding similar pictures…");
+  try {
+    const params = new URLSearchParams({ k: k() });
+    const data = await api(`api/images/${encodeURIComponent(hit.id)}/similar?${params}`);
+    showQueryCard(hit.thumbnail_url, hit.name || hit.id);
+    renderHits(data);
+    setStatus(status, describe(data, "similar to the one you clicked, most similar first"));
+    window.scrollTo({ top: 0, behavior: "smooth" });
+  } catch (error) {
+    setStatus(status, error.message, true);
+  }
+}
+
+async function similarToFile(file) {
+  const status = $("#status");
+  if (!isImageFile(file)) {
+    setStatus(status, "That is not an image file.", true);
+    return;
+  }
+  selectTab("search");
+  setStatus(status, `Searching by ${file.name}…`);
+  const form = new FormData();
+  form.append("image", file, file.name);
+  try {
+    const data = await api(`api/similar?${new URLSearchParams({ k: k() })}`, { method: "POST", body: form });
+    showQueryCard(localUrl(file), file.name);
+    renderHits(data);
+    setStatus(status, describe(data, `similar to ${file.name}, most similar first`));
+  } catch (error) {
+    setStatus(status, error.message, true);
+  }
+}
+
+// -- zero-shot ------------------------------------------------------------------------------------
+
+let classifyFile = null;
+
+function setClassifyFile(file) {
+  if (!isImageFile(file)) {
+    setStatus($("#classify-status"), "That is not an image file.", true);
+    return;
+  }
+  classifyFile = file;
+  const preview = $("#classify-preview");
+  preview.src = localUrl(file);
+  preview.hidden = false;
+  $("#classify-drop-text").textContent = file.name;
+  setStatus($("#classify-status"), "");
+}
+
+async function classify(event) {
+  event.preventDefault();
+  const status = $("#classify-status");
+  if (!classifyFile) {
+    setStatus(status, "Choose or drop an image first.", true);
+    return;
+  }
+  const form = new FormData();
+  form.append("image", classifyFile, classifyFile.name);
+  form.append("labels", $("#labels").value);
+  const template = $("#template").value.trim();
+  if (template) form.append("template", template);
+  setStatus(status, "Classifying…");
+  try {
+    const data = await api("api/classify", { method: "POST", body: form });
+    const list = $("#classify-results");
+    list.replaceChildren();
+    for (const [index, entry] of data.labels.entries()) {
+      const row = document.createElement("li");
+      if (index === 0) row.className = "top";
+      const label = document.createElement("span");
+      label.className = "label";
+      label.textContent = entry.label;
+      const track = document.createElement("span");
+      track.className = "track";
+      const fill = document.createElement("span");
+      fill.className = "fill";
+      fill.style.display = "block";
+      fill.style.width = `${Math.round(entry.probability * 100)}%`;
+      track.append(fill);
+      const value = document.createElement("span");
+      value.className = "value";
+      value.textContent = percent(entry.probability);
+      row.append(label, track, value);
+      list.append(row);
+    }
+    const kind = data.score_kind === "sigmoid" ? "independent probabilities" : "softmax over these labels";
+    setStatus(status, `${data.image}: most likely “${data.top}” (${kind})`);
+  } catch (error) {
+    setStatus(status, error.message, true);
+  }
+}
+
+// -- tabs, drag and drop, start -------------------------------------------------------------------
+
+function selectTab(name) {
+  for (const tab of ["search", "classify"]) {
+    const selected = tab === name;
+    $(`#tab-${tab}`).setAttribute("aria-selected", String(selected));
+    $(`#panel-${tab}`).hidden = !selected;
+  }
+}
+
+function currentTab() {
+  return $("#panel-classify").hidden ? "search" : "classify";
+}
+
+function setupDragAndDrop() {
+  const overlay = $("#drop-overlay");
+  let depth = 0;
+  const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
+  window.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth += 1;
+    if (currentTab() === "search") overlay.hidden = false;
+    else $("#classify-drop").classList.add("active");
+  });
+  window.addEventListener("dragover", (event) => {
+    if (hasFiles(event)) event.preventDefault();
+  });
+  window.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) {
+      overlay.hidden = true;
+      $("#classify-drop").classList.remove("active");
+    }
+  });
+  window.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    $("#classify-drop").classList.remove("active");
+    const file = event.dataTransfer.files[0];
+    if (!file) return;
+    if (currentTab() === "classify") setClassifyFile(file);
+    else similarToFile(file);
+  });
+}
+
+async function loadInfo() {
+  try {
+    const info = await api("api/info");
+    state.info = info;
+    const kind = info.score_kind === "sigmoid" ? "calibrated probabilities" : info.score_kind;
+    $("#store-info").textContent = `${info.images} pictures · model ${info.model} · ${kind}`;
+  } catch (error) {
+    setStatus($("#store-info"), `Cannot reach the server: ${error.message}`, true);
+  }
+}
+
+function runFromLocation() {
+  const query = new URLSearchParams(location.search).get("q");
+  if (query) {
+    $("#query").value = query;
+    searchText(query, false);
+  }
+}
+
+function start() {
+  $("#search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = $("#query").value.trim();
+    if (query) searchText(query);
+  });
+  $("#similar-file").addEventListener("change", (event) => {
+    if (event.target.files[0]) similarToFile(event.target.files[0]);
+    event.target.value = "";
+  });
+  $("#classify-file").addEventListener("change", (event) => {
+    if (event.target.files[0]) setClassifyFile(event.target.files[0]);
+  });
+  $("#classify-form").addEventListener("submit", classify);
+  $("#tab-search").addEventListener("click", () => selectTab("search"));
+  $("#tab-classify").addEventListener("click", () => selectTab("classify"));
+  window.addEventListener("popstate", runFromLocation);
+  setupDragAndDrop();
+  loadInfo();
+  runFromLocation();
+}
+
+start();

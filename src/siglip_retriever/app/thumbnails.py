@@ -1,0 +1,127 @@
+"""Small JPEG thumbnails of stored pictures, kept in a bounded in-memory LRU cache.
+
+A thumbnail's key is the picture's path, size on disk and modification time, so an edited
+file gets a fresh thumbnail, and its ETag is a hash of that key: browsers revalidate with
+``If-None-Match`` and get ``304 Not Modified`` without the bytes being sent again.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> from siglip_retriever.app.thumbnails import ThumbnailCache
+    >>> path = Path(tempfile.mkdtemp()) / "big.png"
+    >>> Image.new("RGB", (800, 400), "red").save(path)
+    >>> thumb = ThumbnailCache(size=128).get(path)
+    >>> thumb.media_type, thumb.width, thumb.height
+    ('image/jpeg', 128, 64)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from siglip_retriever.images import DEFAULT_MAX_PIXELS, load_image
+
+__all__ = ["Thumbnail", "ThumbnailCache"]
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """An encoded thumbnail and its validator.
+
+    Attributes:
+        data: the JPEG bytes.
+        etag: a strong ETag (quoted), changing when the file or the thumbnail size changes.
+        width, height: the thumbnail's size in pixels.
+    """
+
+    data: bytes
+    etag: str
+    width: int
+    height: int
+    media_type: str = "image/jpeg"
+
+
+class ThumbnailCache:
+    """Make thumbnails with Pillow and keep the most recently used ones in memory.
+
+    Args:
+        size: the longer side of a thumbnail in pixels (smaller pictures are not enlarged).
+        max_bytes: memory for encoded thumbnails; the least recently used are dropped first.
+        max_pixels: refuse to decode pictures larger than this (a decompression-bomb guard).
+        quality: JPEG quality.
+
+    Raises:
+        ImageLoadError: (from :meth:`get`) the file cannot be read as a picture.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> from siglip_retriever.app.thumbnails import ThumbnailCache
+        >>> path = Path(tempfile.mkdtemp()) / "photo.png"
+        >>> Image.new("RGB", (64, 48), "blue").save(path)
+        >>> cache = ThumbnailCache(size=256)
+        >>> first = cache.get(path)
+        >>> cache.get(path) is first, (first.width, first.height), len(cache)
+        (True, (64, 48), 1)
+    """
+
+    def __init__(
+        self,
+        size: int = 256,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        quality: int = 85,
+    ) -> None:
+        self.size = size
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.quality = quality
+        self._items: OrderedDict[tuple[str, int, int], Thumbnail] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of encoded thumbnails held now."""
+        return self._bytes
+
+    def get(self, path: str | Path) -> Thumbnail:
+        """The thumbnail of the picture at ``path``, made now or taken from the cache."""
+        file = Path(path)
+        stat = file.stat()
+        key = (str(file), int(stat.st_size), int(stat.st_mtime_ns))
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        thumbnail = self._make(file, key)
+        with self._lock:
+            if key not in self._items and len(thumbnail.data) <= self.max_bytes:
+                self._items[key] = thumbnail
+                self._bytes += len(thumbnail.data)
+                while self._bytes > self.max_bytes:
+                    _, dropped = self._items.popitem(last=False)
+                    self._bytes -= len(dropped.data)
+        return thumbnail
+
+    def _make(self, file: Path, key: tuple[str, int, int]) -> Thumbnail:
+        image = load_image(file, target_size=self.size, max_pixels=self.max_pixels)
+        image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=self.quality, optimize=True)
+        digest = hashlib.sha256(f"{key}|{self.size}|{self.quality}".encode()).hexdigest()[:32]
+        return Thumbnail(data=buffer.getvalue(), etag=f'"{digest}"', width=image.width, height=image.height)

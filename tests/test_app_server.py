@@ -1,0 +1,258 @@
+"""The web app on a real uvicorn server on 127.0.0.1: raw request paths, streamed uploads, the CLI."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from siglip_retriever import MultimodalStore
+from siglip_retriever.app import BackgroundServer, Limits, create_app
+from siglip_retriever.app.server import allowed_hosts_for
+from siglip_retriever.cli import main
+from siglip_retriever.encoder import SiglipEncoder
+
+SECRET = "SERVER-SECRET-7"
+
+
+@pytest.fixture(scope="module")
+def served(
+    tiny_encoder: SiglipEncoder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("served")
+    (root / "photos").mkdir()
+    for colour in ("red", "green", "blue"):
+        Image.new("RGB", (40, 40), colour).save(root / "photos" / f"{colour}.png")
+    (root / "secret.txt").write_text(SECRET)
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    store.index_folder(root / "photos")
+    app = create_app(store, limits=Limits(max_upload_bytes=64 * 1024))
+    with BackgroundServer(app) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        yield server.url, root
+
+
+def _raw_get(url: str, target: str) -> tuple[int, str, str]:
+    """Send ``target`` exactly as written (no client-side normalisation of ``..``)."""
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", f"{host}:{port}")
+        connection.endheaders()
+        response = connection.getresponse()
+        return (
+            response.status,
+            response.getheader("content-type") or "",
+            response.read().decode(errors="replace"),
+        )
+    finally:
+        connection.close()
+
+
+def test_real_server_answers_on_loopback(served: tuple[str, Path]) -> None:
+    url, _ = served
+    health = httpx.get(url + "health", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    hits = httpx.get(url + "api/search", params={"q": "un carré vert", "k": 2}, timeout=30).json()["hits"]
+    assert len(hits) == 2
+    thumb = httpx.get(url + hits[0]["thumbnail_url"].lstrip("/"), timeout=10)
+    assert thumb.status_code == 200
+    assert Image.open(io.BytesIO(thumb.content)).format == "JPEG"
+    page = httpx.get(url, timeout=10)
+    assert "SigLIP image search" in page.text
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/api/images/../../../../../../etc/passwd",
+        "/api/images/../../secret.txt",
+        "/api/images/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/images/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/api/images/%2e%2e%2f%2e%2e%2fsecret.txt/thumbnail",
+        "/api/images/%252e%252e%252fsecret.txt",
+        "/api/images/..\\..\\secret.txt",
+        "/api/images//etc/passwd",
+        "/api/images/%2Fetc%2Fpasswd",
+        "/static/../../../../../../etc/passwd",
+        "/static/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/static/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+        "/../../../../etc/passwd",
+        "//etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+    ],
+)
+def test_raw_traversal_paths_fail_on_the_real_server(served: tuple[str, Path], target: str) -> None:
+    url, root = served
+    status, content_type, body = _raw_get(url, target)
+    assert status in (400, 404), (target, status)
+    assert "root:" not in body
+    assert SECRET not in body
+    if status == 404:
+        assert content_type.startswith("application/json"), target
+    absolute = "/api/images/" + str(root / "secret.txt")
+    status, _, body = _raw_get(url, absolute)
+    assert status == 404
+    assert SECRET not in body
+
+
+def test_streamed_upload_over_the_limit_is_413(served: tuple[str, Path]) -> None:
+    url, _ = served
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the server counts what arrives
+        boundary = b"--xyz\r\n"
+        yield boundary + b'Content-Disposition: form-data; name="image"; filename="big.png"\r\n\r\n'
+        for _ in range(40):
+            yield b"\x00" * 4096
+        yield b"\r\n--xyz--\r\n"
+
+    response = httpx.post(
+        url + "api/similar",
+        content=chunks(),
+        headers={"content-type": "multipart/form-data; boundary=xyz"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "upload_too_large"
+    declared = httpx.post(url + "api/similar", files={"image": ("big.bin", b"\x01" * 100_000)}, timeout=30)
+    assert declared.status_code == 413
+    assert declared.json()["limit"] == 64 * 1024
+
+
+def test_upload_within_the_limit_works_on_the_real_server(served: tuple[str, Path]) -> None:
+    url, root = served
+    data = (root / "photos" / "red.png").read_bytes()
+    response = httpx.post(url + "api/similar", files={"image": ("red.png", data, "image/png")}, timeout=30)
+    assert response.status_code == 200
+    assert response.json()["hits"][0]["name"] == "red.png"
+    classified = httpx.post(
+        url + "api/classify",
+        files={"image": ("red.png", data, "image/png")},
+        data={"labels": "rouge, vert"},
+        timeout=30,
+    )
+    assert classified.status_code == 200
+    assert {e["label"] for e in classified.json()["labels"]} == {"rouge", "vert"}
+
+
+def test_allowed_hosts_follow_the_bind_address() -> None:
+    assert allowed_hosts_for("127.0.0.1") == ["127.0.0.1", "localhost", "::1"]
+    assert allowed_hosts_for("0.0.0.0") == ["*"]
+    assert allowed_hosts_for("::") == ["*"]
+    assert allowed_hosts_for("10.0.0.5") == ["127.0.0.1", "localhost", "::1", "10.0.0.5"]
+
+
+# -- the serve command ----------------------------------------------------------------------------
+
+
+def _cli_store(tiny_siglip_dir: Path, root: Path) -> list[str]:
+    photos = root / "photos"
+    photos.mkdir(parents=True)
+    for colour in ("red", "blue"):
+        Image.new("RGB", (32, 32), colour).save(photos / f"{colour}.png")
+    options = ["--model", str(tiny_siglip_dir), "--db", str(root / "db"), "--device", "cpu"]
+    result = CliRunner().invoke(main, [*options, "index", str(photos)])
+    assert result.exit_code == 0, result.output
+    return options
+
+
+def test_serve_command_binds_loopback_and_answers(tiny_siglip_dir: Path, tmp_path: Path) -> None:
+    options = _cli_store(tiny_siglip_dir, tmp_path)
+    script = Path(sys.executable).with_name("siglip-retriever")
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"  # --open runs $BROWSER with the page's URL
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    process = subprocess.Popen(
+        [str(script), *options, "serve", "--listen-port", "0", "--max-k", "7", "--open"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "BROWSER": f"{browser} %s"},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("Serving 2 pictures of "), line + (
+            process.stderr.read() if process.stderr else ""
+        )
+        url = line.split(" at ", 1)[1].split(" ", 1)[0]
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(url + "health", timeout=10).json()["status"] == "ok"
+        info = httpx.get(url + "api/info", timeout=10).json()
+        assert info["images"] == 2
+        assert info["limits"]["max_k"] == 7
+        too_many = httpx.get(url + "api/search", params={"q": "rouge", "k": 8}, timeout=30)
+        assert too_many.json()["error"] == "k_too_large"
+        deadline = time.monotonic() + 20
+        while not (opened.exists() and opened.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text().strip() == url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode is not None
+
+
+def test_serve_command_needs_an_existing_store(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--db", str(tmp_path / "nothing"), "serve"])
+    assert result.exit_code == 1
+    assert "no store at" in result.stderr
+
+
+def test_serve_help_documents_the_options_and_stays_light() -> None:
+    code = (
+        "import sys; from click.testing import CliRunner; from siglip_retriever.cli import main; "
+        "r = CliRunner().invoke(main, ['serve', '--help']); "
+        "heavy = [m for m in ('torch', 'fastapi', 'uvicorn') if m in sys.modules]; "
+        "print(json.dumps([r.exit_code, r.output, heavy]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    exit_code, text, heavy = json.loads(out)
+    assert exit_code == 0
+    assert heavy == []
+    for option in ("--bind", "--host-address", "--listen-port", "--open", "--max-upload-mb", "127.0.0.1"):
+        assert option in text
+
+
+def test_missing_extra_is_a_clear_error(tmp_path: Path) -> None:
+    code = (
+        "import sys, json; sys.modules['fastapi'] = None; "
+        "import siglip_retriever.app as app; from siglip_retriever.errors import MissingDependencyError; "
+        "out = {'light': 'fastapi' not in [m for m in sys.modules if sys.modules[m] is not None]}\n"
+        "try:\n    app.create_app\nexcept MissingDependencyError as exc:\n    out['error'] = str(exc)\n"
+        "from click.testing import CliRunner; from siglip_retriever.cli import main\n"
+        f"r = CliRunner().invoke(main, ['--db', {str(tmp_path)!r}, 'serve'])\n"
+        "out['cli'] = [r.exit_code, r.stderr]; print(json.dumps(out))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    result = json.loads(out.stdout)
+    assert result["light"] is True
+    assert "pip install 'siglip-retriever[app]'" in result["error"]
+    assert result["cli"][0] == 1
+    assert "The web app needs the 'fastapi' package" in result["cli"][1]
+
+
+def test_background_server_stops(tiny_encoder: SiglipEncoder) -> None:
+    server = BackgroundServer(create_app(MultimodalStore.in_memory(encoder=tiny_encoder))).start()
+    url = server.url
+    assert httpx.get(url + "health", timeout=10).status_code == 200
+    server.stop()
+    time.sleep(0.2)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "health", timeout=2)
