@@ -32,6 +32,9 @@ from siglip_retriever.errors import (
 from siglip_retriever.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_model
 
 if TYPE_CHECKING:
+    from siglip_retriever.backends import load_encoder
+    from siglip_retriever.backends.open_clip import OpenClipEncoder
+    from siglip_retriever.compare import ComparisonResult, compare_models
     from siglip_retriever.encoder import SiglipEncoder
     from siglip_retriever.images import load_image
     from siglip_retriever.indexing import IndexReport
@@ -43,6 +46,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "PRESETS",
     "Classification",
+    "ComparisonResult",
     "ConfigurationError",
     "ImageLoadError",
     "IndexReport",
@@ -51,6 +55,7 @@ __all__ = [
     "ModelLoadError",
     "ModelMismatchError",
     "MultimodalStore",
+    "OpenClipEncoder",
     "Preset",
     "Retriever",
     "SearchHit",
@@ -67,6 +72,8 @@ __all__ = [
     "UnknownPresetError",
     "ZeroShotClassifier",
     "__version__",
+    "compare_models",
+    "load_encoder",
     "load_image",
     "resolve_model",
 ]
@@ -87,6 +94,10 @@ _LAZY = {
     "SiglipImageRetriever": "siglip_retriever.integrations.langchain_store",
     "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index_retriever",
     "load_image": "siglip_retriever.images",
+    "compare_models": "siglip_retriever.compare",
+    "ComparisonResult": "siglip_retriever.compare",
+    "load_encoder": "siglip_retriever.backends",
+    "OpenClipEncoder": "siglip_retriever.backends.open_clip",
 }
 
 

@@ -1,0 +1,14 @@
+"""Entry point of the child process that measures one model: ``python -m siglip_retriever.compare._child``.
+
+Kept apart from :mod:`siglip_retriever.compare.runner` so that the runner is imported under its
+own name (the job and result classes must unpickle to the same classes in both processes).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from siglip_retriever.compare.runner import child_entry
+
+if __name__ == "__main__":
+    sys.exit(child_entry(sys.argv[1], sys.argv[2]))
