@@ -246,12 +246,15 @@ class OpenClipEncoder:
             tokenizer = open_clip.get_tokenizer(model_name)
         except Exception as exc:  # open_clip raises RuntimeError, OSError, ValueError, hub errors
             offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
-            hint = (
-                "This machine is offline (HF_HUB_OFFLINE is set): download the weights where there "
-                "is a network, then pass a weights file or open_clip:local-dir:FOLDER."
-                if offline
-                else "Check the name with open_clip.list_pretrained()."
-            )
+            if isinstance(exc, ImportError):
+                hint = "This model needs the package named above: install it."
+            elif offline:
+                hint = (
+                    "This machine is offline (HF_HUB_OFFLINE is set): download the weights where there "
+                    "is a network, then pass a weights file or open_clip:local-dir:FOLDER."
+                )
+            else:
+                hint = "Check the name with open_clip.list_pretrained()."
             raise ModelLoadError(f"could not load open_clip model {model!r}: {exc}. {hint}") from exc
         self._name = PREFIX + (model_name if pretrained is None else f"{model_name}/{pretrained}")
         self._model = network.eval()
@@ -260,7 +263,8 @@ class OpenClipEncoder:
         self._input_dtype = open_clip.get_input_dtype(precision)
         self._device = resolved
         self._lock = threading.Lock()
-        self._sets_language = callable(getattr(tokenizer, "set_lang_fn", None))
+        inner = getattr(tokenizer, "tokenizer", None)  # open_clip's HFTokenizer wraps a transformers one
+        self._sets_language = hasattr(inner, "src_lang") or callable(getattr(tokenizer, "set_lang_fn", None))
         self.language = _flores(language) if self._sets_language else language
         self.batch_size = batch_size
         self.max_pixels = max_pixels
@@ -359,13 +363,23 @@ class OpenClipEncoder:
         parts = []
         with self._lock:  # the NLLB language is tokenizer state
             if self._sets_language:
-                self._tokenizer.set_language(_flores(language) if language else self.language)
+                self._set_language(_flores(language) if language else self.language)
             for start in range(0, len(items), size):
                 tokens = self._tokenizer(items[start : start + size]).to(self._device)
                 with torch.inference_mode():
                     features = self._model.encode_text(tokens, normalize=True)
                 parts.append(features.float().cpu().numpy().astype(np.float32, copy=False))
         return np.concatenate(parts)
+
+    def _set_language(self, code: str) -> None:
+        """Mark the next texts with NLLB language ``code`` (the tokenizer's lock is held)."""
+        inner: Any = getattr(self._tokenizer, "tokenizer", None)
+        if hasattr(inner, "src_lang"):
+            # the src_lang setter updates the language token; open_clip's set_language calls
+            # set_src_lang_special_tokens, which transformers 5 tokenizers ignore when encoding
+            inner.src_lang = code
+        else:
+            self._tokenizer.set_language(code)
 
     def encode_images(
         self,

@@ -257,10 +257,11 @@ class ComparisonResult:
         blocks = []
         for title, header, rows in self._sections():
             widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+            numeric = _numeric_columns(rows, len(header))
             lines = [title]
             for i, row in enumerate([header, *rows]):
                 cells = [
-                    cell.ljust(w) if j == 0 else cell.rjust(w)
+                    cell.rjust(w) if numeric[j] else cell.ljust(w)
                     for j, (cell, w) in enumerate(zip(row, widths, strict=True))
                 ]
                 lines.append("  ".join(cells).rstrip())
@@ -288,7 +289,8 @@ class ComparisonResult:
             parts.append(f"### {title}")
             parts.append("")
             parts.append("| " + " | ".join(header) + " |")
-            parts.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+            numeric = _numeric_columns(rows, len(header))
+            parts.append("|" + "|".join("---:" if right else "---" for right in numeric) + "|")
             parts.extend("| " + " | ".join(row) + " |" for row in rows)
             parts.append("")
         parts.append(self._footer())
@@ -370,6 +372,19 @@ def check_formats(formats: Iterable[str] | str) -> list[str]:
 
         require_matplotlib()
     return wanted
+
+
+def _numeric_columns(rows: list[list[str]], count: int) -> list[bool]:
+    """Which columns hold only numbers (or ``-``): those are right-aligned."""
+
+    def is_number(cell: str) -> bool:
+        try:
+            float(cell)
+        except ValueError:
+            return cell == "-"
+        return True
+
+    return [bool(rows) and all(is_number(row[i]) for row in rows) for i in range(count)]
 
 
 def _missing(value: Any) -> bool:
