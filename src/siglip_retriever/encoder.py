@@ -18,11 +18,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 import threading
-from collections import Counter, OrderedDict
-from collections.abc import Iterator, Sequence
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -35,11 +37,12 @@ from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_pro
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SiglipEncoder", "clear_model_cache", "load_counts"]
+__all__ = ["PreparedImage", "SiglipEncoder", "clear_model_cache", "load_counts"]
 
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
+_T = TypeVar("_T")
 
 _DTYPES = {
     "float32": "float32",
@@ -50,7 +53,12 @@ _DTYPES = {
     "half": "float16",
     "bfloat16": "bfloat16",
     "bf16": "bfloat16",
+    "int8": "int8",
+    "qint8": "int8",
 }
+_CPU_DECODE_NICENESS = 10
+"""How much lower than the caller's priority decode threads run when the model is on the CPU: the
+forward pass keeps the cores, decoding fills the gaps and catches up when the model waits."""
 
 
 @dataclass
@@ -67,6 +75,27 @@ class _LoadedModel:
     logit_scale: float
     logit_bias: float
     tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def input_dtype(self) -> str:
+        """The floating-point type of the model's inputs (int8 models take float32)."""
+        return "float32" if self.dtype == "int8" else self.dtype
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image decoded and preprocessed for one checkpoint: exactly what its forward pass takes.
+
+    Made by :meth:`SiglipEncoder.prepare_image` (thread-safe, so it can run in worker threads);
+    :meth:`SiglipEncoder.encode_images` accepts it in place of any other input and skips the
+    decoding. ``width`` and ``height`` are those of the decoded picture (JPEGs much larger than
+    the model's input are decoded at a reduced scale).
+    """
+
+    model_id: str
+    inputs: dict[str, npt.NDArray[Any]]
+    width: int
+    height: int
 
 
 _CACHE: dict[tuple[str, str, str], _LoadedModel] = {}
@@ -109,8 +138,40 @@ def _resolve_dtype(dtype: str, device: str) -> str:
         return "float16" if device.startswith("cuda") else "float32"
     name = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if name is None:
-        raise ConfigurationError(f"dtype must be 'auto', 'float32', 'float16' or 'bfloat16', not {dtype!r}")
+        raise ConfigurationError(
+            f"dtype must be 'auto', 'float32', 'float16', 'bfloat16' or 'int8', not {dtype!r}"
+        )
+    if name == "int8" and device != "cpu":
+        raise ConfigurationError(
+            f"dtype 'int8' (dynamic int8 quantisation) runs on the CPU only, not on {device!r}; "
+            "use device='cpu', or dtype 'float16' on a GPU"
+        )
     return name
+
+
+def _quantize_int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of every ``Linear`` layer: int8 weights (one scale per output
+    channel), activations quantised on the fly; about 1.5x faster than float32 on AVX2 CPUs."""
+    import warnings
+
+    import torch
+
+    try:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    except ImportError as exc:  # pragma: no cover - depends on the torch build
+        raise ConfigurationError(
+            "dtype 'int8' needs torch's dynamic quantisation (torch.ao.quantization), which this "
+            "torch build lacks; use dtype 'float32'"
+        ) from exc
+    # every Linear but SigLIP 2's patch embedding, whose weight the model reads as a tensor
+    names = {
+        name: per_channel_dynamic_qconfig
+        for name, module in model.named_modules()
+        if type(module) is torch.nn.Linear and not name.endswith("patch_embedding")
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return quantize_dynamic(model, names, inplace=False)
 
 
 def _load(preset: Preset, device: str, dtype: str) -> _LoadedModel:
@@ -137,7 +198,8 @@ def _load_from_disk(preset: Preset, device: str, dtype: str) -> _LoadedModel:
         )
     backend = "torchvision" if importlib.util.find_spec("torchvision") else "pil"
     try:
-        model = AutoModel.from_pretrained(source, dtype=getattr(torch, dtype))
+        load_dtype = "float32" if dtype == "int8" else dtype
+        model = AutoModel.from_pretrained(source, dtype=getattr(torch, load_dtype))
         tokenizer = AutoTokenizer.from_pretrained(source)
         image_processor = AutoImageProcessor.from_pretrained(source, backend=backend)
     except (OSError, ValueError, KeyError) as exc:
@@ -156,6 +218,8 @@ def _load_from_disk(preset: Preset, device: str, dtype: str) -> _LoadedModel:
             "SigLIP 2 and CLIP checkpoints"
         )
     model = model.to(device).eval()
+    if dtype == "int8":
+        model = _quantize_int8(model)
     text_config = model.config.text_config
     vision_config = model.config.vision_config
     is_clip = model_type == "clip"
@@ -229,12 +293,20 @@ class SiglipEncoder:
             :mod:`siglip_retriever.presets`), a model-hub id or the directory of a checkpoint
             saved with ``save_pretrained``. ``None`` is the multilingual SigLIP.
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda[:N]"`` or ``"mps"``.
-        dtype: ``"auto"`` (float16 on cuda, float32 elsewhere), ``"float32"``, ``"float16"``
-            or ``"bfloat16"``. On CPU float32 is several times faster than bfloat16.
+        dtype: ``"auto"`` (float16 on cuda, float32 elsewhere), ``"float32"``, ``"float16"``,
+            ``"bfloat16"`` or ``"int8"``. On CPU float32 is several times faster than bfloat16.
+            ``"int8"`` (CPU only; ``device="auto"`` then means the CPU) quantises every Linear
+            layer dynamically: about 1.5x faster than float32 on AVX2 CPUs, with vectors at a
+            cosine of about 0.999 to the float32 ones. It is loaded and cached apart from the
+            float32 model.
         batch_size: how many texts or images go through the model at once.
         show_progress: show a progress bar on long encodes.
         query_cache_size: how many query vectors :meth:`encode_query` keeps (0 disables).
         max_pixels: refuse images with more pixels than this (decompression-bomb guard).
+        num_workers: threads that decode and preprocess the next batch of images while the
+            model runs the current one. ``None``: 2 on CPU (at a lower priority than the
+            model, so the forward pass keeps the cores), one per CPU core (up to 16) on a GPU.
+            ``0`` decodes in the calling thread, one batch after the other.
 
     Raises:
         UnknownPresetError: ``model`` is not a preset, directory or hub id.
@@ -263,14 +335,20 @@ class SiglipEncoder:
         show_progress: bool = False,
         query_cache_size: int = 1024,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        num_workers: int | None = None,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, not {batch_size!r}")
         if query_cache_size < 0:
             raise ConfigurationError("query_cache_size must be 0 or more")
+        if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
+            raise ConfigurationError(f"num_workers must be None or an integer >= 0, not {num_workers!r}")
         preset = resolve_model(model)
+        if device == "auto" and _DTYPES.get(str(dtype).lower()) == "int8":
+            device = "cpu"  # int8 is a CPU mode
         resolved_device = _resolve_device(device)
         self._loaded = _load(preset, resolved_device, _resolve_dtype(dtype, resolved_device))
+        self.num_workers = _default_workers(resolved_device) if num_workers is None else num_workers
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.max_pixels = max_pixels
@@ -397,14 +475,17 @@ class SiglipEncoder:
 
     def encode_images(
         self,
-        images: Sequence[ImageInput],
+        images: Sequence[ImageInput | PreparedImage],
         *,
         batch_size: int | None = None,
         show_progress: bool | None = None,
     ) -> Vectors:
         """Encode images into an ``(N, dim)`` float32 array of unit vectors.
 
-        Accepts every input :func:`siglip_retriever.images.load_image` accepts, mixed freely.
+        Accepts every input :func:`siglip_retriever.images.load_image` accepts, and
+        :class:`PreparedImage`, mixed freely. While the model runs one batch, worker threads
+        decode and preprocess the next (see ``num_workers``); the vectors and their order are
+        the same as with no workers.
 
         Raises:
             ImageLoadError: an input cannot be read; the message names it.
@@ -415,15 +496,38 @@ class SiglipEncoder:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
+        batches = [items[start : start + size] for start in range(0, len(items), size)]
         parts = []
-        for start in self._progress(range(0, len(items), size), len(items), size, show_progress, "images"):
-            batch = [self.load_image(item) for item in items[start : start + size]]
-            parts.append(self._encode_image_batch(batch))
+        prepared = self._prepared_batches(batches)
+        steps = self._progress(range(0, len(items), size), len(items), size, show_progress, "images")
+        try:
+            for _start, batch in zip(steps, prepared, strict=True):
+                parts.append(self._forward_images(batch))
+        finally:
+            prepared.close()
         return np.concatenate(parts)
 
     def load_image(self, image: ImageInput) -> Any:
         """Load one input as RGB PIL, decoding large JPEGs at reduced scale for this model."""
         return load_image(image, target_size=self.image_size or None, max_pixels=self.max_pixels)
+
+    def prepare_image(self, image: ImageInput | PreparedImage) -> PreparedImage:
+        """Decode and preprocess one input for this model; thread-safe.
+
+        What :meth:`encode_images` does to each input before the forward pass, as a step of its
+        own, so that callers can run it in worker threads (the PIL decode and resize release the
+        GIL) while the model is busy.
+
+        Raises:
+            ImageLoadError: the input cannot be read; the message names it.
+        """
+        if isinstance(image, PreparedImage):
+            self._check_prepared(image)
+            return image
+        picture = self.load_image(image)
+        inputs = self._loaded.image_processor(images=[picture], return_tensors="np")
+        arrays = {key: np.asarray(value) for key, value in inputs.items()}
+        return PreparedImage(self.model_id, arrays, picture.width, picture.height)
 
     def probabilities(
         self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
@@ -482,15 +586,114 @@ class SiglipEncoder:
         with torch.inference_mode():
             return _normalise(_features(loaded.model.get_text_features(**inputs)))
 
-    def _encode_image_batch(self, images: list[Any]) -> Vectors:
+    def _executor(self) -> ThreadPoolExecutor | None:
+        """The shared decode threads of this encoder's device, or ``None`` without workers."""
+        if self.num_workers <= 0:
+            return None
+        return _decode_pool(self.num_workers, low_priority=self.device == "cpu")
+
+    def _submit(self, function: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Run ``function(*args)`` in the decode threads, or now in this thread without workers."""
+        pool = self._executor()
+        if pool is not None:
+            return pool.submit(function, *args)
+        future: Future[_T] = Future()
+        try:
+            future.set_result(function(*args))
+        except Exception as exc:  # handed to whoever asks for the result, as a pool does
+            future.set_exception(exc)
+        return future
+
+    def _prepared_batches(self, batches: list[list[Any]]) -> Generator[list[PreparedImage], None, None]:
+        """Yield each batch prepared, preparing up to two batches ahead in the worker threads."""
+        pool = self._executor()
+        if pool is None:
+            for batch in batches:
+                yield [self.prepare_image(item) for item in batch]
+            return
+        ahead: deque[list[Future[PreparedImage]]] = deque()
+        upcoming = iter(batches)
+        try:
+            for batch in upcoming:
+                ahead.append([pool.submit(self.prepare_image, item) for item in batch])
+                if len(ahead) == 2:
+                    break
+            while ahead:
+                futures = ahead.popleft()
+                results = [future.result() for future in futures]  # raises the first failure, in order
+                following = next(upcoming, None)
+                if following is not None:
+                    ahead.append([pool.submit(self.prepare_image, item) for item in following])
+                yield results
+        finally:
+            for futures in ahead:  # an error or an early stop: drop work that is not needed
+                for future in futures:
+                    future.cancel()
+
+    def _check_prepared(self, image: PreparedImage) -> None:
+        if image.model_id != self.model_id:
+            raise ConfigurationError(
+                f"this image was prepared for model {image.model_id!r}, not {self.model_id!r}; "
+                "prepare it with this encoder"
+            )
+
+    def _forward_images(self, prepared: list[PreparedImage]) -> Vectors:
+        """Run the model on prepared images (one batch) and return unit vectors."""
         import torch
 
         loaded = self._loaded
-        inputs = loaded.image_processor(images=images, return_tensors="pt")
-        dtype = getattr(torch, loaded.dtype)
-        tensors = {
-            k: (v.to(loaded.device, dtype=dtype) if v.is_floating_point() else v.to(loaded.device))
-            for k, v in inputs.items()
-        }
+        for image in prepared:
+            self._check_prepared(image)
+        dtype = getattr(torch, loaded.input_dtype)
+        on_gpu = loaded.device.startswith("cuda")
+        tensors = {}
+        for key in prepared[0].inputs:
+            stacked = torch.from_numpy(np.concatenate([image.inputs[key] for image in prepared]))
+            if on_gpu:  # pinned host memory: an asynchronous copy, overlapped with the launch
+                stacked = stacked.pin_memory()
+            moved = stacked.to(loaded.device, non_blocking=on_gpu)
+            tensors[key] = moved.to(dtype) if moved.is_floating_point() else moved
         with torch.inference_mode():
             return _normalise(_features(loaded.model.get_image_features(**tensors)))
+
+    def _encode_image_batch(self, images: list[Any]) -> Vectors:
+        """Encode one batch of inputs in the calling thread (no workers)."""
+        return self._forward_images([self.prepare_image(image) for image in images])
+
+
+def _default_workers(device: str) -> int:
+    cores = os.cpu_count() or 1
+    if device == "cpu":
+        return min(2, cores)
+    return max(2, min(16, cores))
+
+
+_POOLS: dict[tuple[int, bool], ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _lower_priority() -> None:
+    """Run the calling (worker) thread at a lower priority, where the OS allows it (Linux)."""
+    if sys.platform.startswith("linux"):
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(
+                os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + _CPU_DECODE_NICENESS)
+            )
+        except OSError:  # pragma: no cover - a sandbox may refuse it; decoding works regardless
+            pass
+
+
+def _decode_pool(workers: int, *, low_priority: bool) -> ThreadPoolExecutor:
+    """One pool of decode threads per (size, priority), shared by every encoder in the process."""
+    key = (workers, low_priority)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = ThreadPoolExecutor(
+                max_workers=workers,
+                thread_name_prefix="siglip-decode",
+                initializer=_lower_priority if low_priority else None,
+            )
+            _POOLS[key] = pool
+        return pool

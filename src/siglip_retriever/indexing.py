@@ -29,7 +29,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +40,7 @@ from siglip_retriever.errors import ConfigurationError, ImageLoadError
 from siglip_retriever.store import KIND, MTIME, SIZE, URI, content_id
 
 if TYPE_CHECKING:
+    from siglip_retriever.encoder import PreparedImage, SiglipEncoder
     from siglip_retriever.store import MultimodalStore
 
 __all__ = [
@@ -56,6 +59,8 @@ IMAGE_EXTENSIONS = frozenset(
 """File extensions indexed by default (compared case-insensitively)."""
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "moved"]
+
+_LOOKAHEAD = 2  # batches read and decoded ahead of the one in the model
 
 
 @dataclass(frozen=True)
@@ -230,42 +235,90 @@ def index_files(
 
     bar = _progress(len(pending), show_progress)
     batch_size = store.encoder.batch_size
-    for start in range(0, len(pending), batch_size):
-        _index_batch(store, pending[start : start + batch_size], known, report)
+    batches = [pending[start : start + batch_size] for start in range(0, len(pending), batch_size)]
+    # While the model embeds one batch, worker threads read, hash, decode and preprocess the next
+    # ones. What to do with each file is still decided here, batch after batch, against the store
+    # as the previous batches left it, so the outcome is the same as one batch at a time.
+    stored = {entry[0] for entries in known.values() for entry in entries}
+    ahead: deque[list[Future[_ReadFile]]] = deque()
+    upcoming = iter(batches)
+    try:
+        for batch in batches:
+            while len(ahead) < _LOOKAHEAD:
+                following = next(upcoming, None)
+                if following is None:
+                    break
+                ahead.append(
+                    [store.encoder._submit(_read_file, store.encoder, p, s, stored) for p, s in following]
+                )
+            _index_batch(store, [future.result() for future in ahead.popleft()], known, report)
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        for futures in ahead:
+            for future in futures:
+                future.cancel()
         if bar is not None:
-            bar.update(min(batch_size, len(pending) - start))
-    if bar is not None:
-        bar.close()
+            bar.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
+@dataclass
+class _ReadFile:
+    """One file as a worker thread left it: read and hashed, and decoded when it will be needed."""
+
+    uri: str
+    stat: os.stat_result
+    key: str = ""
+    failure: str = ""  # could not be read: the reason
+    data: bytes | None = None  # kept when the file was not decoded ahead
+    prepared: PreparedImage | None = None
+    decode_failure: str = ""  # could not be decoded: the reason (reported only if it was needed)
+
+
+def _read_file(encoder: SiglipEncoder, path: Path, stat: os.stat_result, stored: set[str]) -> _ReadFile:
+    """Read and hash one file; decode and preprocess it unless its picture is already stored."""
+    uri = str(path.resolve())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _ReadFile(uri, stat, failure=f"cannot read file: {exc.strerror or exc}")
+    if not data:
+        return _ReadFile(uri, stat, failure="empty file (zero bytes)")
+    key = content_id("image", data)
+    if key in stored:  # most likely touched or moved: no decoding unless it turns out needed
+        return _ReadFile(uri, stat, key, data=data)
+    try:
+        return _ReadFile(uri, stat, key, prepared=encoder.prepare_image(data))
+    except ImageLoadError as exc:
+        return _ReadFile(uri, stat, key, decode_failure=exc.reason)
+
+
 def _index_batch(
     store: MultimodalStore,
-    batch: list[tuple[Path, os.stat_result]],
+    batch: list[_ReadFile],
     known: dict[str, list[tuple[str, int, int]]],
     report: IndexReport,
 ) -> None:
-    """Read, hash, decode and embed one batch of files, then write it."""
-    read: list[tuple[str, os.stat_result, str, bytes]] = []
-    for path, stat in batch:
-        uri = str(path.resolve())
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            report.failed.append(FailedFile(uri, f"cannot read file: {exc.strerror or exc}"))
-            continue
-        if not data:
-            report.failed.append(FailedFile(uri, "empty file (zero bytes)"))
-            continue
-        read.append((uri, stat, content_id("image", data), data))
+    """Decide what to do with one batch of read files, embed the new pictures, then write them."""
+    read: list[_ReadFile] = []
+    for item in batch:
+        if item.failure:
+            report.failed.append(FailedFile(item.uri, item.failure))
+        else:
+            read.append(item)
     if not read:
         return
-    existing = store.collection.get(ids=sorted({r[2] for r in read}), include=["metadatas"])
+    existing = store.collection.get(ids=sorted({r.key for r in read}), include=["metadatas"])
     stored_uri = {i: (m or {}).get(URI) for i, m in zip(existing["ids"], existing["metadatas"], strict=True)}
 
-    ids, pictures, metas, replaced = [], [], [], []
-    for uri, stat, key, data in read:
+    ids: list[str] = []
+    pictures: list[PreparedImage] = []
+    metas: list[dict[str, Any]] = []
+    replaced: list[str] = []
+    for item in read:
+        uri, stat, key = item.uri, item.stat, item.key
         file_meta = {URI: uri, MTIME: int(stat.st_mtime_ns), SIZE: int(stat.st_size)}
         previous = [entry[0] for entry in known.get(uri, []) if entry[0] != key]
         replaced.extend(previous)  # this path's older pictures
@@ -283,7 +336,7 @@ def _index_batch(
             report.skipped.append(IndexedFile(uri, key, "duplicate", "same picture as another file"))
             continue
         try:
-            picture = store.encoder.load_image(data)
+            picture = _prepared(store.encoder, item)
         except ImageLoadError as exc:
             report.failed.append(FailedFile(uri, exc.reason))
             continue
@@ -298,6 +351,15 @@ def _index_batch(
         store._upsert(ids, store.encoder.encode_images(pictures), metas)
     if replaced:
         store.delete(ids=replaced)
+
+
+def _prepared(encoder: SiglipEncoder, item: _ReadFile) -> PreparedImage:
+    """The file's decoded picture: from the worker thread, or decoded now if it skipped it."""
+    if item.decode_failure:
+        raise ImageLoadError(item.uri, item.decode_failure)
+    if item.prepared is not None:
+        return item.prepared
+    return encoder.prepare_image(item.data or b"")
 
 
 def _known_files(store: MultimodalStore) -> dict[str, list[tuple[str, int, int]]]:
