@@ -257,3 +257,38 @@ def test_auto_device_path(tiny_siglip_dir: Path, tmp_path: Path, device: str) ->
     assert np.sum(vectors * reference.encode_images(items), axis=1).min() > 0.99
     texts = ["a photo of a red circle", "un carré bleu"]
     assert np.sum(encoder.encode_texts(texts) * reference.encode_texts(texts), axis=1).min() > 0.99
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_chunked_decisions_match_whole_batch_decisions(
+    tiny_siglip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """On a CPU a batch of 16 is decided and embedded 8 files at a time: same outcome as all at once."""
+    from siglip_retriever import indexing
+
+    def run(chunk: int, root: Path) -> list[dict[str, Any]]:
+        monkeypatch.setattr(indexing, "_CPU_CHUNK", chunk)
+        root.mkdir()
+        folder = _photo_folder(root / "photos")
+        original = folder / "img03.jpg"
+        encoder = SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=16, num_workers=workers)
+        store = MultimodalStore.in_memory(encoder=encoder)
+        outcomes = [_outcome(store.index_folder(folder))]
+        # img03 moves to two new names, one in the first chunk of the batch and one in the second
+        data = original.read_bytes()
+        original.unlink()
+        (folder / "a-moved.jpg").write_bytes(data)
+        (folder / "img11-moved-too.jpg").write_bytes(data)
+        (folder / "img00.jpg").write_bytes((folder / "img12.jpg").read_bytes())  # changed content
+        outcomes.append(_outcome(store.index_folder(folder, remove_missing=True)))
+        items = store.get(where={"kind": "image"})
+        assert isinstance(items, list)
+        outcomes.append({"entries": sorted((i.id, Path(i.uri or "").name) for i in items)})
+        return outcomes
+
+    whole = run(10**6, tmp_path / "whole")
+    chunked = run(8, tmp_path / "chunked")
+    assert chunked == whole
+    moved = {name: status for name, _, status in chunked[1]["skipped"]}
+    assert moved["a-moved.jpg"] == "moved"
+    assert moved["img00.jpg"] == "duplicate"  # now the same picture as img12
