@@ -175,7 +175,7 @@ def _hits_table(hits: Sequence[SearchHit]) -> None:
     envvar=ENV + "DTYPE",
     default="auto",
     show_default=True,
-    help="auto, float32, float16 or bfloat16.",
+    help="auto, float32, float16, bfloat16 or int8 (CPU only: dynamic int8 quantisation, about 1.4x faster).",
 )
 @click.option(
     "--batch-size",
