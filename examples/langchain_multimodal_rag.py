@@ -1,0 +1,122 @@
+"""Multimodal RAG with LangChain: SigLIP finds the pictures, a chat model looks at them.
+
+What it shows: a folder of pictures indexed into a ``MultimodalStore``, and the LCEL chain
+
+    {"images": retriever, "question": RunnablePassthrough()} | prompt | chat_model
+
+where ``retriever`` is a ``SiglipImageRetriever`` (a question in any language -> the best
+matching pictures, each with SigLIP's probability and the picture itself as base64) and
+``prompt`` puts the question and the pictures into one message of image content blocks. The
+chain also returns the retrieved pictures, so the answer can cite its sources.
+
+Run it offline on the bundled demo model (pictures of coloured shapes are generated on the fly):
+
+    python examples/langchain_multimodal_rag.py --model demo --query "un cercle rouge"
+
+Offline, the chat model is a small stand-in that answers with what it received (the number of
+image blocks and a fingerprint of each), so you can see the retrieved pictures reach the model.
+With a real chat model that accepts images, any ``provider:model`` that LangChain's
+``init_chat_model`` knows (needs ``pip install langchain`` and the provider's package, for example
+``langchain-openai``, and its API key):
+
+    python examples/langchain_multimodal_rag.py --images ~/Pictures \\
+        --query "a dog on the beach" --chat-model openai:gpt-4o-mini
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
+
+from siglip_retriever import MultimodalStore, SiglipImageRetriever
+from siglip_retriever.demo import write_image_folder
+from siglip_retriever.integrations.langchain_store import image_content_blocks
+
+
+class ReportingChatModel(BaseChatModel):
+    """Offline stand-in for a hosted multimodal chat model: it answers with what it received."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "reporting-fake"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        blocks = [
+            b for m in messages if isinstance(m.content, list) for b in m.content if isinstance(b, dict)
+        ]
+        images = [b for b in blocks if b.get("type") == "image"]
+        prints = [hashlib.sha256(base64.b64decode(b["base64"])).hexdigest()[:12] for b in images]
+        answer = f"I received {len(images)} image blocks: " + ", ".join(f"sha256 {p}" for p in prints)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(answer))])
+
+
+def chat_model_from(name: str | None) -> BaseChatModel:
+    """A real chat model for ``provider:model`` (needs the ``langchain`` package), else the stand-in."""
+    if name is None:
+        return ReportingChatModel()
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        raise SystemExit("--chat-model needs the langchain package: pip install langchain") from exc
+    return init_chat_model(name)
+
+
+def build_prompt(inputs: dict[str, Any]) -> list[BaseMessage]:
+    """One user message: the question, then every retrieved picture as an image content block."""
+    question = {"type": "text", "text": f"Answer from these pictures. Question: {inputs['question']}"}
+    return [HumanMessage(content=[question, *image_content_blocks(inputs["images"])])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="multilingual", help="preset, hub id or checkpoint directory")
+    parser.add_argument("--images", type=Path, help="folder of pictures (default: generate demo shapes)")
+    parser.add_argument("--query", default="un cercle rouge", help="the question, in any language")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--chat-model", help="provider:model for init_chat_model (default: offline fake)")
+    parser.add_argument("-k", type=int, default=2, help="pictures to send to the chat model")
+    args = parser.parse_args()
+
+    chat_model = chat_model_from(args.chat_model)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.images or Path(scratch) / "shapes"
+        if args.images is None:  # pictures of coloured shapes the demo model knows
+            write_image_folder(folder, per_class=2, seed=20231127)
+        store = MultimodalStore.in_memory(model=args.model, device=args.device)  # or MultimodalStore(path)
+        print(f"indexed {folder}: {store.index_folder(folder).summary()}")
+
+        retriever = SiglipImageRetriever(store=store, k=args.k, include_image_base64=True)
+        prompt = RunnableLambda(build_prompt)
+        chain = RunnableParallel(images=retriever, question=RunnablePassthrough()).assign(
+            answer=prompt | chat_model | StrOutputParser()
+        )
+
+        result = chain.invoke(args.query)
+        print(f"question: {args.query}")
+        for doc in result["images"]:
+            name = Path(doc.metadata["uri"]).name
+            print(f"  source {doc.metadata['rank']}: {name} p={doc.metadata['probability']:.3f}")
+        print(f"answer: {result['answer']}")
+
+
+if __name__ == "__main__":
+    main()
