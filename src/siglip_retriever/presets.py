@@ -135,7 +135,7 @@ PRESETS: dict[str, Preset] = {
             "demo",
             str(_PACKAGE_DIR / "demo" / "model"),
             text_length=16,
-            image_size=32,
+            image_size=40,
             multilingual=True,
             description="tiny SigLIP trained here on synthetic shapes; works offline",
         ),
