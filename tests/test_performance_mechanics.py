@@ -292,3 +292,34 @@ def test_chunked_decisions_match_whole_batch_decisions(
     moved = {name: status for name, _, status in chunked[1]["skipped"]}
     assert moved["a-moved.jpg"] == "moved"
     assert moved["img00.jpg"] == "duplicate"  # now the same picture as img12
+
+
+def _use_pool_in_child(queue: Any) -> None:
+    from siglip_retriever.encoder import _decode_pool
+
+    try:
+        queue.put(_decode_pool(2, low_priority=True).submit(pow, 6, 2).result(timeout=20))
+    except Exception as exc:  # reported to the parent, which fails the test
+        queue.put(repr(exc))
+
+
+def test_decode_threads_work_in_a_forked_child(tiny_siglip_dir: Path) -> None:
+    """A forked child gets pools of its own (the parent's threads do not exist there)."""
+    import multiprocessing
+
+    from siglip_retriever.encoder import _decode_pool
+
+    encoder = SiglipEncoder(tiny_siglip_dir, device="cpu", num_workers=2)
+    encoder.prepare_image(_pictures(1)[0])
+    assert _decode_pool(2, low_priority=True).submit(pow, 6, 2).result() == 36  # the parent's pool runs
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_use_pool_in_child, args=(queue,))
+    child.start()
+    try:
+        answer = queue.get(timeout=60)
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    assert answer == 36

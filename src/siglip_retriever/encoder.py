@@ -672,6 +672,17 @@ _POOLS: dict[tuple[int, bool], ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
 
+def _forget_pools() -> None:
+    """In a forked child the parent's threads do not exist: start new pools there."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
 def _lower_priority() -> None:
     """Run the calling (worker) thread at a lower priority, where the OS allows it (Linux)."""
     if sys.platform.startswith("linux"):
