@@ -323,3 +323,23 @@ def test_decode_threads_work_in_a_forked_child(tiny_siglip_dir: Path) -> None:
         if child.is_alive():
             child.kill()
     assert answer == 36
+
+
+def test_int8_keeps_the_demo_models_answers() -> None:
+    """On the trained demo checkpoint, int8 finds the same class as float32 for every caption."""
+    from siglip_retriever.demo.data import CLASSES, LANGUAGES, caption, render
+
+    rng = np.random.default_rng(4242)
+    pictures = [render(shape, colour, rng, size=64) for shape, colour in CLASSES for _ in range(2)]
+    labels = np.repeat(np.arange(len(CLASSES)), 2)
+    fp32 = SiglipEncoder("demo", device="cpu")
+    int8 = SiglipEncoder("demo", device="cpu", dtype="int8")
+    gallery32, gallery8 = fp32.encode_images(pictures), int8.encode_images(pictures)
+    assert np.sum(gallery32 * gallery8, axis=1).min() > 0.99
+    for lang in LANGUAGES:
+        texts = [caption(shape, colour, lang) for shape, colour in CLASSES]
+        texts32, texts8 = fp32.encode_texts(texts), int8.encode_texts(texts)
+        assert np.sum(texts32 * texts8, axis=1).min() > 0.99, lang
+        found32 = labels[np.argmax(texts32 @ gallery32.T, axis=1)]
+        found8 = labels[np.argmax(texts8 @ gallery8.T, axis=1)]
+        np.testing.assert_array_equal(found8, found32, err_msg=lang)
