@@ -207,3 +207,21 @@ def test_unreachable_server_is_a_clear_error() -> None:
 
     with pytest.raises(ServerUnavailableError, match="chroma run"):
         MultimodalStore.connect("127.0.0.1", _free_port())
+
+
+def test_query_by_kind_equals_the_filtered_query(tiny_encoder: SiglipEncoder) -> None:
+    """The fast path (nearest of any kind, filtered here) and the fallback give chromadb's answer."""
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    store.add_texts([f"caption number {i}" for i in range(60)])
+    store.add_images([Image.new("RGB", (32, 32), c) for c in ("red", "green", "blue")])
+    vector = tiny_encoder.encode_query("a red square")
+    for kind, k in (("image", 2), ("image", 3), ("text", 5), ("text", 60)):
+        expected = store.collection.query(query_embeddings=[vector], n_results=k, where={"kind": kind})
+        got = store.query(vector, k=k, kind=kind)
+        assert len(got) == len(expected["ids"][0])
+        # the same similarities (entries with equal vectors may swap places)
+        np.testing.assert_allclose(
+            [similarity for _, similarity in got], [1 - d for d in expected["distances"][0]], atol=1e-5
+        )
+        assert all(item.kind == kind for item, _ in got)
+    assert len(store.query(vector, k=100)) == 63
