@@ -157,11 +157,14 @@ def test_query_cache(tiny_encoder: SiglipEncoder) -> None:
     np.testing.assert_allclose(first, tiny_encoder.encode_texts(["un cercle rouge"])[0], atol=1e-6)
 
 
-def test_same_options_load_once(tiny_siglip_dir: Path) -> None:
-    a = SiglipEncoder(tiny_siglip_dir, device="cpu")
-    b = SiglipEncoder(str(tiny_siglip_dir), device="cpu", dtype="float32", batch_size=7)
+def test_same_options_load_once(tiny_siglip_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    checkpoint = Path(shutil.copytree(tiny_siglip_dir, tmp_path / "fresh"))  # a path no test loaded
+    a = SiglipEncoder(checkpoint, device="cpu")
+    b = SiglipEncoder(str(checkpoint), device="cpu", dtype="float32", batch_size=7)
     assert a.model is b.model
-    key = (str(tiny_siglip_dir.resolve()), "cpu", "float32")
+    key = (str(checkpoint.resolve()), "cpu", "float32")
     assert load_counts()[key] == 1
 
 
