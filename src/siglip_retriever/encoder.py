@@ -37,7 +37,14 @@ from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_pro
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PreparedImage", "SiglipEncoder", "clear_model_cache", "load_counts"]
+__all__ = [
+    "PreparedImage",
+    "SiglipEncoder",
+    "clear_model_cache",
+    "forget_models",
+    "load_counts",
+    "loaded_models",
+]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +113,19 @@ _LOADS: Counter[tuple[str, str, str]] = Counter()
 def load_counts() -> dict[tuple[str, str, str], int]:
     """How many times each ``(model_id, device, dtype)`` was loaded from disk in this process."""
     return dict(_LOADS)
+
+
+def loaded_models() -> set[tuple[str, str, str]]:
+    """The ``(model_id, device, dtype)`` of every model held in memory now."""
+    with _CACHE_LOCK:
+        return set(_CACHE)
+
+
+def forget_models(keys: set[tuple[str, str, str]]) -> None:
+    """Drop these models from memory (encoders that hold them keep working)."""
+    with _CACHE_LOCK:
+        for key in keys:
+            _CACHE.pop(key, None)
 
 
 def clear_model_cache() -> None:
