@@ -30,7 +30,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -221,21 +221,7 @@ def index_files(
     paths = [Path(f).expanduser() for f in files]
     report = IndexReport(folder=os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else "")
     known = _known_files(store)
-    pending: list[tuple[Path, os.stat_result]] = []
-    for path in paths:
-        uri = str(path.resolve())
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            report.failed.append(FailedFile(uri, f"cannot read file: {exc.strerror}"))
-            continue
-        entries = known.get(uri, [])
-        # one entry with the same size and time: unchanged. Several entries for one path (a run
-        # interrupted between writing a changed file and deleting its old entry) are re-checked.
-        if len(entries) == 1 and entries[0][1:] == (stat.st_mtime_ns, stat.st_size):
-            report.skipped.append(IndexedFile(uri, entries[0][0], "unchanged"))
-        else:
-            pending.append((path, stat))
+    pending = _changed_files(paths, known, report)
 
     bar = _progress(len(pending), show_progress)
     batch_size = store.encoder.batch_size
@@ -273,6 +259,64 @@ def index_files(
             bar.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _changed_files(
+    paths: Iterable[Path], known: dict[str, list[tuple[str, int, int]]], report: IndexReport
+) -> list[tuple[Path, os.stat_result]]:
+    """The files that need reading; unchanged ones go to ``report.skipped``, unreadable to ``failed``."""
+    pending: list[tuple[Path, os.stat_result]] = []
+    for path in paths:
+        uri = str(path.resolve())
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            report.failed.append(FailedFile(uri, f"cannot read file: {exc.strerror}"))
+            continue
+        entries = known.get(uri, [])
+        # one entry with the same size and time: unchanged. Several entries for one path (a run
+        # interrupted between writing a changed file and deleting its old entry) are re-checked.
+        if len(entries) == 1 and entries[0][1:] == (stat.st_mtime_ns, stat.st_size):
+            report.skipped.append(IndexedFile(uri, entries[0][0], "unchanged"))
+        else:
+            pending.append((path, stat))
+    return pending
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What to do with one read file: embed it, or record it as skipped (and maybe touch its entry)."""
+
+    status: Status
+    meta: dict[str, Any]  # the file's facts (uri, mtime, size)
+    previous: list[str]  # ids of this path's older pictures, to delete
+    detail: str = ""
+    embed: bool = False
+    touch: bool = False  # update the stored entry's file facts (same picture, touched or moved)
+
+
+def _decide(
+    uri: str,
+    mtime_ns: int,
+    size: int,
+    key: str,
+    known: dict[str, list[tuple[str, int, int]]],
+    stored_uri: dict[str, Any],
+    batch_ids: Container[str],
+) -> _Decision:
+    """Decide one file against the store (``stored_uri``: id -> uri) and the batch's new ids."""
+    file_meta = {URI: uri, MTIME: int(mtime_ns), SIZE: int(size)}
+    previous = [entry[0] for entry in known.get(uri, []) if entry[0] != key]  # this path's older pictures
+    if key in stored_uri:
+        other = stored_uri[key]
+        if other == uri or other is None or not Path(other).exists():
+            # same picture: only the file's facts changed (touched, or moved here)
+            status: Status = "unchanged" if other == uri else "moved"
+            return _Decision(status, file_meta, previous, touch=True)
+        return _Decision("duplicate", file_meta, previous, f"same picture as {other}")
+    if key in batch_ids:
+        return _Decision("duplicate", file_meta, previous, "same picture as another file")
+    return _Decision("updated" if previous else "added", file_meta, previous, embed=True)
 
 
 @dataclass
@@ -344,22 +388,13 @@ def _index_batch(
             looked_up.update(new_keys)
 
         for item in read:
-            uri, stat, key = item.uri, item.stat, item.key
-            file_meta = {URI: uri, MTIME: int(stat.st_mtime_ns), SIZE: int(stat.st_size)}
-            previous = [entry[0] for entry in known.get(uri, []) if entry[0] != key]
-            replaced.extend(previous)  # this path's older pictures
-            if key in stored_uri:
-                other = stored_uri[key]
-                if other == uri or other is None or not Path(other).exists():
-                    # same picture: only the file's facts changed (touched, or moved here)
-                    store.collection.update(ids=[key], metadatas=[file_meta], uris=[uri])
-                    status: Status = "unchanged" if other == uri else "moved"
-                    report.skipped.append(IndexedFile(uri, key, status))
-                else:
-                    report.skipped.append(IndexedFile(uri, key, "duplicate", f"same picture as {other}"))
-                continue
-            if key in ids:
-                report.skipped.append(IndexedFile(uri, key, "duplicate", "same picture as another file"))
+            uri, key = item.uri, item.key
+            decision = _decide(uri, item.stat.st_mtime_ns, item.stat.st_size, key, known, stored_uri, ids)
+            replaced.extend(decision.previous)
+            if decision.touch:
+                store.collection.update(ids=[key], metadatas=[decision.meta], uris=[uri])
+            if not decision.embed:
+                report.skipped.append(IndexedFile(uri, key, decision.status, decision.detail))
                 continue
             try:
                 picture = _prepared(store.encoder, item)
@@ -368,11 +403,9 @@ def _index_batch(
                 continue
             ids.append(key)
             waiting.append(picture)
-            metas.append({**file_meta, KIND: "image", "width": picture.width, "height": picture.height})
-            if previous:
-                report.updated.append(IndexedFile(uri, key, "updated"))
-            else:
-                report.added.append(IndexedFile(uri, key, "added"))
+            metas.append({**decision.meta, KIND: "image", "width": picture.width, "height": picture.height})
+            outcome = report.updated if decision.status == "updated" else report.added
+            outcome.append(IndexedFile(uri, key, decision.status))
         if len(waiting) >= chunk:
             vectors.append(store.encoder.encode_images(waiting))
             waiting = []
