@@ -28,7 +28,7 @@ def _run_python(code: str) -> str:
 def test_import_does_not_load_heavy_libraries() -> None:
     loaded = _run_python(
         "import sys, siglip_retriever, siglip_retriever.cli, siglip_retriever.presets; "
-        "heavy = ['torch', 'transformers', 'chromadb', 'langchain_core', 'llama_index']; "
+        "heavy = ['torch', 'transformers', 'chromadb', 'langchain_core', 'llama_index', 'ray']; "
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     assert loaded == ""

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from siglip_retriever.backends import load_encoder
     from siglip_retriever.backends.open_clip import OpenClipEncoder
     from siglip_retriever.compare import ComparisonResult, compare_models
+    from siglip_retriever.distributed import index_distributed
     from siglip_retriever.encoder import SiglipEncoder
     from siglip_retriever.images import load_image
     from siglip_retriever.indexing import IndexReport
@@ -73,6 +74,7 @@ __all__ = [
     "ZeroShotClassifier",
     "__version__",
     "compare_models",
+    "index_distributed",
     "load_encoder",
     "load_image",
     "resolve_model",
@@ -85,6 +87,7 @@ _LAZY = {
     "Retriever": "siglip_retriever.retrieval",
     "SearchHit": "siglip_retriever.retrieval",
     "IndexReport": "siglip_retriever.indexing",
+    "index_distributed": "siglip_retriever.distributed",
     "ZeroShotClassifier": "siglip_retriever.zero_shot",
     "Classification": "siglip_retriever.zero_shot",
     "SiglipEmbeddings": "siglip_retriever.integrations.langchain",

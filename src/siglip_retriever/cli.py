@@ -218,6 +218,34 @@ def main(ctx: click.Context, **options: Any) -> None:
     help="Write every outcome, each failure with its reason, to this JSON file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: in this process. ray: on a Ray cluster (pip install 'siglip-retriever[ray]'); "
+    "see docs/distributed.md.",
+)
+@click.option(
+    "--ray-address",
+    envvar=ENV + "RAY_ADDRESS",
+    help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001). Default: start a local one.",
+)
+@click.option(
+    "--num-workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="--engine ray: model actors (one model each; one GPU each when the cluster has GPUs).",
+)
+@click.option(
+    "--cpus-per-worker",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="--engine ray: CPUs each model actor reserves.",
+)
+@click.option("--num-cpus", type=click.IntRange(min=1), help="--engine ray: CPUs of a local cluster.")
 @click.pass_obj
 @_user_errors
 def index(
@@ -228,30 +256,58 @@ def index(
     remove_missing: bool,
     report_file: Path | None,
     as_json: bool,
+    engine: str,
+    ray_address: str | None,
+    num_workers: int,
+    cpus_per_worker: float,
+    num_cpus: int | None,
 ) -> None:
     """Index image folders or files, incrementally: unchanged files are skipped."""
-    store = settings.store(must_exist=False)
-    reports = []
-    for path in paths:
-        if path.is_dir():
-            report = store.index_folder(
-                path,
-                recursive=not no_recursive,
-                extensions=extensions,
-                remove_missing=remove_missing,
-                show_progress=not as_json,
-            )
-        else:
-            from siglip_retriever.indexing import index_files
+    from contextlib import ExitStack
 
-            report = index_files(store, [path])
-        reports.append(report)
-        if not as_json:
-            click.echo(f"{_show(str(path))}: {report.summary()}")
-            for failure in report.failed[:20]:
-                click.echo(f"  failed: {_show(failure.path)}: {failure.reason}", err=True)
-            if len(report.failed) > 20:
-                click.echo(f"  ... and {len(report.failed) - 20} more (see --report)", err=True)
+    with ExitStack() as stack:
+        if engine == "ray":
+            from siglip_retriever.distributed.cluster import ray_cluster, require_ray
+
+            require_ray("--engine ray")
+        store = settings.store(must_exist=False)
+        if engine == "ray":  # one cluster for every path
+            stack.enter_context(ray_cluster(ray_address, num_cpus=num_cpus))
+        reports = []
+        for path in paths:
+            if engine == "ray":
+                from siglip_retriever.distributed import index_distributed
+
+                report = index_distributed(
+                    store,
+                    path if path.is_dir() else [path],
+                    recursive=not no_recursive,
+                    extensions=extensions,
+                    remove_missing=remove_missing,
+                    num_workers=num_workers,
+                    cpus_per_worker=cpus_per_worker,
+                    dtype=settings.dtype,
+                    show_progress=not as_json,
+                )
+            elif path.is_dir():
+                report = store.index_folder(
+                    path,
+                    recursive=not no_recursive,
+                    extensions=extensions,
+                    remove_missing=remove_missing,
+                    show_progress=not as_json,
+                )
+            else:
+                from siglip_retriever.indexing import index_files
+
+                report = index_files(store, [path])
+            reports.append(report)
+            if not as_json:
+                click.echo(f"{_show(str(path))}: {report.summary()}")
+                for failure in report.failed[:20]:
+                    click.echo(f"  failed: {_show(failure.path)}: {failure.reason}", err=True)
+                if len(report.failed) > 20:
+                    click.echo(f"  ... and {len(report.failed) - 20} more (see --report)", err=True)
     data = [r.to_dict() for r in reports]
     if report_file is not None:
         report_file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")

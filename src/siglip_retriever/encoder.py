@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import sys
 import threading
 from collections import Counter, OrderedDict, deque
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "ImagePreparer",
     "PreparedImage",
     "SiglipEncoder",
     "clear_model_cache",
@@ -103,6 +105,41 @@ class PreparedImage:
     inputs: dict[str, npt.NDArray[Any]]
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class ImagePreparer:
+    """Decode and preprocess images for one checkpoint without loading its model.
+
+    :meth:`SiglipEncoder.prepare_image` goes through it; it pickles to a few kilobytes, so
+    worker processes (Ray tasks, for one) prepare exactly what the encoder's own model takes.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> from siglip_retriever import SiglipEncoder
+        >>> from siglip_retriever.tiny import build_checkpoint
+        >>> encoder = SiglipEncoder(build_checkpoint(tempfile.mkdtemp()))
+        >>> prepared = encoder.image_preparer()(Image.new("RGB", (64, 48), "red"))
+        >>> (prepared.width, prepared.height), encoder.encode_images([prepared]).shape
+        ((64, 48), (1, 32))
+    """
+
+    model_id: str
+    image_processor: Any
+    target_size: int
+    max_pixels: int | None
+
+    def __call__(self, image: ImageInput) -> PreparedImage:
+        """Decode one input and preprocess it; thread-safe.
+
+        Raises:
+            ImageLoadError: the input cannot be read; the message names it.
+        """
+        picture = load_image(image, target_size=self.target_size or None, max_pixels=self.max_pixels)
+        inputs = self.image_processor(images=[picture], return_tensors="np")
+        arrays = {key: np.asarray(value) for key, value in inputs.items()}
+        return PreparedImage(self.model_id, arrays, picture.width, picture.height)
 
 
 _CACHE: dict[tuple[str, str, str], _LoadedModel] = {}
@@ -305,6 +342,17 @@ def _check_texts(texts: object) -> list[str]:
     return result
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (``"\\udce9"`` from a file name decoded with
+    ``surrogateescape``, say), which no tokenizer accepts, replaced by U+FFFD."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
 class SiglipEncoder:
     """Encode texts and images into one L2-normalised vector space.
 
@@ -456,7 +504,10 @@ class SiglipEncoder:
         """Encode texts into an ``(N, dim)`` float32 array of unit vectors.
 
         Texts are tokenised as the checkpoint was trained: padded to its text length
-        (``padding="max_length"`` for SigLIP) and truncated beyond it.
+        (``padding="max_length"`` for SigLIP) and truncated beyond it. Any string works: an empty
+        or blank text is encoded like any other (the model sees only its padding, and the vector
+        is the same for every empty text), control characters and emoji go to the tokenizer as
+        they are, and lone surrogates, which no tokenizer accepts, become U+FFFD.
 
         Raises:
             InputTypeError: ``texts`` is a single string, ``None``, or holds a non-string.
@@ -544,10 +595,12 @@ class SiglipEncoder:
         if isinstance(image, PreparedImage):
             self._check_prepared(image)
             return image
-        picture = self.load_image(image)
-        inputs = self._loaded.image_processor(images=[picture], return_tensors="np")
-        arrays = {key: np.asarray(value) for key, value in inputs.items()}
-        return PreparedImage(self.model_id, arrays, picture.width, picture.height)
+        return self.image_preparer()(image)
+
+    def image_preparer(self) -> ImagePreparer:
+        """What :meth:`prepare_image` does, without the model: small and picklable, for worker
+        processes that decode and preprocess while other processes run the model."""
+        return ImagePreparer(self.model_id, self._loaded.image_processor, self.image_size, self.max_pixels)
 
     def probabilities(
         self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
@@ -591,6 +644,7 @@ class SiglipEncoder:
         import torch
 
         loaded = self._loaded
+        texts = [_encodable(text) for text in texts]
         padding = "longest" if loaded.preset.family == "clip" else "max_length"
         with loaded.tokenizer_lock:
             inputs = loaded.tokenizer(

@@ -198,19 +198,26 @@ def index_folder(
     report.folder = str(root)
     report.failed = failed + report.failed
     if remove_missing:
-        present = {str(p.resolve()) for p in files} | {f.path for f in report.failed}
-        prefix = str(root) + os.sep
-        gone = {
-            uri: entry[0]
-            for uri, entries in _known_files(store).items()
-            for entry in entries
-            if uri.startswith(prefix) and uri not in present
-        }
+        gone = _missing_entries(store, root, files, report.failed)
         if gone:
             store.delete(ids=sorted(set(gone.values())))
             report.removed = sorted(gone)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _missing_entries(
+    store: MultimodalStore, root: Path, files: list[Path], failed: list[FailedFile]
+) -> dict[str, str]:
+    """``uri -> id`` of the store's entries of files under ``root`` that are neither found nor failed."""
+    present = {str(p.resolve()) for p in files} | {f.path for f in failed}
+    prefix = str(root) + os.sep
+    return {
+        uri: entry[0]
+        for uri, entries in _known_files(store).items()
+        for entry in entries
+        if uri.startswith(prefix) and uri not in present
+    }
 
 
 def index_files(
@@ -335,19 +342,26 @@ class _ReadFile:
 def _read_file(encoder: SiglipEncoder, path: Path, stat: os.stat_result, stored: set[str]) -> _ReadFile:
     """Read and hash one file; decode and preprocess it unless its picture is already stored."""
     uri = str(path.resolve())
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return _ReadFile(uri, stat, failure=f"cannot read file: {exc.strerror or exc}")
-    if not data:
-        return _ReadFile(uri, stat, failure="empty file (zero bytes)")
-    key = content_id("image", data)
+    data, key, failure = _read_and_hash(path)
+    if failure:
+        return _ReadFile(uri, stat, failure=failure)
     if key in stored:  # most likely touched or moved: no decoding unless it turns out needed
         return _ReadFile(uri, stat, key, data=data)
     try:
         return _ReadFile(uri, stat, key, prepared=encoder.prepare_image(data))
     except ImageLoadError as exc:
         return _ReadFile(uri, stat, key, decode_failure=exc.reason)
+
+
+def _read_and_hash(path: Path) -> tuple[bytes, str, str]:
+    """The file's bytes and content id, or ``(b"", "", reason)`` when it cannot be indexed."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return b"", "", f"cannot read file: {exc.strerror or exc}"
+    if not data:
+        return b"", "", "empty file (zero bytes)"
+    return data, content_id("image", data), ""
 
 
 def _index_batch(

@@ -1,0 +1,255 @@
+"""index_distributed: incremental indexing on a Ray cluster, with the outcome of local indexing."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from siglip_retriever.distributed.cluster import ray_cluster, require_ray
+from siglip_retriever.distributed.plan import EmbedResult, HashedFile, PlannedBatch, plan_batches
+from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.indexing import (
+    IndexReport,
+    _changed_files,
+    _known_files,
+    _missing_entries,
+    _progress,
+    scan_folder,
+)
+from siglip_retriever.store import URI
+
+if TYPE_CHECKING:
+    from siglip_retriever.store import MultimodalStore
+
+__all__ = ["index_distributed"]
+
+_LOOKUP_CHUNK = 1000  # ids per store lookup
+
+
+def index_distributed(
+    store: MultimodalStore,
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    recursive: bool = True,
+    extensions: Iterable[str] | None = None,
+    remove_missing: bool = False,
+    ray_address: str | None = None,
+    num_cpus: int | None = None,
+    num_workers: int = 1,
+    batch_size: int | None = None,
+    cpus_per_worker: float = 1.0,
+    gpus_per_worker: float | None = None,
+    dtype: str = "auto",
+    show_progress: bool = False,
+) -> IndexReport:
+    """Index a folder (or a list of files) into ``store`` with Ray, incrementally.
+
+    The driver (this process) scans, skips unchanged files and decides what each changed file
+    needs, exactly as :func:`~siglip_retriever.indexing.index_folder` does. Ray tasks read and
+    hash the changed files, then decode and preprocess the ones to embed; an actor pool of
+    ``num_workers`` :class:`~siglip_retriever.SiglipEncoder` s (one model each, one GPU each when
+    the cluster has GPUs) embeds them; the driver writes each batch into the store as it comes
+    back. Ids, vectors, metadata and the report are those of local indexing with the same batch
+    size. Files must be readable at the same path on the driver and on every node (a shared or
+    network filesystem); the model must load on every node (a preset, a hub id, or a checkpoint
+    directory present at the same path everywhere).
+
+    Args:
+        store: where to write; a Chroma server for a cluster (:meth:`MultimodalStore.connect`).
+        source: a folder to scan, or a list of image files (any extension).
+        recursive, extensions, remove_missing: as for :func:`~siglip_retriever.indexing.index_folder`.
+        ray_address: a running cluster (``"auto"``, ``"HOST:6379"``, ``"ray://HOST:10001"``).
+            ``None`` starts a local cluster on 127.0.0.1 for this call (unless Ray is already
+            initialised in this process: then that one is used).
+        num_cpus: CPUs of a local cluster (default: every core).
+        num_workers: model actors (each loads the model once).
+        batch_size: pictures per forward pass and per decision batch (default: the store's).
+        cpus_per_worker: CPUs each actor reserves (and torch threads on a CPU).
+        gpus_per_worker: GPUs each actor reserves; ``None``: 1 when the cluster has GPUs, else 0.
+        dtype: the actors' model type (``"auto"``: float16 on a GPU, float32 on a CPU).
+        show_progress: a progress bar of embedded images.
+
+    Returns:
+        An :class:`~siglip_retriever.indexing.IndexReport`, as local indexing returns.
+
+    Raises:
+        MissingDependencyError: Ray is not installed (``pip install "siglip-retriever[ray]"``).
+        ConfigurationError: a bad option, no cluster at ``ray_address``, or a cluster too small
+            for the actors and the decoding tasks.
+
+    Example (needs a Ray cluster, so it is not run as a doctest)::
+
+        from siglip_retriever import MultimodalStore
+        from siglip_retriever.distributed import index_distributed
+
+        store = MultimodalStore.connect("127.0.0.1", 8000, model="demo")
+        report = index_distributed(store, "photos/", num_workers=2)
+        print(report.summary())
+    """
+    started = time.perf_counter()
+    if not isinstance(num_workers, int) or num_workers < 1:
+        raise ConfigurationError(f"num_workers must be a positive integer, not {num_workers!r}")
+    if cpus_per_worker <= 0:
+        raise ConfigurationError(f"cpus_per_worker must be positive, not {cpus_per_worker!r}")
+    size = store.encoder.batch_size if batch_size is None else batch_size
+    if not isinstance(size, int) or size < 1:
+        raise ConfigurationError(f"batch_size must be a positive integer, not {size!r}")
+    require_ray()  # before any scanning: a missing extra is the first thing to hear about
+
+    root: Path | None = None
+    if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
+        root = Path(source).expanduser().resolve()
+        files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
+    elif isinstance(source, (str, os.PathLike)):
+        raise ConfigurationError(f"{source} is not a folder; pass a folder or a list of files")
+    else:
+        files, failed = [Path(f).expanduser() for f in source], []
+    folder = str(root) if root else _common_parent(files)
+    report = IndexReport(folder=folder, failed=list(failed))
+    known = _known_files(store)
+    pending = _changed_files(files, known, report)
+    if pending:
+        with ray_cluster(ray_address, num_cpus=num_cpus) as ray:
+            workers = _Workers(num_workers, cpus_per_worker, gpus_per_worker, dtype, size)
+            workers.resolve(ray)
+            hashed = _hash(ray, pending, size)
+            stored = _stored_uris(store, {f.key for f in hashed if f.key})
+            batches = [hashed[start : start + size] for start in range(0, len(hashed), size)]
+            plan = plan_batches(batches, known=known, stored=stored)
+            _embed_and_write(ray, store, plan, workers, report, show_progress)
+    if remove_missing and root is not None:
+        gone = _missing_entries(store, root, files, report.failed)
+        if gone:
+            store.delete(ids=sorted(set(gone.values())))
+            report.removed = sorted(gone)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class _Workers:
+    """How the model actors are set up."""
+
+    count: int
+    cpus: float
+    gpus: float | None
+    dtype: str
+    batch_size: int
+
+    def resolve(self, ray: Any) -> None:
+        """Pick GPUs when the cluster has them; refuse a pool that leaves no CPU for decoding."""
+        resources = ray.cluster_resources()
+        if self.gpus is None:
+            self.gpus = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
+        cpus = float(resources.get("CPU", 0))
+        if self.count * self.cpus + 1 > cpus:
+            raise ConfigurationError(
+                f"{self.count} workers x {self.cpus:g} CPUs leave no CPU for decoding on a cluster of "
+                f"{cpus:g} CPUs; use fewer workers, a smaller cpus_per_worker (--cpus-per-worker), or "
+                "a larger cluster"
+            )
+
+
+def _blocks(rows: int, size: int) -> int:
+    return max(1, math.ceil(rows / size))
+
+
+def _common_parent(files: list[Path]) -> str:
+    return os.path.commonpath([str(p.resolve().parent) for p in files]) if files else ""
+
+
+def _hash(ray: Any, pending: list[tuple[Path, os.stat_result]], size: int) -> list[HashedFile]:
+    """Read and hash the changed files in Ray tasks; in the order of ``pending``."""
+    from siglip_retriever.distributed.stages import hash_files
+
+    hashed = [HashedFile(str(p.resolve()), int(s.st_mtime_ns), int(s.st_size)) for p, s in pending]
+    rows = [{"row": n, "uri": f.uri} for n, f in enumerate(hashed)]
+    dataset = ray.data.from_items(rows, override_num_blocks=_blocks(len(rows), size))
+    for batch in dataset.map_batches(hash_files, batch_size=size).iter_batches(
+        batch_size=None, batch_format="numpy"
+    ):
+        for row, key, failure in zip(batch["row"], batch["key"], batch["failure"], strict=True):
+            hashed[int(row)].key, hashed[int(row)].failure = str(key), str(failure)
+    return hashed
+
+
+def _stored_uris(store: MultimodalStore, keys: set[str]) -> dict[str, Any]:
+    """``id -> uri`` of those ``keys`` that are in the store."""
+    stored: dict[str, Any] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        found = store.collection.get(ids=ordered[start : start + _LOOKUP_CHUNK], include=["metadatas"])
+        for key, meta in zip(found["ids"], found["metadatas"], strict=True):
+            stored[key] = (meta or {}).get(URI)
+    return stored
+
+
+def _embed_and_write(
+    ray: Any,
+    store: MultimodalStore,
+    plan: list[PlannedBatch],
+    workers: _Workers,
+    report: IndexReport,
+    show_progress: bool,
+) -> None:
+    """Decode (tasks) and embed (actors) the planned files; write each batch when it is complete."""
+    from siglip_retriever.distributed.stages import EmbedWorker, prepare_files
+
+    items = [
+        {"row": f.row, "uri": f.uri, "key": f.key} for batch in plan for f in batch.files if f.row is not None
+    ]
+    results: dict[int, EmbedResult] = {}
+    applied = 0
+
+    def flush() -> None:
+        nonlocal applied
+        while applied < len(plan) and plan[applied].ready(results):
+            plan[applied].apply(store, results, report)
+            for row in plan[applied].embed_rows:  # later batches need only to know what failed
+                results[row] = EmbedResult(None, failure=results[row].failure)
+            applied += 1
+
+    flush()
+    if items:
+        gpus = workers.gpus or 0.0
+        size = workers.batch_size
+        dataset = (
+            ray.data.from_items(items, override_num_blocks=_blocks(len(items), size))
+            .map_batches(
+                prepare_files, batch_size=size, fn_kwargs={"preparer": store.encoder.image_preparer()}
+            )
+            .map_batches(
+                EmbedWorker,
+                batch_size=size,
+                compute=ray.data.ActorPoolStrategy(size=workers.count),
+                num_cpus=workers.cpus,
+                num_gpus=gpus,
+                fn_constructor_kwargs={
+                    "model": store.encoder.model_id,
+                    "device": "cuda" if gpus > 0 else "cpu",
+                    "dtype": workers.dtype,
+                    "batch_size": size,
+                    "threads": max(1, int(workers.cpus)),
+                },
+            )
+        )
+        bar = _progress(len(items), show_progress)
+        try:
+            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                columns = (batch["row"], batch["vector"], batch["width"], batch["height"], batch["failure"])
+                for row, vector, width, height, failure in zip(*columns, strict=True):
+                    results[int(row)] = EmbedResult(vector, int(width), int(height), str(failure))
+                flush()
+                if bar is not None:
+                    bar.update(len(batch["row"]))
+        finally:
+            if bar is not None:
+                bar.close()
+    flush()
+    if applied < len(plan):  # pragma: no cover - Ray returned fewer rows than it was given
+        raise RuntimeError(f"Ray returned results for {len(results)} of {len(items)} files")

@@ -1,0 +1,214 @@
+"""Distributed indexing on a local Ray cluster (2 CPUs, 127.0.0.1) into a real Chroma server.
+
+The proof is a comparison: the same folder indexed locally (``index_folder``) and on Ray must give
+the same ids, vectors, metadata and report, on a first run, on a rerun and after changes.
+One Ray cluster serves the whole module.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from siglip_retriever.cli import main
+from siglip_retriever.errors import MissingDependencyError
+from siglip_retriever.indexing import IndexReport
+from siglip_retriever.store import MultimodalStore
+
+BATCH = 4  # small batches: duplicates and failures fall across batch boundaries
+
+
+@pytest.fixture(scope="module")
+def ray_local() -> Iterator[Any]:
+    """A local Ray cluster of 2 CPUs on the loopback address, for this module."""
+    import ray  # the test extra installs it (and its absence is tested below)
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        object_store_memory=256 * 1024**2,
+        log_to_driver=False,
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _jpeg(colour: str, size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """Good pictures (one stored twice), and bad files: empty, text, truncated, a text twice."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    colours = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black"]
+    for n, colour in enumerate(colours):
+        Image.new("RGB", (24 + 4 * n, 20 + 2 * n), colour).save(folder / f"{n:02d}-{colour}.png")
+    (folder / "sub" / "photo.jpg").write_bytes(_jpeg("teal", (64, 48)))
+    shutil.copy(folder / "01-green.png", folder / "sub" / "green-copy.png")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("not a picture at all")
+    (folder / "sub" / "notes-again.jpg").write_text("not a picture at all")
+    (folder / "truncated.jpg").write_bytes(_jpeg("navy", (80, 60))[:200])
+    return folder
+
+
+def _store(server: tuple[str, int], model: Path, name: str) -> MultimodalStore:
+    host, port = server
+    return MultimodalStore.connect(host, port, model=str(model), collection=name, batch_size=BATCH)
+
+
+def _contents(store: MultimodalStore) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
+    got = store.collection.get(include=["embeddings", "metadatas", "uris"])
+    order = np.argsort(got["ids"])
+    ids = [got["ids"][n] for n in order]
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)[order]
+    metas = [{**got["metadatas"][n], "_uri": got["uris"][n]} for n in order]
+    return ids, vectors, metas
+
+
+def _outcomes(report: IndexReport) -> dict[str, Any]:
+    data = report.to_dict()
+    return {key: data[key] for key in ("folder", "added", "updated", "skipped", "failed", "removed")}
+
+
+def _assert_same(local: MultimodalStore, distributed: MultimodalStore) -> None:
+    ids, vectors, metas = _contents(local)
+    ray_ids, ray_vectors, ray_metas = _contents(distributed)
+    assert ray_ids == ids
+    np.testing.assert_allclose(ray_vectors, vectors, atol=1e-5)
+    assert ray_metas == metas
+
+
+def _change(folder: Path) -> None:
+    """A picture edited, one touched, one moved, one deleted, one added."""
+    Image.new("RGB", (30, 30), "pink").save(folder / "00-red.png")
+    os.utime(folder / "02-blue.png", ns=(1_000_000_000, 1_000_000_000))
+    (folder / "03-yellow.png").rename(folder / "sub" / "yellow-moved.png")
+    (folder / "04-purple.png").unlink()
+    Image.new("RGB", (40, 36), "brown").save(folder / "sub" / "new.png")
+
+
+def test_ray_indexing_equals_local_indexing(
+    ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
+) -> None:
+    from siglip_retriever.distributed import index_distributed
+
+    local = _store(chroma_server, tiny_siglip_dir, "local-first")
+    distributed = _store(chroma_server, tiny_siglip_dir, "ray-first")
+    expected = local.index_folder(photos)
+    report = index_distributed(distributed, photos, num_workers=1)
+
+    assert _outcomes(report) == _outcomes(expected)
+    names = ["empty.jpg", "notes.jpg", "truncated.jpg", "notes-again.jpg"]
+    assert [Path(f.path).name for f in report.failed] == names
+    assert report.failed[0].reason == "empty file (zero bytes)"
+    assert len(report.added) == 9
+    assert [s.status for s in report.skipped] == ["duplicate"]
+    _assert_same(local, distributed)
+
+    rerun = index_distributed(distributed, photos, num_workers=1)
+    assert rerun.embedded == 0 and len(rerun.skipped) == 10
+    assert _outcomes(rerun)["failed"] == _outcomes(expected)["failed"]
+    _assert_same(local, distributed)
+
+    _change(photos)
+    expected = local.index_folder(photos, remove_missing=True)
+    report = index_distributed(distributed, photos, num_workers=1, remove_missing=True)
+    assert _outcomes(report) == _outcomes(expected)
+    statuses = sorted(f.status for f in report.indexed)
+    assert statuses.count("moved") == 1 and statuses.count("updated") == 1 and len(report.removed) == 1
+    _assert_same(local, distributed)
+
+
+def test_cli_engine_ray_writes_what_local_indexing_writes(
+    ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
+) -> None:
+    host, port = chroma_server
+    common = ["-m", str(tiny_siglip_dir), "--host", host, "--port", str(port), "--batch-size", str(BATCH)]
+    runner = CliRunner()
+    ray_options = ["index", str(photos), "--engine", "ray", "--num-workers", "1", "--json"]
+    ray_run = runner.invoke(main, [*common, "--collection", "cli-ray", *ray_options])
+    assert ray_run.exit_code == 0, ray_run.output
+    local_run = runner.invoke(main, [*common, "--collection", "cli-local", "index", str(photos), "--json"])
+    assert local_run.exit_code == 0, local_run.output
+    ray_report, local_report = json.loads(ray_run.output)[0], json.loads(local_run.output)[0]
+    for key in ("added", "updated", "skipped", "failed"):
+        assert ray_report[key] == local_report[key]
+    assert ray_report["failed"]
+    _assert_same(
+        _store(chroma_server, tiny_siglip_dir, "cli-local"), _store(chroma_server, tiny_siglip_dir, "cli-ray")
+    )
+
+
+def test_too_many_workers_for_the_cluster_is_a_clear_error(
+    ray_local: Any, tiny_encoder: Any, photos: Path
+) -> None:
+    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.errors import ConfigurationError
+
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    with pytest.raises(ConfigurationError, match="leave no CPU for decoding"):
+        index_distributed(store, photos, num_workers=2)
+    assert store.count() == 0
+
+
+def test_without_ray_the_error_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tiny_encoder: Any, photos: Path
+) -> None:
+    from siglip_retriever.distributed import index_distributed
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'siglip-retriever\[ray\]'") as error:
+        index_distributed(store, photos)
+    assert error.value.extra == "ray"
+    assert store.count() == 0
+
+
+def test_cli_without_ray_says_what_to_install_before_opening_a_store(tmp_path: Path, photos: Path) -> None:
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from click.testing import CliRunner\n"
+        "from siglip_retriever.cli import main\n"
+        f"r = CliRunner().invoke(main, ['--db', {str(tmp_path / 'db')!r}, 'index', '--engine', 'ray', "
+        f"{str(photos)!r}])\n"
+        "print(r.exit_code, 'torch' in sys.modules)\n"
+        "print(r.output)\n"
+    )
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    first, rest = result.stdout.split("\n", 1)
+    assert first == "1 False", result.stdout + result.stderr
+    assert "pip install 'siglip-retriever[ray]'" in rest
+    assert not (tmp_path / "db").exists()
+
+
+def test_bad_options_are_refused(tiny_encoder: Any, photos: Path) -> None:
+    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.errors import ConfigurationError
+
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    with pytest.raises(ConfigurationError, match="num_workers"):
+        index_distributed(store, photos, num_workers=0)
+    with pytest.raises(ConfigurationError, match="not a folder"):
+        index_distributed(store, photos / "00-red.png")
