@@ -11,6 +11,8 @@ working::
     ├── ModelLoadError                       a checkpoint that cannot be found or loaded
     │   └── UnknownPresetError (KeyError)    a preset name that does not exist
     ├── ImageLoadError (ValueError)          an image that cannot be read; names the input
+    │   └── RemoteImageError                 an image URL that could not be fetched
+    │       └── UrlNotAllowedError           a URL the policy refuses (URLs off, scheme, host)
     ├── MissingDependencyError (ImportError) an optional extra that is not installed
     └── StoreError                           a vector-store problem
         ├── ModelMismatchError               a store built with another model
@@ -36,10 +38,12 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "ModelMismatchError",
+    "RemoteImageError",
     "ServerUnavailableError",
     "SiglipRetrieverError",
     "StoreError",
     "UnknownPresetError",
+    "UrlNotAllowedError",
 ]
 
 
@@ -82,6 +86,16 @@ class ImageLoadError(SiglipRetrieverError, ValueError):
 
     def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str]]:
         return (type(self), (self.source, self.reason))
+
+
+class RemoteImageError(ImageLoadError):
+    """An image URL could not be fetched: a timeout, a reply too large, an HTTP error, a page that
+    is not an image, too many redirects. ``source`` is the URL (its query string left out)."""
+
+
+class UrlNotAllowedError(RemoteImageError):
+    """A URL the :class:`~siglip_retriever.remote.UrlPolicy` refuses: URLs are off (the default),
+    a scheme other than http(s), a host not on the allow-list, or a redirect to one of those."""
 
 
 class MissingDependencyError(SiglipRetrieverError, ImportError):

@@ -148,7 +148,8 @@ def scan_folder(
     failed: list[FailedFile] = []
 
     def on_error(error: OSError) -> None:
-        failed.append(FailedFile(str(error.filename or root), f"cannot read folder: {error.strerror}"))
+        where = _printable(str(error.filename or root))
+        failed.append(FailedFile(where, f"cannot read folder: {error.strerror}"))
 
     walker: Iterator[tuple[str, list[str], list[str]]]
     if recursive:
@@ -162,7 +163,7 @@ def scan_folder(
             if path.suffix.lower() not in wanted:
                 continue
             if path.is_symlink() and not path.exists():
-                failed.append(FailedFile(str(path), "broken symbolic link"))
+                failed.append(FailedFile(_printable(str(path)), "broken symbolic link"))
                 continue
             if path.is_file():
                 files.append(path)
@@ -195,7 +196,7 @@ def index_folder(
     root = Path(folder).expanduser().resolve()
     files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
     report = index_files(store, files, show_progress=show_progress)
-    report.folder = str(root)
+    report.folder = _printable(str(root))
     report.failed = failed + report.failed
     if remove_missing:
         gone = _missing_entries(store, root, files, report.failed)
@@ -210,8 +211,8 @@ def _missing_entries(
     store: MultimodalStore, root: Path, files: list[Path], failed: list[FailedFile]
 ) -> dict[str, str]:
     """``uri -> id`` of the store's entries of files under ``root`` that are neither found nor failed."""
-    present = {str(p.resolve()) for p in files} | {f.path for f in failed}
-    prefix = str(root) + os.sep
+    present = {file_uri(p) for p in files} | {f.path for f in failed}
+    prefix = _printable(str(root)) + os.sep
     return {
         uri: entry[0]
         for uri, entries in _known_files(store).items()
@@ -226,7 +227,8 @@ def index_files(
     """Index image files (any extension) incrementally, as :func:`index_folder` does for a folder."""
     started = time.perf_counter()
     paths = [Path(f).expanduser() for f in files]
-    report = IndexReport(folder=os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else "")
+    folder = os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else ""
+    report = IndexReport(folder=_printable(folder))
     known = _known_files(store)
     pending = _changed_files(paths, known, report)
 
@@ -274,7 +276,7 @@ def _changed_files(
     """The files that need reading; unchanged ones go to ``report.skipped``, unreadable to ``failed``."""
     pending: list[tuple[Path, os.stat_result]] = []
     for path in paths:
-        uri = str(path.resolve())
+        uri = file_uri(path)
         try:
             stat = path.stat()
         except OSError as exc:
@@ -341,7 +343,7 @@ class _ReadFile:
 
 def _read_file(encoder: SiglipEncoder, path: Path, stat: os.stat_result, stored: set[str]) -> _ReadFile:
     """Read and hash one file; decode and preprocess it unless its picture is already stored."""
-    uri = str(path.resolve())
+    uri = file_uri(path)
     data, key, failure = _read_and_hash(path)
     if failure:
         return _ReadFile(uri, stat, failure=failure)
@@ -450,6 +452,23 @@ def _known_files(store: MultimodalStore) -> dict[str, list[tuple[str, int, int]]
             entry = (item_id, int(meta.get(MTIME, -1)), int(meta.get(SIZE, -1)))
             known.setdefault(str(uri), []).append(entry)
     return known
+
+
+def file_uri(path: str | os.PathLike[str]) -> str:
+    """The absolute path of a file, as the store and the reports keep it.
+
+    A name that is not valid UTF-8 (Python holds its odd bytes as lone surrogates, which neither
+    chromadb nor JSON accept) has those bytes written as ``\\xNN``: ``caf\\xe9.png``.
+    """
+    return _printable(str(Path(path).resolve()))
+
+
+def _printable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text
 
 
 def _extensions(extensions: Iterable[str] | None) -> frozenset[str]:
