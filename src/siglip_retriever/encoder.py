@@ -33,10 +33,13 @@ import numpy.typing as npt
 from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
 from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from siglip_retriever.presets import Preset, resolve_model, with_facts
+from siglip_retriever.remote import resolve_url_policy
 from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_probability
 
 if TYPE_CHECKING:
     import torch
+
+    from siglip_retriever.remote import UrlPolicy
 
 __all__ = [
     "ImagePreparer",
@@ -129,6 +132,7 @@ class ImagePreparer:
     image_processor: Any
     target_size: int
     max_pixels: int | None
+    url_policy: UrlPolicy | None = None
 
     def __call__(self, image: ImageInput) -> PreparedImage:
         """Decode one input and preprocess it; thread-safe.
@@ -136,7 +140,12 @@ class ImagePreparer:
         Raises:
             ImageLoadError: the input cannot be read; the message names it.
         """
-        picture = load_image(image, target_size=self.target_size or None, max_pixels=self.max_pixels)
+        picture = load_image(
+            image,
+            target_size=self.target_size or None,
+            max_pixels=self.max_pixels,
+            allow_urls=self.url_policy or False,
+        )
         inputs = self.image_processor(images=[picture], return_tensors="np")
         arrays = {key: np.asarray(value) for key, value in inputs.items()}
         return PreparedImage(self.model_id, arrays, picture.width, picture.height)
@@ -375,6 +384,10 @@ class SiglipEncoder:
             model runs the current one. ``None``: 2 on CPU (at a lower priority than the
             model, so the forward pass keeps the cores), one per CPU core (up to 16) on a GPU.
             ``0`` decodes in the calling thread, one batch after the other.
+        allow_urls: fetch images given as ``http(s)://`` URLs: ``True`` under the default
+            :class:`~siglip_retriever.remote.UrlPolicy` (timeouts, a byte limit, bounded
+            redirects), or a policy of your own (a host allow-list, say). ``False``, the default,
+            refuses URLs with :class:`~siglip_retriever.errors.UrlNotAllowedError`.
 
     Raises:
         UnknownPresetError: ``model`` is not a preset, directory or hub id.
@@ -404,6 +417,7 @@ class SiglipEncoder:
         query_cache_size: int = 1024,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         num_workers: int | None = None,
+        allow_urls: bool | UrlPolicy = False,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, not {batch_size!r}")
@@ -420,6 +434,8 @@ class SiglipEncoder:
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.max_pixels = max_pixels
+        self.url_policy = resolve_url_policy(allow_urls)
+        """The policy under which image URLs are fetched; ``None``: URLs are refused."""
         self._query_cache: OrderedDict[str, Vectors] = OrderedDict()
         self._query_cache_size = query_cache_size
         self._query_lock = threading.Lock()
@@ -580,7 +596,12 @@ class SiglipEncoder:
 
     def load_image(self, image: ImageInput) -> Any:
         """Load one input as RGB PIL, decoding large JPEGs at reduced scale for this model."""
-        return load_image(image, target_size=self.image_size or None, max_pixels=self.max_pixels)
+        return load_image(
+            image,
+            target_size=self.image_size or None,
+            max_pixels=self.max_pixels,
+            allow_urls=self.url_policy or False,
+        )
 
     def prepare_image(self, image: ImageInput | PreparedImage) -> PreparedImage:
         """Decode and preprocess one input for this model; thread-safe.
@@ -600,7 +621,10 @@ class SiglipEncoder:
     def image_preparer(self) -> ImagePreparer:
         """What :meth:`prepare_image` does, without the model: small and picklable, for worker
         processes that decode and preprocess while other processes run the model."""
-        return ImagePreparer(self.model_id, self._loaded.image_processor, self.image_size, self.max_pixels)
+        loaded = self._loaded
+        return ImagePreparer(
+            self.model_id, loaded.image_processor, self.image_size, self.max_pixels, self.url_policy
+        )
 
     def probabilities(
         self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike

@@ -209,7 +209,7 @@ def _open_text(text: str, policy: UrlPolicy | None) -> IO[bytes] | str:
 
 
 def _fetch(url: str, policy: UrlPolicy | None) -> bytes:
-    from siglip_retriever.errors import UrlNotAllowedError
+    from siglip_retriever.errors import RemoteImageError, UrlNotAllowedError
 
     if policy is None:
         raise UrlNotAllowedError(
@@ -219,7 +219,7 @@ def _fetch(url: str, policy: UrlPolicy | None) -> bytes:
         )
     data = policy.fetch(url)
     if not data:
-        raise ImageLoadError(redact(url), "the server sent an empty reply (zero bytes)")
+        raise RemoteImageError(redact(url), "the server sent an empty reply (zero bytes)")
     return data
 
 

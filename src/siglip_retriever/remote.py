@@ -38,6 +38,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 from siglip_retriever.errors import ConfigurationError, RemoteImageError, UrlNotAllowedError
 
 if TYPE_CHECKING:
+    import socket
     from http.client import HTTPConnection, HTTPResponse
 
 __all__ = ["DEFAULT_MAX_BYTES", "UrlPolicy", "looks_like_url", "redact", "resolve_url_policy"]
@@ -194,6 +195,7 @@ class UrlPolicy:
         import ssl
 
         connection = _connection(parts, timeout=min(self.connect_timeout, self._left(deadline, name)))
+        sock = None
         try:
             try:
                 connection.connect()
@@ -201,8 +203,10 @@ class UrlPolicy:
                 raise RemoteImageError(
                     name, f"no connection to {parts.hostname} within {self.connect_timeout:g}s; check the URL"
                 ) from None
-            if connection.sock is not None:
-                connection.sock.settimeout(min(self.read_timeout, self._left(deadline, name)))
+            # kept: the connection drops its own reference once a reply says it will close
+            sock = connection.sock
+            if sock is not None:
+                sock.settimeout(min(self.read_timeout, self._left(deadline, name)))
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query
@@ -222,10 +226,12 @@ class UrlPolicy:
                     name, f"the server answered HTTP {response.status} {response.reason}; check the URL"
                 )
             self._check_headers(response, name)
-            return self._read(connection, response, name, deadline)
+            return self._read(sock, response, name, deadline)
         except RemoteImageError:
             raise
         except TimeoutError:
+            if time.monotonic() >= deadline - 0.01:  # the wait was cut short by the deadline
+                self._left(deadline - 0.01, name)
             raise RemoteImageError(
                 name,
                 f"the server sent nothing for {self.read_timeout:g}s (UrlPolicy.read_timeout); "
@@ -254,11 +260,12 @@ class UrlPolicy:
         if length and length.strip().isdigit() and int(length) > self.max_bytes:
             raise RemoteImageError(name, self._too_large(f"{int(length):,} bytes"))
 
-    def _read(self, connection: HTTPConnection, response: HTTPResponse, name: str, deadline: float) -> bytes:
+    def _read(self, sock: socket.socket | None, response: HTTPResponse, name: str, deadline: float) -> bytes:
         body = bytearray()
         while True:
-            if connection.sock is not None:
-                connection.sock.settimeout(min(self.read_timeout, self._left(deadline, name)))
+            left = self._left(deadline, name)  # checked before every read, whatever the socket
+            if sock is not None:
+                sock.settimeout(min(self.read_timeout, left))
             chunk = response.read1(_CHUNK)
             if not chunk:
                 return bytes(body)
