@@ -24,10 +24,12 @@ from siglip_retriever.errors import (
     MissingDependencyError,
     ModelLoadError,
     ModelMismatchError,
+    RemoteImageError,
     ServerUnavailableError,
     SiglipRetrieverError,
     StoreError,
     UnknownPresetError,
+    UrlNotAllowedError,
 )
 from siglip_retriever.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_model
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from siglip_retriever.encoder import SiglipEncoder
     from siglip_retriever.images import load_image
     from siglip_retriever.indexing import IndexReport
+    from siglip_retriever.remote import UrlPolicy
     from siglip_retriever.retrieval import Retriever, SearchHit
     from siglip_retriever.store import MultimodalStore
     from siglip_retriever.zero_shot import Classification, ZeroShotClassifier
@@ -58,6 +61,7 @@ __all__ = [
     "MultimodalStore",
     "OpenClipEncoder",
     "Preset",
+    "RemoteImageError",
     "Retriever",
     "SearchHit",
     "ServerUnavailableError",
@@ -71,6 +75,8 @@ __all__ = [
     "SiglipVectorStore",
     "StoreError",
     "UnknownPresetError",
+    "UrlNotAllowedError",
+    "UrlPolicy",
     "ZeroShotClassifier",
     "__version__",
     "compare_models",
@@ -97,6 +103,7 @@ _LAZY = {
     "SiglipImageRetriever": "siglip_retriever.integrations.langchain_store",
     "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index_retriever",
     "load_image": "siglip_retriever.images",
+    "UrlPolicy": "siglip_retriever.remote",
     "compare_models": "siglip_retriever.compare",
     "ComparisonResult": "siglip_retriever.compare",
     "load_encoder": "siglip_retriever.backends",
