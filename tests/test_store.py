@@ -170,6 +170,7 @@ def test_persistence_across_processes(tiny_siglip_dir: Path, tmp_path: Path) -> 
     store = MultimodalStore(db, model=tiny_siglip_dir, device="cpu")
     store.index_folder(_write_images(tmp_path / "imgs")[0].parent)
     expected = [[h.id, round(h.similarity, 5)] for h in Retriever(store, k=3).text_to_images("a red square")]
+    store.close()  # an embedded store is open in one process at a time (siglip_retriever.locking)
     result = subprocess.run(
         [sys.executable, "-c", PERSIST_SCRIPT, str(db)], capture_output=True, text=True, timeout=120
     )

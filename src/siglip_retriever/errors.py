@@ -16,7 +16,8 @@ working::
     ├── MissingDependencyError (ImportError) an optional extra that is not installed
     └── StoreError                           a vector-store problem
         ├── ModelMismatchError               a store built with another model
-        └── ServerUnavailableError           a Chroma server that does not answer
+        ├── ServerUnavailableError           a Chroma server that does not answer
+        └── StoreBusyError                   an embedded store another process has open
 
 Messages say what happened and what to do about it.
 
@@ -31,6 +32,11 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from siglip_retriever.indexing import IndexReport
+
 __all__ = [
     "ConfigurationError",
     "ImageLoadError",
@@ -41,6 +47,7 @@ __all__ = [
     "RemoteImageError",
     "ServerUnavailableError",
     "SiglipRetrieverError",
+    "StoreBusyError",
     "StoreError",
     "UnknownPresetError",
     "UrlNotAllowedError",
@@ -115,7 +122,15 @@ class MissingDependencyError(SiglipRetrieverError, ImportError):
 
 
 class StoreError(SiglipRetrieverError):
-    """A problem with the vector store."""
+    """A problem with the vector store.
+
+    Attributes:
+        report: when the error stopped :func:`~siglip_retriever.indexing.index_folder`, an
+            :class:`~siglip_retriever.indexing.IndexReport` of the files that were written before
+            it (``None`` otherwise). Running the same indexing again finishes the work.
+    """
+
+    report: IndexReport | None = None
 
 
 class ModelMismatchError(StoreError):
@@ -124,3 +139,12 @@ class ModelMismatchError(StoreError):
 
 class ServerUnavailableError(StoreError):
     """A Chroma server could not be reached."""
+
+
+class StoreBusyError(StoreError):
+    """An embedded (on-disk) store is open in another process.
+
+    chromadb's embedded store is safe for one process at a time only: the message names the
+    store's directory and the process holding it, and says what to do (wait with
+    ``lock_timeout``, close the other process, or use a Chroma server for several processes).
+    """

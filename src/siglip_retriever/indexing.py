@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.errors import ConfigurationError, ImageLoadError
+from siglip_retriever.errors import ConfigurationError, ImageLoadError, StoreError
 from siglip_retriever.store import KIND, MTIME, SIZE, URI, content_id
 
 if TYPE_CHECKING:
@@ -201,7 +201,10 @@ def index_folder(
     if remove_missing:
         gone = _missing_entries(store, root, files, report.failed)
         if gone:
-            store.delete(ids=sorted(set(gone.values())))
+            try:
+                store.delete(ids=sorted(set(gone.values())))
+            except StoreError as exc:
+                raise _stopped(exc, report) from exc
             report.removed = sorted(gone)
     report.seconds = time.perf_counter() - started
     return report
@@ -260,6 +263,9 @@ def index_files(
             _index_batch(store, current, known, report, chunk)
             if bar is not None:
                 bar.update(len(batch))
+    except StoreError as exc:  # a server gone, say: tell what landed
+        report.seconds = time.perf_counter() - started
+        raise _stopped(exc, report) from exc
     finally:
         for futures in ahead:
             for future in futures:
@@ -379,7 +385,10 @@ def _index_batch(
     the worker threads have read them, so the model starts before the whole batch is decoded.
     The outcome is that of deciding the whole batch at once: every id is looked up in the store
     once, before this batch changes it; read failures are reported before decoding failures.
+    The batch's files go into ``report`` once its writes are done, so that a report of a run that
+    stopped half-way (:func:`_stopped`) lists only files that are in the store.
     """
+    done = IndexReport(report.folder)
     stored_uri: dict[str, Any] = {}
     looked_up: set[str] = set()
     ids: list[str] = []
@@ -393,14 +402,13 @@ def _index_batch(
         for future in batch[start : start + chunk]:
             item = future.result()
             if item.failure:
-                report.failed.append(FailedFile(item.uri, item.failure))
+                done.failed.append(FailedFile(item.uri, item.failure))
             else:
                 read.append(item)
         new_keys = sorted({r.key for r in read} - looked_up)
         if new_keys:
-            existing = store.collection.get(ids=new_keys, include=["metadatas"])
-            for i, m in zip(existing["ids"], existing["metadatas"], strict=True):
-                stored_uri[i] = (m or {}).get(URI)
+            for i, m in store._existing_ids(new_keys).items():
+                stored_uri[i] = m.get(URI)
             looked_up.update(new_keys)
 
         for item in read:
@@ -408,9 +416,9 @@ def _index_batch(
             decision = _decide(uri, item.stat.st_mtime_ns, item.stat.st_size, key, known, stored_uri, ids)
             replaced.extend(decision.previous)
             if decision.touch:
-                store.collection.update(ids=[key], metadatas=[decision.meta], uris=[uri])
+                store._update_files([key], [decision.meta])
             if not decision.embed:
-                report.skipped.append(IndexedFile(uri, key, decision.status, decision.detail))
+                done.skipped.append(IndexedFile(uri, key, decision.status, decision.detail))
                 continue
             try:
                 picture = _prepared(store.encoder, item)
@@ -420,18 +428,37 @@ def _index_batch(
             ids.append(key)
             waiting.append(picture)
             metas.append({**decision.meta, KIND: "image", "width": picture.width, "height": picture.height})
-            outcome = report.updated if decision.status == "updated" else report.added
+            outcome = done.updated if decision.status == "updated" else done.added
             outcome.append(IndexedFile(uri, key, decision.status))
         if len(waiting) >= chunk:
             vectors.append(store.encoder.encode_images(waiting))
             waiting = []
     if waiting:
         vectors.append(store.encoder.encode_images(waiting))
-    report.failed.extend(undecodable)
+    done.failed.extend(undecodable)
     if ids:
         store._upsert(ids, np.concatenate(vectors), metas)
     if replaced:
         store.delete(ids=replaced)
+    for name in ("added", "updated", "skipped", "failed"):
+        getattr(report, name).extend(getattr(done, name))
+
+
+def _stopped(exc: StoreError, report: IndexReport) -> StoreError:
+    """``exc`` again, saying what was written before it and carrying ``report`` (see StoreError)."""
+    written = len(report.added) + len(report.updated)
+    message = (
+        f"{exc}. Indexing stopped: {written} files were written before this ({len(report.added)} "
+        f"added, {len(report.updated)} updated) and {len(report.skipped)} were already stored; "
+        "the error's .report lists them. Run the same indexing again to finish: what is stored is "
+        "skipped, nothing is stored twice"
+    )
+    try:
+        stopped = type(exc)(message)
+    except TypeError:  # an error class with another signature: keep it as it is
+        stopped = exc
+    stopped.report = report
+    return stopped
 
 
 def _prepared(encoder: SiglipEncoder, item: _ReadFile) -> PreparedImage:

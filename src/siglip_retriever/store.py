@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -47,13 +49,16 @@ from siglip_retriever.errors import (
     InputTypeError,
     ModelMismatchError,
     ServerUnavailableError,
+    StoreError,
 )
 from siglip_retriever.images import ImageInput, describe_source
+from siglip_retriever.retry import RetryPolicy
 from siglip_retriever.scoring import ScoreKind
 
 if TYPE_CHECKING:
     from siglip_retriever.encoder import SiglipEncoder
     from siglip_retriever.indexing import IndexReport
+    from siglip_retriever.locking import StoreLease
 
 __all__ = ["DEFAULT_COLLECTION", "DEFAULT_PATH", "MultimodalStore", "StoredItem", "content_id"]
 
@@ -64,6 +69,7 @@ DEFAULT_COLLECTION = "siglip"
 
 Kind = Literal["image", "text"]
 Metadata = dict[str, Any]
+T = TypeVar("T")
 
 # metadata keys this package writes on entries (user metadata may not use them)
 KIND, URI, MTIME, SIZE = "kind", "uri", "mtime_ns", "file_size"
@@ -132,10 +138,18 @@ class MultimodalStore:
         collection: the collection's name; one directory or server can hold several stores.
         client: an existing chromadb client (``PersistentClient``, ``HttpClient``, ...).
         device, dtype, batch_size: passed to :class:`~siglip_retriever.SiglipEncoder`.
+        lock_timeout: an embedded store is open in one process at a time (chromadb's embedded
+            client is not safe for more): seconds to wait while another process has it open;
+            ``0`` (the default) fails at once with :class:`~siglip_retriever.errors.StoreBusyError`,
+            ``None`` waits as long as it takes. See :mod:`siglip_retriever.locking`.
+        retries, retry_backoff: a call that cannot reach a Chroma server is tried ``retries``
+            more times, first after ``retry_backoff`` seconds, each wait twice the last
+            (:class:`~siglip_retriever.retry.RetryPolicy`).
 
     Raises:
         ModelMismatchError: the collection was built with another model.
         ServerUnavailableError: a Chroma server does not answer.
+        StoreBusyError: another process has the embedded store open (after ``lock_timeout``).
 
     Example:
         >>> import tempfile
@@ -147,6 +161,7 @@ class MultimodalStore:
         ['txt-...', 'txt-...']
         >>> MultimodalStore(store.path).count()  # reopens with the model it was built with
         2
+        >>> store.close()  # or: with MultimodalStore(path) as store: ...
     """
 
     def __init__(
@@ -160,9 +175,13 @@ class MultimodalStore:
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 32,
+        lock_timeout: float | None = 0.0,
+        retries: int = 3,
+        retry_backoff: float = 0.5,
     ) -> None:
         import chromadb
 
+        self.retry = RetryPolicy(retries, retry_backoff)
         self.path: Path | None = None
         if client is None:
             if path is None:
@@ -173,16 +192,30 @@ class MultimodalStore:
             if self.path.exists() and not self.path.is_dir():
                 raise ConfigurationError(f"store path {self.path} exists and is not a directory")
             self.path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(self.path), settings=_settings())
-        self.client = client
-        self.collection_name = collection
-        self.location = str(self.path) if self.path else _describe_client(client)
-        existing = self._existing_metadata()
-        self.encoder = self._make_encoder(existing, model, encoder, device, dtype, batch_size)
-        self.model_name = self.encoder.preset.reference
-        if existing is not None:
-            self._check_model(existing)
-        self._collection = self._open_collection(create=existing is None)
+        lock_dir = self.path or _persist_directory(client)
+        lease = None
+        if lock_dir is not None:  # before chromadb reads the directory: see siglip_retriever.locking
+            from siglip_retriever.locking import acquire
+
+            lease = acquire(lock_dir, lock_timeout)
+        owned = client is None
+        try:
+            if client is None:
+                client = chromadb.PersistentClient(path=str(self.path), settings=_settings())
+            self.client = client
+            self.collection_name = collection
+            self.location = str(self.path) if self.path else _describe_client(client)
+            existing = self._existing_metadata()
+            self.encoder = self._make_encoder(existing, model, encoder, device, dtype, batch_size)
+            self.model_name = self.encoder.preset.reference
+            if existing is not None:
+                self._check_model(existing)
+            self._collection = self._open_collection(create=existing is None)
+        except BaseException:
+            _release(client if owned else None, lease)
+            raise
+        # close() or the garbage collector closes what this store opened and ends its lock
+        self._finalizer = weakref.finalize(self, _release, client if owned else None, lease)
         meta = self._collection.metadata or {}
         self.logit_scale = float(meta.get(_META_SCALE, self.encoder.logit_scale))
         self.logit_bias = float(meta.get(_META_BIAS, self.encoder.logit_bias))
@@ -297,7 +330,28 @@ class MultimodalStore:
         return self._collection
 
     def __repr__(self) -> str:
-        return f"MultimodalStore({self.location!r}, model={self.model_name!r}, count={self.count()})"
+        count = self.count() if self._finalizer.alive else "closed"
+        return f"MultimodalStore({self.location!r}, model={self.model_name!r}, count={count})"
+
+    def close(self) -> None:
+        """Close the store: another process may open an embedded store once this one is closed.
+
+        The garbage collector closes a store nobody refers to, and the lock ends with the process
+        in any case; ``close()`` (or ``with MultimodalStore(path) as store:``) says when.
+        """
+        self._finalizer()
+
+    def __enter__(self) -> MultimodalStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _call(self, what: str, operation: Callable[[], T]) -> T:
+        """One chromadb call, retried while a server cannot be reached (see :attr:`retry`)."""
+        if not self._finalizer.alive:
+            raise StoreError(f"the store at {self.location} is closed; open it again to use it")
+        return self.retry.call(operation, what, self.location)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -424,7 +478,7 @@ class MultimodalStore:
             vectors = vectors[keep]
             metadatas = [metadatas[n] for n in keep]
             documents = [documents[n] for n in keep] if documents is not None else None
-        limit = max(1, int(self.client.get_max_batch_size()))
+        limit = max(1, int(self._call("get_max_batch_size", self.client.get_max_batch_size)))
         uris = [m.get(URI) for m in metadatas]
         for start in range(0, len(ids), limit):
             end = start + limit
@@ -438,7 +492,7 @@ class MultimodalStore:
             chunk_uris = uris[start:end]
             if any(u is not None for u in chunk_uris):
                 kwargs["uris"] = [u or "" for u in chunk_uris]
-            self._collection.upsert(**kwargs)
+            self._call("upsert", partial(self._collection.upsert, **kwargs))
 
     def delete(self, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> None:
         """Delete entries by id, or every entry matching a metadata filter."""
@@ -448,14 +502,30 @@ class MultimodalStore:
             return
         if where is not None and not where:  # every entry this package writes has a kind
             where = {KIND: {"$in": ["image", "text"]}}
-        self._collection.delete(ids=list(ids) if ids is not None else None, where=_where(where))
+        keys = list(ids) if ids is not None else None
+        self._call("delete", lambda: self._collection.delete(ids=keys, where=_where(where)))
+
+    def _update_files(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
+        """Record new file facts (uri, mtime, size) on entries whose picture is unchanged."""
+        if not ids:
+            return
+        uris = [str(m[URI]) for m in metadatas]
+        metas = [_clean(m) for m in metadatas]
+        self._call("update", lambda: self._collection.update(ids=list(ids), metadatas=metas, uris=uris))
+
+    def _existing_ids(self, ids: Sequence[str]) -> dict[str, Metadata]:
+        """id -> metadata of those of ``ids`` that are stored."""
+        if not ids:
+            return {}
+        found = self._call("get", lambda: self._collection.get(ids=list(ids), include=["metadatas"]))
+        return {i: dict(m or {}) for i, m in zip(found["ids"], found["metadatas"], strict=True)}
 
     # -- reading -------------------------------------------------------------------------------
 
     def count(self, kind: Kind | None = None) -> int:
         """Number of entries, or of entries of one kind (``"image"`` or ``"text"``)."""
         if kind is None:
-            return int(self._collection.count())
+            return int(self._call("count", self._collection.count))
         return sum(len(page["ids"]) for page in self._pages(where={KIND: kind}, include=[]))
 
     def get(
@@ -471,8 +541,10 @@ class MultimodalStore:
         With ``include_vectors`` the result is ``(items, vectors)``.
         """
         include = ["metadatas", "documents", "uris"] + (["embeddings"] if include_vectors else [])
-        result = self._collection.get(
-            ids=list(ids) if ids is not None else None, where=_where(where), limit=limit, include=include
+        keys = list(ids) if ids is not None else None
+        result = self._call(
+            "get",
+            lambda: self._collection.get(ids=keys, where=_where(where), limit=limit, include=include),
         )
         order = list(range(len(result["ids"])))
         if ids is not None:  # chromadb returns its own order: give back the order asked for
@@ -494,7 +566,8 @@ class MultimodalStore:
     ) -> Iterator[Any]:
         offset = 0
         while True:
-            page = self._collection.get(where=_where(where), include=include, limit=size, offset=offset)
+            get = partial(self._collection.get, where=_where(where), include=include, limit=size)
+            page = self._call("get", partial(get, offset=offset))
             if not page["ids"]:
                 return
             yield page
@@ -533,11 +606,14 @@ class MultimodalStore:
     def _query(
         self, query: npt.NDArray[np.float32], k: int, where: Mapping[str, Any] | None
     ) -> list[tuple[StoredItem, float]]:
-        result = self._collection.query(
-            query_embeddings=query,
-            n_results=k,
-            where=_where(where),
-            include=["metadatas", "documents", "distances"],
+        result = self._call(
+            "query",
+            lambda: self._collection.query(
+                query_embeddings=query,
+                n_results=k,
+                where=_where(where),
+                include=["metadatas", "documents", "distances"],
+            ),
         )
         return [
             (_item(i, meta, doc), 1.0 - float(distance))
@@ -561,6 +637,27 @@ def _settings() -> Any:
     import chromadb
 
     return chromadb.Settings(anonymized_telemetry=False)
+
+
+def _persist_directory(client: Any) -> Path | None:
+    """The directory of an embedded (persistent) chromadb client, ``None`` for other clients."""
+    settings = getattr(client, "get_settings", lambda: None)()
+    if settings is None or not getattr(settings, "is_persistent", False):
+        return None
+    if getattr(settings, "chroma_server_host", None):
+        return None
+    directory = getattr(settings, "persist_directory", None)
+    return Path(directory).resolve() if directory else None
+
+
+def _release(client: Any, lease: StoreLease | None) -> None:
+    """Close a client this store opened, then end its share of the directory's lock."""
+    try:
+        if client is not None:
+            client.close()
+    finally:
+        if lease is not None:
+            lease.release()
 
 
 def _describe_client(client: Any) -> str:
