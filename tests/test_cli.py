@@ -42,7 +42,7 @@ def test_index_summary_failures_and_report(indexed: tuple[list[str], Path], tmp_
     again = _run(*options, "index", str(photos), "--report", str(report))
     assert again.exit_code == 0
     assert "0 added, 0 updated, 4 skipped, 1 failed" in again.stdout
-    assert "broken.jpg: not an image file" in again.stderr
+    assert "broken.jpg: a text file, not an image" in again.stderr
     assert "store " in again.stdout
     data = json.loads(report.read_text())
     assert data[0]["failed"][0]["path"].endswith("broken.jpg")
