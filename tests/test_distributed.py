@@ -212,3 +212,18 @@ def test_bad_options_are_refused(tiny_encoder: Any, photos: Path) -> None:
         index_distributed(store, photos, num_workers=0)
     with pytest.raises(ConfigurationError, match="not a folder"):
         index_distributed(store, photos / "00-red.png")
+
+
+def test_a_file_changed_between_hashing_and_decoding_fails_with_its_reason(
+    tiny_encoder: Any, photos: Path
+) -> None:
+    from siglip_retriever.distributed.stages import hash_files, prepare_files
+
+    rows = {"row": np.array([0, 1]), "uri": np.array([str(photos / "00-red.png"), str(photos / "empty.jpg")])}
+    hashed = hash_files(rows)
+    assert hashed["key"][0].startswith("img-")
+    assert hashed["failure"].tolist() == ["", "empty file (zero bytes)"]
+    Image.new("RGB", (30, 30), "pink").save(photos / "00-red.png")  # changed after it was hashed
+    prepared = prepare_files({**rows, "key": hashed["key"]}, tiny_encoder.image_preparer())
+    assert prepared["failure"][0] == "file changed while it was being indexed; index again"
+    assert prepared["prepared"][0] == b""

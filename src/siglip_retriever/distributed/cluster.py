@@ -50,7 +50,9 @@ def ray_cluster(address: str | None = None, *, num_cpus: int | None = None) -> I
             ray.init(address=address, log_to_driver=False)
         else:
             # one machine: every Ray process listens on the loopback address only
-            ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+            ray.init(
+                num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False
+            )
     except ConnectionError as exc:
         raise ConfigurationError(
             f"no Ray cluster answers at {address!r} ({exc}). Start one with `ray start --head`, or leave "
