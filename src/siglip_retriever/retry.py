@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from siglip_retriever.errors import ConfigurationError, ServerUnavailableError
@@ -56,10 +56,12 @@ class RetryPolicy:
     Args:
         retries: tries after the first one (``0``: no retry).
         backoff: seconds before the first retry; each following wait doubles (at most 8 s).
+        sleep: how to wait (tests pass a fake).
     """
 
     retries: int = 3
     backoff: float = 0.5
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.retries, int) or self.retries < 0:
@@ -86,8 +88,7 @@ class RetryPolicy:
                     raise ServerUnavailableError(
                         f"the Chroma server at {location} did not answer ({what}: {exc}; {tries}). "
                         "Check that it is running (chroma run --host HOST --port PORT --path DIR) "
-                        "and reachable, then run the same command again: indexing resumes where it "
-                        "stopped, nothing is lost or stored twice"
+                        "and reachable, then try again"
                     ) from exc
-                time.sleep(pauses[attempt])
+                self.sleep(pauses[attempt])
         raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,197 @@
+"""A Chroma server that is down, goes away mid-run, or restarts: clear errors, retries, reruns.
+
+Each test starts its own ``chroma run`` on 127.0.0.1 (a free port, a data directory under
+tmp_path) so that it can kill it and start it again on the same port and data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from siglip_retriever import MultimodalStore
+from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.errors import ServerUnavailableError
+from siglip_retriever.retry import RetryPolicy
+from tests.conftest import _free_port
+from tests.test_crash_safety import assert_same_store, snapshot
+
+
+class ChromaServer:
+    """A ``chroma run`` process that a test can kill and start again on the same port and data."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+        log = (self.data / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [chroma, "run", "--path", str(self.data / "db"), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError(
+                        f"chroma did not start: {(self.data / 'server.log').read_text()}"
+                    ) from None
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ChromaServer]:
+    (tmp_path / "server").mkdir()
+    chroma = ChromaServer(tmp_path / "server")
+    chroma.start()
+    try:
+        yield chroma
+    finally:
+        chroma.kill()
+
+
+def _photos(folder: Path, count: int = 20) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.new("RGB", (24, 24), (i * 12, 255 - i * 12, 60)).save(folder / f"p{i:02d}.png")
+    return folder
+
+
+def _connect(port: int, encoder: SiglipEncoder, **options: Any) -> MultimodalStore:
+    return MultimodalStore.connect("127.0.0.1", port, encoder=encoder, collection="outage", **options)
+
+
+def test_no_server_is_a_clear_error(tiny_encoder: SiglipEncoder) -> None:
+    port = _free_port()
+    with pytest.raises(ServerUnavailableError) as info:
+        _connect(port, tiny_encoder)
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert "chroma run --host" in str(info.value)
+
+
+def test_server_killed_mid_run_then_restarted_and_rerun(
+    server: ChromaServer, tiny_encoder: SiglipEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _photos(tmp_path / "photos")  # 20 pictures: 5 batches of 4
+    store = _connect(server.port, tiny_encoder, retries=2, retry_backoff=0.05)
+    written: list[int] = []
+    upsert = store._upsert
+
+    def upsert_then_kill_server(*args: Any, **kwargs: Any) -> None:
+        upsert(*args, **kwargs)
+        written.append(len(args[0]))
+        if len(written) == 2:  # the server dies once two batches have landed
+            server.kill()
+
+    monkeypatch.setattr(store, "_upsert", upsert_then_kill_server)
+    with pytest.raises(ServerUnavailableError) as info:
+        store.index_folder(folder)
+    message = str(info.value)
+    assert f"127.0.0.1:{server.port}" in message and "3 tries" in message
+    assert "8 files were written before this" in message and "Run the same indexing again" in message
+    report = info.value.report
+    assert report is not None and len(report.added) == 8 and not report.failed
+
+    server.start()  # same port, same data
+    rerun = _connect(server.port, tiny_encoder)
+    assert sorted(item.id for item in rerun.get()) == sorted(entry.id for entry in report.added)
+    finished = rerun.index_folder(folder)
+    assert (len(finished.added), len(finished.skipped)) == (12, 8)
+    with MultimodalStore(tmp_path / "clean", encoder=tiny_encoder) as clean:
+        clean.index_folder(folder)
+        assert_same_store(snapshot(rerun), snapshot(clean))
+    assert store.count() == 20  # the first store's client reconnects to the restarted server
+
+
+def test_server_restart_within_the_retries_is_invisible(
+    server: ChromaServer, tiny_encoder: SiglipEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _photos(tmp_path / "photos", count=8)
+    store = _connect(server.port, tiny_encoder)
+    upsert = store._upsert
+    waits: list[float] = []
+
+    def restart_while_waiting(seconds: float) -> None:  # the first wait: the server comes back
+        waits.append(seconds)
+        if len(waits) == 1:
+            server.start()
+
+    def kill_then_upsert(*args: Any, **kwargs: Any) -> None:
+        if not waits:
+            server.kill()
+        upsert(*args, **kwargs)
+
+    store.retry = RetryPolicy(retries=3, backoff=0.05, sleep=restart_while_waiting)
+    monkeypatch.setattr(store, "_upsert", kill_then_upsert)
+    report = store.index_folder(folder)
+    assert len(report.added) == 8 and waits == [0.05]
+    assert store.count() == 8
+
+
+def test_transient_errors_are_retried_and_others_are_not(
+    tiny_encoder: SiglipEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MultimodalStore.in_memory(encoder=tiny_encoder, retries=2, retry_backoff=0)
+    store.add_texts(["one"])
+    real_count = store.collection.count
+    calls: list[str] = []
+
+    def flaky_count() -> int:
+        calls.append("count")
+        if len(calls) <= 2:
+            raise httpx.ConnectError("connection refused")
+        return int(real_count())
+
+    monkeypatch.setattr(store.collection, "count", flaky_count)
+    assert store.count() == 1 and len(calls) == 3
+
+    def broken_count() -> int:
+        calls.append("broken")
+        raise ValueError("a bad request is not retried")
+
+    monkeypatch.setattr(store.collection, "count", broken_count)
+    with pytest.raises(ValueError, match="not retried"):
+        store.count()
+    assert calls.count("broken") == 1
+
+    def down() -> int:
+        raise httpx.ReadError("server closed the connection")
+
+    monkeypatch.setattr(store.collection, "count", down)
+    with pytest.raises(ServerUnavailableError, match=r"did not answer \(count: server closed.*3 tries"):
+        store.count()
+
+
+def test_retry_options_are_checked(tiny_encoder: SiglipEncoder) -> None:
+    from siglip_retriever.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="retries"):
+        MultimodalStore.in_memory(encoder=tiny_encoder, retries=-1)
+    with pytest.raises(ConfigurationError, match="retry_backoff"):
+        MultimodalStore.in_memory(encoder=tiny_encoder, retry_backoff=-0.5)
