@@ -86,35 +86,40 @@ def acquire(directory: str | os.PathLike[str], timeout: float | None = 0.0) -> S
     if timeout is not None and timeout < 0:
         raise ConfigurationError(f"lock_timeout must be >= 0 seconds or None, not {timeout!r}")
     path = Path(directory).resolve()
-    with _GUARD:
-        held = _HELD.get(path)
-        if held is None:
-            held = _Held(_lock(path, timeout))
-            _HELD[path] = held
-        held.users += 1
-    return StoreLease(path)
-
-
-def _lock(directory: Path, timeout: float | None) -> int:
-    """Open the lock file and lock it, polling until ``timeout``; returns the file descriptor."""
-    lock_path = directory / LOCK_FILE
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock_path = path / LOCK_FILE
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.02
+    fd: int | None = None
     try:
-        while not _try_lock(fd):
+        while True:
+            # the guard is held only to look and try, never while waiting: other threads can open
+            # other stores meanwhile, and one that gets this directory's lock shares it with us
+            with _GUARD:
+                held = _HELD.get(path)
+                if held is None:
+                    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644) if fd is None else fd
+                    if _try_lock(fd):
+                        _write_holder(fd)
+                        held, fd = _Held(fd), None  # the registry owns the descriptor now
+                        _HELD[path] = held
+                if held is not None:
+                    held.users += 1
+                    return StoreLease(path)
             if deadline is not None and time.monotonic() >= deadline:
-                raise StoreBusyError(_busy_message(directory, lock_path, timeout))
+                raise StoreBusyError(_busy_message(path, lock_path, timeout))
             time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
             pause = min(pause * 2, 0.5)
-    except BaseException:
-        os.close(fd)
-        raise
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _write_holder(fd: int) -> None:
+    """Write who holds the lock into the lock file, for the message of a process that waits."""
     holder = f"pid {os.getpid()}: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:300]}\n"
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, holder.encode("utf-8", "replace"))
-    return fd
 
 
 def _busy_message(directory: Path, lock_path: Path, timeout: float | None) -> str:
