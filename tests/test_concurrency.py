@@ -15,9 +15,11 @@ from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
+from siglip_retriever.cli import main
 from siglip_retriever.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError, StoreBusyError, StoreError
 from siglip_retriever.locking import LOCK_FILE, acquire
@@ -78,6 +80,9 @@ def test_second_process_fails_at_once_or_waits(
 
     with pytest.raises(StoreBusyError, match=r"waited 0\.2 s"):  # this process, with a bounded wait
         MultimodalStore(db, encoder=tiny_encoder, lock_timeout=0.2)
+    cli = CliRunner().invoke(main, ["--db", str(db), "--device", "cpu", "index", str(tmp_path)])
+    assert cli.exit_code == 1
+    assert cli.stderr.startswith(f"error: the store at {db} is open in another process (pid {holder.pid}")
 
     waiter, answer = _open_in_child(forkserver, db, tiny_siglip_dir, None)  # waits as long as it takes
     stop_out.send("stop")  # the holder writes one text, closes the store, and ends
