@@ -1,4 +1,4 @@
-"""The SigLIP sigmoid loss against a direct computation of the paper's formula."""
+"""The SigLIP sigmoid loss and the CLIP softmax loss against direct computations of their formulas."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from siglip_retriever.losses import (
     pair_logits,
     positives_from_labels,
     sigmoid_loss,
+    softmax_loss,
 )
 
 
@@ -148,7 +149,8 @@ def test_bad_shapes_raise() -> None:
 
 def test_registry() -> None:
     assert get_loss("sigmoid") is sigmoid_loss
-    assert set(LOSSES) == {"sigmoid"}
+    assert get_loss("softmax") is softmax_loss
+    assert set(LOSSES) == {"sigmoid", "softmax"}
     with pytest.raises(ConfigurationError, match="unknown loss"):
         get_loss("triplet")
 
@@ -160,3 +162,53 @@ def test_importing_does_not_load_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def _loop_softmax_loss(
+    x: torch.Tensor, y: torch.Tensor, t_prime: float, positives: list[list[bool]]
+) -> float:
+    """CLIP's loss, pair by pair in float64 Python: each row's target spread over its matches."""
+    t = math.exp(t_prime)
+    xs = [[float(v) for v in row] for row in x]
+    ys = [[float(v) for v in row] for row in y]
+    xs = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in xs]
+    ys = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in ys]
+    logits = [[t * sum(a * c for a, c in zip(xi, yj, strict=True)) for yj in ys] for xi in xs]
+
+    def cross_entropy(rows: list[list[float]], targets: list[list[bool]]) -> float:
+        total = 0.0
+        for row, match in zip(rows, targets, strict=True):
+            norm = math.log(sum(math.exp(v) for v in row))
+            hits = [v for v, m in zip(row, match, strict=True) if m]
+            total += -sum(v - norm for v in hits) / len(hits)
+        return total / len(rows)
+
+    columns = [list(col) for col in zip(*logits, strict=True)]
+    column_targets = [list(col) for col in zip(*positives, strict=True)]
+    return (cross_entropy(logits, positives) + cross_entropy(columns, column_targets)) / 2
+
+
+@pytest.mark.parametrize("t_prime", [0.0, math.log(1 / 0.07)])
+def test_softmax_loss_matches_loop(t_prime: float) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 5, generator=gen, dtype=torch.float64) * 2.0
+    y = torch.randn(4, 5, generator=gen, dtype=torch.float64)
+    image_labels, text_labels = [0, 1, 2, 3, 0, 2], [0, 1, 2, 3]
+    positives = positives_from_labels(image_labels, text_labels)
+    loss = softmax_loss(x, y, logit_scale=torch.tensor(t_prime, dtype=torch.float64), positives=positives)
+    expected = _loop_softmax_loss(x, y, t_prime, positives.tolist())
+    assert float(loss) == pytest.approx(expected, rel=1e-10)
+    # the diagonal default is the paper's one-to-one case
+    square = softmax_loss(x[:4], y, logit_scale=torch.tensor(t_prime, dtype=torch.float64))
+    eye = [[i == j for j in range(4)] for i in range(4)]
+    assert float(square) == pytest.approx(_loop_softmax_loss(x[:4], y, t_prime, eye), rel=1e-10)
+
+
+def test_softmax_loss_ignores_the_bias_and_rejects_unmatched_rows() -> None:
+    x = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    scale = torch.tensor(1.0)
+    assert float(softmax_loss(x, x, logit_scale=scale, logit_bias=torch.tensor(-10.0))) == pytest.approx(
+        float(softmax_loss(x, x, logit_scale=scale))
+    )
+    with pytest.raises(ConfigurationError, match="a match for every image"):
+        softmax_loss(x, x, logit_scale=scale, positives=torch.zeros(3, 3, dtype=torch.bool))

@@ -260,7 +260,11 @@ def _load_from_disk(preset: Preset, device: str, dtype: str) -> _LoadedModel:
     if os.path.isabs(source) and not os.path.isdir(source):
         raise ModelLoadError(
             f"checkpoint directory {source} does not exist"
-            + (" (the bundled demo model is missing: reinstall the package)" if preset.name == "demo" else "")
+            + (
+                " (the bundled demo model is missing: reinstall the package)"
+                if preset.name in ("demo", "demo-clip")
+                else ""
+            )
         )
     backend = "torchvision" if importlib.util.find_spec("torchvision") else "pil"
     try:

@@ -1,4 +1,4 @@
-"""Image-text training losses: SigLIP's pairwise sigmoid loss.
+"""Image-text training losses: SigLIP's pairwise sigmoid loss and CLIP's softmax loss.
 
 SigLIP (Zhai et al., *Sigmoid Loss for Language Image Pre-Training*, ICCV 2023) scores every
 image-text pair of a batch on its own. For L2-normalised image vectors ``x_i`` and text vectors
@@ -47,6 +47,7 @@ __all__ = [
     "pair_logits",
     "positives_from_labels",
     "sigmoid_loss",
+    "softmax_loss",
 ]
 
 INIT_LOGIT_SCALE: float = math.log(10.0)
@@ -200,8 +201,58 @@ def positives_from_labels(
     return images[:, None] == texts[None, :]
 
 
-LOSSES: dict[str, ContrastiveLoss] = {"sigmoid": sigmoid_loss}
-"""Losses by name. ``"sigmoid"`` is SigLIP's; a CLIP softmax loss would be ``"softmax"``."""
+def softmax_loss(
+    image_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    *,
+    logit_scale: torch.Tensor,
+    logit_bias: torch.Tensor | None = None,
+    positives: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """CLIP's symmetric softmax contrastive loss (InfoNCE, Radford et al., 2021).
+
+    Each image's logits are a softmax over the batch's texts and each text's over its images;
+    the loss is the mean of the two cross-entropies. With ``positives`` (several matches in a
+    row), the target of a row is spread evenly over its matches, the usual multi-positive
+    form. Unlike the sigmoid loss, a score only means something relative to the other
+    candidates of the same softmax: there is no per-pair probability.
+
+    Args:
+        image_embeds: ``(n_images, dim)`` image vectors (normalised here).
+        text_embeds: ``(n_texts, dim)`` text vectors (normalised here).
+        logit_scale: ``t'``, a scalar tensor; the temperature is ``exp(t')``.
+        logit_bias: ignored by the softmax (a constant shift cancels), accepted so that every
+            loss has one signature.
+        positives: ``(n_images, n_texts)`` booleans; ``None`` means image ``i`` matches text
+            ``i`` only. Every image and every text needs at least one match.
+
+    Raises:
+        ConfigurationError: shapes that do not fit together, or a row or column without a match.
+
+    Example:
+        >>> import torch
+        >>> x = torch.eye(3)
+        >>> loss = softmax_loss(x, x, logit_scale=torch.tensor(0.0))
+        >>> round(float(loss), 4)  # -log(e / (e + 2)) for every row and column
+        0.5514
+    """
+    import torch
+
+    logits = pair_logits(image_embeds, text_embeds, logit_scale=logit_scale)
+    match = _positives(positives, logits.shape[0], logits.shape[1], logits).to(logits.dtype)
+    if bool((match.sum(dim=1) == 0).any()) or bool((match.sum(dim=0) == 0).any()):
+        raise ConfigurationError(
+            "the softmax loss needs a match for every image and every text; check the positives matrix"
+        )
+    image_targets = match / match.sum(dim=1, keepdim=True)
+    text_targets = (match / match.sum(dim=0, keepdim=True)).T
+    image_loss = -(image_targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    text_loss = -(text_targets * torch.log_softmax(logits.T, dim=1)).sum(dim=1).mean()
+    return (image_loss + text_loss) / 2
+
+
+LOSSES: dict[str, ContrastiveLoss] = {"sigmoid": sigmoid_loss, "softmax": softmax_loss}
+"""Losses by name: ``"sigmoid"`` is SigLIP's, ``"softmax"`` CLIP's."""
 
 
 def get_loss(name: str) -> ContrastiveLoss:

@@ -139,6 +139,16 @@ PRESETS: dict[str, Preset] = {
             multilingual=True,
             description="tiny SigLIP trained here on synthetic shapes; works offline",
         ),
+        Preset(
+            "demo-clip",
+            str(_PACKAGE_DIR / "demo" / "model_clip"),
+            family="clip",
+            score_kind="softmax",
+            text_length=16,
+            image_size=40,
+            multilingual=True,
+            description="the demo's CLIP twin: same size and data, softmax loss; for comparisons",
+        ),
     )
 }
 
