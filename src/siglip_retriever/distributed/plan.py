@@ -134,14 +134,16 @@ def plan_batches(
     row = 0
     for files in batches:
         batch = PlannedBatch(list(files))
-        snapshot = dict(stored)  # local indexing looks ids up once per batch, before it writes
+        # local indexing looks ids up once per batch, before it writes: the batch's own changes
+        # to the store (touched, new and deleted entries) apply after its last decision
         new_ids: list[str] = []
         new_rows: dict[str, tuple[int, str]] = {}
+        touched: list[tuple[str, str]] = []
         deleted: list[str] = []
         for file in batch.files:
             if file.failure:
                 continue
-            decision = _decide(file.uri, file.mtime_ns, file.size, file.key, known, snapshot, new_ids)
+            decision = _decide(file.uri, file.mtime_ns, file.size, file.key, known, stored, new_ids)
             file.decision = decision
             deleted.extend(decision.previous)
             if decision.embed:
@@ -153,7 +155,8 @@ def plan_batches(
                 continue
             file.depends_on = new_rows[file.key][0] if file.key in new_rows else made_by.get(file.key)
             if decision.touch:
-                stored[file.key] = file.uri
+                touched.append((file.key, file.uri))
+        stored.update(touched)
         for key, (embedding, uri) in new_rows.items():
             stored[key] = uri
             made_by[key] = embedding
