@@ -104,3 +104,76 @@ def test_bad_arguments(store: MultimodalStore) -> None:
 def test_empty_store_finds_nothing(tiny_encoder: SiglipEncoder) -> None:
     empty = MultimodalStore.in_memory(encoder=tiny_encoder, collection="empty")
     assert Retriever(empty).text_to_images("a red square") == []
+
+
+def test_default_thresholds_apply_to_their_own_direction_only(store: MultimodalStore) -> None:
+    # a Retriever made for strict text search still finds similar images, and the reverse
+    strict = Retriever(store, k=3, min_probability=1.0, min_similarity=-1.0)
+    assert strict.text_to_images("a red square") == []
+    assert len(strict.image_to_images(Image.new("RGB", (32, 32), "red"))) == 3
+    similar_only = Retriever(store, k=3, min_similarity=1.0)
+    assert len(similar_only.text_to_images("a red square")) == 3
+
+
+def test_min_probability_on_a_clip_store_is_a_clear_error(tiny_clip_dir: Path) -> None:
+    clip_store = MultimodalStore.in_memory(model=tiny_clip_dir, device="cpu")
+    clip_store.add_images([Image.new("RGB", (32, 32), "red")])
+    hits = Retriever(clip_store).text_to_images("a red square")
+    assert len(hits) == 1 and hits[0].probability is None
+    with pytest.raises(ConfigurationError, match="min_probability needs a sigmoid"):
+        Retriever(clip_store).text_to_images("a red square", min_probability=0.5)
+    with pytest.raises(ConfigurationError, match="min_probability needs a sigmoid"):
+        Retriever(clip_store, min_probability=0.5).image_to_texts(Image.new("RGB", (32, 32), "red"))
+
+
+def test_repeated_queries_are_answered_from_the_cache_until_a_write(
+    tiny_encoder: SiglipEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MultimodalStore(tmp_path / "db", encoder=tiny_encoder)
+    store.add_images([Image.new("RGB", (32, 32), c) for c in ("red", "blue")])
+    assert store.sole_writer  # the embedded store holds its directory's lock
+    asked: list[int] = []
+    real_query = store.query
+
+    def counting_query(*args: object, **kwargs: object) -> object:
+        asked.append(1)
+        return real_query(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "query", counting_query)
+    retriever = Retriever(store, k=2)
+    first = retriever.text_to_images("a red square")
+    again = retriever.text_to_images("a red square")
+    assert again == first and len(asked) == 1
+    assert again is not first  # a copy: changing the list does not change the cache
+    again.clear()
+    assert retriever.text_to_images("a red square") == first
+    # another k, filter or threshold is another search
+    retriever.text_to_images("a red square", k=1)
+    retriever.text_to_images("a red square", where={"kind": "image"})
+    retriever.text_to_images("a red square", min_probability=0.0)
+    assert len(asked) == 4
+    # a write through the store: the next search asks chromadb and sees the new entry
+    store.add_images([Image.new("RGB", (32, 32), "green")])
+    after = retriever.text_to_images("a red square", k=3)
+    assert len(after) == 3 and len(asked) == 5
+    store.delete(ids=[after[0].id])
+    assert len(retriever.text_to_images("a red square", k=3)) == 2
+    # turned off, every search asks
+    uncached = Retriever(store, k=2, cache_size=0)
+    uncached.text_to_images("a red square")
+    uncached.text_to_images("a red square")
+    assert len(asked) == 8
+    with pytest.raises(ConfigurationError, match="cache_size"):
+        Retriever(store, cache_size=-1)
+    store.close()
+
+
+def test_stores_other_writers_can_change_are_not_cached(tiny_encoder: SiglipEncoder) -> None:
+    # a named in-memory collection is shared by every store object of this process that names it
+    one = MultimodalStore.in_memory(encoder=tiny_encoder, collection="shared-cache-test")
+    two = MultimodalStore.in_memory(encoder=tiny_encoder, collection="shared-cache-test")
+    assert not one.sole_writer and MultimodalStore.in_memory(encoder=tiny_encoder).sole_writer
+    retriever = Retriever(one, k=5)
+    assert retriever.text_to_images("a red square") == []
+    two.add_images([Image.new("RGB", (32, 32), "red")])
+    assert len(retriever.text_to_images("a red square")) == 1

@@ -13,6 +13,11 @@ the result is empty, so an application can say "no relevant image" instead of sh
 bad one. Image-to-image hits have no calibrated probability (SigLIP's sigmoid was trained on
 image-text pairs); they are ranked and filtered by cosine similarity (``min_similarity``).
 
+Results are cached: the same query (same vector, ``k``, filter and thresholds) on a store that
+nothing has written to since is answered from memory, without asking chromadb. Only stores that
+no other process can write to while they are open cache (an embedded store holds its directory's
+lock; see :attr:`MultimodalStore.sole_writer`); a write through the store empties the cache.
+
 Example:
     >>> import tempfile
     >>> from PIL import Image
@@ -27,6 +32,9 @@ Example:
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -95,8 +103,12 @@ class Retriever:
     Args:
         store: the store to search.
         k: default number of hits.
-        min_probability: default threshold on the probability (image-text searches).
-        min_similarity: default threshold on cosine similarity (image-to-image searches).
+        min_probability: default threshold on the probability (image-text searches). Only
+            sigmoid (SigLIP) stores have one: a CLIP store raises ``ConfigurationError``.
+        min_similarity: default threshold on cosine similarity (image-to-image and
+            text-to-text searches).
+        cache_size: results of this many recent searches are kept (0: none); see the module's
+            docstring for when the cache is used.
 
     Example:
         >>> import tempfile
@@ -114,11 +126,17 @@ class Retriever:
         k: int = 4,
         min_probability: float | None = None,
         min_similarity: float | None = None,
+        cache_size: int = 256,
     ) -> None:
         self.store = store
         self.k = _check_k(k)
         self.min_probability = _check_threshold("min_probability", min_probability, 0.0, 1.0)
         self.min_similarity = _check_threshold("min_similarity", min_similarity, -1.0, 1.0)
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigurationError(f"cache_size must be an integer >= 0, not {cache_size!r}")
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[Any, ...], tuple[int, list[SearchHit]]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def text_to_images(
         self,
@@ -203,15 +221,27 @@ class Retriever:
         cross_modal: bool,
     ) -> list[SearchHit]:
         count = _check_k(k if k is not None else self.k)
-        threshold_p = _check_threshold(
-            "min_probability", min_probability if min_probability is not None else self.min_probability, 0, 1
-        )
-        threshold_s = _check_threshold(
-            "min_similarity", min_similarity if min_similarity is not None else self.min_similarity, -1, 1
-        )
-        results = self.store.query(vector, k=count, kind=kind, where=where)
         store = self.store
         calibrated = cross_modal and store.score_kind == "sigmoid"
+        threshold_p = threshold_s = None
+        if cross_modal:
+            wanted_p = min_probability if min_probability is not None else self.min_probability
+            threshold_p = _check_threshold("min_probability", wanted_p, 0, 1)
+            if threshold_p is not None and not calibrated:
+                raise ConfigurationError(
+                    f"min_probability needs a sigmoid (SigLIP) model; this store's model scores with "
+                    f"a {store.score_kind}, whose probabilities depend on the other candidates. "
+                    "Leave min_probability out, or use a SigLIP model."
+                )
+        else:
+            wanted_s = min_similarity if min_similarity is not None else self.min_similarity
+            threshold_s = _check_threshold("min_similarity", wanted_s, -1, 1)
+        key = (vector.tobytes(), kind, count, _frozen(where), threshold_p, threshold_s, cross_modal)
+        generation = getattr(store, "generation", 0)
+        cached = self._cached(key, generation)
+        if cached is not None:
+            return cached
+        results = store.query(vector, k=count, kind=kind, where=where)
         hits = []
         for item, similarity in results:
             probability = (
@@ -228,7 +258,43 @@ class Retriever:
             if threshold_s is not None and similarity < threshold_s:
                 continue
             hits.append(_hit(item, similarity, probability))
-        return _ranked(hits)
+        ranked = _ranked(hits)
+        self._remember(key, generation, ranked)
+        return list(ranked)
+
+    def clear_cache(self) -> None:
+        """Forget every cached result (after writing to the store some other way)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def _cached_store(self) -> bool:
+        return bool(self.cache_size) and bool(getattr(self.store, "sole_writer", False))
+
+    def _cached(self, key: tuple[Any, ...], generation: int) -> list[SearchHit] | None:
+        if not self._cached_store():
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(key)
+            if entry is None:
+                return None
+            if entry[0] != generation:  # the store was written to since
+                self._cache.clear()
+                return None
+            self._cache.move_to_end(key)
+            return list(entry[1])
+
+    def _remember(self, key: tuple[Any, ...], generation: int, hits: list[SearchHit]) -> None:
+        if not self._cached_store() or getattr(self.store, "generation", 0) != generation:
+            return
+        with self._cache_lock:
+            self._cache[key] = (generation, hits)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+
+def _frozen(where: Mapping[str, Any] | None) -> str:
+    """A hashable form of a metadata filter."""
+    return json.dumps(where, sort_keys=True, default=repr) if where else ""
 
 
 def _hit(item: StoredItem, similarity: float, probability: float | None) -> SearchHit:

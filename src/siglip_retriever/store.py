@@ -216,6 +216,11 @@ class MultimodalStore:
             raise
         # close() or the garbage collector closes what this store opened and ends its lock
         self._finalizer = weakref.finalize(self, _release, client if owned else None, lease)
+        self.generation = 0
+        """Writes made through this store object so far (a query cache compares it)."""
+        self.sole_writer = lease is not None
+        """Whether no other process can write to this store while it is open (an embedded store
+        holds its directory's lock): only then can query results be cached (see ``Retriever``)."""
         meta = self._collection.metadata or {}
         self.logit_scale = float(meta.get(_META_SCALE, self.encoder.logit_scale))
         self.logit_bias = float(meta.get(_META_BIAS, self.encoder.logit_bias))
@@ -235,7 +240,9 @@ class MultimodalStore:
         import chromadb
 
         name = collection or f"{DEFAULT_COLLECTION}-{uuid.uuid4().hex[:12]}"
-        return cls(None, client=chromadb.EphemeralClient(settings=_settings()), collection=name, **kwargs)
+        store = cls(None, client=chromadb.EphemeralClient(settings=_settings()), collection=name, **kwargs)
+        store.sole_writer = collection is None  # a named one may be shared with other objects
+        return store
 
     @classmethod
     def connect(
@@ -351,6 +358,8 @@ class MultimodalStore:
         """One chromadb call, retried while a server cannot be reached (see :attr:`retry`)."""
         if not self._finalizer.alive:
             raise StoreError(f"the store at {self.location} is closed; open it again to use it")
+        if what in _WRITES:
+            self.generation += 1  # before the call: a write that fails half-way still counts
         return self.retry.call(operation, what, self.location)
 
     # -- writing -------------------------------------------------------------------------------
@@ -625,6 +634,10 @@ class MultimodalStore:
                 strict=True,
             )
         ]
+
+
+_WRITES = frozenset({"upsert", "add", "update", "delete"})
+"""The chromadb calls that change a collection."""
 
 
 def file_metadata(path: Path) -> Metadata:
