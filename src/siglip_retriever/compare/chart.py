@@ -106,7 +106,14 @@ def write_chart(result: ComparisonResult, path: str | os.PathLike[str]) -> Path:
         axes.set_title(title, fontsize=10, loc="left")
         axes.grid(axis="y", alpha=0.3)
         axes.set_axisbelow(True)
-    axes_list[0].legend(fontsize=8, loc="upper right", ncols=min(len(result.models), 4))
+    # above the first panel, right-aligned with its title's line, so that no bar is hidden
+    axes_list[0].legend(
+        fontsize=8,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=min(len(result.models), 4),
+        frameon=False,
+    )
     figure.suptitle("Model comparison", fontsize=12)
     figure.tight_layout()
     target = Path(path)
