@@ -24,13 +24,19 @@ def p50_ms(call: Callable[[], object], rounds: int = 20) -> float:
     return 1000 * sorted(times)[len(times) // 2]
 
 
-def main(n: int = 100_000) -> None:
+def filled_store(n: int) -> tuple[MultimodalStore, np.ndarray]:
+    """An embedded store on a tiny model holding ``n`` random unit vectors, half images, half texts."""
     store = MultimodalStore(tempfile.mkdtemp(), model=build_checkpoint(tempfile.mkdtemp()), device="cpu")
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(n, store.encoder.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     metadatas = [{"kind": "image" if i % 2 else "text"} for i in range(n)]
     store._upsert([f"id{i}" for i in range(n)], vectors, metadatas)
+    return store, vectors
+
+
+def main(n: int = 100_000) -> None:
+    store, vectors = filled_store(n)
     query = vectors[0]
     ours = p50_ms(lambda: store.query(query, k=10, kind="image"))
     filtered = p50_ms(

@@ -8,14 +8,12 @@ the encoder's cache: the search alone), and a fresh query (text forward + search
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 
-import numpy as np
+from query_by_kind import filled_store
 
-from siglip_retriever import MultimodalStore, Retriever
-from siglip_retriever.tiny import build_checkpoint
+from siglip_retriever import Retriever
 
 
 def percentiles_ms(call: Callable[[], object], rounds: int = 200) -> tuple[float, float]:
@@ -29,12 +27,7 @@ def percentiles_ms(call: Callable[[], object], rounds: int = 200) -> tuple[float
 
 
 def main(n: int = 100_000) -> None:
-    store = MultimodalStore(tempfile.mkdtemp(), model=build_checkpoint(tempfile.mkdtemp()), device="cpu")
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(n, store.encoder.dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    metadatas = [{"kind": "image" if i % 2 else "text"} for i in range(n)]
-    store._upsert([f"id{i}" for i in range(n)], vectors, metadatas)
+    store, _ = filled_store(n)
     cached, uncached = Retriever(store, k=10), Retriever(store, k=10, cache_size=0)
     query = "a red bicycle by the sea"
     cached.text_to_images(query)

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from siglip_retriever import PRESETS, SiglipEncoder
 from siglip_retriever.cli import main
 from siglip_retriever.demo.data import CLASSES, LANGUAGES, caption, class_captions, num_templates, render
+from tests.demo_gallery import HELD_OUT_SEED, held_out_gallery
 
-HELD_OUT_SEED = 90_210
 CLIP_DIR = Path(PRESETS["demo-clip"].model_id)
 DEMO_DIR = Path(PRESETS["demo"].model_id)
 
@@ -32,13 +32,7 @@ def clip() -> SiglipEncoder:
 
 @pytest.fixture(scope="module")
 def gallery(clip: SiglipEncoder) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    rng = np.random.default_rng(HELD_OUT_SEED)
-    images, labels = [], []
-    for label, (shape, colour) in enumerate(CLASSES):
-        for _ in range(4):
-            images.append(render(shape, colour, rng, size=int(rng.choice([48, 64, 96]))))
-            labels.append(label)
-    return clip.encode_images(images), np.array(labels)
+    return held_out_gallery(clip)
 
 
 def test_loads_as_clip_with_the_demo_tokenizer_and_size(clip: SiglipEncoder) -> None:

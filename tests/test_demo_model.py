@@ -20,12 +20,10 @@ from siglip_retriever.demo.data import (
     caption,
     class_captions,
     num_templates,
-    render,
     write_image_folder,
 )
+from tests.demo_gallery import HELD_OUT_SEED, held_out_gallery
 
-HELD_OUT_SEED = 90_210
-PER_CLASS = 4
 MODEL_DIR = Path(PRESETS["demo"].model_id)
 
 
@@ -36,14 +34,8 @@ def encoder() -> SiglipEncoder:
 
 @pytest.fixture(scope="module")
 def gallery(encoder: SiglipEncoder) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """``PER_CLASS`` held-out pictures of each of the 24 classes: vectors and class labels."""
-    rng = np.random.default_rng(HELD_OUT_SEED)
-    images, labels = [], []
-    for label, (shape, colour) in enumerate(CLASSES):
-        for _ in range(PER_CLASS):
-            images.append(render(shape, colour, rng, size=int(rng.choice([48, 64, 96]))))
-            labels.append(label)
-    return encoder.encode_images(images), np.array(labels)
+    """``PER_CLASS`` (4) held-out pictures of each of the 24 classes: vectors and class labels."""
+    return held_out_gallery(encoder)
 
 
 def _queries(encoder: SiglipEncoder, lang: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
