@@ -226,3 +226,17 @@ def test_query_by_kind_equals_the_filtered_query(tiny_encoder: SiglipEncoder) ->
         )
         assert all(item.kind == kind for item, _ in got)
     assert len(store.query(vector, k=100)) == 63
+
+
+def test_texts_with_lone_surrogates_are_stored_with_replacement_characters(
+    tiny_encoder: SiglipEncoder,
+) -> None:
+    # what Python makes of a file name that is not UTF-8: chromadb and SHA-256 cannot take it
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    (key,) = store.add_texts(["caf\udce9.png"])
+    items = store.get([key])
+    assert items[0].text == "caf\ufffd.png"
+    assert store.add_texts(["caf\ufffd.png"]) == [key]  # the same text, stored once
+    np.testing.assert_allclose(
+        store.encoder.encode_texts(["caf\udce9.png"]), store.encoder.encode_texts(["caf\ufffd.png"])
+    )

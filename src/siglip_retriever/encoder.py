@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import re
 import sys
 import threading
 from collections import Counter, OrderedDict, deque
@@ -31,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
-from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, encodable_text, load_image
 from siglip_retriever.presets import Preset, resolve_model, with_facts
 from siglip_retriever.remote import resolve_url_policy
 from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_probability
@@ -355,17 +354,6 @@ def _check_texts(texts: object) -> list[str]:
     return result
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _encodable(text: str) -> str:
-    """``text`` with lone surrogates (``"\\udce9"`` from a file name decoded with
-    ``surrogateescape``, say), which no tokenizer accepts, replaced by U+FFFD."""
-    if text.isascii():
-        return text
-    return _SURROGATE.sub("\ufffd", text)
-
-
 class SiglipEncoder:
     """Encode texts and images into one L2-normalised vector space.
 
@@ -672,7 +660,7 @@ class SiglipEncoder:
         import torch
 
         loaded = self._loaded
-        texts = [_encodable(text) for text in texts]
+        texts = [encodable_text(text) for text in texts]
         padding = "longest" if loaded.preset.family == "clip" else "max_length"
         with loaded.tokenizer_lock:
             inputs = loaded.tokenizer(

@@ -51,7 +51,7 @@ from siglip_retriever.errors import (
     ServerUnavailableError,
     StoreError,
 )
-from siglip_retriever.images import ImageInput, describe_source
+from siglip_retriever.images import ImageInput, describe_source, encodable_text
 from siglip_retriever.retry import RetryPolicy
 from siglip_retriever.scoring import ScoreKind
 
@@ -380,6 +380,9 @@ class MultimodalStore:
         for i, text in enumerate(items):
             if not isinstance(text, str):
                 raise InputTypeError(f"text {i} is {type(text).__name__}, not str")
+        # lone surrogates (a file name's undecodable bytes) can be neither hashed as UTF-8 nor
+        # stored: keep what the encoder embeds, with U+FFFD in their place
+        items = [encodable_text(text) for text in items]
         metas = _metadatas(metadatas, len(items))
         keys = list(ids) if ids is not None else [content_id("text", t) for t in items]
         if len(keys) != len(items):
