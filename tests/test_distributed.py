@@ -227,3 +227,127 @@ def test_a_file_changed_between_hashing_and_decoding_fails_with_its_reason(
     prepared = prepare_files({**rows, "key": hashed["key"]}, tiny_encoder.image_preparer())
     assert prepared["failure"][0] == "file changed while it was being indexed; index again"
     assert prepared["prepared"][0] == b""
+
+
+# Files on a pyarrow filesystem: file:// URIs and an explicit SubTreeFileSystem go through the
+# generic filesystem code (listing, facts, reading in the tasks), not through os.path.
+
+
+def _without_scheme(data: Any) -> Any:
+    """``data`` with every ``file://`` prefix taken out: what local indexing would have written."""
+    return json.loads(
+        json.dumps(data).replace('"file://', '"').replace("same picture as file://", "same picture as ")
+    )
+
+
+def _assert_same_but_scheme(local: MultimodalStore, distributed: MultimodalStore) -> None:
+    ids, vectors, metas = _contents(local)
+    ray_ids, ray_vectors, ray_metas = _contents(distributed)
+    assert ray_ids == ids
+    np.testing.assert_allclose(ray_vectors, vectors, atol=1e-5)
+    assert all(m["uri"].startswith("file:///") and m["_uri"] == m["uri"] for m in ray_metas)
+    assert _without_scheme(ray_metas) == metas
+
+
+def test_file_uris_index_as_local_paths_and_rerun_through_the_cli(
+    ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
+) -> None:
+    from siglip_retriever.distributed import index_distributed
+
+    photos = photos.resolve()
+    local = _store(chroma_server, tiny_siglip_dir, "uri-local")
+    distributed = _store(chroma_server, tiny_siglip_dir, "uri-file")
+    expected = local.index_folder(photos)
+    report = index_distributed(distributed, f"file://{photos}/", num_workers=1)
+
+    assert report.folder == f"file://{photos}"
+    assert _without_scheme(_outcomes(report)) == _outcomes(expected)
+    assert [f.path for f in report.failed][:2] == [f"file://{photos}/empty.jpg", f"file://{photos}/notes.jpg"]
+    assert len(report.added) == 9 and len(report.failed) == 4
+    _assert_same_but_scheme(local, distributed)
+
+    # the same URI again, through the CLI: nothing embedded, nothing added. The undecodable files
+    # go first, so that the rerun needs no model actor (it would only fail them again)
+    for name in ("notes.jpg", "truncated.jpg", "sub/notes-again.jpg"):
+        (photos / name).unlink()
+    host, port = chroma_server
+    options = ["-m", str(tiny_siglip_dir), "--host", host, "--port", str(port), "--batch-size", str(BATCH)]
+    run = CliRunner().invoke(
+        main,
+        [*options, "--collection", "uri-file", "index", f"file://{photos}", "--engine", "ray", "--json"],
+    )
+    assert run.exit_code == 0, run.output
+    [rerun] = json.loads(run.output)
+    assert (len(rerun["added"]), len(rerun["updated"]), len(rerun["skipped"])) == (0, 0, 10)
+    assert sorted(s["status"] for s in rerun["skipped"]) == ["duplicate"] + ["unchanged"] * 9
+    assert rerun["failed"] == [{"path": f"file://{photos}/empty.jpg", "reason": "empty file (zero bytes)"}]
+    _assert_same_but_scheme(local, distributed)
+
+
+def test_an_explicit_subtree_filesystem_indexes_as_local_paths(
+    ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
+) -> None:
+    from pyarrow.fs import LocalFileSystem, SubTreeFileSystem
+
+    from siglip_retriever.distributed import index_distributed
+
+    photos = photos.resolve()
+    subtree = SubTreeFileSystem(str(photos.parent), LocalFileSystem())
+    local = _store(chroma_server, tiny_siglip_dir, "subtree-local")
+    distributed = _store(chroma_server, tiny_siglip_dir, "subtree-ray")
+    expected = local.index_folder(photos)
+    report = index_distributed(distributed, "photos", filesystem=subtree, num_workers=1)
+    assert _without_scheme(_outcomes(report)) == _outcomes(expected)
+    assert report.added[0].path == f"file://{photos}/00-red.png"
+    _assert_same_but_scheme(local, distributed)
+
+    # a picture moved, one deleted: the same outcome as local indexing (the undecodable files go
+    # first, so that this run needs no model actor)
+    for name in ("notes.jpg", "truncated.jpg", "sub/notes-again.jpg", "04-purple.png"):
+        (photos / name).unlink()
+    (photos / "03-yellow.png").rename(photos / "sub" / "yellow-moved.png")
+    expected = local.index_folder(photos, remove_missing=True)
+    report = index_distributed(distributed, "photos", filesystem=subtree, num_workers=1, remove_missing=True)
+    assert _without_scheme(_outcomes(report)) == _outcomes(expected)
+    assert [f.status for f in report.indexed].count("moved") == 1 and report.embedded == 0
+    assert report.removed == [f"file://{photos}/04-purple.png"]
+    _assert_same_but_scheme(local, distributed)
+
+
+def test_filesystem_files_that_cannot_be_read_are_reported_with_their_uri(
+    tiny_encoder: Any, photos: Path
+) -> None:
+    from pyarrow.fs import LocalFileSystem, SubTreeFileSystem
+
+    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.distributed.stages import hash_files
+    from siglip_retriever.errors import ConfigurationError
+
+    photos = photos.resolve()
+    subtree = SubTreeFileSystem(str(photos), LocalFileSystem())
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    report = index_distributed(store, ["gone.png", "sub"], filesystem=subtree)  # nothing to read: no Ray
+    assert [(f.path, f.reason) for f in report.failed] == [
+        (f"file://{photos}/gone.png", "cannot read file: No such file or directory"),
+        (f"file://{photos}/sub", "cannot read file: not a file"),
+    ]
+    rows = {
+        "row": np.array([0, 1]),
+        "uri": np.array(["u0", "u1"]),
+        "path": np.array(["gone.png", "empty.jpg"]),
+    }
+    failures = hash_files(rows, filesystem=subtree)["failure"].tolist()
+    assert failures[0].startswith("cannot read file: ") and "gone.png" in failures[0]
+    assert failures[1] == "empty file (zero bytes)"
+    with pytest.raises(ConfigurationError, match="neither a folder nor a file"):
+        index_distributed(store, f"file://{photos}/nothing-here")
+    with pytest.raises(ConfigurationError, match=r"pyarrow\.fs\.FileSystem"):
+        index_distributed(store, "photos", filesystem="not a filesystem")
+    assert store.count() == 0
+
+
+def test_cli_local_engine_refuses_uris(tmp_path: Path) -> None:
+    run = CliRunner().invoke(main, ["--db", str(tmp_path / "db"), "index", "s3://bucket/photos"])
+    assert run.exit_code == 2
+    assert "URIs need --engine ray" in run.output
+    assert not (tmp_path / "db").exists()

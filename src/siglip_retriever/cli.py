@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 ENV = "SIGLIP_RETRIEVER_"
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")  # s3://bucket/photos, file:///data
 
 
 @dataclass
@@ -104,6 +106,17 @@ def _user_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _PathOrUri(click.Path):
+    """An existing local path, or a URI (``s3://bucket/photos``) passed on as it is."""
+
+    name = "path_or_uri"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and _URI.match(value):
+            return value
+        return super().convert(value, param, ctx)
 
 
 def _json(data: Any) -> None:
@@ -205,7 +218,7 @@ def main(ctx: click.Context, **options: Any) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=_PathOrUri(exists=True, path_type=Path))
 @click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
 @click.option(
     "--ext", "extensions", help="Comma-separated extensions to index (default: common image types)."
@@ -250,7 +263,7 @@ def main(ctx: click.Context, **options: Any) -> None:
 @_user_errors
 def index(
     settings: Settings,
-    paths: tuple[Path, ...],
+    paths: tuple[Path | str, ...],
     no_recursive: bool,
     extensions: str | None,
     remove_missing: bool,
@@ -262,8 +275,16 @@ def index(
     cpus_per_worker: float,
     num_cpus: int | None,
 ) -> None:
-    """Index image folders or files, incrementally: unchanged files are skipped."""
+    """Index image folders or files, incrementally: unchanged files are skipped.
+
+    With --engine ray, PATHS may also be URIs of folders or files on any filesystem Ray Data
+    reads (s3://bucket/photos, gs://..., hdfs://..., file:///...); see docs/distributed.md.
+    """
     from contextlib import ExitStack
+
+    uris = [p for p in paths if isinstance(p, str)]
+    if uris and engine != "ray":
+        raise click.UsageError(f"{uris[0]} is a URI; URIs need --engine ray (local indexing reads paths)")
 
     with ExitStack() as stack:
         if engine == "ray":
@@ -280,7 +301,7 @@ def index(
 
                 report = index_distributed(
                     store,
-                    path if path.is_dir() else [path],
+                    path if isinstance(path, str) or path.is_dir() else [path],
                     recursive=not no_recursive,
                     extensions=extensions,
                     remove_missing=remove_missing,
@@ -289,6 +310,8 @@ def index(
                     dtype=settings.dtype,
                     show_progress=not as_json,
                 )
+            elif isinstance(path, str):  # pragma: no cover - refused above
+                raise click.UsageError(f"{path}: URIs need --engine ray")
             elif path.is_dir():
                 report = store.index_folder(
                     path,

@@ -30,7 +30,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -318,13 +318,17 @@ def _decide(
     known: dict[str, list[tuple[str, int, int]]],
     stored_uri: dict[str, Any],
     batch_ids: Container[str],
+    exists: Callable[[str], bool] | None = None,
 ) -> _Decision:
-    """Decide one file against the store (``stored_uri``: id -> uri) and the batch's new ids."""
+    """Decide one file against the store (``stored_uri``: id -> uri) and the batch's new ids.
+
+    ``exists`` tells whether the file a stored uri names is still there (a path by default).
+    """
     file_meta = {URI: uri, MTIME: int(mtime_ns), SIZE: int(size)}
     previous = [entry[0] for entry in known.get(uri, []) if entry[0] != key]  # this path's older pictures
     if key in stored_uri:
         other = stored_uri[key]
-        if other == uri or other is None or not Path(other).exists():
+        if other == uri or other is None or not (exists or _path_exists)(str(other)):
             # same picture: only the file's facts changed (touched, or moved here)
             status: Status = "unchanged" if other == uri else "moved"
             return _Decision(status, file_meta, previous, touch=True)
@@ -332,6 +336,10 @@ def _decide(
     if key in batch_ids:
         return _Decision("duplicate", file_meta, previous, "same picture as another file")
     return _Decision("updated" if previous else "added", file_meta, previous, embed=True)
+
+
+def _path_exists(path: str) -> bool:
+    return Path(path).exists()
 
 
 @dataclass

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from siglip_retriever.distributed.cluster import ray_cluster, require_ray
+from siglip_retriever.distributed.filesystems import RemoteFile, resolve_source
 from siglip_retriever.distributed.plan import EmbedResult, HashedFile, PlannedBatch, plan_batches
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.indexing import (
+    FailedFile,
+    IndexedFile,
     IndexReport,
     _changed_files,
     _known_files,
@@ -46,6 +49,7 @@ def index_distributed(
     gpus_per_worker: float | None = None,
     dtype: str = "auto",
     show_progress: bool = False,
+    filesystem: Any = None,
 ) -> IndexReport:
     """Index a folder (or a list of files) into ``store`` with Ray, incrementally.
 
@@ -55,13 +59,17 @@ def index_distributed(
     ``num_workers`` :class:`~siglip_retriever.SiglipEncoder` s (one model each, one GPU each when
     the cluster has GPUs) embeds them; the driver writes each batch into the store as it comes
     back. Ids, vectors, metadata and the report are those of local indexing with the same batch
-    size. Files must be readable at the same path on the driver and on every node (a shared or
-    network filesystem); the model must load on every node (a preset, a hub id, or a checkpoint
-    directory present at the same path everywhere).
+    size. Local files must be readable at the same path on the driver and on every node (a
+    shared or network filesystem); files on an object store or HDFS are given as URIs
+    (``s3://bucket/photos``, ``gs://``, ``hdfs://``, ``file:///``) or with ``filesystem=``, read
+    through pyarrow as Ray Data reads them, and stored under their full URI. The model must load
+    on every node (a preset, a hub id, or a checkpoint directory present at the same path
+    everywhere).
 
     Args:
         store: where to write; a Chroma server for a cluster (:meth:`MultimodalStore.connect`).
-        source: a folder to scan, or a list of image files (any extension).
+        source: a folder to scan, or a list of image files (any extension); local paths, or URIs
+            (a folder or a file each), or paths on ``filesystem``.
         recursive, extensions, remove_missing: as for :func:`~siglip_retriever.indexing.index_folder`.
         ray_address: a running cluster (``"auto"``, ``"HOST:6379"``, ``"ray://HOST:10001"``).
             ``None`` starts a local cluster on 127.0.0.1 for this call (unless Ray is already
@@ -73,6 +81,10 @@ def index_distributed(
         gpus_per_worker: GPUs each actor reserves; ``None``: 1 when the cluster has GPUs, else 0.
         dtype: the actors' model type (``"auto"``: float16 on a GPU, float32 on a CPU).
         show_progress: a progress bar of embedded images.
+        filesystem: a ``pyarrow.fs.FileSystem`` to read ``source`` from (``S3FileSystem(...)``
+            with credentials, a ``SubTreeFileSystem``, ...), as Ray Data's ``filesystem=``;
+            ``None``: local paths, or the filesystem a URI names (``FileSystem.from_uri``). It is
+            pickled to the tasks that read.
 
     Returns:
         An :class:`~siglip_retriever.indexing.IndexReport`, as local indexing returns.
@@ -90,6 +102,12 @@ def index_distributed(
         store = MultimodalStore.connect("127.0.0.1", 8000, model="demo")
         report = index_distributed(store, "photos/", num_workers=2)
         print(report.summary())
+
+        # an S3 prefix (credentials from the environment), or an explicit filesystem
+        index_distributed(store, "s3://bucket/photos", ray_address="auto", num_workers=8)
+        from pyarrow.fs import S3FileSystem
+        s3 = S3FileSystem(region="eu-west-1", access_key="...", secret_key="...")
+        index_distributed(store, "bucket/photos", filesystem=s3, ray_address="auto")
     """
     started = time.perf_counter()
     if not isinstance(num_workers, int) or num_workers < 1:
@@ -101,29 +119,48 @@ def index_distributed(
         raise ConfigurationError(f"batch_size must be a positive integer, not {size!r}")
     require_ray()  # before any scanning: a missing extra is the first thing to hear about
 
+    remote = resolve_source(source, filesystem)
     root: Path | None = None
-    if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
-        root = Path(source).expanduser().resolve()
-        files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
-    elif isinstance(source, (str, os.PathLike)):
-        raise ConfigurationError(f"{source} is not a folder; pass a folder or a list of files")
+    scanned = False
+    exists = None
+    if remote is not None:
+        remote_files, failed, scanned = remote.scan(recursive=recursive, extensions=extensions)
+        report = IndexReport(folder=remote.root_uri(), failed=list(failed))
+        known = _known_files(store)
+        pending = _changed_remote(remote_files, known, report)
+        exists = remote.exists
     else:
-        files, failed = [Path(f).expanduser() for f in source], []
-    folder = str(root) if root else _common_parent(files)
-    report = IndexReport(folder=folder, failed=list(failed))
-    known = _known_files(store)
-    pending = _changed_files(files, known, report)
+        if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
+            root = Path(source).expanduser().resolve()
+            files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
+        elif isinstance(source, (str, os.PathLike)):
+            raise ConfigurationError(f"{source} is not a folder; pass a folder or a list of files")
+        else:
+            files, failed = [Path(f).expanduser() for f in source], []
+        folder = str(root) if root else _common_parent(files)
+        report = IndexReport(folder=folder, failed=list(failed))
+        known = _known_files(store)
+        pending = [
+            HashedFile(str(p.resolve()), int(s.st_mtime_ns), int(s.st_size))
+            for p, s in _changed_files(files, known, report)
+        ]
     if pending:
+        fs = remote.filesystem if remote is not None else None
         with ray_cluster(ray_address, num_cpus=num_cpus) as ray:
             workers = _Workers(num_workers, cpus_per_worker, gpus_per_worker, dtype, size)
             workers.resolve(ray)
-            hashed = _hash(ray, pending, size)
+            hashed = _hash(ray, pending, size, fs)
             stored = _stored_uris(store, {f.key for f in hashed if f.key})
             batches = [hashed[start : start + size] for start in range(0, len(hashed), size)]
-            plan = plan_batches(batches, known=known, stored=stored)
-            _embed_and_write(ray, store, plan, workers, report, show_progress)
+            plan = plan_batches(batches, known=known, stored=stored, exists=exists)
+            _embed_and_write(ray, store, plan, workers, report, show_progress, fs)
     if remove_missing and root is not None:
         gone = _missing_entries(store, root, files, report.failed)
+        if gone:
+            store.delete(ids=sorted(set(gone.values())))
+            report.removed = sorted(gone)
+    elif remove_missing and remote is not None and scanned:
+        gone = _missing_remote(store, report.folder, remote_files, report.failed)
         if gone:
             store.delete(ids=sorted(set(gone.values())))
             report.removed = sorted(gone)
@@ -163,16 +200,53 @@ def _common_parent(files: list[Path]) -> str:
     return os.path.commonpath([str(p.resolve().parent) for p in files]) if files else ""
 
 
-def _hash(ray: Any, pending: list[tuple[Path, os.stat_result]], size: int) -> list[HashedFile]:
-    """Read and hash the changed files in Ray tasks; in the order of ``pending``."""
+def _changed_remote(
+    files: list[RemoteFile], known: dict[str, list[tuple[str, int, int]]], report: IndexReport
+) -> list[HashedFile]:
+    """As ``indexing._changed_files``, with the facts the filesystem listed."""
+    pending: list[HashedFile] = []
+    for file in files:
+        entries = known.get(file.uri, [])
+        if len(entries) == 1 and entries[0][1:] == (file.mtime_ns, file.size):
+            report.skipped.append(IndexedFile(file.uri, entries[0][0], "unchanged"))
+        else:
+            pending.append(HashedFile(file.uri, file.mtime_ns, file.size, path=file.path))
+    return pending
+
+
+def _missing_remote(
+    store: MultimodalStore, folder: str, files: list[RemoteFile], failed: list[FailedFile]
+) -> dict[str, str]:
+    """``uri -> id`` of the store's entries under the folder URI that are neither found nor failed."""
+    present = {f.uri for f in files} | {f.path for f in failed}
+    prefix = folder.rstrip("/") + "/"
+    return {
+        uri: entry[0]
+        for uri, entries in _known_files(store).items()
+        for entry in entries
+        if uri.startswith(prefix) and uri not in present
+    }
+
+
+def _rows(files: Iterable[HashedFile], filesystem: Any) -> list[dict[str, Any]]:
+    """Rows for the tasks: the file's uri, and its path on ``filesystem`` when there is one."""
+    rows = []
+    for n, f in enumerate(files):
+        row: dict[str, Any] = {"row": n, "uri": f.uri}
+        if filesystem is not None:
+            row["path"] = f.path
+        rows.append(row)
+    return rows
+
+
+def _hash(ray: Any, hashed: list[HashedFile], size: int, filesystem: Any = None) -> list[HashedFile]:
+    """Read and hash the changed files in Ray tasks, filling in ``key`` and ``failure``."""
     from siglip_retriever.distributed.stages import hash_files
 
-    hashed = [HashedFile(str(p.resolve()), int(s.st_mtime_ns), int(s.st_size)) for p, s in pending]
-    rows = [{"row": n, "uri": f.uri} for n, f in enumerate(hashed)]
+    rows = _rows(hashed, filesystem)
     dataset = ray.data.from_items(rows, override_num_blocks=_blocks(len(rows), size))
-    for batch in dataset.map_batches(hash_files, batch_size=size).iter_batches(
-        batch_size=None, batch_format="numpy"
-    ):
+    stage = dataset.map_batches(hash_files, batch_size=size, fn_kwargs={"filesystem": filesystem})
+    for batch in stage.iter_batches(batch_size=None, batch_format="numpy"):
         for row, key, failure in zip(batch["row"], batch["key"], batch["failure"], strict=True):
             hashed[int(row)].key, hashed[int(row)].failure = str(key), str(failure)
     return hashed
@@ -196,13 +270,17 @@ def _embed_and_write(
     workers: _Workers,
     report: IndexReport,
     show_progress: bool,
+    filesystem: Any = None,
 ) -> None:
     """Decode (tasks) and embed (actors) the planned files; write each batch when it is complete."""
     from siglip_retriever.distributed.stages import EmbedWorker, prepare_files
 
-    items = [
-        {"row": f.row, "uri": f.uri, "key": f.key} for batch in plan for f in batch.files if f.row is not None
-    ]
+    items: list[dict[str, Any]] = []
+    for f in (f for batch in plan for f in batch.files if f.row is not None):
+        item = {"row": f.row, "uri": f.uri, "key": f.key}
+        if filesystem is not None:
+            item["path"] = f.path
+        items.append(item)
     results: dict[int, EmbedResult] = {}
     applied = 0
 
@@ -221,7 +299,9 @@ def _embed_and_write(
         dataset = (
             ray.data.from_items(items, override_num_blocks=_blocks(len(items), size))
             .map_batches(
-                prepare_files, batch_size=size, fn_kwargs={"preparer": store.encoder.image_preparer()}
+                prepare_files,
+                batch_size=size,
+                fn_kwargs={"preparer": store.encoder.image_preparer(), "filesystem": filesystem},
             )
             .map_batches(
                 EmbedWorker,

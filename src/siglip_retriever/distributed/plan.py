@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ class HashedFile:
     decision: _Decision | None = None
     row: int | None = None  # this file's embedding, numbered across the run
     depends_on: int | None = None  # row of this run's embedding that made it a duplicate or skip
+    path: str = ""  # where the tasks read it on a pyarrow filesystem; empty: the local path ``uri``
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def plan_batches(
     *,
     known: dict[str, list[tuple[str, int, int]]],
     stored: dict[str, Any],
+    exists: Callable[[str], bool] | None = None,
 ) -> list[PlannedBatch]:
     """Decide every file, batch after batch, against the store as the earlier batches leave it.
 
@@ -124,6 +126,7 @@ def plan_batches(
         known: ``uri -> [(id, mtime_ns, size)]`` of the store's file entries before this run.
         stored: ``id -> uri`` of the store's entries, for at least every key in ``batches``.
             It is updated in place to what the store holds after the run.
+        exists: whether the file a stored uri names is still there (default: a local path).
 
     Returns:
         The batches, each file with its decision (``None`` for files that could not be read) and
@@ -143,7 +146,7 @@ def plan_batches(
         for file in batch.files:
             if file.failure:
                 continue
-            decision = _decide(file.uri, file.mtime_ns, file.size, file.key, known, stored, new_ids)
+            decision = _decide(file.uri, file.mtime_ns, file.size, file.key, known, stored, new_ids, exists)
             file.decision = decision
             deleted.extend(decision.previous)
             if decision.embed:

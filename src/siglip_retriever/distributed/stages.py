@@ -25,6 +25,7 @@ import numpy as np
 
 from siglip_retriever.errors import ImageLoadError
 from siglip_retriever.indexing import _read_and_hash
+from siglip_retriever.store import content_id
 
 if TYPE_CHECKING:
     from siglip_retriever.encoder import ImagePreparer
@@ -38,30 +39,50 @@ def _strings(values: list[str]) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
-def hash_files(batch: Batch) -> Batch:
-    """Read each file and give its content id (``key``), or why it cannot be read (``failure``)."""
+def _read(batch: Batch, n: int, filesystem: Any) -> tuple[bytes, str, str]:
+    """Row ``n``'s bytes and content id, or ``(b"", "", reason)``: a local file, or one on ``filesystem``."""
+    if filesystem is None:
+        return _read_and_hash(Path(str(batch["uri"][n])))
+    from siglip_retriever.distributed.filesystems import read_bytes
+
+    try:
+        data = read_bytes(filesystem, str(batch["path"][n]))
+    except OSError as exc:
+        return b"", "", f"cannot read file: {exc.strerror or exc}"
+    if not data:
+        return b"", "", "empty file (zero bytes)"
+    return data, content_id("image", data), ""
+
+
+def hash_files(batch: Batch, filesystem: Any = None) -> Batch:
+    """Read each file and give its content id (``key``), or why it cannot be read (``failure``).
+
+    Files are local paths (column ``uri``), or, with a pyarrow ``filesystem``, paths on it
+    (column ``path``).
+    """
     keys: list[str] = []
     failures: list[str] = []
-    for uri in batch["uri"]:
-        _data, key, failure = _read_and_hash(Path(str(uri)))
+    for n in range(len(batch["uri"])):
+        _data, key, failure = _read(batch, n, filesystem)
         keys.append(key)
         failures.append(failure)
     return {"row": batch["row"], "key": _strings(keys), "failure": _strings(failures)}
 
 
-def prepare_files(batch: Batch, preparer: ImagePreparer) -> Batch:
+def prepare_files(batch: Batch, preparer: ImagePreparer, filesystem: Any = None) -> Batch:
     """Decode and preprocess each file for the model, as ``SiglipEncoder.prepare_image`` does.
 
     ``prepared`` holds the pickled :class:`~siglip_retriever.encoder.PreparedImage` (empty on
     failure). A file whose content no longer matches the ``key`` it was planned with (it changed
     since it was hashed) fails with that reason rather than storing a vector under a wrong id.
+    Files are read as :func:`hash_files` reads them (``filesystem``: the ``path`` column on it).
     """
     prepared: list[bytes] = []
     widths: list[int] = []
     heights: list[int] = []
     failures: list[str] = []
-    for uri, key in zip(batch["uri"], batch["key"], strict=True):
-        data, now, failure = _read_and_hash(Path(str(uri)))
+    for n, key in enumerate(batch["key"]):
+        data, now, failure = _read(batch, n, filesystem)
         picture = None
         if not failure and now != key:
             failure = "file changed while it was being indexed; index again"
