@@ -22,15 +22,18 @@ from siglip_retriever.losses import (
 )
 
 
+def _unit_rows(x: torch.Tensor) -> list[list[float]]:
+    """The rows of ``x`` as Python floats, each divided by its length."""
+    rows = [[float(v) for v in row] for row in x]
+    return [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in rows]
+
+
 def _loop_loss(
     x: torch.Tensor, y: torch.Tensor, t_prime: float, b: float, positives: list[list[bool]] | None = None
 ) -> float:
     """-1/|B| sum_ij log sigmoid(z_ij (exp(t') x_i.y_j + b)), pair by pair, in float64 Python."""
     t = math.exp(t_prime)
-    xs = [[float(v) for v in row] for row in x]
-    ys = [[float(v) for v in row] for row in y]
-    xs = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in xs]
-    ys = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in ys]
+    xs, ys = _unit_rows(x), _unit_rows(y)
     total = 0.0
     for i, xi in enumerate(xs):
         for j, yj in enumerate(ys):
@@ -169,10 +172,7 @@ def _loop_softmax_loss(
 ) -> float:
     """CLIP's loss, pair by pair in float64 Python: each row's target spread over its matches."""
     t = math.exp(t_prime)
-    xs = [[float(v) for v in row] for row in x]
-    ys = [[float(v) for v in row] for row in y]
-    xs = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in xs]
-    ys = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in ys]
+    xs, ys = _unit_rows(x), _unit_rows(y)
     logits = [[t * sum(a * c for a, c in zip(xi, yj, strict=True)) for yj in ys] for xi in xs]
 
     def cross_entropy(rows: list[list[float]], targets: list[list[bool]]) -> float:
