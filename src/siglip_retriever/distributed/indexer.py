@@ -257,9 +257,8 @@ def _stored_uris(store: MultimodalStore, keys: set[str]) -> dict[str, Any]:
     stored: dict[str, Any] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), _LOOKUP_CHUNK):
-        found = store.collection.get(ids=ordered[start : start + _LOOKUP_CHUNK], include=["metadatas"])
-        for key, meta in zip(found["ids"], found["metadatas"], strict=True):
-            stored[key] = (meta or {}).get(URI)
+        for key, meta in store._existing_ids(ordered[start : start + _LOOKUP_CHUNK]).items():
+            stored[key] = meta.get(URI)
     return stored
 
 

@@ -90,7 +90,7 @@ class PlannedBatch:
                 undecodable.append(FailedFile(file.uri, results[file.depends_on].failure))
                 continue
             if decision.touch:
-                store.collection.update(ids=[file.key], metadatas=[decision.meta], uris=[file.uri])
+                store._update_files([file.key], [decision.meta])  # as index_folder, with retries
             if not decision.embed:
                 done.skipped.append(IndexedFile(file.uri, file.key, decision.status, decision.detail))
                 continue
