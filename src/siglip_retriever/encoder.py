@@ -30,10 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
-from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, encodable_text, load_image
+from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from siglip_retriever.presets import Preset, resolve_model, with_facts
 from siglip_retriever.remote import resolve_url_policy
 from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_probability
+from siglip_retriever.texts import encodable_text
 
 if TYPE_CHECKING:
     import torch

@@ -49,7 +49,7 @@ from siglip_retriever.remote import looks_like_url, redact, resolve_url_policy
 if TYPE_CHECKING:
     from siglip_retriever.remote import UrlPolicy
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "describe_source", "encodable_text", "load_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "describe_source", "load_image"]
 
 ImageInput = Union[  # noqa: UP007 - a runtime alias; X | Y of these fails on Python 3.10
     str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray
@@ -429,21 +429,3 @@ def _to_uint8(a: np.ndarray, *, high_bit_depth: bool, source: Any) -> np.ndarray
             return (a.astype(np.float64) / (2**bits - 1) * 255).round().clip(0, 255).astype(np.uint8)
         return np.clip(a, 0, 255).astype(np.uint8)
     raise ImageLoadError(describe_source(source), f"unsupported array dtype {a.dtype}")
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def encodable_text(text: str) -> str:
-    """``text`` with lone surrogates replaced by U+FFFD.
-
-    Python holds the undecodable bytes of a file name (``surrogateescape``) as lone surrogates
-    (``"caf\\udce9"``), which no tokenizer accepts and UTF-8 cannot encode.
-
-    Example:
-        >>> encodable_text("caf\\udce9") == "caf\\ufffd"
-        True
-    """
-    if text.isascii():
-        return text
-    return _SURROGATE.sub("\ufffd", text)

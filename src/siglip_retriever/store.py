@@ -51,9 +51,10 @@ from siglip_retriever.errors import (
     ServerUnavailableError,
     StoreError,
 )
-from siglip_retriever.images import ImageInput, describe_source, encodable_text
+from siglip_retriever.images import ImageInput, describe_source
 from siglip_retriever.retry import RetryPolicy
 from siglip_retriever.scoring import ScoreKind
+from siglip_retriever.texts import encodable_text
 
 if TYPE_CHECKING:
     from siglip_retriever.encoder import SiglipEncoder
