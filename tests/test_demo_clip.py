@@ -44,8 +44,15 @@ def test_loads_as_clip_with_the_demo_tokenizer_and_size(clip: SiglipEncoder) -> 
     report: dict[str, Any] = json.loads((CLIP_DIR / "training_report.json").read_text(encoding="utf-8"))
     assert report["config"]["family"] == "clip"
     demo_report = json.loads((DEMO_DIR / "training_report.json").read_text(encoding="utf-8"))
-    same = ("image_size", "patch_size", "text_length", "hidden_size", "num_layers", "batch_size")
-    for key in (*same, "pool_per_class"):
+    for key in (
+        "image_size",
+        "patch_size",
+        "text_length",
+        "hidden_size",
+        "num_layers",
+        "batch_size",
+        "pool_per_class",
+    ):
         assert report["config"][key] == demo_report["config"][key], key
 
 

@@ -332,7 +332,13 @@ def test_int8_keeps_the_demo_models_answers() -> None:
     from siglip_retriever.demo.data import CLASSES, LANGUAGES, caption, render
 
     rng = np.random.default_rng(4242)
-    pictures = [render(shape, colour, rng, size=64) for shape, colour in CLASSES for _ in range(2)]
+    per_class = 2
+    pictures = [render(shape, colour, rng, size=64) for shape, colour in CLASSES for _ in range(per_class)]
+
+    def best_per_class(texts: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+        """Each caption's best cosine in each class: (captions, classes)."""
+        return (texts @ gallery.T).reshape(len(texts), len(CLASSES), per_class).max(axis=2)
+
     fp32 = SiglipEncoder("demo", device="cpu")
     int8 = SiglipEncoder("demo", device="cpu", dtype="int8")
     gallery32, gallery8 = fp32.encode_images(pictures), int8.encode_images(pictures)
@@ -341,9 +347,7 @@ def test_int8_keeps_the_demo_models_answers() -> None:
         texts = [caption(shape, colour, lang) for shape, colour in CLASSES]
         texts32, texts8 = fp32.encode_texts(texts), int8.encode_texts(texts)
         assert np.sum(texts32 * texts8, axis=1).min() > 0.99, lang
-        # each caption's best cosine per class: (captions, classes)
-        by_class32 = (texts32 @ gallery32.T).reshape(len(texts), len(CLASSES), 2).max(axis=2)
-        by_class8 = (texts8 @ gallery8.T).reshape(len(texts), len(CLASSES), 2).max(axis=2)
+        by_class32, by_class8 = best_per_class(texts32, gallery32), best_per_class(texts8, gallery8)
         found32, found8 = by_class32.argmax(axis=1), by_class8.argmax(axis=1)
         top_two = np.sort(by_class32, axis=1)[:, -2:]
         clear = top_two[:, 1] - top_two[:, 0] > 0.01

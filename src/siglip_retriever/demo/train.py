@@ -29,9 +29,8 @@ temperature moving), took 471 s for the shipped checkpoint on this project's 2-c
 (0.21 s a step, 24 s to draw the pictures; up to 0.27 s a step, about 10 minutes, in noisier
 runs). Some seeds start slower (``--seed 1`` needs about ``--steps 2400``). On a machine that
 other processes keep busy, pass ``--threads 1``: two torch threads fighting other work for two
-cores were four times slower here than one.
-``training_report.json`` next to each checkpoint records the settings, the machine, the time and
-the held-out metrics.
+cores were four times slower here than one. ``training_report.json`` next to each checkpoint
+records the settings, the machine, the time and the held-out metrics.
 
 ``--family clip`` trains the ``demo-clip`` twin instead: a ``CLIPModel`` of the same size on the
 same tokenizer and pictures, with CLIP's softmax loss (:func:`siglip_retriever.losses.softmax_loss`).
