@@ -17,9 +17,9 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="session")
 def _encoders_on_cuda() -> Iterator[None]:
-    from siglip_retriever import encoder as module
+    from siglip_retriever.encoding import encoder as module
 
-    real_device, real_dtype = module._resolve_device, module._resolve_dtype
+    real_device, real_dtype = module.resolve_device, module.resolve_dtype
 
     def device(name: str) -> str:
         return real_device("cuda" if name in ("cpu", "auto") else name)
@@ -27,8 +27,8 @@ def _encoders_on_cuda() -> Iterator[None]:
     def dtype(name: str, on: str) -> str:
         return real_dtype("float32" if name == "auto" else name, on)
 
-    module._resolve_device, module._resolve_dtype = device, dtype
+    module.resolve_device, module.resolve_dtype = device, dtype
     try:
         yield
     finally:
-        module._resolve_device, module._resolve_dtype = real_device, real_dtype
+        module.resolve_device, module.resolve_dtype = real_device, real_dtype

@@ -219,7 +219,7 @@ def components(encoder: Any, files: list[Path]) -> dict[str, float]:
     """Per-image costs of the steps around the model, in ms (best of 5, one thread)."""
     from PIL import Image
 
-    from siglip_retriever.images import load_image
+    from siglip_retriever.encoding.images import load_image
 
     large = next(f for f in files if f.stem.endswith("large"))
     small = next(f for f in files if f.stem.endswith("small"))
@@ -466,7 +466,7 @@ def queries(plan: Plan, encoder: Any, scratch: Path) -> dict[str, Any]:
 
 
 def int8_mode(plan: Plan, encoder: Any, files: list[Path]) -> dict[str, Any]:
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
 
     start = time.perf_counter()
     quantized = SiglipEncoder(encoder.model_id, device="cpu", dtype="int8", batch_size=plan.batch_size)
@@ -528,7 +528,7 @@ def rss_child(folder: Path, model: Path, batch_size: int) -> None:
     afresh at ``exec`` (``ru_maxrss`` would carry the parent's size over the fork).
     """
     quiet_libraries()
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.store import MultimodalStore
 
     def status_mb(field: str) -> float:
@@ -800,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     import torch
 
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
 
     device = args.device
     if device == "auto":

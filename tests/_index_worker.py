@@ -29,7 +29,7 @@ import chromadb  # noqa: F401 - preloaded by the fork server
 import torch  # noqa: F401 - preloaded by the fork server
 import transformers
 
-import siglip_retriever.encoder
+import siglip_retriever.encoding.encoder
 import siglip_retriever.store
 
 # transformers imports its model and processor classes lazily, on first use (6 s here): do it now,
@@ -45,7 +45,7 @@ def _die() -> None:
 
 
 def _open_store(path: str, checkpoint: str, **options: Any) -> siglip_retriever.store.MultimodalStore:
-    encoder = siglip_retriever.encoder.SiglipEncoder(checkpoint, device="cpu", batch_size=4)
+    encoder = siglip_retriever.encoding.encoder.SiglipEncoder(checkpoint, device="cpu", batch_size=4)
     return siglip_retriever.store.MultimodalStore(path, encoder=encoder, **options)
 
 
@@ -102,7 +102,7 @@ def index_folder(
 
 def index_into_server(host: str, port: int, folder: str, checkpoint: str, collection: str) -> None:
     """Index ``folder`` into a Chroma server's collection (one of several concurrent writers)."""
-    encoder = siglip_retriever.encoder.SiglipEncoder(checkpoint, device="cpu", batch_size=4)
+    encoder = siglip_retriever.encoding.encoder.SiglipEncoder(checkpoint, device="cpu", batch_size=4)
     store = siglip_retriever.store.MultimodalStore.connect(host, port, encoder=encoder, collection=collection)
     report = store.index_folder(folder)
     if report.failed:

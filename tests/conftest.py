@@ -41,7 +41,7 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_siglip_dir: Path) -> Any:
     """A :class:`SiglipEncoder` on the tiny SigLIP checkpoint, shared by the session."""
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
 
     return SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=4)
 

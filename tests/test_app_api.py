@@ -14,7 +14,7 @@ from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.app import Limits, create_app
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
 
 SECRET = "TOP-SECRET-CONTENT-42"

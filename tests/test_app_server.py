@@ -21,7 +21,7 @@ from siglip_retriever import MultimodalStore
 from siglip_retriever.app import BackgroundServer, Limits, create_app
 from siglip_retriever.app.server import allowed_hosts_for
 from siglip_retriever.cli import main
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 
 SECRET = "SERVER-SECRET-7"
 

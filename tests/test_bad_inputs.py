@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from siglip_retriever import MultimodalStore
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import load_image
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.images import load_image
 from siglip_retriever.indexing import file_uri
 from tests.bad_inputs import Case, build_corpus, unreadable_file
 

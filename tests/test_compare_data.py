@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from siglip_retriever.backends import ImageTextEncoder, is_open_clip, load_encoder
-from siglip_retriever.backends.open_clip import OpenClipEncoder, import_open_clip, parse_open_clip_id
 from siglip_retriever.compare import compare_models, load_classes, load_pairs, parse_model_specs
 from siglip_retriever.compare.report import check_formats
+from siglip_retriever.encoding.backends import ImageTextEncoder, is_open_clip, load_encoder
+from siglip_retriever.encoding.backends.open_clip import OpenClipEncoder, import_open_clip, parse_open_clip_id
 from siglip_retriever.errors import ConfigurationError, MissingDependencyError, ModelLoadError
 
 

@@ -122,7 +122,7 @@ def test_child_process_scores_match_a_direct_computation(
     isolated: ComparisonResult, data: dict[str, Path], tiny_siglip_dir: Path
 ) -> None:
     """The runner wires every caption to its image: recompute SigLIP's recalls in this process."""
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
 
     pairs = load_pairs(data["pairs"])
     encoder = SiglipEncoder(tiny_siglip_dir, device="cpu")

@@ -20,7 +20,7 @@ from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.cli import main
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError, StoreBusyError, StoreError
 from siglip_retriever.locking import LOCK_FILE, acquire
 from tests import _index_worker

@@ -22,7 +22,7 @@ from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.demo.data import write_image_folder
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from tests import _index_worker
 
 Snapshot = dict[str, tuple[dict[str, Any], Any, Any, np.ndarray]]

@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 from transformers import AutoModel, AutoProcessor
 
-from siglip_retriever.encoder import SiglipEncoder, load_counts
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.loading import load_counts
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,

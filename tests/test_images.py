@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siglip_retriever.encoding.images import describe_source, load_image
 from siglip_retriever.errors import ImageLoadError, SiglipRetrieverError
-from siglip_retriever.images import describe_source, load_image
 
 
 def _picture(size: tuple[int, int] = (40, 30)) -> Image.Image:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
 
 

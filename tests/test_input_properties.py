@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import load_image
 from siglip_retriever.errors import ImageLoadError, InputTypeError
-from siglip_retriever.images import load_image
 
 # SIGLIP_PROPERTY_EXAMPLES=5000 digs deeper; the default keeps the file under about 20 s
 EXAMPLES = int(os.environ.get("SIGLIP_PROPERTY_EXAMPLES", "150"))

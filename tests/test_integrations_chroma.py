@@ -19,13 +19,14 @@ from chromadb.utils.data_loaders import ImageLoader
 from chromadb.utils.embedding_functions import config_to_embedding_function, known_embedding_functions
 from PIL import Image
 
-from siglip_retriever.encoder import SiglipEncoder, load_counts
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.loading import load_counts
+from siglip_retriever.encoding.presets import PRESETS
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, InputTypeError
 from siglip_retriever.integrations._common import model_reference
 from siglip_retriever.integrations.chroma import SiglipEmbeddingFunction, SiglipImageLoader
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
 from siglip_retriever.integrations.llama_index import SiglipEmbedding
-from siglip_retriever.presets import PRESETS
 
 COLOURS = ("red", "green", "blue")
 TEXTS = ["a red circle", "un carré bleu"]

@@ -18,9 +18,9 @@ import pytest
 from langchain_chroma import Chroma
 from PIL import Image
 
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, InputTypeError
-from siglip_retriever.images import ImageInput
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
 
 COLOURS = ("red", "green", "blue")

@@ -18,9 +18,9 @@ from llama_index.core.schema import ImageDocument, ImageNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from PIL import Image
 
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, InputTypeError
-from siglip_retriever.images import ImageInput
 from siglip_retriever.integrations.llama_index import SiglipEmbedding
 
 COLOURS = ("red", "green", "blue", "yellow", "purple")

@@ -27,9 +27,9 @@ from PIL import Image
 from pydantic import Field, ValidationError
 
 import siglip_retriever
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.images import ImageInput
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
 from siglip_retriever.integrations.langchain_store import (
     SiglipImageRetriever,

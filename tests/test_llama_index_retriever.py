@@ -18,9 +18,9 @@ from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle
 from PIL import Image
 
 import siglip_retriever
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.images import ImageInput
 from siglip_retriever.integrations.llama_index_retriever import SiglipImageNodeRetriever
 from siglip_retriever.retrieval import Retriever
 from siglip_retriever.store import MultimodalStore

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import siglip_retriever
 from siglip_retriever import errors
 from siglip_retriever.cli import main
-from siglip_retriever.presets import PRESETS, resolve_model
+from siglip_retriever.encoding.presets import PRESETS, resolve_model
 
 
 def _run_python(code: str) -> str:
@@ -27,7 +27,7 @@ def _run_python(code: str) -> str:
 
 def test_import_does_not_load_heavy_libraries() -> None:
     loaded = _run_python(
-        "import sys, siglip_retriever, siglip_retriever.cli, siglip_retriever.presets; "
+        "import sys, siglip_retriever, siglip_retriever.cli, siglip_retriever.encoding.presets; "
         "heavy = ['torch', 'transformers', 'chromadb', 'langchain_core', 'llama_index', 'ray']; "
         "print(','.join(m for m in heavy if m in sys.modules))"
     )

@@ -19,7 +19,8 @@ import torch
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
-from siglip_retriever.encoder import PreparedImage, SiglipEncoder, load_counts
+from siglip_retriever.encoding.encoder import PreparedImage, SiglipEncoder
+from siglip_retriever.encoding.loading import load_counts
 from siglip_retriever.errors import ConfigurationError, ImageLoadError
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -113,13 +114,13 @@ def test_worker_threads_run_below_the_model(tiny_siglip_dir: Path) -> None:
     def niceness() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
-    worker = encoder._submit(niceness).result()
+    worker = encoder.submit(niceness).result()
     if sys.platform.startswith("linux"):
         assert worker > niceness()
     else:
         assert worker >= niceness()
     inline = SiglipEncoder(tiny_siglip_dir, device="cpu", num_workers=0)
-    assert inline._submit(niceness).result() == niceness()
+    assert inline.submit(niceness).result() == niceness()
     with pytest.raises(ConfigurationError, match="num_workers"):
         SiglipEncoder(tiny_siglip_dir, device="cpu", num_workers=-1)
 
@@ -295,10 +296,10 @@ def test_chunked_decisions_match_whole_batch_decisions(
 
 
 def _use_pool_in_child(queue: Any) -> None:
-    from siglip_retriever.encoder import _decode_pool
+    from siglip_retriever.encoding.pools import decode_pool
 
     try:
-        queue.put(_decode_pool(2, low_priority=True).submit(pow, 6, 2).result(timeout=20))
+        queue.put(decode_pool(2, low_priority=True).submit(pow, 6, 2).result(timeout=20))
     except Exception as exc:  # reported to the parent, which fails the test
         queue.put(repr(exc))
 
@@ -307,11 +308,11 @@ def test_decode_threads_work_in_a_forked_child(tiny_siglip_dir: Path) -> None:
     """A forked child gets pools of its own (the parent's threads do not exist there)."""
     import multiprocessing
 
-    from siglip_retriever.encoder import _decode_pool
+    from siglip_retriever.encoding.pools import decode_pool
 
     encoder = SiglipEncoder(tiny_siglip_dir, device="cpu", num_workers=2)
     encoder.prepare_image(_pictures(1)[0])
-    assert _decode_pool(2, low_priority=True).submit(pow, 6, 2).result() == 36  # the parent's pool runs
+    assert decode_pool(2, low_priority=True).submit(pow, 6, 2).result() == 36  # the parent's pool runs
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_use_pool_in_child, args=(queue,))

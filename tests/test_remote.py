@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import load_image
+from siglip_retriever.encoding.remote import UrlPolicy, looks_like_url, redact
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
@@ -22,8 +24,6 @@ from siglip_retriever.errors import (
     RemoteImageError,
     UrlNotAllowedError,
 )
-from siglip_retriever.images import load_image
-from siglip_retriever.remote import UrlPolicy, looks_like_url, redact
 
 
 def _png() -> bytes:

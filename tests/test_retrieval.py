@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from siglip_retriever import MultimodalStore, Retriever
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError, InputTypeError
 
 

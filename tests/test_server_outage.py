@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ServerUnavailableError
 from siglip_retriever.retry import RetryPolicy
 from tests.conftest import _free_port

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import InputTypeError
 
 ODD_TEXTS = {

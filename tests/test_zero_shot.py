@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from siglip_retriever import SiglipEncoder, ZeroShotClassifier
+from siglip_retriever.encoding.scores import sigmoid_probability
 from siglip_retriever.errors import ConfigurationError, InputTypeError
-from siglip_retriever.scoring import sigmoid_probability
 
 PICTURES = [Image.new("RGB", (32, 32), colour) for colour in ("red", "blue", "green")]
 

@@ -17,6 +17,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from siglip_retriever._version import __version__
+from siglip_retriever.encoding.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_model
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
@@ -32,17 +33,16 @@ from siglip_retriever.errors import (
     UnknownPresetError,
     UrlNotAllowedError,
 )
-from siglip_retriever.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_model
 
 if TYPE_CHECKING:
-    from siglip_retriever.backends import load_encoder
-    from siglip_retriever.backends.open_clip import OpenClipEncoder
     from siglip_retriever.compare import ComparisonResult, compare_models
     from siglip_retriever.distributed import index_distributed
-    from siglip_retriever.encoder import SiglipEncoder
-    from siglip_retriever.images import load_image
+    from siglip_retriever.encoding.backends import load_encoder
+    from siglip_retriever.encoding.backends.open_clip import OpenClipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
+    from siglip_retriever.encoding.images import load_image
+    from siglip_retriever.encoding.remote import UrlPolicy
     from siglip_retriever.indexing import IndexReport
-    from siglip_retriever.remote import UrlPolicy
     from siglip_retriever.retrieval import Retriever, SearchHit
     from siglip_retriever.store import MultimodalStore
     from siglip_retriever.zero_shot import Classification, ZeroShotClassifier
@@ -90,7 +90,7 @@ __all__ = [
 
 # public name -> module that defines it, imported on first access
 _LAZY = {
-    "SiglipEncoder": "siglip_retriever.encoder",
+    "SiglipEncoder": "siglip_retriever.encoding.encoder",
     "MultimodalStore": "siglip_retriever.store",
     "Retriever": "siglip_retriever.retrieval",
     "SearchHit": "siglip_retriever.retrieval",
@@ -104,12 +104,12 @@ _LAZY = {
     "SiglipVectorStore": "siglip_retriever.integrations.langchain_store",
     "SiglipImageRetriever": "siglip_retriever.integrations.langchain_store",
     "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index_retriever",
-    "load_image": "siglip_retriever.images",
-    "UrlPolicy": "siglip_retriever.remote",
+    "load_image": "siglip_retriever.encoding.images",
+    "UrlPolicy": "siglip_retriever.encoding.remote",
     "compare_models": "siglip_retriever.compare",
     "ComparisonResult": "siglip_retriever.compare",
-    "load_encoder": "siglip_retriever.backends",
-    "OpenClipEncoder": "siglip_retriever.backends.open_clip",
+    "load_encoder": "siglip_retriever.encoding.backends",
+    "OpenClipEncoder": "siglip_retriever.encoding.backends.open_clip",
 }
 
 

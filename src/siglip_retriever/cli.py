@@ -29,7 +29,7 @@ from siglip_retriever._version import __version__
 from siglip_retriever.errors import ConfigurationError, SiglipRetrieverError
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.retrieval import SearchHit
     from siglip_retriever.store import MultimodalStore
 
@@ -55,7 +55,7 @@ class Settings:
     verbose: bool
 
     def encoder(self) -> SiglipEncoder:
-        from siglip_retriever.encoder import SiglipEncoder
+        from siglip_retriever.encoding.encoder import SiglipEncoder
 
         _quiet_model_loading(self.verbose)
         return SiglipEncoder(self.model, device=self.device, dtype=self.dtype, batch_size=self.batch_size)
@@ -537,7 +537,7 @@ def demo(settings: Settings, out: Path | None, per_class: int, as_json: bool) ->
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def presets(as_json: bool) -> None:
     """List the named checkpoints that --model accepts."""
-    from siglip_retriever.presets import PRESETS
+    from siglip_retriever.encoding.presets import PRESETS
 
     if as_json:
         _json(

@@ -101,7 +101,7 @@ class RemoteImageError(ImageLoadError):
 
 
 class UrlNotAllowedError(RemoteImageError):
-    """A URL the :class:`~siglip_retriever.remote.UrlPolicy` refuses: URLs are off (the default),
+    """A URL the :class:`~siglip_retriever.encoding.remote.UrlPolicy` refuses: URLs are off (the default),
     a scheme other than http(s), a host not on the allow-list, or a redirect to one of those."""
 
 

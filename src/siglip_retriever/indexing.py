@@ -43,7 +43,7 @@ from siglip_retriever.errors import ConfigurationError, ImageLoadError, StoreErr
 from siglip_retriever.store import KIND, MTIME, SIZE, URI, content_id
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoder import PreparedImage, SiglipEncoder
+    from siglip_retriever.encoding.encoder import PreparedImage, SiglipEncoder
     from siglip_retriever.store import MultimodalStore
 
 __all__ = [
@@ -253,7 +253,7 @@ def index_files(
             following = next(upcoming, None)
             if following is None:
                 return
-            ahead.append([encoder._submit(_read_file, encoder, p, s, stored) for p, s in following])
+            ahead.append([encoder.submit(_read_file, encoder, p, s, stored) for p, s in following])
 
     try:
         for batch in batches:

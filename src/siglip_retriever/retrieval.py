@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from siglip_retriever.encoding.images import ImageInput
+from siglip_retriever.encoding.scores import sigmoid_probability
 from siglip_retriever.errors import ConfigurationError, InputTypeError
-from siglip_retriever.images import ImageInput
-from siglip_retriever.scoring import sigmoid_probability
 
 if TYPE_CHECKING:
     from siglip_retriever.store import Kind, MultimodalStore, StoredItem

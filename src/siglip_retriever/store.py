@@ -43,6 +43,9 @@ import numpy.typing as npt
 from PIL.Image import Image as PILImage
 
 from siglip_retriever._version import __version__
+from siglip_retriever.encoding.images import ImageInput, describe_source
+from siglip_retriever.encoding.scores import ScoreKind
+from siglip_retriever.encoding.texts import encodable_text
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
@@ -51,13 +54,10 @@ from siglip_retriever.errors import (
     ServerUnavailableError,
     StoreError,
 )
-from siglip_retriever.images import ImageInput, describe_source
 from siglip_retriever.retry import RetryPolicy
-from siglip_retriever.scoring import ScoreKind
-from siglip_retriever.texts import encodable_text
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.indexing import IndexReport
     from siglip_retriever.locking import StoreLease
 
@@ -285,7 +285,7 @@ class MultimodalStore:
         dtype: str,
         batch_size: int,
     ) -> SiglipEncoder:
-        from siglip_retriever.encoder import SiglipEncoder
+        from siglip_retriever.encoding.encoder import SiglipEncoder
 
         if encoder is not None:
             if model is not None:

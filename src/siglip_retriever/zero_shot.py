@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from siglip_retriever.encoding.images import ImageInput, describe_source
+from siglip_retriever.encoding.scores import ScoreKind, sigmoid_probability, softmax_probability
 from siglip_retriever.errors import ConfigurationError, InputTypeError
-from siglip_retriever.images import ImageInput, describe_source
-from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_probability
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
 
 __all__ = ["DEFAULT_TEMPLATES", "Classification", "ZeroShotClassifier"]
 
@@ -117,7 +117,7 @@ class ZeroShotClassifier:
         dtype: str = "auto",
         batch_size: int = 32,
     ) -> None:
-        from siglip_retriever.encoder import SiglipEncoder
+        from siglip_retriever.encoding.encoder import SiglipEncoder
 
         names = _label_names(labels)
         template_list = list(templates) if not isinstance(templates, str) else [templates]

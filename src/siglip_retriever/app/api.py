@@ -53,6 +53,7 @@ from PIL import Image, UnidentifiedImageError
 from siglip_retriever._version import __version__
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.thumbnails import ThumbnailCache
+from siglip_retriever.encoding.images import load_image
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
@@ -60,7 +61,6 @@ from siglip_retriever.errors import (
     ServerUnavailableError,
     SiglipRetrieverError,
 )
-from siglip_retriever.images import load_image
 from siglip_retriever.retrieval import Retriever, SearchHit
 
 try:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from siglip_retriever.images import DEFAULT_MAX_PIXELS, load_image
+from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, load_image
 
 __all__ = ["Thumbnail", "ThumbnailCache"]
 

@@ -6,7 +6,7 @@ optional translated label names in ``labels.json``) for zero-shot top-1 accuracy
 Every model also gets its load time, images/s, texts/s and peak memory, measured in the same
 run. The result prints as a table and writes Markdown, JSON, CSV and a PNG chart.
 
-Models are anything :func:`~siglip_retriever.backends.load_encoder` takes: presets, model-hub
+Models are anything :func:`~siglip_retriever.encoding.backends.load_encoder` takes: presets, model-hub
 ids, checkpoint directories (SigLIP, SigLIP 2, CLIP) and ``open_clip:`` names.
 
 One job per module: :mod:`~siglip_retriever.compare.metrics` (Recall@k, accuracy),

@@ -116,8 +116,8 @@ def parse_model_specs(models: str | Sequence[str]) -> list[ModelSpec]:
 
 
 def _default_label(model: str) -> str:
-    from siglip_retriever.backends import is_open_clip
-    from siglip_retriever.presets import PRESETS
+    from siglip_retriever.encoding.backends import is_open_clip
+    from siglip_retriever.encoding.presets import PRESETS
 
     if model in PRESETS or is_open_clip(model):
         return model
@@ -184,7 +184,7 @@ def compare_models(
         classes: a folder of class sub-folders or a loaded :class:`ClassesDataset`.
         templates: zero-shot prompts, each with one ``{}`` for the label name.
         ks: the k of Recall@k.
-        device, dtype, batch_size: as for :class:`~siglip_retriever.encoder.SiglipEncoder`.
+        device, dtype, batch_size: as for :class:`~siglip_retriever.encoding.encoder.SiglipEncoder`.
         isolate: run each model in its own child process: exact peak memory and a cold load
             for every model. ``False`` runs them in this process (quicker to start; memory
             is sampled; the encoder cache is emptied before each model so that loads are real).
@@ -254,14 +254,14 @@ def compare_models(
 
 
 def _check_name(model: str) -> None:
-    from siglip_retriever.backends import is_open_clip
+    from siglip_retriever.encoding.backends import is_open_clip
 
     if is_open_clip(model):
-        from siglip_retriever.backends.open_clip import parse_open_clip_id
+        from siglip_retriever.encoding.backends.open_clip import parse_open_clip_id
 
         parse_open_clip_id(model)
     else:
-        from siglip_retriever.presets import resolve_model
+        from siglip_retriever.encoding.presets import resolve_model
 
         resolve_model(model)
 
@@ -326,7 +326,7 @@ def _group_vectors(encoded: _Encoded, indices: Sequence[int]) -> list[Vectors]:
 
 def _encode(job: _Job, peak: Callable[[], int | None]) -> _Encoded:
     """Load the model and encode everything, timing each step (runs in the child or in-process)."""
-    from siglip_retriever.backends import load_encoder
+    from siglip_retriever.encoding.backends import load_encoder
 
     if job.quiet:
         from transformers.utils import logging as hf_logging
@@ -395,11 +395,11 @@ def _import_runtime(model: str) -> None:
     import torch  # noqa: F401
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer  # noqa: F401
 
-    from siglip_retriever import encoder  # noqa: F401
-    from siglip_retriever.backends import is_open_clip
+    from siglip_retriever.encoding import encoder  # noqa: F401
+    from siglip_retriever.encoding.backends import is_open_clip
 
     if is_open_clip(model):
-        from siglip_retriever.backends.open_clip import import_open_clip
+        from siglip_retriever.encoding.backends.open_clip import import_open_clip
 
         import_open_clip()
 
@@ -522,7 +522,7 @@ class _RssSampler:
 def _run_in_process(job: _Job) -> _Encoded:
     import gc
 
-    from siglip_retriever.encoder import forget_models, loaded_models
+    from siglip_retriever.encoding.loading import forget_models, loaded_models
 
     _import_runtime(job.model)
     gc.collect()

@@ -20,7 +20,7 @@ What it does, seeded from ``--seed`` so that a run can be repeated:
    model's own ``logit_scale`` and ``logit_bias``; a batch holds many pictures of each class,
    so every pair whose caption describes the picture counts as a match;
 4. saves the checkpoint and a ``training_report.json``, loads the result through
-   :class:`~siglip_retriever.encoder.SiglipEncoder` and prints held-out metrics per language.
+   :class:`~siglip_retriever.encoding.encoder.SiglipEncoder` and prints held-out metrics per language.
 
 2,100 steps of 192 pairs, 40 px pictures in 10 px patches (16 image tokens) and 12-token
 captions (the longest caption is 10 tokens), with the temperature and bias learning at 3e-2 (ten
@@ -73,7 +73,7 @@ from siglip_retriever.errors import ConfigurationError
 if TYPE_CHECKING:
     import torch
 
-    from siglip_retriever.encoder import SiglipEncoder
+    from siglip_retriever.encoding.encoder import SiglipEncoder
 
 __all__ = ["EvalReport", "TrainConfig", "evaluate", "main", "train"]
 
@@ -332,7 +332,7 @@ def _picture_pool(config: TrainConfig, image_processor: Any) -> tuple[torch.Tens
     """``pool_per_class`` pictures of every class, preprocessed as the encoder does."""
     import torch
 
-    from siglip_retriever.images import load_image
+    from siglip_retriever.encoding.images import load_image
 
     rng = np.random.default_rng([config.seed, 1])
     labels = [label for label in range(len(CLASSES)) for _ in range(config.pool_per_class)]
@@ -385,7 +385,8 @@ def train(out_dir: str | os.PathLike[str] = DEFAULT_OUT, config: TrainConfig | N
     """
     import torch
 
-    from siglip_retriever.encoder import SiglipEncoder, clear_model_cache
+    from siglip_retriever.encoding.encoder import SiglipEncoder
+    from siglip_retriever.encoding.loading import clear_model_cache
     from siglip_retriever.losses import get_loss, positives_from_labels
     from siglip_retriever.tiny import train_sentencepiece
 

@@ -28,7 +28,7 @@ from siglip_retriever.indexing import _read_and_hash
 from siglip_retriever.store import content_id
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoder import ImagePreparer
+    from siglip_retriever.encoding.encoder import ImagePreparer
 
 __all__ = ["EmbedWorker", "hash_files", "prepare_files"]
 
@@ -72,7 +72,7 @@ def hash_files(batch: Batch, filesystem: Any = None) -> Batch:
 def prepare_files(batch: Batch, preparer: ImagePreparer, filesystem: Any = None) -> Batch:
     """Decode and preprocess each file for the model, as ``SiglipEncoder.prepare_image`` does.
 
-    ``prepared`` holds the pickled :class:`~siglip_retriever.encoder.PreparedImage` (empty on
+    ``prepared`` holds the pickled :class:`~siglip_retriever.encoding.encoder.PreparedImage` (empty on
     failure). A file whose content no longer matches the ``key`` it was planned with (it changed
     since it was hashed) fails with that reason rather than storing a vector under a wrong id.
     Files are read as :func:`hash_files` reads them (``filesystem``: the ``path`` column on it).
@@ -136,7 +136,7 @@ class EmbedWorker:
     def __init__(
         self, model: str, *, device: str, dtype: str = "auto", batch_size: int = 32, threads: int = 0
     ) -> None:
-        from siglip_retriever.encoder import SiglipEncoder
+        from siglip_retriever.encoding.encoder import SiglipEncoder
 
         if threads > 0 and device == "cpu":
             import torch

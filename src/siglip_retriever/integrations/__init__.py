@@ -1,4 +1,4 @@
-"""Framework adapters over :class:`~siglip_retriever.encoder.SiglipEncoder`.
+"""Framework adapters over :class:`~siglip_retriever.encoding.encoder.SiglipEncoder`.
 
 Each module imports its framework, so import the one you use:
 

@@ -8,7 +8,7 @@ reopens the collection with ``client.get_collection(name)`` and gets a working S
 function back, no argument needed. Its default space is cosine (vectors are L2-normalised).
 
 :class:`SiglipImageLoader` is an optional drop-in for chromadb's ``ImageLoader`` that reads
-``uris`` through :func:`siglip_retriever.images.load_image` (EXIF orientation, any mode, data
+``uris`` through :func:`siglip_retriever.encoding.images.load_image` (EXIF orientation, any mode, data
 URIs, a decompression-bomb guard), so an unreadable file raises
 :class:`~siglip_retriever.errors.ImageLoadError` naming it.
 
@@ -34,9 +34,9 @@ import numpy as np
 from chromadb.api.types import URI, DataLoader, Embeddable, EmbeddingFunction, Embeddings, Image, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, load_image
 from siglip_retriever.errors import ConfigurationError, InputTypeError
-from siglip_retriever.images import DEFAULT_MAX_PIXELS, load_image
 from siglip_retriever.integrations._common import model_reference, resolve_encoder
 
 __all__ = ["SiglipEmbeddingFunction", "SiglipImageLoader"]
@@ -205,7 +205,7 @@ register_embedding_function(SiglipEmbeddingFunction)
 
 
 class SiglipImageLoader(DataLoader[list[Image | None]]):
-    """A chromadb data loader that reads ``uris`` with :func:`siglip_retriever.images.load_image`.
+    """A chromadb data loader that reads ``uris`` with :func:`siglip_retriever.encoding.images.load_image`.
 
     A drop-in for chromadb's ``ImageLoader``: it returns RGB ``uint8`` arrays, applies EXIF
     orientation, accepts paths and data URIs, and raises

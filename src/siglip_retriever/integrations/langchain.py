@@ -24,8 +24,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.utils import from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from siglip_retriever.encoder import SiglipEncoder
-from siglip_retriever.images import ImageInput
+from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.integrations._common import ModelReference, model_reference, resolve_encoder
 
 __all__ = ["MODEL_ENV", "SiglipEmbeddings"]
@@ -37,9 +37,9 @@ MODEL_ENV = "SIGLIP_RETRIEVER_MODEL"
 class SiglipEmbeddings(BaseModel, Embeddings):
     """SigLIP text and image embeddings for LangChain.
 
-    Every method goes through one :class:`~siglip_retriever.encoder.SiglipEncoder`: texts are
+    Every method goes through one :class:`~siglip_retriever.encoding.encoder.SiglipEncoder`: texts are
     tokenised as the checkpoint expects and encoded in batches, images are loaded by
-    :func:`siglip_retriever.images.load_image` (paths, bytes, file objects, PIL images, numpy
+    :func:`siglip_retriever.encoding.images.load_image` (paths, bytes, file objects, PIL images, numpy
     arrays, data URIs), and every vector is L2-normalised, so use cosine distance (or inner
     product) in the vector store.
 
@@ -132,7 +132,7 @@ class SiglipEmbeddings(BaseModel, Embeddings):
         """Embed images, in batches of ``batch_size``, into the space of the text vectors.
 
         ``langchain_chroma.Chroma.add_images`` and ``similarity_search_by_image`` call this with
-        file paths; any input :func:`siglip_retriever.images.load_image` accepts works.
+        file paths; any input :func:`siglip_retriever.encoding.images.load_image` accepts works.
 
         Raises:
             ImageLoadError: an image cannot be read; the message names it.

@@ -41,11 +41,11 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field
 
+from siglip_retriever.encoding.images import ImageInput, load_image
+from siglip_retriever.encoding.scores import sigmoid_probability
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.images import ImageInput, load_image
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
 from siglip_retriever.retrieval import Retriever, SearchHit
-from siglip_retriever.scoring import sigmoid_probability
 from siglip_retriever.store import DEFAULT_COLLECTION, KIND, MultimodalStore, StoredItem, content_id
 
 __all__ = ["SearchKind", "SiglipImageRetriever", "SiglipVectorStore", "image_content_blocks"]

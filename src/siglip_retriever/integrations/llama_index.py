@@ -25,7 +25,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.embeddings import MultiModalEmbedding
 from llama_index.core.schema import ImageType
 
-from siglip_retriever.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.integrations._common import ModelReference, model_reference, resolve_encoder
 
@@ -35,8 +35,8 @@ __all__ = ["SiglipEmbedding"]
 class SiglipEmbedding(MultiModalEmbedding):
     """SigLIP text and image embeddings for LlamaIndex.
 
-    Every method goes through one :class:`~siglip_retriever.encoder.SiglipEncoder`; images may be
-    anything :func:`siglip_retriever.images.load_image` accepts, including the paths and
+    Every method goes through one :class:`~siglip_retriever.encoding.encoder.SiglipEncoder`; images may be
+    anything :func:`siglip_retriever.encoding.images.load_image` accepts, including the paths and
     ``BytesIO`` objects that LlamaIndex's ``ImageNode.resolve_image`` returns. Vectors are
     L2-normalised.
 

@@ -9,7 +9,7 @@ The facts are documentation: when a checkpoint is loaded, the encoder reads the 
 and image size from the checkpoint's own configuration.
 
 Example:
-    >>> from siglip_retriever.presets import resolve_model, PRESETS
+    >>> from siglip_retriever.encoding.presets import resolve_model, PRESETS
     >>> PRESETS["multilingual"].model_id
     'google/siglip-base-patch16-256-multilingual'
     >>> resolve_model("multilingual").score_kind
@@ -24,19 +24,21 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from siglip_retriever.errors import UnknownPresetError
+
+if TYPE_CHECKING:
+    from siglip_retriever.encoding.scores import ScoreKind
 
 __all__ = ["DEFAULT_MODEL", "PRESETS", "Preset", "resolve_model"]
 
 Family = Literal["siglip", "siglip2", "clip"]
-ScoreKind = Literal["sigmoid", "softmax"]
 
 DEFAULT_MODEL = "multilingual"
 """The preset used when no model is named: multilingual SigLIP from the model hub."""
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 

@@ -15,312 +15,40 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import os
-import sys
 import threading
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from siglip_retriever.encoding.loading import canonical_dtype, load_model, resolve_device, resolve_dtype
+from siglip_retriever.encoding.pools import decode_pool, default_workers
+from siglip_retriever.encoding.pools import submit as submit_to
+from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
+from siglip_retriever.encoding.presets import Preset, resolve_model
+from siglip_retriever.encoding.remote import resolve_url_policy
+from siglip_retriever.encoding.scores import ScoreKind, sigmoid_probability, softmax_probability
+from siglip_retriever.encoding.texts import encodable_text
 from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
-from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
-from siglip_retriever.presets import Preset, resolve_model, with_facts
-from siglip_retriever.remote import resolve_url_policy
-from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_probability
-from siglip_retriever.texts import encodable_text
 
 if TYPE_CHECKING:
     import torch
 
-    from siglip_retriever.remote import UrlPolicy
+    from siglip_retriever.encoding.remote import UrlPolicy
 
-__all__ = [
-    "ImagePreparer",
-    "PreparedImage",
-    "SiglipEncoder",
-    "clear_model_cache",
-    "forget_models",
-    "load_counts",
-    "loaded_models",
-]
-
-log = logging.getLogger(__name__)
+__all__ = ["ImagePreparer", "PreparedImage", "SiglipEncoder", "pooled_features", "unit_vectors"]
 
 Vectors = npt.NDArray[np.float32]
 _T = TypeVar("_T")
 
-_DTYPES = {
-    "float32": "float32",
-    "fp32": "float32",
-    "float": "float32",
-    "float16": "float16",
-    "fp16": "float16",
-    "half": "float16",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "int8": "int8",
-    "qint8": "int8",
-}
-_CPU_DECODE_NICENESS = 10
-"""How much lower than the caller's priority decode threads run when the model is on the CPU: the
-forward pass keeps the cores, decoding fills the gaps and catches up when the model waits."""
 
-
-@dataclass
-class _LoadedModel:
-    """A model, its tokenizer and image processor, loaded once per process."""
-
-    preset: Preset
-    model: Any
-    tokenizer: Any
-    image_processor: Any
-    device: str
-    dtype: str
-    dim: int
-    logit_scale: float
-    logit_bias: float
-    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def input_dtype(self) -> str:
-        """The floating-point type of the model's inputs (int8 models take float32)."""
-        return "float32" if self.dtype == "int8" else self.dtype
-
-
-@dataclass(frozen=True)
-class PreparedImage:
-    """An image decoded and preprocessed for one checkpoint: exactly what its forward pass takes.
-
-    Made by :meth:`SiglipEncoder.prepare_image` (thread-safe, so it can run in worker threads);
-    :meth:`SiglipEncoder.encode_images` accepts it in place of any other input and skips the
-    decoding. ``width`` and ``height`` are those of the decoded picture (JPEGs much larger than
-    the model's input are decoded at a reduced scale).
-    """
-
-    model_id: str
-    inputs: dict[str, npt.NDArray[Any]]
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class ImagePreparer:
-    """Decode and preprocess images for one checkpoint without loading its model.
-
-    :meth:`SiglipEncoder.prepare_image` goes through it; it pickles to a few kilobytes, so
-    worker processes (Ray tasks, for one) prepare exactly what the encoder's own model takes.
-
-    Example:
-        >>> import tempfile
-        >>> from PIL import Image
-        >>> from siglip_retriever import SiglipEncoder
-        >>> from siglip_retriever.tiny import build_checkpoint
-        >>> encoder = SiglipEncoder(build_checkpoint(tempfile.mkdtemp()))
-        >>> prepared = encoder.image_preparer()(Image.new("RGB", (64, 48), "red"))
-        >>> (prepared.width, prepared.height), encoder.encode_images([prepared]).shape
-        ((64, 48), (1, 32))
-    """
-
-    model_id: str
-    image_processor: Any
-    target_size: int
-    max_pixels: int | None
-    url_policy: UrlPolicy | None = None
-
-    def __call__(self, image: ImageInput) -> PreparedImage:
-        """Decode one input and preprocess it; thread-safe.
-
-        Raises:
-            ImageLoadError: the input cannot be read; the message names it.
-        """
-        picture = load_image(
-            image,
-            target_size=self.target_size or None,
-            max_pixels=self.max_pixels,
-            allow_urls=self.url_policy or False,
-        )
-        inputs = self.image_processor(images=[picture], return_tensors="np")
-        arrays = {key: np.asarray(value) for key, value in inputs.items()}
-        return PreparedImage(self.model_id, arrays, picture.width, picture.height)
-
-
-_CACHE: dict[tuple[str, str, str], _LoadedModel] = {}
-_CACHE_LOCK = threading.Lock()
-_LOADS: Counter[tuple[str, str, str]] = Counter()
-
-
-def load_counts() -> dict[tuple[str, str, str], int]:
-    """How many times each ``(model_id, device, dtype)`` was loaded from disk in this process."""
-    return dict(_LOADS)
-
-
-def loaded_models() -> set[tuple[str, str, str]]:
-    """The ``(model_id, device, dtype)`` of every model held in memory now."""
-    with _CACHE_LOCK:
-        return set(_CACHE)
-
-
-def forget_models(keys: set[tuple[str, str, str]]) -> None:
-    """Drop these models from memory (encoders that hold them keep working)."""
-    with _CACHE_LOCK:
-        for key in keys:
-            _CACHE.pop(key, None)
-
-
-def clear_model_cache() -> None:
-    """Forget every loaded model; the next encoder loads its checkpoint again."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    base = device.split(":", 1)[0]
-    if base not in ("cpu", "cuda", "mps"):
-        raise ConfigurationError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', not {device!r}")
-    if base == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(
-            "device 'cuda' was asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'"
-        )
-    return device
-
-
-def _resolve_dtype(dtype: str, device: str) -> str:
-    if dtype == "auto":
-        return "float16" if device.startswith("cuda") else "float32"
-    name = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
-    if name is None:
-        raise ConfigurationError(
-            f"dtype must be 'auto', 'float32', 'float16', 'bfloat16' or 'int8', not {dtype!r}"
-        )
-    if name == "int8" and device != "cpu":
-        raise ConfigurationError(
-            f"dtype 'int8' (dynamic int8 quantisation) runs on the CPU only, not on {device!r}; "
-            "use device='cpu', or dtype 'float16' on a GPU"
-        )
-    return name
-
-
-def _quantize_int8(model: Any) -> Any:
-    """Dynamic int8 quantisation of every ``Linear`` layer: int8 weights (one scale per output
-    channel), activations quantised on the fly; about 1.5x faster than float32 on AVX2 CPUs."""
-    import warnings
-
-    import torch
-
-    try:
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-    except ImportError as exc:  # pragma: no cover - depends on the torch build
-        raise ConfigurationError(
-            "dtype 'int8' needs torch's dynamic quantisation (torch.ao.quantization), which this "
-            "torch build lacks; use dtype 'float32'"
-        ) from exc
-    # every Linear but SigLIP 2's patch embedding, whose weight the model reads as a tensor
-    names = {
-        name: per_channel_dynamic_qconfig
-        for name, module in model.named_modules()
-        if type(module) is torch.nn.Linear and not name.endswith("patch_embedding")
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-        return quantize_dynamic(model, names, inplace=False)
-
-
-def _load(preset: Preset, device: str, dtype: str) -> _LoadedModel:
-    key = (preset.model_id, device, dtype)
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is not None:
-            return cached
-        loaded = _load_from_disk(preset, device, dtype)
-        _CACHE[key] = loaded
-        _LOADS[key] += 1
-        return loaded
-
-
-def _load_from_disk(preset: Preset, device: str, dtype: str) -> _LoadedModel:
-    import torch
-    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
-
-    source = preset.model_id
-    if os.path.isabs(source) and not os.path.isdir(source):
-        raise ModelLoadError(
-            f"checkpoint directory {source} does not exist"
-            + (
-                " (the bundled demo model is missing: reinstall the package)"
-                if preset.name in ("demo", "demo-clip")
-                else ""
-            )
-        )
-    backend = "torchvision" if importlib.util.find_spec("torchvision") else "pil"
-    try:
-        load_dtype = "float32" if dtype == "int8" else dtype
-        model = AutoModel.from_pretrained(source, dtype=getattr(torch, load_dtype))
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        image_processor = AutoImageProcessor.from_pretrained(source, backend=backend)
-    except (OSError, ValueError, KeyError) as exc:
-        hint = (
-            "This machine is offline (HF_HUB_OFFLINE is set): download the checkpoint where there "
-            "is a network, then pass its directory, or use the offline 'demo' preset."
-            if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
-            else "Check the model id or directory; a directory must hold a checkpoint saved with "
-            "save_pretrained() (config.json, weights, tokenizer and preprocessor files)."
-        )
-        raise ModelLoadError(f"could not load model {source!r}: {exc}. {hint}") from exc
-    model_type = getattr(model.config, "model_type", "")
-    if model_type not in ("siglip", "siglip2", "clip"):
-        raise ModelLoadError(
-            f"model {source!r} is a {model_type!r} checkpoint; siglip-retriever loads SigLIP, "
-            "SigLIP 2 and CLIP checkpoints"
-        )
-    model = model.to(device).eval()
-    if dtype == "int8":
-        model = _quantize_int8(model)
-    text_config = model.config.text_config
-    vision_config = model.config.vision_config
-    is_clip = model_type == "clip"
-    image_size = int(getattr(vision_config, "image_size", 0) or 0)
-    preset = with_facts(
-        preset,
-        family=model_type,
-        score_kind="softmax" if is_clip else "sigmoid",
-        text_length=int(text_config.max_position_embeddings),
-        image_size=image_size,
-    )
-    dim = int(getattr(model.config, "projection_dim", 0) or text_config.hidden_size)
-    logit_scale = float(model.logit_scale.detach().float().exp().item())
-    bias = getattr(model, "logit_bias", None)
-    logit_bias = float(bias.detach().float().item()) if bias is not None else 0.0
-    log.info("loaded %s on %s (%s), %d-d vectors", source, device, dtype, dim)
-    return _LoadedModel(
-        preset=preset,
-        model=model,
-        tokenizer=tokenizer,
-        image_processor=image_processor,
-        device=device,
-        dtype=dtype,
-        dim=dim,
-        logit_scale=logit_scale,
-        logit_bias=logit_bias,
-    )
-
-
-def _features(output: Any) -> torch.Tensor:
-    """``get_*_features`` returns a tensor in transformers 4 and a model output in 5."""
+def pooled_features(output: Any) -> torch.Tensor:
+    """The pooled features of ``get_*_features``: a tensor in transformers 4, a model output in 5."""
     import torch
 
     if isinstance(output, torch.Tensor):
@@ -331,7 +59,8 @@ def _features(output: Any) -> torch.Tensor:
     return pooled
 
 
-def _normalise(features: torch.Tensor) -> Vectors:
+def unit_vectors(features: torch.Tensor) -> Vectors:
+    """Features as L2-normalised float32 rows on the CPU."""
     import torch
 
     vectors = features.float()
@@ -360,7 +89,7 @@ class SiglipEncoder:
 
     Args:
         model: a preset name (``"multilingual"``, ``"demo"``, ...; see
-            :mod:`siglip_retriever.presets`), a model-hub id or the directory of a checkpoint
+            :mod:`siglip_retriever.encoding.presets`), a model-hub id or the directory of a checkpoint
             saved with ``save_pretrained``. ``None`` is the multilingual SigLIP.
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda[:N]"`` or ``"mps"``.
         dtype: ``"auto"`` (float16 on cuda, float32 elsewhere), ``"float32"``, ``"float16"``,
@@ -378,7 +107,7 @@ class SiglipEncoder:
             model, so the forward pass keeps the cores), one per CPU core (up to 16) on a GPU.
             ``0`` decodes in the calling thread, one batch after the other.
         allow_urls: fetch images given as ``http(s)://`` URLs: ``True`` under the default
-            :class:`~siglip_retriever.remote.UrlPolicy` (timeouts, a byte limit, bounded
+            :class:`~siglip_retriever.encoding.remote.UrlPolicy` (timeouts, a byte limit, bounded
             redirects), or a policy of your own (a host allow-list, say). ``False``, the default,
             refuses URLs with :class:`~siglip_retriever.errors.UrlNotAllowedError`.
 
@@ -419,11 +148,11 @@ class SiglipEncoder:
         if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
             raise ConfigurationError(f"num_workers must be None or an integer >= 0, not {num_workers!r}")
         preset = resolve_model(model)
-        if device == "auto" and _DTYPES.get(str(dtype).lower()) == "int8":
+        if device == "auto" and canonical_dtype(dtype) == "int8":
             device = "cpu"  # int8 is a CPU mode
-        resolved_device = _resolve_device(device)
-        self._loaded = _load(preset, resolved_device, _resolve_dtype(dtype, resolved_device))
-        self.num_workers = _default_workers(resolved_device) if num_workers is None else num_workers
+        resolved_device = resolve_device(device)
+        self._loaded = load_model(preset, resolved_device, resolve_dtype(dtype, resolved_device))
+        self.num_workers = default_workers(resolved_device) if num_workers is None else num_workers
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.max_pixels = max_pixels
@@ -562,7 +291,7 @@ class SiglipEncoder:
     ) -> Vectors:
         """Encode images into an ``(N, dim)`` float32 array of unit vectors.
 
-        Accepts every input :func:`siglip_retriever.images.load_image` accepts, and
+        Accepts every input :func:`siglip_retriever.encoding.images.load_image` accepts, and
         :class:`PreparedImage`, mixed freely. While the model runs one batch, worker threads
         decode and preprocess the next (see ``num_workers``); the vectors and their order are
         the same as with no workers.
@@ -618,6 +347,14 @@ class SiglipEncoder:
         return ImagePreparer(
             self.model_id, loaded.image_processor, self.image_size, self.max_pixels, self.url_policy
         )
+
+    def submit(self, function: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Run ``function(*args)`` in this encoder's decode threads (now, without workers).
+
+        For work that should overlap the model the way image decoding does, such as reading and
+        hashing files while the previous batch is embedded.
+        """
+        return submit_to(self._executor(), function, *args)
 
     def probabilities(
         self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
@@ -675,25 +412,13 @@ class SiglipEncoder:
         # no attention mask (its pads are real tokens), SigLIP 2's and CLIP's do
         inputs = {k: v.to(loaded.device) for k, v in inputs.items() if k != "token_type_ids"}
         with torch.inference_mode():
-            return _normalise(_features(loaded.model.get_text_features(**inputs)))
+            return unit_vectors(pooled_features(loaded.model.get_text_features(**inputs)))
 
     def _executor(self) -> ThreadPoolExecutor | None:
         """The shared decode threads of this encoder's device, or ``None`` without workers."""
         if self.num_workers <= 0:
             return None
-        return _decode_pool(self.num_workers, low_priority=self.device == "cpu")
-
-    def _submit(self, function: Callable[..., _T], *args: Any) -> Future[_T]:
-        """Run ``function(*args)`` in the decode threads, or now in this thread without workers."""
-        pool = self._executor()
-        if pool is not None:
-            return pool.submit(function, *args)
-        future: Future[_T] = Future()
-        try:
-            future.set_result(function(*args))
-        except Exception as exc:  # handed to whoever asks for the result, as a pool does
-            future.set_exception(exc)
-        return future
+        return decode_pool(self.num_workers, low_priority=self.device == "cpu")
 
     def _prepared_batches(self, batches: list[list[Any]]) -> Generator[list[PreparedImage], None, None]:
         """Yield each batch prepared, preparing up to two batches ahead in the worker threads."""
@@ -745,57 +470,4 @@ class SiglipEncoder:
             moved = stacked.to(loaded.device, non_blocking=on_gpu)
             tensors[key] = moved.to(dtype) if moved.is_floating_point() else moved
         with torch.inference_mode():
-            return _normalise(_features(loaded.model.get_image_features(**tensors)))
-
-    def _encode_image_batch(self, images: list[Any]) -> Vectors:
-        """Encode one batch of inputs in the calling thread (no workers)."""
-        return self._forward_images([self.prepare_image(image) for image in images])
-
-
-def _default_workers(device: str) -> int:
-    cores = os.cpu_count() or 1
-    if device == "cpu":
-        return min(2, cores)
-    return max(2, min(16, cores))
-
-
-_POOLS: dict[tuple[int, bool], ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _forget_pools() -> None:
-    """In a forked child the parent's threads do not exist: start new pools there."""
-    global _POOLS_LOCK
-    _POOLS.clear()
-    _POOLS_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools)
-
-
-def _lower_priority() -> None:
-    """Run the calling (worker) thread at a lower priority, where the OS allows it (Linux)."""
-    if sys.platform.startswith("linux"):
-        try:
-            tid = threading.get_native_id()
-            os.setpriority(
-                os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + _CPU_DECODE_NICENESS)
-            )
-        except OSError:  # pragma: no cover - a sandbox may refuse it; decoding works regardless
-            pass
-
-
-def _decode_pool(workers: int, *, low_priority: bool) -> ThreadPoolExecutor:
-    """One pool of decode threads per (size, priority), shared by every encoder in the process."""
-    key = (workers, low_priority)
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = ThreadPoolExecutor(
-                max_workers=workers,
-                thread_name_prefix="siglip-decode",
-                initializer=_lower_priority if low_priority else None,
-            )
-            _POOLS[key] = pool
-        return pool
+            return unit_vectors(pooled_features(loaded.model.get_image_features(**tensors)))

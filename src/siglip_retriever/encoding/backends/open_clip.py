@@ -15,7 +15,7 @@ softmax. NLLB tokenizers mark each text with its language: :meth:`OpenClipEncode
 takes the language (``"fr"`` or NLLB's own ``"fra_Latn"``), English by default.
 
 Example:
-    >>> from siglip_retriever.backends.open_clip import parse_open_clip_id
+    >>> from siglip_retriever.encoding.backends.open_clip import parse_open_clip_id
     >>> parse_open_clip_id("open_clip:ViT-B-32/laion2b_s34b_b79k")
     ('ViT-B-32', 'laion2b_s34b_b79k')
     >>> parse_open_clip_id("open_clip:hf-hub:visheratin/nllb-clip-base-siglip")
@@ -34,14 +34,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from siglip_retriever.encoding.scores import ScoreKind, sigmoid_probability, softmax_probability
 from siglip_retriever.errors import (
     ConfigurationError,
     InputTypeError,
     MissingDependencyError,
     ModelLoadError,
 )
-from siglip_retriever.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
-from siglip_retriever.scoring import ScoreKind, sigmoid_probability, softmax_probability
 
 __all__ = ["FLORES_CODES", "OpenClipEncoder", "import_open_clip", "parse_open_clip_id"]
 
@@ -185,7 +185,7 @@ def _flores(language: str) -> str:
 
 
 class OpenClipEncoder:
-    """An open_clip model with the same interface as :class:`~siglip_retriever.encoder.SiglipEncoder`.
+    """An open_clip model with the interface of :class:`~siglip_retriever.encoding.encoder.SiglipEncoder`.
 
     Args:
         model: an open_clip model name, with or without the ``open_clip:`` prefix (see
@@ -211,7 +211,7 @@ class OpenClipEncoder:
 
         The name is checked before open_clip is imported:
 
-        >>> from siglip_retriever.backends.open_clip import OpenClipEncoder
+        >>> from siglip_retriever.encoding.backends.open_clip import OpenClipEncoder
         >>> from siglip_retriever.errors import ConfigurationError
         >>> try:
         ...     OpenClipEncoder("open_clip:ViT-B-32/")
@@ -388,7 +388,7 @@ class OpenClipEncoder:
         batch_size: int | None = None,
         show_progress: bool | None = None,
     ) -> Vectors:
-        """Encode images (any input :func:`~siglip_retriever.images.load_image` takes) into unit vectors.
+        """Encode images (any input :func:`~siglip_retriever.encoding.images.load_image` takes).
 
         Raises:
             ImageLoadError: an input cannot be read; the message names it.

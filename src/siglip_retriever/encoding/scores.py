@@ -6,7 +6,7 @@ pair matches. ``logit_scale`` here is the multiplier (``exp`` of the model's sto
 CLIP has no bias; its logits only mean something under a softmax over candidates.
 
 Example:
-    >>> from siglip_retriever.scoring import sigmoid_probability
+    >>> from siglip_retriever.encoding.scores import sigmoid_probability
     >>> round(float(sigmoid_probability(0.1, logit_scale=100.0, logit_bias=-10.0)), 3)
     0.5
 """

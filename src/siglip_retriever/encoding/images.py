@@ -9,7 +9,7 @@ Accepted inputs (:data:`ImageInput`):
 - a numpy array: ``(H, W)`` grayscale, ``(H, W, 1|3|4)`` or ``(1|3|4, H, W)``, ``uint8`` or
   float (``0..1``; floats above 1 are taken as ``0..255``);
 - a ``data:image/...;base64,...`` URI, or a bare base64 string of an encoded image;
-- an ``http(s)://`` URL, only when ``allow_urls`` is given (see :mod:`siglip_retriever.remote`);
+- an ``http(s)://`` URL, only when ``allow_urls`` is given (see :mod:`siglip_retriever.encoding.remote`);
   otherwise a URL is refused with :class:`~siglip_retriever.errors.UrlNotAllowedError`.
 
 What happens on the way: EXIF orientation is applied; palette, RGBA/LA (composited on white),
@@ -24,7 +24,7 @@ PDF, a HEIC photo, a corrupt PNG...).
 
 Example:
     >>> import numpy as np
-    >>> from siglip_retriever.images import load_image
+    >>> from siglip_retriever.encoding.images import load_image
     >>> load_image(np.zeros((4, 6), dtype=np.uint8)).size
     (6, 4)
 """
@@ -43,11 +43,11 @@ from typing import IO, TYPE_CHECKING, Any, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from siglip_retriever.encoding.remote import looks_like_url, redact, resolve_url_policy
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.remote import looks_like_url, redact, resolve_url_policy
 
 if TYPE_CHECKING:
-    from siglip_retriever.remote import UrlPolicy
+    from siglip_retriever.encoding.remote import UrlPolicy
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "describe_source", "load_image"]
 
@@ -107,7 +107,7 @@ def load_image(
         max_pixels: refuse images with more pixels than this (``None``: no limit; Pillow's own
             guard, ``PIL.Image.MAX_IMAGE_PIXELS``, still refuses twice its value).
         allow_urls: fetch ``http(s)://`` URLs: ``True`` under the default
-            :class:`~siglip_retriever.remote.UrlPolicy`, or a policy of your own. ``False`` (the
+            :class:`~siglip_retriever.encoding.remote.UrlPolicy`, or a policy of your own. ``False`` (the
             default) refuses every URL.
 
     Returns:
