@@ -31,7 +31,7 @@ def filled_store(n: int) -> tuple[MultimodalStore, np.ndarray]:
     vectors = rng.normal(size=(n, store.encoder.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     metadatas = [{"kind": "image" if i % 2 else "text"} for i in range(n)]
-    store._upsert([f"id{i}" for i in range(n)], vectors, metadatas)
+    store.upsert_vectors([f"id{i}" for i in range(n)], vectors, metadatas)
     return store, vectors
 
 

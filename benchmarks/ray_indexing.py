@@ -78,7 +78,7 @@ def main() -> None:
     import ray
 
     from siglip_retriever import MultimodalStore
-    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.store.distributed import index_distributed
 
     folder = workloads.photo_folder(0, args.images)
     model = _model(args.model)

@@ -361,7 +361,7 @@ def fast_query(store: Any, vector: np.ndarray, k: int, kind: str) -> list[tuple[
     as a chromadb ``where`` (which, on 100k entries, costs far more than the search itself); the
     filtered query remains the fallback when that top ``k`` holds entries of the other kind.
     """
-    from siglip_retriever.store import _item
+    from siglip_retriever.store.entries import stored_item as _item
 
     fetch = k
     result = store.collection.query(
@@ -415,7 +415,7 @@ def queries(plan: Plan, encoder: Any, scratch: Path) -> dict[str, Any]:
             {"kind": "image", "uri": f"/photos/{i:06d}.jpg", "mtime_ns": i, "file_size": 100_000 + i}
             for i in range(first, last)
         ]
-        store._upsert(ids, vectors[first:last], metas)
+        store.upsert_vectors(ids, vectors[first:last], metas)
     write_seconds = time.perf_counter() - start
     log(f"  wrote {count} vectors in {write_seconds:.1f}s")
     retriever = Retriever(store, k=10)
@@ -667,7 +667,7 @@ def render(results: Results, title: str) -> str:
             f"{fmt(q['chroma_where_kind']['p50'], 1)} ms |",
             f"| d | prototype search without `count()` and `where` (same hits: {q['proposed_same_hits']}), "
             f"p50 / p95 | {fmt(q['proposed_search']['p50'], 2)} / {fmt(q['proposed_search']['p95'], 2)} ms |",
-            f"| d | bulk write (`_upsert`, chunks of 5,000) | {q['write_per_s']:.0f} vectors/s |",
+            f"| d | bulk write (`upsert_vectors`, chunks of 5,000) | {q['write_per_s']:.0f} vectors/s |",
         ]
     if e:
         lines += [

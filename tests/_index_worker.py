@@ -56,7 +56,7 @@ def _with_kill_point(
 ) -> None:
     """Wrap the store's writes: count them, report them, and die at the kill point."""
     calls: Counter[str] = Counter()
-    names = {"upsert": "_upsert", "delete": "delete", "update": "_update_files"}
+    names = {"upsert": "upsert_vectors", "delete": "delete", "update": "update_file_facts"}
 
     def wrap(operation: str, real: Callable[..., Any]) -> Callable[..., Any]:
         def call(ids: Any, *args: Any, **kwargs: Any) -> Any:

@@ -13,7 +13,7 @@ from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.images import load_image
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.indexing import file_uri
+from siglip_retriever.store.indexing import file_uri
 from tests.bad_inputs import Case, build_corpus, unreadable_file
 
 # Pillow warns about images just over its limit before the loader refuses them: expected here

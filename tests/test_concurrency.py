@@ -1,7 +1,7 @@
 """Several processes on one store.
 
 An embedded store is open in one process at a time (chromadb 1.5.9's embedded client loses
-vectors when two processes have one directory open; see siglip_retriever.locking): a second
+vectors when two processes have one directory open; see siglip_retriever.store.locking): a second
 process fails at once with StoreBusyError, or waits with ``lock_timeout``, and the store stays
 whole. On a Chroma server, writers in several processes all land.
 """
@@ -14,6 +14,7 @@ import shutil
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -22,7 +23,7 @@ from siglip_retriever import MultimodalStore
 from siglip_retriever.cli import main
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError, StoreBusyError, StoreError
-from siglip_retriever.locking import LOCK_FILE, acquire
+from siglip_retriever.store.locking import LOCK_FILE, acquire
 from tests import _index_worker
 from tests.test_crash_safety import assert_same_store, snapshot
 
@@ -91,8 +92,8 @@ def test_second_process_fails_at_once_or_waits(
     assert answer.recv() == ("ok", "2")  # type: ignore[attr-defined]  # saw the holder's text, added its own
     waiter.join(60)
     with MultimodalStore(db, encoder=tiny_encoder) as store:
-        items, vectors = store.get(include_vectors=True)
-        assert len(items) == 2 and vectors.shape == (2, tiny_encoder.dim)
+        items = store.get(include_vectors=True)
+        assert len(items) == 2 and np.stack([i.vector for i in items]).shape == (2, tiny_encoder.dim)
 
 
 def test_two_processes_indexing_one_embedded_store_both_land(

@@ -23,8 +23,8 @@ from PIL import Image
 
 from siglip_retriever.cli import main
 from siglip_retriever.errors import MissingDependencyError
-from siglip_retriever.indexing import IndexReport
 from siglip_retriever.store import MultimodalStore
+from siglip_retriever.store.indexing import IndexReport
 
 BATCH = 4  # small batches: duplicates and failures fall across batch boundaries
 
@@ -110,7 +110,7 @@ def _change(folder: Path) -> None:
 def test_ray_indexing_equals_local_indexing(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
 ) -> None:
-    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.store.distributed import index_distributed
 
     local = _store(chroma_server, tiny_siglip_dir, "local-first")
     distributed = _store(chroma_server, tiny_siglip_dir, "ray-first")
@@ -162,8 +162,8 @@ def test_cli_engine_ray_writes_what_local_indexing_writes(
 def test_too_many_workers_for_the_cluster_is_a_clear_error(
     ray_local: Any, tiny_encoder: Any, photos: Path
 ) -> None:
-    from siglip_retriever.distributed import index_distributed
     from siglip_retriever.errors import ConfigurationError
+    from siglip_retriever.store.distributed import index_distributed
 
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
     with pytest.raises(ConfigurationError, match="leave no CPU for decoding"):
@@ -174,7 +174,7 @@ def test_too_many_workers_for_the_cluster_is_a_clear_error(
 def test_without_ray_the_error_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, tiny_encoder: Any, photos: Path
 ) -> None:
-    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.store.distributed import index_distributed
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
@@ -204,8 +204,8 @@ def test_cli_without_ray_says_what_to_install_before_opening_a_store(tmp_path: P
 
 
 def test_bad_options_are_refused(tiny_encoder: Any, photos: Path) -> None:
-    from siglip_retriever.distributed import index_distributed
     from siglip_retriever.errors import ConfigurationError
+    from siglip_retriever.store.distributed import index_distributed
 
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
     with pytest.raises(ConfigurationError, match="num_workers"):
@@ -217,9 +217,9 @@ def test_bad_options_are_refused(tiny_encoder: Any, photos: Path) -> None:
 def test_a_file_changed_between_hashing_and_decoding_fails_with_its_reason(
     tiny_encoder: Any, photos: Path
 ) -> None:
-    from siglip_retriever.distributed.stages import hash_files, prepare_files
+    from siglip_retriever.store.distributed.stages import hash_files, prepare_files
 
-    rows = {"row": np.array([0, 1]), "uri": np.array([str(photos / "00-red.png"), str(photos / "empty.jpg")])}
+    rows = {"row": np.array([0, 1]), "path": np.array([str(photos / "00-red.png"), str(photos / "empty.jpg")])}
     hashed = hash_files(rows)
     assert hashed["key"][0].startswith("img-")
     assert hashed["failure"].tolist() == ["", "empty file (zero bytes)"]
@@ -252,7 +252,7 @@ def _assert_same_but_scheme(local: MultimodalStore, distributed: MultimodalStore
 def test_file_uris_index_as_local_paths_and_rerun_through_the_cli(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
 ) -> None:
-    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.store.distributed import index_distributed
 
     photos = photos.resolve()
     local = _store(chroma_server, tiny_siglip_dir, "uri-local")
@@ -289,7 +289,7 @@ def test_an_explicit_subtree_filesystem_indexes_as_local_paths(
 ) -> None:
     from pyarrow.fs import LocalFileSystem, SubTreeFileSystem
 
-    from siglip_retriever.distributed import index_distributed
+    from siglip_retriever.store.distributed import index_distributed
 
     photos = photos.resolve()
     subtree = SubTreeFileSystem(str(photos.parent), LocalFileSystem())
@@ -319,9 +319,9 @@ def test_filesystem_files_that_cannot_be_read_are_reported_with_their_uri(
 ) -> None:
     from pyarrow.fs import LocalFileSystem, SubTreeFileSystem
 
-    from siglip_retriever.distributed import index_distributed
-    from siglip_retriever.distributed.stages import hash_files
     from siglip_retriever.errors import ConfigurationError
+    from siglip_retriever.store.distributed import index_distributed
+    from siglip_retriever.store.distributed.stages import hash_files
 
     photos = photos.resolve()
     subtree = SubTreeFileSystem(str(photos), LocalFileSystem())

@@ -124,11 +124,15 @@ def test_duplicates_and_moves(tiny_encoder: SiglipEncoder, tmp_path: Path) -> No
     assert store.get()[0].uri == str((folder / "three.png").resolve())  # type: ignore[union-attr]
 
 
-def test_add_images_of_a_folder_and_report_file(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
+def test_add_images_refuses_a_folder_and_index_folder_reports(
+    tiny_encoder: SiglipEncoder, tmp_path: Path
+) -> None:
     folder = _folder(tmp_path / "photos")
     store = MultimodalStore.in_memory(encoder=tiny_encoder, collection="folder")
-    ids = store.add_images(folder, extensions=["webp"])
-    assert len(ids) == 1
+    with pytest.raises(ConfigurationError, match=r"is a folder; add_images takes images.*index_folder"):
+        store.add_images(folder)
+    assert store.count() == 0
+    assert len(store.index_folder(folder, extensions=["webp"]).added) == 1
     report = store.index_folder(folder)
     out = tmp_path / "report.json"
     report.write(out)
@@ -148,7 +152,7 @@ def test_interrupted_update_is_repaired(tiny_encoder: SiglipEncoder, tmp_path: P
     first = store.index_folder(folder)
     uri = first.added[0].path
     stale = {"uri": uri, "mtime_ns": 1, "file_size": 1, "kind": "image"}
-    store._upsert(["img-stale"], np.ones((1, tiny_encoder.dim), dtype=np.float32), [stale])
+    store.upsert_vectors(["img-stale"], np.ones((1, tiny_encoder.dim), dtype=np.float32), [stale])
     assert store.count() == 2
     repaired = store.index_folder(folder)
     assert repaired.embedded == 0

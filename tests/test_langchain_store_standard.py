@@ -54,7 +54,7 @@ def image_store(tiny_encoder: SiglipEncoder, tmp_path_factory: pytest.TempPathFa
     for i, colour in enumerate(("red", "green", "blue", "yellow", "purple")):
         Image.new("RGB", (32 + 4 * i, 32), colour).save(folder / f"{colour}.png")
     store = MultimodalStore(folder / "db", encoder=tiny_encoder)
-    store.add_images(folder)
+    store.index_folder(folder)
     return store
 
 

@@ -155,10 +155,9 @@ def test_index_folder_with_and_without_workers_agree(tiny_siglip_dir: Path, tmp_
     assert _outcome(reports[0]) == _outcome(reports[1])
     assert len(reports[1].added) == 13 and len(reports[1].failed) == 2
     ids = sorted(f.id for f in reports[0].added)
-    items0, vectors0 = stores[0].get(ids, include_vectors=True)
-    items1, vectors1 = stores[1].get(ids, include_vectors=True)
+    items0, items1 = stores[0].get(ids, include_vectors=True), stores[1].get(ids, include_vectors=True)
     assert [(i.id, i.uri, i.metadata) for i in items0] == [(i.id, i.uri, i.metadata) for i in items1]
-    np.testing.assert_allclose(vectors0, vectors1, atol=1e-6)
+    np.testing.assert_allclose([i.vector for i in items0], [i.vector for i in items1], atol=1e-6)
 
 
 def test_touched_files_are_not_decoded_again(
@@ -265,7 +264,7 @@ def test_chunked_decisions_match_whole_batch_decisions(
     tiny_siglip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     """On a CPU a batch of 16 is decided and embedded 8 files at a time: same outcome as all at once."""
-    from siglip_retriever import indexing
+    from siglip_retriever.store import indexing
 
     def run(chunk: int, root: Path) -> list[dict[str, Any]]:
         monkeypatch.setattr(indexing, "_CPU_CHUNK", chunk)

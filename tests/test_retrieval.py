@@ -37,7 +37,7 @@ def test_text_to_images_probabilities_match_the_encoder(store: MultimodalStore) 
     assert all(h.kind == "image" for h in hits)
     assert [h.similarity for h in hits] == sorted((h.similarity for h in hits), reverse=True)
     query = store.encoder.encode_texts(["a red square"])
-    _, vectors = store.get(ids=[h.id for h in hits], include_vectors=True)  # type: ignore[misc]
+    vectors = [item.vector for item in store.get(ids=[h.id for h in hits], include_vectors=True)]
     expected = store.encoder.probabilities(query, vectors)[0]
     np.testing.assert_allclose([h.probability for h in hits], expected, rtol=1e-4, atol=1e-9)
     assert all(h.score == h.probability for h in hits)

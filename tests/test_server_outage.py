@@ -23,7 +23,7 @@ from PIL import Image
 from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ServerUnavailableError
-from siglip_retriever.retry import RetryPolicy
+from siglip_retriever.store.retry import RetryPolicy
 from tests.conftest import _free_port
 from tests.test_crash_safety import assert_same_store, snapshot
 
@@ -101,7 +101,7 @@ def test_server_killed_mid_run_then_restarted_and_rerun(
     folder = _photos(tmp_path / "photos")  # 20 pictures: 5 batches of 4
     store = _connect(server.port, tiny_encoder, retries=2, retry_backoff=0.05)
     written: list[int] = []
-    upsert = store._upsert
+    upsert = store.upsert_vectors
 
     def upsert_then_kill_server(*args: Any, **kwargs: Any) -> None:
         upsert(*args, **kwargs)
@@ -109,7 +109,7 @@ def test_server_killed_mid_run_then_restarted_and_rerun(
         if len(written) == 2:  # the server dies once two batches have landed
             server.kill()
 
-    monkeypatch.setattr(store, "_upsert", upsert_then_kill_server)
+    monkeypatch.setattr(store, "upsert_vectors", upsert_then_kill_server)
     with pytest.raises(ServerUnavailableError) as info:
         store.index_folder(folder)
     message = str(info.value)
@@ -134,7 +134,7 @@ def test_server_restart_within_the_retries_is_invisible(
 ) -> None:
     folder = _photos(tmp_path / "photos", count=8)
     store = _connect(server.port, tiny_encoder)
-    upsert = store._upsert
+    upsert = store.upsert_vectors
     waits: list[float] = []
 
     def restart_while_waiting(seconds: float) -> None:  # the first wait: the server comes back
@@ -148,7 +148,7 @@ def test_server_restart_within_the_retries_is_invisible(
         upsert(*args, **kwargs)
 
     store.retry = RetryPolicy(retries=3, backoff=0.05, sleep=restart_while_waiting)
-    monkeypatch.setattr(store, "_upsert", kill_then_upsert)
+    monkeypatch.setattr(store, "upsert_vectors", kill_then_upsert)
     report = store.index_folder(folder)
     assert len(report.added) == 8 and waits == [0.05]
     assert store.count() == 8

@@ -56,11 +56,11 @@ def test_add_get_count_delete_in_memory(tiny_encoder: SiglipEncoder, tmp_path: P
     assert by_id[image_ids[1]].metadata["colour"] == "green"
     assert by_id[text_ids[1]].text == "un carré vert"
     assert by_id[text_ids[1]].kind == "text"
-    assert [i.id for i in store.get(where={"lang": "fr"})] == [text_ids[1]]  # type: ignore[union-attr]
+    assert [i.id for i in store.get(where={"lang": "fr"})] == [text_ids[1]]
 
-    items_vectors = store.get(ids=[text_ids[0]], include_vectors=True)
-    assert isinstance(items_vectors, tuple)
-    np.testing.assert_allclose(items_vectors[1][0], tiny_encoder.encode_texts(["a red square"])[0], atol=1e-6)
+    [item] = store.get(ids=[text_ids[0]], include_vectors=True)
+    assert item.vector is not None and store.get(ids=[text_ids[0]])[0].vector is None
+    np.testing.assert_allclose(item.vector, tiny_encoder.encode_texts(["a red square"])[0], atol=1e-6)
 
     store.delete(ids=[image_ids[0]])
     store.delete(where={"lang": "en"})
@@ -95,7 +95,7 @@ def test_every_image_input_kind(tiny_encoder: SiglipEncoder, tmp_path: Path) -> 
         [picture, np.asarray(picture), data, f"data:image/png;base64,{base64.b64encode(data).decode()}"]
     )
     assert len(set(ids)) == 4  # different inputs, hashed differently...
-    _, vectors = store.get(ids=ids, include_vectors=True)  # type: ignore[misc]
+    vectors = [item.vector for item in store.get(ids=ids, include_vectors=True)]
     for vector in vectors[1:]:  # ...but the same picture, so the same vector
         np.testing.assert_allclose(vector, vectors[0], atol=1e-5)
 
@@ -170,7 +170,7 @@ def test_persistence_across_processes(tiny_siglip_dir: Path, tmp_path: Path) -> 
     store = MultimodalStore(db, model=tiny_siglip_dir, device="cpu")
     store.index_folder(_write_images(tmp_path / "imgs")[0].parent)
     expected = [[h.id, round(h.similarity, 5)] for h in Retriever(store, k=3).text_to_images("a red square")]
-    store.close()  # an embedded store is open in one process at a time (siglip_retriever.locking)
+    store.close()  # an embedded store is open in one process at a time (siglip_retriever.store.locking)
     result = subprocess.run(
         [sys.executable, "-c", PERSIST_SCRIPT, str(db)], capture_output=True, text=True, timeout=120
     )

@@ -36,15 +36,15 @@ from siglip_retriever.errors import (
 
 if TYPE_CHECKING:
     from siglip_retriever.compare import ComparisonResult, compare_models
-    from siglip_retriever.distributed import index_distributed
     from siglip_retriever.encoding.backends import load_encoder
     from siglip_retriever.encoding.backends.open_clip import OpenClipEncoder
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.images import load_image
     from siglip_retriever.encoding.remote import UrlPolicy
-    from siglip_retriever.indexing import IndexReport
     from siglip_retriever.retrieval import Retriever, SearchHit
-    from siglip_retriever.store import MultimodalStore
+    from siglip_retriever.store.distributed import index_distributed
+    from siglip_retriever.store.report import IndexReport
+    from siglip_retriever.store.store import MultimodalStore
     from siglip_retriever.zero_shot import Classification, ZeroShotClassifier
 
 __all__ = [
@@ -94,8 +94,8 @@ _LAZY = {
     "MultimodalStore": "siglip_retriever.store",
     "Retriever": "siglip_retriever.retrieval",
     "SearchHit": "siglip_retriever.retrieval",
-    "IndexReport": "siglip_retriever.indexing",
-    "index_distributed": "siglip_retriever.distributed",
+    "IndexReport": "siglip_retriever.store.report",
+    "index_distributed": "siglip_retriever.store.distributed",
     "ZeroShotClassifier": "siglip_retriever.zero_shot",
     "Classification": "siglip_retriever.zero_shot",
     "SiglipEmbeddings": "siglip_retriever.integrations.langchain",

@@ -31,7 +31,7 @@ from siglip_retriever.errors import ConfigurationError, SiglipRetrieverError
 if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.retrieval import SearchHit
-    from siglip_retriever.store import MultimodalStore
+    from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["main"]
 
@@ -61,7 +61,7 @@ class Settings:
         return SiglipEncoder(self.model, device=self.device, dtype=self.dtype, batch_size=self.batch_size)
 
     def store(self, *, must_exist: bool) -> MultimodalStore:
-        from siglip_retriever.store import MultimodalStore
+        from siglip_retriever.store.store import MultimodalStore
 
         _quiet_model_loading(self.verbose)
         options: dict[str, Any] = {
@@ -288,7 +288,7 @@ def index(
 
     with ExitStack() as stack:
         if engine == "ray":
-            from siglip_retriever.distributed.cluster import ray_cluster, require_ray
+            from siglip_retriever.store.distributed.cluster import ray_cluster, require_ray
 
             require_ray("--engine ray")
         store = settings.store(must_exist=False)
@@ -297,7 +297,7 @@ def index(
         reports = []
         for path in paths:
             if engine == "ray":
-                from siglip_retriever.distributed import index_distributed
+                from siglip_retriever.store.distributed import index_distributed
 
                 report = index_distributed(
                     store,
@@ -321,7 +321,7 @@ def index(
                     show_progress=not as_json,
                 )
             else:
-                from siglip_retriever.indexing import index_files
+                from siglip_retriever.store.indexing import index_files
 
                 report = index_files(store, [path])
             reports.append(report)

@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from siglip_retriever.indexing import IndexReport
+    from siglip_retriever.store.report import IndexReport
 
 __all__ = [
     "ConfigurationError",
@@ -125,8 +125,8 @@ class StoreError(SiglipRetrieverError):
     """A problem with the vector store.
 
     Attributes:
-        report: when the error stopped :func:`~siglip_retriever.indexing.index_folder`, an
-            :class:`~siglip_retriever.indexing.IndexReport` of the files that were written before
+        report: when the error stopped :func:`~siglip_retriever.store.indexing.index_folder`, an
+            :class:`~siglip_retriever.store.report.IndexReport` of the files that were written before
             it (``None`` otherwise). Running the same indexing again finishes the work.
     """
 

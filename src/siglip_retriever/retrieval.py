@@ -46,7 +46,8 @@ from siglip_retriever.encoding.scores import sigmoid_probability
 from siglip_retriever.errors import ConfigurationError, InputTypeError
 
 if TYPE_CHECKING:
-    from siglip_retriever.store import Kind, MultimodalStore, StoredItem
+    from siglip_retriever.store.entries import Kind, StoredItem
+    from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["Retriever", "SearchHit"]
 
@@ -333,7 +334,7 @@ def _is_image_string(text: str) -> bool:
     """A str query is an image when it is a data URI or an existing image file."""
     from pathlib import Path
 
-    from siglip_retriever.indexing import IMAGE_EXTENSIONS
+    from siglip_retriever.store.scanning import IMAGE_EXTENSIONS
 
     if text.startswith("data:image/"):
         return True

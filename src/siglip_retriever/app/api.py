@@ -74,7 +74,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
-    from siglip_retriever.store import MultimodalStore, StoredItem
+    from siglip_retriever.store.entries import StoredItem
+    from siglip_retriever.store.store import MultimodalStore
     from siglip_retriever.zero_shot import ZeroShotClassifier
 
 __all__ = ["LOCAL_HOSTS", "STATIC_DIR", "ApiError", "Limits", "create_app"]
@@ -396,7 +397,7 @@ class _Service:
         if len(image_id) > _MAX_ID_CHARS or not image_id:
             raise _not_found()
         items = self.store.get([image_id])
-        if not isinstance(items, list) or not items or items[0].kind != "image":
+        if not items or items[0].kind != "image":
             raise _not_found()
         return items[0]
 
@@ -426,11 +427,10 @@ class _Service:
         """Neighbours of a stored image from its stored vector: nothing is decoded or encoded."""
         self.stored_item(image_id)
         found = self.store.get([image_id], include_vectors=True)
-        _, vectors = found if isinstance(found, tuple) else (found, None)
-        if vectors is None or not len(vectors):
+        if not found or found[0].vector is None:
             raise _not_found()
         hits: list[SearchHit] = []
-        for item, similarity in self.store.query(vectors[0], k=k + 1, kind="image"):
+        for item, similarity in self.store.query(found[0].vector, k=k + 1, kind="image"):
             if item.id == image_id or (min_sim is not None and similarity < min_sim):
                 continue
             hits.append(

@@ -36,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     raise MissingDependencyError("uvicorn", "app", "The web app") from exc
 
 if TYPE_CHECKING:
-    from siglip_retriever.store import MultimodalStore
+    from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BackgroundServer", "allowed_hosts_for", "serve"]
 

@@ -60,7 +60,7 @@ def run_demo(
     """
     from siglip_retriever.demo.data import COLOURS, LANGUAGES, SHAPES, caption, write_image_folder
     from siglip_retriever.retrieval import Retriever
-    from siglip_retriever.store import MultimodalStore
+    from siglip_retriever.store.store import MultimodalStore
     from siglip_retriever.zero_shot import ZeroShotClassifier
 
     started = time.perf_counter()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,7 +41,14 @@ if TYPE_CHECKING:
 
     from siglip_retriever.encoding.remote import UrlPolicy
 
-__all__ = ["ImagePreparer", "PreparedImage", "SiglipEncoder", "pooled_features", "unit_vectors"]
+__all__ = [
+    "ImagePreparer",
+    "PreparedImage",
+    "SiglipEncoder",
+    "pooled_features",
+    "resolve_encoder",
+    "unit_vectors",
+]
 
 Vectors = npt.NDArray[np.float32]
 _T = TypeVar("_T")
@@ -471,3 +478,47 @@ class SiglipEncoder:
             tensors[key] = moved.to(dtype) if moved.is_floating_point() else moved
         with torch.inference_mode():
             return unit_vectors(pooled_features(loaded.model.get_image_features(**tensors)))
+
+
+_ENCODER_OPTIONS = ("model", "device", "dtype")
+
+
+def resolve_encoder(
+    encoder: SiglipEncoder | None,
+    *,
+    model: str | os.PathLike[str] | None,
+    device: str = "auto",
+    dtype: str = "auto",
+    batch_size: int = 32,
+    given: Collection[str] = (),
+) -> SiglipEncoder:
+    """Return ``encoder`` itself, or a new encoder built from the options.
+
+    Every class that takes either an encoder or the encoder's options (the store, the zero-shot
+    classifier, the framework adapters) goes through this. Encoders built with the same options
+    share one model in memory.
+
+    Args:
+        encoder: an encoder to adopt, or ``None`` to build one.
+        model: preset name, hub id or directory (ignored when ``encoder`` is given).
+        device: device option of :class:`SiglipEncoder`.
+        dtype: dtype option of :class:`SiglipEncoder`.
+        batch_size: batch size of a new encoder.
+        given: the option names the caller set explicitly; ``model``, ``device`` or ``dtype``
+            next to ``encoder`` is refused, since the encoder already fixes them.
+
+    Raises:
+        InputTypeError: ``encoder`` is not a :class:`SiglipEncoder`.
+        ConfigurationError: both ``encoder`` and one of its options were given.
+    """
+    if encoder is None:
+        return SiglipEncoder(model, device=device, dtype=dtype, batch_size=batch_size)
+    if not isinstance(encoder, SiglipEncoder):
+        raise InputTypeError(f"encoder must be a SiglipEncoder, not {type(encoder).__name__}")
+    clash = [name for name in _ENCODER_OPTIONS if name in given]
+    if clash:
+        raise ConfigurationError(
+            f"pass either encoder= or {'/'.join(clash)}=, not both: an encoder already fixes its "
+            "model, device and dtype"
+        )
+    return encoder

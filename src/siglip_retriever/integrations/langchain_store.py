@@ -46,7 +46,8 @@ from siglip_retriever.encoding.scores import sigmoid_probability
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
 from siglip_retriever.retrieval import Retriever, SearchHit
-from siglip_retriever.store import DEFAULT_COLLECTION, KIND, MultimodalStore, StoredItem, content_id
+from siglip_retriever.store.entries import KIND, StoredItem, content_id
+from siglip_retriever.store.store import DEFAULT_COLLECTION, MultimodalStore
 
 __all__ = ["SearchKind", "SiglipImageRetriever", "SiglipVectorStore", "image_content_blocks"]
 
@@ -125,16 +126,17 @@ class SiglipVectorStore(VectorStore):
 
     def add_images(
         self,
-        uris: Sequence[ImageInput] | str | os.PathLike[str],
+        uris: Sequence[ImageInput],
         metadatas: Sequence[Mapping[str, Any] | None] | None = None,
         ids: Sequence[str] | None = None,
     ) -> list[str]:
-        """Embed and store images (paths, PIL images, bytes, data URIs, or one folder)."""
+        """Embed and store images (paths, PIL images, bytes, data URIs); a folder is refused: index
+        it with ``store.index_folder(folder)``."""
         return self.store.add_images(uris, metadatas, ids)
 
     async def aadd_images(
         self,
-        uris: Sequence[ImageInput] | str | os.PathLike[str],
+        uris: Sequence[ImageInput],
         metadatas: Sequence[Mapping[str, Any] | None] | None = None,
         ids: Sequence[str] | None = None,
     ) -> list[str]:

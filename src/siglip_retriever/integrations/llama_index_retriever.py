@@ -39,7 +39,8 @@ from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle
 
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.retrieval import Retriever, SearchHit
-from siglip_retriever.store import MTIME, SIZE, MultimodalStore
+from siglip_retriever.store.entries import MTIME, SIZE
+from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["SiglipImageNodeRetriever"]
 
@@ -73,7 +74,7 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         >>> folder = tempfile.mkdtemp()
         >>> for colour in ("red", "blue"):
         ...     Image.new("RGB", (40, 40), colour).save(f"{folder}/{colour}.png")
-        >>> _ = store.add_images(folder)
+        >>> _ = store.index_folder(folder)
         >>> retriever = SiglipImageNodeRetriever(store, k=1)
         >>> hit = retriever.retrieve(QueryBundle(query_str="", image_path=f"{folder}/red.png"))[0]
         >>> hit.node.image_path.endswith("blue.png"), hit.score == hit.node.metadata["similarity"]

@@ -1,7 +1,7 @@
 """Ray, when it is installed: connect to a cluster, or start a local one for the duration.
 
 Example:
-    >>> from siglip_retriever.distributed.cluster import require_ray
+    >>> from siglip_retriever.store.distributed.cluster import require_ray
     >>> require_ray().__name__
     'ray'
 """

@@ -9,7 +9,7 @@ repeat. When the retries are spent, the error is a
 :class:`~siglip_retriever.errors.ServerUnavailableError` naming the server and what to do.
 
 Example:
-    >>> from siglip_retriever.retry import RetryPolicy
+    >>> from siglip_retriever.store.retry import RetryPolicy
     >>> calls = []
     >>> def flaky() -> str:
     ...     calls.append(1)

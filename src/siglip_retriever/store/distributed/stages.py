@@ -8,10 +8,10 @@ Example:
     >>> import tempfile
     >>> import numpy as np
     >>> from pathlib import Path
-    >>> from siglip_retriever.distributed.stages import hash_files
+    >>> from siglip_retriever.store.distributed.stages import hash_files
     >>> empty = Path(tempfile.mkdtemp()) / "empty.jpg"
     >>> _ = empty.write_bytes(b"")
-    >>> hash_files({"row": np.array([0]), "uri": np.array([str(empty)])})["failure"].tolist()
+    >>> hash_files({"row": np.array([0]), "path": np.array([str(empty)])})["failure"].tolist()
     ['empty file (zero bytes)']
 """
 
@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.indexing import _read_and_hash
-from siglip_retriever.store import content_id
+from siglip_retriever.store.plan import hash_bytes, read_and_hash
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoding.encoder import ImagePreparer
+    from siglip_retriever.encoding.preparing import ImagePreparer
 
 __all__ = ["EmbedWorker", "hash_files", "prepare_files"]
 
@@ -40,29 +39,29 @@ def _strings(values: list[str]) -> np.ndarray:
 
 
 def _read(batch: Batch, n: int, filesystem: Any) -> tuple[bytes, str, str]:
-    """Row ``n``'s bytes and content id, or ``(b"", "", reason)``: a local file, or one on ``filesystem``."""
+    """Row ``n``'s bytes and content id, or ``(b"", "", reason)``: the local file at its ``path``,
+    or the file at ``path`` on ``filesystem``."""
+    path = str(batch["path"][n])
     if filesystem is None:
-        return _read_and_hash(Path(str(batch["uri"][n])))
-    from siglip_retriever.distributed.filesystems import read_bytes
+        return read_and_hash(Path(path))
+    from siglip_retriever.store.distributed.filesystems import read_bytes
 
     try:
-        data = read_bytes(filesystem, str(batch["path"][n]))
+        data = read_bytes(filesystem, path)
     except OSError as exc:
         return b"", "", f"cannot read file: {exc.strerror or exc}"
-    if not data:
-        return b"", "", "empty file (zero bytes)"
-    return data, content_id("image", data), ""
+    key, failure = hash_bytes(data)
+    return (data, key, "") if key else (b"", "", failure)
 
 
 def hash_files(batch: Batch, filesystem: Any = None) -> Batch:
     """Read each file and give its content id (``key``), or why it cannot be read (``failure``).
 
-    Files are local paths (column ``uri``), or, with a pyarrow ``filesystem``, paths on it
-    (column ``path``).
+    Files are read at column ``path``: local paths, or, with a pyarrow ``filesystem``, paths on it.
     """
     keys: list[str] = []
     failures: list[str] = []
-    for n in range(len(batch["uri"])):
+    for n in range(len(batch["path"])):
         _data, key, failure = _read(batch, n, filesystem)
         keys.append(key)
         failures.append(failure)
@@ -75,7 +74,7 @@ def prepare_files(batch: Batch, preparer: ImagePreparer, filesystem: Any = None)
     ``prepared`` holds the pickled :class:`~siglip_retriever.encoding.encoder.PreparedImage` (empty on
     failure). A file whose content no longer matches the ``key`` it was planned with (it changed
     since it was hashed) fails with that reason rather than storing a vector under a wrong id.
-    Files are read as :func:`hash_files` reads them (``filesystem``: the ``path`` column on it).
+    Files are read as :func:`hash_files` reads them.
     """
     prepared: list[bytes] = []
     widths: list[int] = []
@@ -121,12 +120,12 @@ class EmbedWorker:
         >>> import numpy as np
         >>> from PIL import Image
         >>> from siglip_retriever import SiglipEncoder
-        >>> from siglip_retriever.distributed.stages import EmbedWorker, hash_files, prepare_files
+        >>> from siglip_retriever.store.distributed.stages import EmbedWorker, hash_files, prepare_files
         >>> from siglip_retriever.tiny import build_checkpoint
         >>> model = str(build_checkpoint(tempfile.mkdtemp()))
         >>> path = Path(tempfile.mkdtemp()) / "red.png"
         >>> Image.new("RGB", (20, 10), "red").save(path)
-        >>> rows = {"row": np.array([0]), "uri": np.array([str(path)])}
+        >>> rows = {"row": np.array([0]), "path": np.array([str(path)])}
         >>> rows["key"] = hash_files(rows)["key"]
         >>> prepared = prepare_files(rows, SiglipEncoder(model).image_preparer())
         >>> EmbedWorker(model, device="cpu")(prepared)["vector"].shape

@@ -5,33 +5,32 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from siglip_retriever.distributed.cluster import ray_cluster, require_ray
-from siglip_retriever.distributed.filesystems import RemoteFile, resolve_source
-from siglip_retriever.distributed.plan import EmbedResult, HashedFile, PlannedBatch, plan_batches
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.indexing import (
-    FailedFile,
-    IndexedFile,
-    IndexReport,
-    _changed_files,
-    _known_files,
-    _missing_entries,
-    _progress,
-    scan_folder,
+from siglip_retriever.store.distributed.cluster import ray_cluster, require_ray
+from siglip_retriever.store.distributed.filesystems import resolve_source
+from siglip_retriever.store.distributed.plan import EmbedResult, HashedFile, PlannedBatch, plan_batches
+from siglip_retriever.store.indexing import progress_bar
+from siglip_retriever.store.plan import (
+    FileFacts,
+    changed_files,
+    delete_missing,
+    known_files,
+    local_facts,
+    local_prefix,
+    stored_uris,
 )
-from siglip_retriever.store import URI
+from siglip_retriever.store.report import IndexReport
+from siglip_retriever.store.scanning import file_uri, scan_folder
 
 if TYPE_CHECKING:
-    from siglip_retriever.store import MultimodalStore
+    from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["index_distributed"]
-
-_LOOKUP_CHUNK = 1000  # ids per store lookup
 
 
 def index_distributed(
@@ -54,7 +53,7 @@ def index_distributed(
     """Index a folder (or a list of files) into ``store`` with Ray, incrementally.
 
     The driver (this process) scans, skips unchanged files and decides what each changed file
-    needs, exactly as :func:`~siglip_retriever.indexing.index_folder` does. Ray tasks read and
+    needs, exactly as :func:`~siglip_retriever.store.indexing.index_folder` does. Ray tasks read and
     hash the changed files, then decode and preprocess the ones to embed; an actor pool of
     ``num_workers`` :class:`~siglip_retriever.SiglipEncoder` s (one model each, one GPU each when
     the cluster has GPUs) embeds them; the driver writes each batch into the store as it comes
@@ -70,7 +69,7 @@ def index_distributed(
         store: where to write; a Chroma server for a cluster (:meth:`MultimodalStore.connect`).
         source: a folder to scan, or a list of image files (any extension); local paths, or URIs
             (a folder or a file each), or paths on ``filesystem``.
-        recursive, extensions, remove_missing: as for :func:`~siglip_retriever.indexing.index_folder`.
+        recursive, extensions, remove_missing: as for :func:`~siglip_retriever.store.indexing.index_folder`.
         ray_address: a running cluster (``"auto"``, ``"HOST:6379"``, ``"ray://HOST:10001"``).
             ``None`` starts a local cluster on 127.0.0.1 for this call (unless Ray is already
             initialised in this process: then that one is used).
@@ -87,7 +86,7 @@ def index_distributed(
             pickled to the tasks that read.
 
     Returns:
-        An :class:`~siglip_retriever.indexing.IndexReport`, as local indexing returns.
+        An :class:`~siglip_retriever.store.indexing.IndexReport`, as local indexing returns.
 
     Raises:
         MissingDependencyError: Ray is not installed (``pip install "siglip-retriever[ray]"``).
@@ -97,7 +96,7 @@ def index_distributed(
     Example (needs a Ray cluster, so it is not run as a doctest)::
 
         from siglip_retriever import MultimodalStore
-        from siglip_retriever.distributed import index_distributed
+        from siglip_retriever.store.distributed import index_distributed
 
         store = MultimodalStore.connect("127.0.0.1", 8000, model="demo")
         report = index_distributed(store, "photos/", num_workers=2)
@@ -119,53 +118,71 @@ def index_distributed(
         raise ConfigurationError(f"batch_size must be a positive integer, not {size!r}")
     require_ray()  # before any scanning: a missing extra is the first thing to hear about
 
-    remote = resolve_source(source, filesystem)
-    root: Path | None = None
-    scanned = False
-    exists = None
-    if remote is not None:
-        remote_files, failed, scanned = remote.scan(recursive=recursive, extensions=extensions)
-        report = IndexReport(folder=remote.root_uri(), failed=list(failed))
-        known = _known_files(store)
-        pending = _changed_remote(remote_files, known, report)
-        exists = remote.exists
-    else:
-        if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
-            root = Path(source).expanduser().resolve()
-            files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
-        elif isinstance(source, (str, os.PathLike)):
-            raise ConfigurationError(f"{source} is not a folder; pass a folder or a list of files")
-        else:
-            files, failed = [Path(f).expanduser() for f in source], []
-        folder = str(root) if root else _common_parent(files)
-        report = IndexReport(folder=folder, failed=list(failed))
-        known = _known_files(store)
-        pending = [
-            HashedFile(str(p.resolve()), int(s.st_mtime_ns), int(s.st_size))
-            for p, s in _changed_files(files, known, report)
-        ]
+    scan = _scan(source, filesystem, recursive=recursive, extensions=extensions)
+    report = scan.report
+    known = known_files(store)
+    pending = [HashedFile(file) for file in changed_files(scan.files, known, report)]
     if pending:
-        fs = remote.filesystem if remote is not None else None
+        fs = scan.filesystem
         with ray_cluster(ray_address, num_cpus=num_cpus) as ray:
             workers = _Workers(num_workers, cpus_per_worker, gpus_per_worker, dtype, size)
             workers.resolve(ray)
             hashed = _hash(ray, pending, size, fs)
-            stored = _stored_uris(store, {f.key for f in hashed if f.key})
+            stored = stored_uris(store, {f.key for f in hashed if f.key})
             batches = [hashed[start : start + size] for start in range(0, len(hashed), size)]
-            plan = plan_batches(batches, known=known, stored=stored, exists=exists)
+            plan = plan_batches(batches, known=known, stored=stored, exists=scan.exists)
             _embed_and_write(ray, store, plan, workers, report, show_progress, fs)
-    if remove_missing and root is not None:
-        gone = _missing_entries(store, root, files, report.failed)
-        if gone:
-            store.delete(ids=sorted(set(gone.values())))
-            report.removed = sorted(gone)
-    elif remove_missing and remote is not None and scanned:
-        gone = _missing_remote(store, report.folder, remote_files, report.failed)
-        if gone:
-            store.delete(ids=sorted(set(gone.values())))
-            report.removed = sorted(gone)
+    if remove_missing and scan.prefix is not None:
+        report.removed = delete_missing(store, scan.prefix, scan.present | {f.path for f in report.failed})
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class _Scan:
+    """What the driver found to index, before the store is consulted."""
+
+    report: IndexReport  # the run's report, with the failures of the scan itself
+    files: list[FileFacts]
+    filesystem: Any = None  # where the tasks read; None: local paths
+    exists: Callable[[str], bool] | None = None  # whether a stored uri's file is still there
+    prefix: str | None = None  # the scanned folder's uri prefix (what remove_missing looks under)
+    present: set[str] = field(default_factory=set)  # uris found under it
+
+
+def _scan(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    filesystem: Any,
+    *,
+    recursive: bool,
+    extensions: Iterable[str] | None,
+) -> _Scan:
+    """List ``source``: a URI or a path on ``filesystem``, a local folder, or a list of files."""
+    remote = resolve_source(source, filesystem)
+    if remote is not None:
+        listed, failed, scanned = remote.scan(recursive=recursive, extensions=extensions)
+        report = IndexReport(folder=remote.root_uri(), failed=list(failed))
+        files = [FileFacts(f.uri, f.mtime_ns, f.size, f.path) for f in listed]
+        scan = _Scan(report, files, remote.filesystem, remote.exists)
+        if scanned:
+            scan.prefix, scan.present = report.folder.rstrip("/") + "/", {f.uri for f in listed}
+        return scan
+    prefix, present = None, set()
+    if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
+        root = Path(source).expanduser().resolve()
+        paths, failed = scan_folder(root, recursive=recursive, extensions=extensions)
+        folder, prefix, present = str(root), local_prefix(root), {file_uri(path) for path in paths}
+    elif isinstance(source, (str, os.PathLike)):
+        raise ConfigurationError(f"{source} is not a folder; pass a folder or a list of files")
+    else:
+        paths, failed = [Path(f).expanduser() for f in source], []
+        folder = _common_parent(paths)
+    report = IndexReport(folder=folder, failed=list(failed))
+    # the tasks read local files at their absolute path (the same on every node)
+    files = [
+        FileFacts(f.uri, f.mtime_ns, f.size, str(Path(f.path).resolve())) for f in local_facts(paths, report)
+    ]
+    return _Scan(report, files, prefix=prefix, present=present)
 
 
 @dataclass
@@ -200,66 +217,23 @@ def _common_parent(files: list[Path]) -> str:
     return os.path.commonpath([str(p.resolve().parent) for p in files]) if files else ""
 
 
-def _changed_remote(
-    files: list[RemoteFile], known: dict[str, list[tuple[str, int, int]]], report: IndexReport
-) -> list[HashedFile]:
-    """As ``indexing._changed_files``, with the facts the filesystem listed."""
-    pending: list[HashedFile] = []
-    for file in files:
-        entries = known.get(file.uri, [])
-        if len(entries) == 1 and entries[0][1:] == (file.mtime_ns, file.size):
-            report.skipped.append(IndexedFile(file.uri, entries[0][0], "unchanged"))
-        else:
-            pending.append(HashedFile(file.uri, file.mtime_ns, file.size, path=file.path))
-    return pending
-
-
-def _missing_remote(
-    store: MultimodalStore, folder: str, files: list[RemoteFile], failed: list[FailedFile]
-) -> dict[str, str]:
-    """``uri -> id`` of the store's entries under the folder URI that are neither found nor failed."""
-    present = {f.uri for f in files} | {f.path for f in failed}
-    prefix = folder.rstrip("/") + "/"
-    return {
-        uri: entry[0]
-        for uri, entries in _known_files(store).items()
-        for entry in entries
-        if uri.startswith(prefix) and uri not in present
-    }
-
-
-def _rows(files: Iterable[HashedFile], filesystem: Any) -> list[dict[str, Any]]:
-    """Rows for the tasks: the file's uri, and its path on ``filesystem`` when there is one."""
-    rows = []
-    for n, f in enumerate(files):
-        row: dict[str, Any] = {"row": n, "uri": f.uri}
-        if filesystem is not None:
-            row["path"] = f.path
-        rows.append(row)
-    return rows
+def _rows(files: Iterable[HashedFile]) -> list[dict[str, Any]]:
+    """Rows for the tasks: the file's uri, and where to read it (a local path, or a path on the
+    run's pyarrow filesystem)."""
+    return [{"row": n, "uri": f.file.uri, "path": f.file.path or f.file.uri} for n, f in enumerate(files)]
 
 
 def _hash(ray: Any, hashed: list[HashedFile], size: int, filesystem: Any = None) -> list[HashedFile]:
     """Read and hash the changed files in Ray tasks, filling in ``key`` and ``failure``."""
-    from siglip_retriever.distributed.stages import hash_files
+    from siglip_retriever.store.distributed.stages import hash_files
 
-    rows = _rows(hashed, filesystem)
+    rows = _rows(hashed)
     dataset = ray.data.from_items(rows, override_num_blocks=_blocks(len(rows), size))
     stage = dataset.map_batches(hash_files, batch_size=size, fn_kwargs={"filesystem": filesystem})
     for batch in stage.iter_batches(batch_size=None, batch_format="numpy"):
         for row, key, failure in zip(batch["row"], batch["key"], batch["failure"], strict=True):
             hashed[int(row)].key, hashed[int(row)].failure = str(key), str(failure)
     return hashed
-
-
-def _stored_uris(store: MultimodalStore, keys: set[str]) -> dict[str, Any]:
-    """``id -> uri`` of those ``keys`` that are in the store."""
-    stored: dict[str, Any] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), _LOOKUP_CHUNK):
-        for key, meta in store._existing_ids(ordered[start : start + _LOOKUP_CHUNK]).items():
-            stored[key] = meta.get(URI)
-    return stored
 
 
 def _embed_and_write(
@@ -272,14 +246,14 @@ def _embed_and_write(
     filesystem: Any = None,
 ) -> None:
     """Decode (tasks) and embed (actors) the planned files; write each batch when it is complete."""
-    from siglip_retriever.distributed.stages import EmbedWorker, prepare_files
+    from siglip_retriever.store.distributed.stages import EmbedWorker, prepare_files
 
-    items: list[dict[str, Any]] = []
-    for f in (f for batch in plan for f in batch.files if f.row is not None):
-        item = {"row": f.row, "uri": f.uri, "key": f.key}
-        if filesystem is not None:
-            item["path"] = f.path
-        items.append(item)
+    items = [
+        {"row": f.row, "uri": f.file.uri, "path": f.file.path or f.file.uri, "key": f.key}
+        for batch in plan
+        for f in batch.files
+        if f.row is not None
+    ]
     results: dict[int, EmbedResult] = {}
     applied = 0
 
@@ -317,7 +291,7 @@ def _embed_and_write(
                 },
             )
         )
-        bar = _progress(len(items), show_progress)
+        bar = progress_bar(len(items), show_progress)
         try:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 columns = (batch["row"], batch["vector"], batch["width"], batch["height"], batch["failure"])

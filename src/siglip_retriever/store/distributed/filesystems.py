@@ -8,7 +8,7 @@ URI every file is stored and reported under (``s3://bucket/photos/a.jpg``). List
 Plain local paths are not handled here: they keep the local code path.
 
 Example:
-    >>> from siglip_retriever.distributed.filesystems import is_uri
+    >>> from siglip_retriever.store.distributed.filesystems import is_uri
     >>> is_uri("s3://bucket/photos"), is_uri("file:///data/photos"), is_uri("/data/photos")
     (True, True, False)
 """
@@ -24,7 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.indexing import FailedFile, _extensions
+from siglip_retriever.store.report import FailedFile
+from siglip_retriever.store.scanning import parse_extensions
 
 __all__ = ["RemoteFile", "RemoteSource", "is_uri", "read_bytes", "resolve_source"]
 
@@ -170,7 +171,7 @@ class RemoteSource:
     def _list_folder(self, root: str, recursive: bool, extensions: Iterable[str] | None) -> list[RemoteFile]:
         import pyarrow.fs as pafs
 
-        wanted = _extensions(extensions)
+        wanted = parse_extensions(extensions)
         selector = pafs.FileSelector(root, recursive=recursive)
         try:
             infos = self.filesystem.get_file_info(selector)

@@ -15,7 +15,7 @@ holder's process id and command line, for the error message of the next process.
 
 Example:
     >>> import tempfile
-    >>> from siglip_retriever.locking import acquire
+    >>> from siglip_retriever.store.locking import acquire
     >>> directory = tempfile.mkdtemp()
     >>> lease = acquire(directory, timeout=0)
     >>> again = acquire(directory, timeout=0)  # the same process: shared, not refused

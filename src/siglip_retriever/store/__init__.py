@@ -1,0 +1,51 @@
+"""The store layer: vectors in and out of Chroma, and the indexing of image files.
+
+It sits on the encoding layer and imports nothing above it. Its modules, one job each:
+
+- :mod:`.store`: :class:`MultimodalStore`, images and texts in one chromadb collection (embedded
+  on disk, in memory, or on a Chroma server): add, look up, write ready vectors, update file
+  facts, delete, get, query;
+- :mod:`.entries`: what an entry is: content-hash ids, kinds, metadata keys, :class:`StoredItem`;
+- :mod:`.collection`: the collection and the record of the model that built it;
+- :mod:`.embedding_function`: the chromadb embedding function every collection is made with;
+- :mod:`.clients`, :mod:`.locking`, :mod:`.retry`: chromadb clients, one process per embedded
+  store, retries while a server is unreachable;
+- :mod:`.scanning`, :mod:`.plan`, :mod:`.report`: finding image files, deciding what each one
+  needs (one plan for every engine), and the report of a run;
+- :mod:`.indexing` (in this process) and :mod:`.distributed` (on Ray): the indexing engines.
+
+The main names are importable from here: ``from siglip_retriever.store import MultimodalStore``.
+
+Example:
+    >>> from siglip_retriever.store import DEFAULT_COLLECTION, content_id
+    >>> DEFAULT_COLLECTION, content_id("text", "hello")[:4]
+    ('siglip', 'txt-')
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from siglip_retriever.store.entries import StoredItem, content_id
+    from siglip_retriever.store.report import IndexReport
+    from siglip_retriever.store.store import DEFAULT_COLLECTION, DEFAULT_PATH, MultimodalStore
+
+__all__ = ["DEFAULT_COLLECTION", "DEFAULT_PATH", "IndexReport", "MultimodalStore", "StoredItem", "content_id"]
+
+_LAZY = {
+    "MultimodalStore": "siglip_retriever.store.store",
+    "DEFAULT_COLLECTION": "siglip_retriever.store.store",
+    "DEFAULT_PATH": "siglip_retriever.store.store",
+    "StoredItem": "siglip_retriever.store.entries",
+    "content_id": "siglip_retriever.store.entries",
+    "IndexReport": "siglip_retriever.store.report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)

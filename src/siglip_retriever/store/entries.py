@@ -1,0 +1,166 @@
+"""What one entry of a store is: its content-hash id, its kind, the metadata keys this package
+writes, and the :class:`StoredItem` that reads give back.
+
+Ids are content hashes (``img-`` + SHA-256 of an image file's bytes, ``txt-`` + SHA-256 of a
+text), so adding the same image or text twice stores it once, and a rerun after a crash converges
+to the same store.
+
+Example:
+    >>> from siglip_retriever.store.entries import content_id, entry_metadata
+    >>> content_id("text", "a red circle")[:4]
+    'txt-'
+    >>> entry_metadata({"album": "2019", "rating": None, "tags": ["a"]})
+    {'album': '2019', 'tags': "['a']"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from PIL.Image import Image as PILImage
+
+from siglip_retriever.encoding.images import ImageInput, describe_source
+from siglip_retriever.errors import ConfigurationError, ImageLoadError
+
+__all__ = [
+    "KIND",
+    "MTIME",
+    "RESERVED_KEYS",
+    "SIZE",
+    "URI",
+    "Kind",
+    "Metadata",
+    "StoredItem",
+    "content_id",
+    "entry_metadata",
+    "file_metadata",
+    "image_content_id",
+    "stored_item",
+    "user_metadatas",
+]
+
+Kind = Literal["image", "text"]
+Metadata = dict[str, Any]
+
+KIND, URI, MTIME, SIZE = "kind", "uri", "mtime_ns", "file_size"
+"""Metadata keys this package writes on entries: the kind, and the file facts of images from files."""
+
+RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE})
+"""Keys user metadata may not use."""
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One entry of the store, as :meth:`MultimodalStore.get` returns it.
+
+    Attributes:
+        id: the entry's id (a content hash unless given).
+        kind: ``"image"`` or ``"text"``.
+        uri: the image's file path (images indexed from files), else ``None``.
+        text: the stored text (text entries), else ``None``.
+        metadata: the entry's metadata, this package's keys included.
+        vector: the stored vector, when it was asked for (``include_vectors=True``).
+    """
+
+    id: str
+    kind: Kind
+    uri: str | None
+    text: str | None
+    metadata: Metadata
+    vector: npt.NDArray[np.float32] | None = None
+
+
+def content_id(kind: Kind, payload: bytes | str) -> str:
+    """The id of an entry: its kind and the SHA-256 of its content (32 hex digits kept)."""
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    return f"{'img' if kind == 'image' else 'txt'}-{hashlib.sha256(data).hexdigest()[:32]}"
+
+
+def image_content_id(image: ImageInput) -> tuple[str, bytes | None]:
+    """Content id of an image input, and its encoded bytes when it came from a file or bytes."""
+    if isinstance(image, (str, os.PathLike)):
+        text = os.fspath(image)
+        path = Path(text if isinstance(text, str) else os.fsdecode(text))
+        if not text.startswith("data:") and _is_file(path):
+            data = path.read_bytes()
+            return content_id("image", data), data
+        return content_id("image", str(text)), None
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+        return content_id("image", data), data
+    if isinstance(image, np.ndarray):
+        header = f"{image.shape}{image.dtype}".encode()
+        return content_id("image", header + np.ascontiguousarray(image).tobytes()), None
+    if isinstance(image, PILImage):
+        header = f"{image.mode}{image.size}".encode()
+        return content_id("image", header + image.tobytes()), None
+    if hasattr(image, "read"):
+        data = image.read()
+        return content_id("image", data), data
+    raise ImageLoadError(describe_source(image), "unsupported input type")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def file_metadata(path: Path) -> Metadata:
+    """What incremental indexing compares: the path, modification time and size of a file."""
+    stat = path.stat()
+    return {URI: str(path.resolve()), MTIME: int(stat.st_mtime_ns), SIZE: int(stat.st_size)}
+
+
+def user_metadatas(metadatas: Sequence[Mapping[str, Any] | None] | None, count: int) -> list[Metadata]:
+    """``count`` metadata dicts from what a caller passed (``None``: empty ones).
+
+    Raises:
+        ConfigurationError: the count differs, or a dict uses a key this package reserves.
+    """
+    if metadatas is None:
+        return [{} for _ in range(count)]
+    if len(metadatas) != count:
+        raise ConfigurationError(f"got {len(metadatas)} metadatas for {count} items")
+    result = []
+    for meta in metadatas:
+        clean = dict(meta or {})
+        clash = RESERVED_KEYS & set(clean)
+        if clash:
+            raise ConfigurationError(f"metadata keys {sorted(clash)} are reserved by siglip-retriever")
+        result.append(clean)
+    return result
+
+
+def entry_metadata(meta: Mapping[str, Any]) -> Metadata:
+    """Metadata as chromadb stores it: str, int, float or bool values; ``None`` dropped, the rest
+    written as text."""
+    out: Metadata = {}
+    for key, value in meta.items():
+        if value is None:
+            continue
+        out[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
+    return out
+
+
+def stored_item(
+    item_id: str,
+    meta: Mapping[str, Any] | None,
+    document: str | None,
+    vector: npt.ArrayLike | None = None,
+) -> StoredItem:
+    """A :class:`StoredItem` from what chromadb returns for one entry."""
+    metadata = dict(meta or {})
+    kind: Kind = "text" if metadata.get(KIND) == "text" else "image"
+    array = None if vector is None else np.asarray(vector, dtype=np.float32)
+    return StoredItem(
+        id=item_id, kind=kind, uri=metadata.get(URI), text=document, metadata=metadata, vector=array
+    )

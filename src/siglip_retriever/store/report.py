@@ -1,0 +1,119 @@
+"""What an indexing run did with every file: :class:`IndexReport` and its lines.
+
+Local indexing (:func:`siglip_retriever.store.indexing.index_folder`) and Ray indexing
+(:func:`siglip_retriever.store.distributed.index_distributed`) return the same report.
+
+Example:
+    >>> from siglip_retriever.store.report import FailedFile, IndexedFile, IndexReport
+    >>> report = IndexReport("/photos", added=[IndexedFile("/photos/a.jpg", "img-1", "added")])
+    >>> report.failed.append(FailedFile("/photos/b.jpg", "empty file (zero bytes)"))
+    >>> report.summary()
+    '1 added, 0 updated, 0 skipped, 1 failed, 0 removed in 0.0s'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from siglip_retriever.errors import StoreError
+
+__all__ = ["FailedFile", "IndexReport", "IndexedFile", "Status", "stopped"]
+
+Status = Literal["added", "updated", "unchanged", "duplicate", "moved"]
+"""What indexing did with a file that is in the store after the run."""
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """A file that is in the store after indexing, and what indexing did with it."""
+
+    path: str
+    id: str
+    status: Status
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    """A file that could not be indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did: ``added``, ``updated``, ``skipped``, ``failed``, ``removed``.
+
+    ``skipped`` holds files that needed no embedding: unchanged since the last run, or holding the
+    same picture as another indexed file (``status == "duplicate"``).
+    """
+
+    folder: str
+    added: list[IndexedFile] = field(default_factory=list)
+    updated: list[IndexedFile] = field(default_factory=list)
+    skipped: list[IndexedFile] = field(default_factory=list)
+    failed: list[FailedFile] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def indexed(self) -> list[IndexedFile]:
+        """Every file that is in the store now."""
+        return self.added + self.updated + self.skipped
+
+    @property
+    def embedded(self) -> int:
+        """How many files went through the model in this run."""
+        return len(self.added) + len(self.updated)
+
+    def extend(self, other: IndexReport) -> None:
+        """Append ``other``'s added, updated, skipped and failed files to this report's."""
+        self.added.extend(other.added)
+        self.updated.extend(other.updated)
+        self.skipped.extend(other.skipped)
+        self.failed.extend(other.failed)
+
+    def summary(self) -> str:
+        """One line: counts of each outcome and the embedding speed."""
+        rate = f", {self.embedded / self.seconds:.1f} images/s" if self.seconds > 0 and self.embedded else ""
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} skipped, "
+            f"{len(self.failed)} failed, {len(self.removed)} removed in {self.seconds:.1f}s{rate}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the schema of ``siglip-retriever index --report``)."""
+        data = asdict(self)
+        data["summary"] = self.summary()
+        return data
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the report as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def stopped(exc: StoreError, report: IndexReport) -> StoreError:
+    """``exc`` again, saying what was written before it and carrying ``report`` (``exc.report``).
+
+    For a run that a store error (a server gone, say) stopped half-way: the report lists only
+    files that are in the store, and running the same indexing again finishes the work.
+    """
+    written = len(report.added) + len(report.updated)
+    message = (
+        f"{exc}. Indexing stopped: {written} files were written before this ({len(report.added)} "
+        f"added, {len(report.updated)} updated) and {len(report.skipped)} were already stored; "
+        "the error's .report lists them. Run the same indexing again to finish: what is stored is "
+        "skipped, nothing is stored twice"
+    )
+    try:
+        error = type(exc)(message)
+    except TypeError:  # an error class with another signature: keep it as it is
+        error = exc
+    error.report = report
+    return error
