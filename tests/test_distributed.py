@@ -219,7 +219,10 @@ def test_a_file_changed_between_hashing_and_decoding_fails_with_its_reason(
 ) -> None:
     from siglip_retriever.store.distributed.stages import hash_files, prepare_files
 
-    rows = {"row": np.array([0, 1]), "path": np.array([str(photos / "00-red.png"), str(photos / "empty.jpg")])}
+    rows = {
+        "row": np.array([0, 1]),
+        "path": np.array([str(photos / "00-red.png"), str(photos / "empty.jpg")]),
+    }
     hashed = hash_files(rows)
     assert hashed["key"][0].startswith("img-")
     assert hashed["failure"].tolist() == ["", "empty file (zero bytes)"]
