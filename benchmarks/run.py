@@ -399,7 +399,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def queries(plan: Plan, encoder: Any, scratch: Path) -> dict[str, Any]:
-    from siglip_retriever.retrieval import Retriever
+    from siglip_retriever.search.retriever import Retriever
     from siglip_retriever.store import MultimodalStore
 
     path = Path(tempfile.mkdtemp(dir=scratch))

@@ -41,7 +41,7 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnableP
 
 from siglip_retriever import MultimodalStore, SiglipImageRetriever
 from siglip_retriever.demo import write_image_folder
-from siglip_retriever.integrations.langchain_store import image_content_blocks
+from siglip_retriever.integrations.langchain import image_content_blocks
 
 
 class ReportingChatModel(BaseChatModel):

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, cast
 
 import chromadb
@@ -23,7 +22,6 @@ from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.loading import load_counts
 from siglip_retriever.encoding.presets import PRESETS
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, InputTypeError
-from siglip_retriever.integrations._common import model_reference
 from siglip_retriever.integrations.chroma import SiglipEmbeddingFunction, SiglipImageLoader
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
 from siglip_retriever.integrations.llama_index import SiglipEmbedding
@@ -92,7 +90,7 @@ def test_config_registration_and_spaces(embed: SiglipEmbeddingFunction, tiny_sig
     assert SiglipEmbeddingFunction(tiny_siglip_dir, device="cpu").get_config()["dtype"] == "auto"
     # presets are stored by name (the demo checkpoint lives inside the package, wherever it is)
     demo = PRESETS["demo"]
-    assert model_reference(SimpleNamespace(preset=demo, model_id=demo.model_id)) == "demo"
+    assert demo.reference == "demo"
     with pytest.raises(ConfigurationError, match="unknown"):
         SiglipEmbeddingFunction.build_from_config({"model": "demo", "colour": "red"})
     with pytest.raises(ConfigurationError, match="cannot change"):

@@ -19,8 +19,7 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests, Vector
 from PIL import Image
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.integrations.langchain import SiglipEmbeddings
-from siglip_retriever.integrations.langchain_store import SiglipImageRetriever, SiglipVectorStore
+from siglip_retriever.integrations.langchain import SiglipEmbeddings, SiglipImageRetriever, SiglipVectorStore
 from siglip_retriever.store import MultimodalStore
 
 

@@ -21,8 +21,8 @@ import siglip_retriever
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.integrations.llama_index_retriever import SiglipImageNodeRetriever
-from siglip_retriever.retrieval import Retriever
+from siglip_retriever.integrations.llama_index import SiglipImageNodeRetriever
+from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store import MultimodalStore
 
 COLOURS = ("red", "green", "blue", "yellow", "purple")

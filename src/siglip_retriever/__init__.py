@@ -41,11 +41,12 @@ if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.images import load_image
     from siglip_retriever.encoding.remote import UrlPolicy
-    from siglip_retriever.retrieval import Retriever, SearchHit
+    from siglip_retriever.search.hits import SearchHit
+    from siglip_retriever.search.retriever import Retriever
+    from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
     from siglip_retriever.store.distributed import index_distributed
     from siglip_retriever.store.report import IndexReport
     from siglip_retriever.store.store import MultimodalStore
-    from siglip_retriever.zero_shot import Classification, ZeroShotClassifier
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -92,18 +93,18 @@ __all__ = [
 _LAZY = {
     "SiglipEncoder": "siglip_retriever.encoding.encoder",
     "MultimodalStore": "siglip_retriever.store",
-    "Retriever": "siglip_retriever.retrieval",
-    "SearchHit": "siglip_retriever.retrieval",
+    "Retriever": "siglip_retriever.search.retriever",
+    "SearchHit": "siglip_retriever.search.hits",
     "IndexReport": "siglip_retriever.store.report",
     "index_distributed": "siglip_retriever.store.distributed",
-    "ZeroShotClassifier": "siglip_retriever.zero_shot",
-    "Classification": "siglip_retriever.zero_shot",
+    "ZeroShotClassifier": "siglip_retriever.search.zero_shot",
+    "Classification": "siglip_retriever.search.zero_shot",
     "SiglipEmbeddings": "siglip_retriever.integrations.langchain",
     "SiglipEmbedding": "siglip_retriever.integrations.llama_index",
     "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",
-    "SiglipVectorStore": "siglip_retriever.integrations.langchain_store",
-    "SiglipImageRetriever": "siglip_retriever.integrations.langchain_store",
-    "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index_retriever",
+    "SiglipVectorStore": "siglip_retriever.integrations.langchain",
+    "SiglipImageRetriever": "siglip_retriever.integrations.langchain",
+    "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index",
     "load_image": "siglip_retriever.encoding.images",
     "UrlPolicy": "siglip_retriever.encoding.remote",
     "compare_models": "siglip_retriever.compare",

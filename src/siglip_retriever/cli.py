@@ -30,7 +30,7 @@ from siglip_retriever.errors import ConfigurationError, SiglipRetrieverError
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
-    from siglip_retriever.retrieval import SearchHit
+    from siglip_retriever.search.hits import SearchHit
     from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["main"]
@@ -361,7 +361,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Find images matching QUERY, in any language the model knows."""
-    from siglip_retriever.retrieval import Retriever
+    from siglip_retriever.search.retriever import Retriever
 
     if not query.strip():
         raise ConfigurationError("the query is empty; type what the picture should show")
@@ -401,7 +401,7 @@ def similar(
     settings: Settings, image: Path, k: int, min_sim: float | None, where: str | None, as_json: bool
 ) -> None:
     """Find images similar to IMAGE (the image itself is left out)."""
-    from siglip_retriever.retrieval import Retriever
+    from siglip_retriever.search.retriever import Retriever
 
     store = settings.store(must_exist=True)
     hits = Retriever(store, k=k).image_to_images(image, where=_where(where), min_similarity=min_sim)
@@ -449,7 +449,7 @@ def classify(
     as_json: bool,
 ) -> None:
     """Zero-shot: the probability of each label for each IMAGE (independent, multi-label)."""
-    from siglip_retriever.zero_shot import DEFAULT_TEMPLATES, ZeroShotClassifier
+    from siglip_retriever.search.zero_shot import DEFAULT_TEMPLATES, ZeroShotClassifier
 
     names = [label.strip() for label in labels.split(",") if label.strip()]
     classifier = ZeroShotClassifier(

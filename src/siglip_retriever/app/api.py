@@ -61,7 +61,8 @@ from siglip_retriever.errors import (
     ServerUnavailableError,
     SiglipRetrieverError,
 )
-from siglip_retriever.retrieval import Retriever, SearchHit
+from siglip_retriever.search.hits import SearchHit
+from siglip_retriever.search.retriever import Retriever
 
 try:
     from fastapi import FastAPI, File, Form, Query, Request, UploadFile
@@ -74,9 +75,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
+    from siglip_retriever.search.zero_shot import ZeroShotClassifier
     from siglip_retriever.store.entries import StoredItem
     from siglip_retriever.store.store import MultimodalStore
-    from siglip_retriever.zero_shot import ZeroShotClassifier
 
 __all__ = ["LOCAL_HOSTS", "STATIC_DIR", "ApiError", "Limits", "create_app"]
 
@@ -426,28 +427,10 @@ class _Service:
     def similar_to_id(self, image_id: str, k: int, min_sim: float | None) -> list[SearchHit]:
         """Neighbours of a stored image from its stored vector: nothing is decoded or encoded."""
         self.stored_item(image_id)
-        found = self.store.get([image_id], include_vectors=True)
-        if not found or found[0].vector is None:
-            raise _not_found()
-        hits: list[SearchHit] = []
-        for item, similarity in self.store.query(found[0].vector, k=k + 1, kind="image"):
-            if item.id == image_id or (min_sim is not None and similarity < min_sim):
-                continue
-            hits.append(
-                SearchHit(
-                    id=item.id,
-                    kind=item.kind,
-                    uri=item.uri,
-                    text=item.text,
-                    metadata=item.metadata,
-                    similarity=similarity,
-                    rank=len(hits) + 1,
-                )
-            )
-        return hits[:k]
+        return self.retriever.similar_to_stored(image_id, k=k, kind="image", min_similarity=min_sim)
 
     def classifier(self, labels: list[str], templates: list[str]) -> ZeroShotClassifier:
-        from siglip_retriever.zero_shot import DEFAULT_TEMPLATES, ZeroShotClassifier
+        from siglip_retriever.search.zero_shot import DEFAULT_TEMPLATES, ZeroShotClassifier
 
         key = (tuple(labels), tuple(templates or DEFAULT_TEMPLATES))
         with self.model_lock:

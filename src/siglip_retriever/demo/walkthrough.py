@@ -59,9 +59,9 @@ def run_demo(
         "correct", "hits": [...]}], "similar": {...}, "classify": {...}, "seconds"}``.
     """
     from siglip_retriever.demo.data import COLOURS, LANGUAGES, SHAPES, caption, write_image_folder
-    from siglip_retriever.retrieval import Retriever
+    from siglip_retriever.search.retriever import Retriever
+    from siglip_retriever.search.zero_shot import ZeroShotClassifier
     from siglip_retriever.store.store import MultimodalStore
-    from siglip_retriever.zero_shot import ZeroShotClassifier
 
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()

@@ -117,7 +117,7 @@ class ZeroShotClassifier:
         dtype: str = "auto",
         batch_size: int = 32,
     ) -> None:
-        from siglip_retriever.encoding.encoder import SiglipEncoder
+        from siglip_retriever.encoding.encoder import resolve_encoder
 
         names = _label_names(labels)
         template_list = list(templates) if not isinstance(templates, str) else [templates]
@@ -126,7 +126,9 @@ class ZeroShotClassifier:
         for template in template_list:
             if not isinstance(template, str) or "{}" not in template:
                 raise ConfigurationError(f"template {template!r} has no '{{}}' for the label")
-        self.encoder = encoder or SiglipEncoder(model, device=device, dtype=dtype, batch_size=batch_size)
+        self.encoder = resolve_encoder(
+            encoder, model=model, device=device, dtype=dtype, batch_size=batch_size
+        )
         self.labels = list(names)
         self.templates = template_list
         prompts = [t.format(name) for label in self.labels for name in names[label] for t in template_list]

@@ -27,7 +27,7 @@ from llama_index.core.schema import ImageType
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.integrations._common import ModelReference, model_reference, resolve_encoder
+from siglip_retriever.integrations.common import ModelReference, adopt_encoder
 
 __all__ = ["SiglipEmbedding"]
 
@@ -105,20 +105,10 @@ class SiglipEmbedding(MultiModalEmbedding):
             if "embed_batch_size" in data:
                 raise ConfigurationError("pass batch_size= or embed_batch_size=, not both")
             data["embed_batch_size"] = batch_size
-        if encoder is not None and "embed_batch_size" not in data:
+        if isinstance(encoder, SiglipEncoder) and "embed_batch_size" not in data:
             data["embed_batch_size"] = encoder.batch_size
         super().__init__(**data)
-        self._encoder = resolve_encoder(
-            encoder,
-            model=self.model,
-            device=self.device,
-            dtype=self.dtype,
-            batch_size=self.embed_batch_size,
-            given=self.model_fields_set,
-        )
-        if encoder is not None:
-            self.model = model_reference(encoder)
-            self.device, self.dtype = encoder.device, encoder.dtype
+        self._encoder = adopt_encoder(self, encoder, batch_size=self.embed_batch_size)
         if "model_name" not in self.model_fields_set:
             self.model_name = self._encoder.model_id
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.images import ImageInput
-from siglip_retriever.integrations._common import ModelReference, model_reference, resolve_encoder
+from siglip_retriever.integrations.common import ModelReference, adopt_encoder
 
 __all__ = ["MODEL_ENV", "SiglipEmbeddings"]
 
@@ -91,20 +91,10 @@ class SiglipEmbeddings(BaseModel, Embeddings):
     _encoder: SiglipEncoder = PrivateAttr()
 
     def __init__(self, *, encoder: SiglipEncoder | None = None, **data: Any) -> None:
+        if isinstance(encoder, SiglipEncoder) and "batch_size" not in data:
+            data["batch_size"] = encoder.batch_size
         super().__init__(**data)
-        self._encoder = resolve_encoder(
-            encoder,
-            model=self.model,
-            device=self.device,
-            dtype=self.dtype,
-            batch_size=self.batch_size,
-            given=self.model_fields_set,
-        )
-        if encoder is not None:
-            self.model = model_reference(encoder)
-            self.device, self.dtype = encoder.device, encoder.dtype
-            if "batch_size" not in self.model_fields_set:
-                self.batch_size = encoder.batch_size
+        self._encoder = adopt_encoder(self, encoder, batch_size=self.batch_size)
 
     @property
     def encoder(self) -> SiglipEncoder:

@@ -1,0 +1,150 @@
+"""A LlamaIndex image retriever on a :class:`~siglip_retriever.store.MultimodalStore`.
+
+:class:`SiglipImageNodeRetriever` returns ``NodeWithScore(ImageNode)``:
+
+- a text query (in any language the model knows) finds images, scored by SigLIP's calibrated
+  probability that text and image match;
+- a ``QueryBundle`` with ``image_path`` finds similar images, scored by cosine similarity: SigLIP's
+  sigmoid was trained on image-text pairs, so an image-image pair has no calibrated probability.
+
+It is a LlamaIndex ``BaseRetriever`` (``retrieve``, ``aretrieve``, usable in a
+``RetrieverQueryEngine``) and ``BaseImageRetriever`` (``text_to_image_retrieve``,
+``image_to_image_retrieve`` and their async forms). Async methods run the model in a worker
+thread.
+
+Example:
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> from siglip_retriever import MultimodalStore
+    >>> from siglip_retriever.integrations.llama_index import SiglipImageNodeRetriever
+    >>> from siglip_retriever.tiny import build_checkpoint
+    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
+    >>> path = tempfile.mkdtemp() + "/red.png"
+    >>> Image.new("RGB", (40, 40), "red").save(path)
+    >>> _ = store.add_images([path])
+    >>> [type(hit.node).__name__ for hit in SiglipImageNodeRetriever(store).retrieve("ein rotes Quadrat")]
+    ['ImageNode']
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.image_retriever import BaseImageRetriever
+from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle
+
+from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
+from siglip_retriever.search.retriever import Retriever
+from siglip_retriever.store.entries import MTIME, SIZE
+from siglip_retriever.store.store import MultimodalStore
+
+__all__ = ["SiglipImageNodeRetriever"]
+
+
+class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
+    """Images for a text query (score: probability) or for an image (score: cosine similarity).
+
+    Each node is an ``ImageNode`` with the entry's id as ``node_id``, the file as ``image_path``
+    (images stored from files), the caption (metadata ``caption_key``) as text when there is one,
+    and the stored metadata plus ``id``, ``uri``, ``kind``, ``rank``, ``similarity`` and
+    ``probability``, as every front-end's results carry them. The retriever keeps one
+    :class:`~siglip_retriever.search.retriever.Retriever` for its lifetime, so a repeated query is
+    answered from the search layer's result cache.
+
+    Args:
+        store: the store to search.
+        k: number of images to return at most.
+        min_probability: leave out text-to-image hits with a lower SigLIP probability; when none
+            passes, the result is empty.
+        min_similarity: leave out image-to-image hits with a lower cosine similarity.
+        where: Chroma ``where`` filter on the images' metadata.
+        exclude_self: in image-to-image search, leave out the query image itself.
+        caption_key: metadata key whose value becomes the node's text.
+        callback_manager: LlamaIndex callback manager.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> from llama_index.core.schema import QueryBundle
+        >>> from siglip_retriever import MultimodalStore
+        >>> from siglip_retriever.integrations.llama_index import SiglipImageNodeRetriever
+        >>> from siglip_retriever.tiny import build_checkpoint
+        >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
+        >>> folder = tempfile.mkdtemp()
+        >>> for colour in ("red", "blue"):
+        ...     Image.new("RGB", (40, 40), colour).save(f"{folder}/{colour}.png")
+        >>> _ = store.index_folder(folder)
+        >>> retriever = SiglipImageNodeRetriever(store, k=1)
+        >>> hit = retriever.retrieve(QueryBundle(query_str="", image_path=f"{folder}/red.png"))[0]
+        >>> hit.node.image_path.endswith("blue.png"), hit.score == hit.node.metadata["similarity"]
+        (True, True)
+    """
+
+    def __init__(
+        self,
+        store: MultimodalStore,
+        *,
+        k: int = 4,
+        min_probability: float | None = None,
+        min_similarity: float | None = None,
+        where: Mapping[str, Any] | None = None,
+        exclude_self: bool = True,
+        caption_key: str = DEFAULT_CAPTION_KEY,
+        callback_manager: CallbackManager | None = None,
+    ) -> None:
+        super().__init__(callback_manager=callback_manager)
+        self.search = Retriever(
+            store, k=k, min_probability=min_probability, min_similarity=min_similarity, where=where
+        )
+        """The search this retriever goes through (one for its lifetime: its cache serves it)."""
+        self.exclude_self = exclude_self
+        self.caption_key = caption_key
+
+    @property
+    def store(self) -> MultimodalStore:
+        """The store searched."""
+        return self.search.store
+
+    @property
+    def where(self) -> dict[str, Any] | None:
+        """The Chroma ``where`` filter on the images' metadata."""
+        return self.search.where
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        if query_bundle.image_path:
+            return self._image_to_image_retrieve(query_bundle)
+        return self._text_to_image_retrieve(query_bundle)
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._retrieve, query_bundle)
+
+    def _text_to_image_retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self.search.text_to_images(query_bundle.query_str)
+        return [self._node(hit) for hit in hits]
+
+    def _image_to_image_retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        if not query_bundle.image_path:
+            raise ConfigurationError("image-to-image retrieval needs QueryBundle(image_path=...)")
+        hits = self.search.image_to_images(query_bundle.image_path, exclude_self=self.exclude_self)
+        return [self._node(hit) for hit in hits]
+
+    async def _atext_to_image_retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._text_to_image_retrieve, query_bundle)
+
+    async def _aimage_to_image_retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._image_to_image_retrieve, query_bundle)
+
+    def _node(self, hit: SearchHit) -> NodeWithScore:
+        node = ImageNode(
+            id_=hit.id,
+            text=hit.caption(self.caption_key) or "",
+            image_path=hit.uri,
+            metadata=hit.result_metadata(),
+            excluded_llm_metadata_keys=[MTIME, SIZE],
+        )
+        return NodeWithScore(node=node, score=hit.score)

@@ -1,0 +1,48 @@
+"""The search layer: queries in, ranked hits with probabilities out, for every front-end.
+
+It sits on the store and encoding layers and imports nothing above them. Its modules:
+
+- :mod:`.retriever`: :class:`Retriever`, the one search path: directions, scores, thresholds,
+  filters;
+- :mod:`.hits`: :class:`SearchHit` and the metadata keys every front-end's results carry;
+- :mod:`.cache`: the result cache of a retriever;
+- :mod:`.zero_shot`: :class:`ZeroShotClassifier`, labels scored against images.
+
+Example:
+    >>> from siglip_retriever.search import RESULT_KEYS
+    >>> RESULT_KEYS
+    ('id', 'uri', 'kind', 'rank', 'similarity', 'probability')
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, RESULT_KEYS, SearchHit
+
+if TYPE_CHECKING:
+    from siglip_retriever.search.retriever import Retriever
+    from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
+
+__all__ = [
+    "DEFAULT_CAPTION_KEY",
+    "RESULT_KEYS",
+    "Classification",
+    "Retriever",
+    "SearchHit",
+    "ZeroShotClassifier",
+]
+
+_LAZY = {
+    "Retriever": "siglip_retriever.search.retriever",
+    "Classification": "siglip_retriever.search.zero_shot",
+    "ZeroShotClassifier": "siglip_retriever.search.zero_shot",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)

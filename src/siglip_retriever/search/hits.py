@@ -1,0 +1,105 @@
+"""Search results: :class:`SearchHit`, and the metadata every front-end puts on its results.
+
+A hit carries the cosine similarity to the query and, for an image-text pair on a SigLIP
+(sigmoid) model, the calibrated probability that query and entry match. Front-ends (LangChain
+documents, LlamaIndex nodes, the CLI, the web app) take their content and metadata from here,
+so every one of them names the same facts with the same keys (:data:`RESULT_KEYS`).
+
+Example:
+    >>> from siglip_retriever.search.hits import SearchHit
+    >>> hit = SearchHit("img-1", "image", "/p/red.png", None, {"caption": "a red square"}, 0.12, 0.81, 1)
+    >>> hit.content("caption"), hit.score, sorted(hit.result_metadata())
+    ('a red square', 0.81, ['caption', 'id', 'kind', 'probability', 'rank', 'similarity', 'uri'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DEFAULT_CAPTION_KEY", "RESULT_KEYS", "SearchHit"]
+
+RESULT_KEYS = ("id", "uri", "kind", "rank", "similarity", "probability")
+"""The metadata keys every front-end's results carry, besides the entry's own metadata."""
+
+DEFAULT_CAPTION_KEY = "caption"
+"""The metadata key whose value, when present, is an image's text in documents and nodes."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result.
+
+    Attributes:
+        id: the entry's id in the store.
+        kind: ``"image"`` or ``"text"``.
+        uri: the image's file path (images indexed from files), else ``None``.
+        text: the stored text (text entries), else ``None``.
+        metadata: the entry's metadata.
+        similarity: cosine similarity to the query, in [-1, 1].
+        probability: SigLIP's probability that query and entry match (image-text pairs of
+            sigmoid models); ``None`` for pairs of one modality (image-image, text-text) and for
+            softmax (CLIP) models.
+        rank: 1 for the best hit.
+    """
+
+    id: str
+    kind: str
+    uri: str | None
+    text: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    similarity: float = 0.0
+    probability: float | None = None
+    rank: int = 0
+
+    @property
+    def score(self) -> float:
+        """What the hit was ranked and filtered by: ``probability`` when there is one, else
+        ``similarity``."""
+        return self.probability if self.probability is not None else self.similarity
+
+    @property
+    def relevance(self) -> float:
+        """A score in [0, 1], higher is better: the probability, else the cosine clipped to [0, 1]
+        (LangChain's relevance scores)."""
+        if self.probability is not None:
+            return self.probability
+        return min(max(self.similarity, 0.0), 1.0)
+
+    def caption(self, caption_key: str = DEFAULT_CAPTION_KEY) -> str | None:
+        """The entry's caption (metadata ``caption_key``), if it has one."""
+        value = self.metadata.get(caption_key)
+        return str(value) if value not in (None, "") else None
+
+    def content(self, caption_key: str = DEFAULT_CAPTION_KEY) -> str:
+        """What a document shows of the entry: the stored text, else the caption, else the
+        image's path, else its id."""
+        if self.kind == "text" and self.text is not None:
+            return self.text
+        return self.caption(caption_key) or self.uri or self.id
+
+    def result_metadata(self) -> dict[str, Any]:
+        """The entry's metadata with :data:`RESULT_KEYS` (``id``, ``uri``, ``kind``, ``rank``,
+        ``similarity``, ``probability``) set from the hit."""
+        return {
+            **self.metadata,
+            "id": self.id,
+            "uri": self.uri,
+            "kind": self.kind,
+            "rank": self.rank,
+            "similarity": self.similarity,
+            "probability": self.probability,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the schema of the CLI's and the API's ``--json`` output)."""
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "kind": self.kind,
+            "uri": self.uri,
+            "text": self.text,
+            "similarity": self.similarity,
+            "probability": self.probability,
+            "metadata": self.metadata,
+        }
