@@ -41,10 +41,16 @@ if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.images import load_image
     from siglip_retriever.encoding.remote import UrlPolicy
+    from siglip_retriever.integrations.chroma import SiglipEmbeddingFunction
+    from siglip_retriever.integrations.langchain.embeddings import SiglipEmbeddings
+    from siglip_retriever.integrations.langchain.retriever import SiglipImageRetriever
+    from siglip_retriever.integrations.langchain.vectorstore import SiglipVectorStore
+    from siglip_retriever.integrations.llama_index.embedding import SiglipEmbedding
+    from siglip_retriever.integrations.llama_index.retriever import SiglipImageNodeRetriever
     from siglip_retriever.search.hits import SearchHit
     from siglip_retriever.search.retriever import Retriever
     from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
-    from siglip_retriever.store.distributed import index_distributed
+    from siglip_retriever.store.distributed.indexer import index_distributed
     from siglip_retriever.store.report import IndexReport
     from siglip_retriever.store.store import MultimodalStore
 
@@ -92,25 +98,25 @@ __all__ = [
 # public name -> module that defines it, imported on first access
 _LAZY = {
     "SiglipEncoder": "siglip_retriever.encoding.encoder",
-    "MultimodalStore": "siglip_retriever.store",
-    "Retriever": "siglip_retriever.search.retriever",
-    "SearchHit": "siglip_retriever.search.hits",
-    "IndexReport": "siglip_retriever.store.report",
-    "index_distributed": "siglip_retriever.store.distributed",
-    "ZeroShotClassifier": "siglip_retriever.search.zero_shot",
-    "Classification": "siglip_retriever.search.zero_shot",
-    "SiglipEmbeddings": "siglip_retriever.integrations.langchain",
-    "SiglipEmbedding": "siglip_retriever.integrations.llama_index",
-    "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",
-    "SiglipVectorStore": "siglip_retriever.integrations.langchain",
-    "SiglipImageRetriever": "siglip_retriever.integrations.langchain",
-    "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index",
     "load_image": "siglip_retriever.encoding.images",
     "UrlPolicy": "siglip_retriever.encoding.remote",
-    "compare_models": "siglip_retriever.compare",
-    "ComparisonResult": "siglip_retriever.compare",
     "load_encoder": "siglip_retriever.encoding.backends",
     "OpenClipEncoder": "siglip_retriever.encoding.backends.open_clip",
+    "MultimodalStore": "siglip_retriever.store.store",
+    "IndexReport": "siglip_retriever.store.report",
+    "index_distributed": "siglip_retriever.store.distributed.indexer",
+    "Retriever": "siglip_retriever.search.retriever",
+    "SearchHit": "siglip_retriever.search.hits",
+    "ZeroShotClassifier": "siglip_retriever.search.zero_shot",
+    "Classification": "siglip_retriever.search.zero_shot",
+    "SiglipEmbeddings": "siglip_retriever.integrations.langchain.embeddings",
+    "SiglipVectorStore": "siglip_retriever.integrations.langchain.vectorstore",
+    "SiglipImageRetriever": "siglip_retriever.integrations.langchain.retriever",
+    "SiglipEmbedding": "siglip_retriever.integrations.llama_index.embedding",
+    "SiglipImageNodeRetriever": "siglip_retriever.integrations.llama_index.retriever",
+    "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",
+    "compare_models": "siglip_retriever.compare",
+    "ComparisonResult": "siglip_retriever.compare",
 }
 
 

@@ -1,4 +1,26 @@
-"""index_distributed: incremental indexing on a Ray cluster, with the outcome of local indexing."""
+"""index_distributed: incremental indexing on a Ray cluster, with the outcome of local indexing.
+
+Local files must be readable at the same path on the driver and on every node (a shared or
+network filesystem); files on an object store or HDFS are given as URIs (``s3://bucket/photos``,
+``gs://``, ``hdfs://``, ``file:///``) or with ``filesystem=``, read through pyarrow as Ray Data
+reads them, and stored under their full URI. The model must load on every node (a preset, a hub
+id, or a checkpoint directory present at the same path everywhere).
+
+Example (needs a Ray cluster, so it is not run as a doctest)::
+
+    from siglip_retriever import MultimodalStore
+    from siglip_retriever.store.distributed import index_distributed
+
+    store = MultimodalStore.connect("127.0.0.1", 8000, model="demo")
+    report = index_distributed(store, "photos/", num_workers=2)
+    print(report.summary())
+
+    # an S3 prefix (credentials from the environment), or an explicit filesystem
+    index_distributed(store, "s3://bucket/photos", ray_address="auto", num_workers=8)
+    from pyarrow.fs import S3FileSystem
+    s3 = S3FileSystem(region="eu-west-1", access_key="...", secret_key="...")
+    index_distributed(store, "bucket/photos", filesystem=s3, ray_address="auto")
+"""
 
 from __future__ import annotations
 
@@ -52,18 +74,11 @@ def index_distributed(
 ) -> IndexReport:
     """Index a folder (or a list of files) into ``store`` with Ray, incrementally.
 
-    The driver (this process) scans, skips unchanged files and decides what each changed file
-    needs, exactly as :func:`~siglip_retriever.store.indexing.index_folder` does. Ray tasks read and
-    hash the changed files, then decode and preprocess the ones to embed; an actor pool of
-    ``num_workers`` :class:`~siglip_retriever.SiglipEncoder` s (one model each, one GPU each when
-    the cluster has GPUs) embeds them; the driver writes each batch into the store as it comes
-    back. Ids, vectors, metadata and the report are those of local indexing with the same batch
-    size. Local files must be readable at the same path on the driver and on every node (a
-    shared or network filesystem); files on an object store or HDFS are given as URIs
-    (``s3://bucket/photos``, ``gs://``, ``hdfs://``, ``file:///``) or with ``filesystem=``, read
-    through pyarrow as Ray Data reads them, and stored under their full URI. The model must load
-    on every node (a preset, a hub id, or a checkpoint directory present at the same path
-    everywhere).
+    The driver scans and decides with :mod:`siglip_retriever.store.plan`, as local indexing does;
+    Ray tasks read, hash, decode and preprocess; ``num_workers`` actors (one model each, one GPU
+    each when the cluster has GPUs) embed; the driver writes each batch as it comes back. Ids,
+    vectors, metadata and the report are those of local indexing with the same batch size. Where
+    files and the model must be: see the module's docstring, which has examples too.
 
     Args:
         store: where to write; a Chroma server for a cluster (:meth:`MultimodalStore.connect`).
@@ -86,36 +101,16 @@ def index_distributed(
             pickled to the tasks that read.
 
     Returns:
-        An :class:`~siglip_retriever.store.indexing.IndexReport`, as local indexing returns.
+        An :class:`~siglip_retriever.store.report.IndexReport`, as local indexing returns.
 
     Raises:
         MissingDependencyError: Ray is not installed (``pip install "siglip-retriever[ray]"``).
         ConfigurationError: a bad option, no cluster at ``ray_address``, or a cluster too small
             for the actors and the decoding tasks.
-
-    Example (needs a Ray cluster, so it is not run as a doctest)::
-
-        from siglip_retriever import MultimodalStore
-        from siglip_retriever.store.distributed import index_distributed
-
-        store = MultimodalStore.connect("127.0.0.1", 8000, model="demo")
-        report = index_distributed(store, "photos/", num_workers=2)
-        print(report.summary())
-
-        # an S3 prefix (credentials from the environment), or an explicit filesystem
-        index_distributed(store, "s3://bucket/photos", ray_address="auto", num_workers=8)
-        from pyarrow.fs import S3FileSystem
-        s3 = S3FileSystem(region="eu-west-1", access_key="...", secret_key="...")
-        index_distributed(store, "bucket/photos", filesystem=s3, ray_address="auto")
     """
     started = time.perf_counter()
-    if not isinstance(num_workers, int) or num_workers < 1:
-        raise ConfigurationError(f"num_workers must be a positive integer, not {num_workers!r}")
-    if cpus_per_worker <= 0:
-        raise ConfigurationError(f"cpus_per_worker must be positive, not {cpus_per_worker!r}")
     size = store.encoder.batch_size if batch_size is None else batch_size
-    if not isinstance(size, int) or size < 1:
-        raise ConfigurationError(f"batch_size must be a positive integer, not {size!r}")
+    workers = _Workers.checked(num_workers, cpus_per_worker, gpus_per_worker, dtype, size)
     require_ray()  # before any scanning: a missing extra is the first thing to hear about
 
     scan = _scan(source, filesystem, recursive=recursive, extensions=extensions)
@@ -125,7 +120,6 @@ def index_distributed(
     if pending:
         fs = scan.filesystem
         with ray_cluster(ray_address, num_cpus=num_cpus) as ray:
-            workers = _Workers(num_workers, cpus_per_worker, gpus_per_worker, dtype, size)
             workers.resolve(ray)
             hashed = _hash(ray, pending, size, fs)
             stored = stored_uris(store, {f.key for f in hashed if f.key})
@@ -194,6 +188,17 @@ class _Workers:
     gpus: float | None
     dtype: str
     batch_size: int
+
+    @classmethod
+    def checked(cls, count: int, cpus: float, gpus: float | None, dtype: str, batch_size: int) -> _Workers:
+        """The actors' setup, after checking the options."""
+        if not isinstance(count, int) or count < 1:
+            raise ConfigurationError(f"num_workers must be a positive integer, not {count!r}")
+        if cpus <= 0:
+            raise ConfigurationError(f"cpus_per_worker must be positive, not {cpus!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be a positive integer, not {batch_size!r}")
+        return cls(count, cpus, gpus, dtype, batch_size)
 
     def resolve(self, ray: Any) -> None:
         """Pick GPUs when the cluster has them; refuse a pool that leaves no CPU for decoding."""

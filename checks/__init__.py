@@ -1,0 +1,1 @@
+"""Checks of the code's shape that run in CI beside the tests (import-linter contracts)."""
