@@ -16,14 +16,9 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, RESULT_KEYS, SearchHit
-
-if TYPE_CHECKING:
-    from siglip_retriever.search.retriever import Retriever
-    from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
+from siglip_retriever.search.retriever import Retriever
+from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
 
 __all__ = [
     "DEFAULT_CAPTION_KEY",
@@ -33,16 +28,3 @@ __all__ = [
     "SearchHit",
     "ZeroShotClassifier",
 ]
-
-_LAZY = {
-    "Retriever": "siglip_retriever.search.retriever",
-    "Classification": "siglip_retriever.search.zero_shot",
-    "ZeroShotClassifier": "siglip_retriever.search.zero_shot",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(module), name)

@@ -24,28 +24,8 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from siglip_retriever.store.entries import StoredItem, content_id
-    from siglip_retriever.store.report import IndexReport
-    from siglip_retriever.store.store import DEFAULT_COLLECTION, DEFAULT_PATH, MultimodalStore
+from siglip_retriever.store.entries import StoredItem, content_id
+from siglip_retriever.store.report import IndexReport
+from siglip_retriever.store.store import DEFAULT_COLLECTION, DEFAULT_PATH, MultimodalStore
 
 __all__ = ["DEFAULT_COLLECTION", "DEFAULT_PATH", "IndexReport", "MultimodalStore", "StoredItem", "content_id"]
-
-_LAZY = {
-    "MultimodalStore": "siglip_retriever.store.store",
-    "DEFAULT_COLLECTION": "siglip_retriever.store.store",
-    "DEFAULT_PATH": "siglip_retriever.store.store",
-    "StoredItem": "siglip_retriever.store.entries",
-    "content_id": "siglip_retriever.store.entries",
-    "IndexReport": "siglip_retriever.store.report",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(module), name)
