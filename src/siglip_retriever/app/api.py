@@ -56,15 +56,10 @@ from siglip_retriever.app.middleware import LOCAL_HOSTS, RequestGuard
 from siglip_retriever.app.routes import ROUTERS
 from siglip_retriever.app.routes.meta import STATIC_DIR
 from siglip_retriever.app.service import SearchService
-from siglip_retriever.errors import MissingDependencyError
-
-try:
-    from fastapi import FastAPI
-    from fastapi.staticfiles import StaticFiles
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["LOCAL_HOSTS", "STATIC_DIR", "ApiError", "Limits", "create_app"]
@@ -112,6 +107,9 @@ def create_app(
         >>> client.get("/api/images/../../etc/passwd").status_code
         404
     """
+    from fastapi import FastAPI  # its absence was reported when siglip_retriever.app.errors was imported
+    from fastapi.staticfiles import StaticFiles
+
     limits = limits or Limits()
     service = SearchService(store, limits)
     app = FastAPI(title=title, version=__version__, description=_DESCRIPTION)
