@@ -18,8 +18,8 @@ Every error is JSON: ``{"error": "<code>", "message": "<what happened and what t
 the limit that was passed where there is one. The codes: ``upload_too_large`` and
 ``too_many_pixels`` (413), ``k_too_large``, ``query_too_long``, ``empty_query``,
 ``too_many_labels``, ``label_too_long``, ``invalid_image``, ``missing_image`` and
-``invalid_request`` (422), ``not_found`` (404), ``invalid_host`` (400) and ``internal_error`` (500)
-(:mod:`siglip_retriever.app.errors`).
+``invalid_request`` (422), ``not_found`` (404), ``method_not_allowed`` (405), ``invalid_host``
+(400), ``store_unavailable`` (503) and ``internal_error`` (500) (:mod:`siglip_retriever.app.errors`).
 
 Requests are accepted only with a ``Host`` header naming this machine (``allowed_hosts``), which
 keeps other web sites from reading the pictures through DNS rebinding
@@ -49,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from siglip_retriever._version import __version__
+from siglip_retriever import __version__
 from siglip_retriever.app.errors import ApiError, add_error_handlers
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.middleware import LOCAL_HOSTS, RequestGuard

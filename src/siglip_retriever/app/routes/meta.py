@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from siglip_retriever._version import __version__
+from siglip_retriever import __version__
 from siglip_retriever.app.schemas import Health, Info
 from siglip_retriever.app.service import ServiceDep
 from siglip_retriever.errors import MissingDependencyError
