@@ -6,10 +6,7 @@ are saved to ``test-artifacts/`` at the repository root.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from siglip_retriever.cli import main
 from siglip_retriever.demo.data import caption, write_image_folder
+from tests.app_helpers import cli_server
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 HELD_OUT_SEED = 4242  # pictures the demo model never saw
@@ -56,27 +54,10 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     options = ["--model", "demo", "--db", str(root / "db"), "--device", "cpu"]
     indexed = CliRunner().invoke(main, [*options, "index", str(root / "images")])
     assert indexed.exit_code == 0, indexed.output
-    script = Path(sys.executable).with_name("siglip-retriever")
-    process = subprocess.Popen(
-        [str(script), "--db", str(root / "db"), "--device", "cpu", "serve", "--listen-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("Serving 48 pictures"), line + (
-            process.stderr.read() if process.stderr else ""
-        )
-        url = line.split(" at ", 1)[1].split(" ", 1)[0]
-        assert url.startswith("http://127.0.0.1:")
+    arguments = ["--db", str(root / "db"), "--device", "cpu", "serve", "--listen-port", "0"]
+    with cli_server(arguments, first_line="Serving 48 pictures") as url:
         assert httpx.get(url + "health", timeout=10).json()["model"] == "demo"
         yield url, root / "images"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

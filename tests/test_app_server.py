@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from siglip_retriever.app import BackgroundServer, Limits, create_app
 from siglip_retriever.app.server import allowed_hosts_for
 from siglip_retriever.cli import main
 from siglip_retriever.encoding.encoder import SiglipEncoder
+from tests.app_helpers import cli_server
 
 SECRET = "SERVER-SECRET-7"
 
@@ -171,26 +171,12 @@ def _cli_store(tiny_siglip_dir: Path, root: Path) -> list[str]:
 
 def test_serve_command_binds_loopback_and_answers(tiny_siglip_dir: Path, tmp_path: Path) -> None:
     options = _cli_store(tiny_siglip_dir, tmp_path)
-    script = Path(sys.executable).with_name("siglip-retriever")
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser.sh"  # --open runs $BROWSER with the page's URL
     browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     browser.chmod(0o755)
-    process = subprocess.Popen(
-        [str(script), *options, "serve", "--listen-port", "0", "--max-k", "7", "--open"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "BROWSER": f"{browser} %s"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("Serving 2 pictures of "), line + (
-            process.stderr.read() if process.stderr else ""
-        )
-        url = line.split(" at ", 1)[1].split(" ", 1)[0]
-        assert url.startswith("http://127.0.0.1:")
+    arguments = [*options, "serve", "--listen-port", "0", "--max-k", "7", "--open"]
+    with cli_server(arguments, first_line="Serving 2 pictures of ", env={"BROWSER": f"{browser} %s"}) as url:
         assert httpx.get(url + "health", timeout=10).json()["status"] == "ok"
         info = httpx.get(url + "api/info", timeout=10).json()
         assert info["images"] == 2
@@ -201,10 +187,6 @@ def test_serve_command_binds_loopback_and_answers(tiny_siglip_dir: Path, tmp_pat
         while not (opened.exists() and opened.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert opened.read_text().strip() == url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    assert process.returncode is not None
 
 
 def test_serve_command_needs_an_existing_store(tmp_path: Path) -> None:

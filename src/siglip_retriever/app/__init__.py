@@ -5,6 +5,15 @@ python-multipart); without it, :func:`create_app` and :func:`serve` raise
 :class:`~siglip_retriever.errors.MissingDependencyError`. Importing this package is cheap:
 FastAPI and uvicorn load on first use. From the command line: ``siglip-retriever serve``.
 
+Its modules, each with one job: :mod:`~siglip_retriever.app.api` (:func:`create_app` assembles
+the app), :mod:`~siglip_retriever.app.routes` (the routes, one router a module),
+:mod:`~siglip_retriever.app.service` (the work behind them, over one
+:class:`~siglip_retriever.search.retriever.Retriever`), :mod:`~siglip_retriever.app.schemas`
+(the response models), :mod:`~siglip_retriever.app.errors` (JSON errors),
+:mod:`~siglip_retriever.app.middleware` (Host check, body limit, security headers),
+:mod:`~siglip_retriever.app.limits`, :mod:`~siglip_retriever.app.thumbnails` and
+:mod:`~siglip_retriever.app.server` (uvicorn).
+
 Example:
     >>> from siglip_retriever.app import Limits
     >>> Limits(max_k=20).max_k

@@ -1,7 +1,9 @@
 """The web app's limits: what one request may ask of the server.
 
 Each limit, when a request goes past it, is answered with its own 4xx JSON error (see
-:mod:`siglip_retriever.app.api`), never with a crash or a silent truncation.
+:mod:`siglip_retriever.app.api` for the codes): the upload size by the guard
+(:mod:`siglip_retriever.app.middleware`), the others by the routes' service
+(:mod:`siglip_retriever.app.service`). Never a crash or a silent truncation.
 
 Example:
     >>> from siglip_retriever.app.limits import Limits

@@ -9,11 +9,15 @@ Example:
     >>> from pathlib import Path
     >>> from PIL import Image
     >>> from siglip_retriever.app.thumbnails import ThumbnailCache
-    >>> path = Path(tempfile.mkdtemp()) / "big.png"
+    >>> cache, path = ThumbnailCache(size=128), Path(tempfile.mkdtemp()) / "big.png"
     >>> Image.new("RGB", (800, 400), "red").save(path)
-    >>> thumb = ThumbnailCache(size=128).get(path)
+    >>> thumb = cache.get(path)
     >>> thumb.media_type, thumb.width, thumb.height
     ('image/jpeg', 128, 64)
+    >>> Image.new("RGB", (800, 200), "red").save(path)  # the file is edited: a new thumbnail
+    >>> edited = cache.get(path)
+    >>> edited.etag != thumb.etag, edited.height
+    (True, 32)
 """
 
 from __future__ import annotations

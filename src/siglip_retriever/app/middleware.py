@@ -1,0 +1,180 @@
+"""The web app's guard: ASGI middleware for the Host check, the body limit and the security headers.
+
+:class:`RequestGuard` runs before FastAPI sees a request:
+
+- a ``Host`` header that does not name this machine (``allowed_hosts``, default
+  :data:`LOCAL_HOSTS`) is refused with ``400 invalid_host``, which keeps other web sites from
+  reading the pictures through DNS rebinding;
+- a ``POST``, ``PUT`` or ``PATCH`` body over :attr:`Limits.max_upload_bytes
+  <siglip_retriever.app.limits.Limits.max_upload_bytes>` is refused with ``413
+  upload_too_large`` as soon as its Content-Length says so, or as soon as the bytes received pass
+  the limit (chunked uploads), so a large upload is never held in full;
+- every response gets ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options`` and,
+  except on the API docs pages (their scripts come from a CDN), a ``Content-Security-Policy``.
+
+Example:
+    >>> from fastapi import FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> from siglip_retriever.app.limits import Limits
+    >>> from siglip_retriever.app.middleware import RequestGuard
+    >>> app = FastAPI()
+    >>> app.add_middleware(RequestGuard, limits=Limits(), allowed_hosts=["127.0.0.1"])
+    >>> answer = TestClient(app, base_url="http://rebound.example").get("/")
+    >>> answer.status_code, answer.json()["error"], answer.headers["x-frame-options"]
+    (400, 'invalid_host', 'DENY')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+from siglip_retriever.app.errors import ApiError
+from siglip_retriever.app.limits import Limits
+
+__all__ = ["LOCAL_HOSTS", "ASGIApp", "Message", "Receive", "RequestGuard", "Scope", "Send", "host_name"]
+
+LOCAL_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+"""Host names accepted by default: this machine only."""
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+_DOC_PATHS = ("/docs", "/redoc")  # FastAPI's doc pages load their scripts from a CDN
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class RequestGuard:
+    """Checks the Host header, caps request bodies before they are parsed, adds security headers.
+
+    Args:
+        app: the ASGI application behind the guard.
+        limits: the upload limit (:attr:`~siglip_retriever.app.limits.Limits.max_upload_bytes`).
+        allowed_hosts: host names the ``Host`` header may carry; ``"*"`` accepts any.
+
+    Example:
+        >>> from starlette.responses import PlainTextResponse
+        >>> from starlette.testclient import TestClient
+        >>> from siglip_retriever.app.limits import Limits
+        >>> from siglip_retriever.app.middleware import RequestGuard
+        >>> hello = PlainTextResponse("hello")  # any ASGI application
+        >>> client = TestClient(RequestGuard(hello, limits=Limits(max_upload_bytes=10), allowed_hosts=["*"]))
+        >>> client.get("/").text, client.post("/", content=b"0123456789A").json()["limit"]
+        ('hello', 10)
+    """
+
+    def __init__(self, app: ASGIApp, *, limits: Limits, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.limits = limits
+        hosts = {h.lower().strip("[]") for h in allowed_hosts}
+        self.any_host = "*" in hosts
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one ASGI call: refuse it, or pass it on with the body read and headers added."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path = str(scope.get("path", ""))
+        secured = _with_headers(send, csp=not path.startswith(_DOC_PATHS))
+        if not self.any_host and host_name(headers.get("host", "")) not in self.hosts:
+            error = ApiError(
+                400,
+                "invalid_host",
+                "this server answers only requests addressed to "
+                f"{', '.join(sorted(self.hosts))}; start it with another --bind to change that",
+            )
+            await error.response()(scope, receive, secured)
+            return
+        if scope.get("method") in ("POST", "PUT", "PATCH"):
+            replay = await self._read_body(headers, receive)
+            if isinstance(replay, ApiError):
+                await replay.response()(scope, receive, secured)
+                return
+            receive = replay
+        await self.app(scope, receive, secured)
+
+    async def _read_body(self, headers: dict[str, str], receive: Receive) -> Receive | ApiError:
+        """The whole body, read within the limit and handed on by a replaying ``receive``."""
+        limit = self.limits.max_upload_bytes
+        too_large = ApiError(
+            413,
+            "upload_too_large",
+            f"the upload is larger than the limit of {self.limits.upload_limit_text}; "
+            "send a smaller image (or start the server with a larger --max-upload-mb)",
+            limit=limit,
+        )
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return ApiError(400, "invalid_request", "the Content-Length header is not a number")
+            if int(declared) > limit:
+                return too_large
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return ApiError(400, "invalid_request", "the client disconnected during the upload")
+            body = bytes(message.get("body", b""))
+            total += len(body)
+            if total > limit:
+                return too_large
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        return _replay(b"".join(chunks), receive)
+
+
+def host_name(header: str) -> str:
+    """The host name of a ``Host`` header, without its port or IPv6 brackets.
+
+    Example:
+        >>> from siglip_retriever.app.middleware import host_name
+        >>> host_name("127.0.0.1:8080"), host_name("[::1]:80"), host_name("Photos.LAN")
+        ('127.0.0.1', '::1', 'photos.lan')
+    """
+    host = header.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _replay(data: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands on ``data`` as the whole body, then whatever ``receive`` gets."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": data, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _with_headers(send: Send, *, csp: bool) -> Send:
+    """A ``send`` that adds the security headers to the response's start."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            extra = list(_SECURITY_HEADERS)
+            if csp:
+                extra.append((b"content-security-policy", _CSP.encode()))
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return wrapped

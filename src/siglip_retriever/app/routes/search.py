@@ -1,0 +1,123 @@
+"""The web app's search routes: images for a text query, for an uploaded image, for a stored image.
+
+- ``GET /api/search?q=&k=&min_prob=``: images matching a text query in any language, with
+  SigLIP's probability;
+- ``POST /api/similar``: images similar to an uploaded image (multipart field ``image``);
+- ``GET /api/images/{id}/similar``: images similar to a stored image, from its stored vector.
+
+Every hit and score comes from the service's
+:class:`~siglip_retriever.search.retriever.Retriever`; :func:`hit_body` only gives a hit the
+:class:`~siglip_retriever.app.schemas.Hit` shape: the file's name instead of its path, and the
+URLs its picture and thumbnail are served at.
+
+Example:
+    >>> from siglip_retriever.app.routes.search import router
+    >>> [(route.path, sorted(route.methods)) for route in router.routes]
+    [('/api/search', ['GET']), ('/api/similar', ['POST']), ('/api/images/{image_id}/similar', ['GET'])]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
+
+from siglip_retriever.app.schemas import ERROR_RESPONSES, SearchResponse
+from siglip_retriever.app.service import SearchService, ServiceDep
+from siglip_retriever.errors import MissingDependencyError
+
+try:
+    from fastapi import APIRouter, File, Query, Request, UploadFile
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise MissingDependencyError("fastapi", "app", "The web app") from exc
+
+if TYPE_CHECKING:
+    from siglip_retriever.search.hits import SearchHit
+
+__all__ = ["hit_body", "router"]
+
+router = APIRouter()
+
+
+@router.get("/api/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
+def search(
+    request: Request,
+    service: ServiceDep,
+    q: Annotated[str, Query(description="What the picture should show, in any language.")],
+    k: Annotated[int, Query(description="Number of hits (at most the server's max_k).")] = 12,
+    min_prob: Annotated[
+        float | None, Query(ge=0.0, le=1.0, description="Only hits with at least this probability.")
+    ] = None,
+) -> dict[str, Any]:
+    """Images matching a text query, best first, with SigLIP's probability."""
+    query = service.check_query(q)
+    hits = service.search(query, service.check_k(k), min_prob)
+    return _results(request, service, query, service.store.score_kind, hits)
+
+
+@router.post("/api/similar", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
+def similar(
+    request: Request,
+    service: ServiceDep,
+    image: Annotated[UploadFile | None, File(description="The example image.")] = None,
+    k: Annotated[int, Query(description="Number of hits.")] = 12,
+    min_sim: Annotated[
+        float | None, Query(ge=-1.0, le=1.0, description="Only hits with at least this cosine.")
+    ] = None,
+) -> dict[str, Any]:
+    """Stored images similar to an uploaded one, ranked by cosine similarity."""
+    count = service.check_k(k)
+    picture, name = service.decode_upload(image)
+    return _results(request, service, name, "cosine", service.similar_to_image(picture, count, min_sim))
+
+
+@router.get(
+    "/api/images/{image_id}/similar",
+    response_model=SearchResponse,
+    responses=ERROR_RESPONSES,
+    tags=["search"],
+)
+def similar_to_stored(
+    request: Request,
+    service: ServiceDep,
+    image_id: str,
+    k: Annotated[int, Query(description="Number of hits.")] = 12,
+    min_sim: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
+) -> dict[str, Any]:
+    """Stored images similar to a stored one (itself left out), from its stored vector."""
+    hits = service.similar_to_id(image_id, service.check_k(k), min_sim)
+    return _results(request, service, image_id, "cosine", hits)
+
+
+def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
+    """A hit as the API answers it (:class:`~siglip_retriever.app.schemas.Hit`): the file's name
+    but not its path, and where the picture and its thumbnail are served under ``root``.
+
+    Args:
+        hit: a hit from the service's retriever.
+        root: the app's root path (``""``, or the prefix a proxy serves it under).
+
+    Returns:
+        A JSON-ready dict.
+    """
+    data = hit.to_dict()
+    data.pop("uri")
+    data["name"] = Path(hit.uri).name if hit.uri else None
+    data["metadata"] = {k: v for k, v in hit.metadata.items() if k != "uri"}
+    base = f"{root}/api/images/{quote(hit.id, safe='')}"
+    data["image_url"] = base if hit.uri else None
+    data["thumbnail_url"] = f"{base}/thumbnail" if hit.uri else None
+    return data
+
+
+def _results(
+    request: Request, service: SearchService, query: str, score_kind: str, hits: list[SearchHit]
+) -> dict[str, Any]:
+    """The :class:`~siglip_retriever.app.schemas.SearchResponse` body of a search."""
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return {
+        "query": query,
+        "model": service.store.model_name,
+        "score_kind": score_kind,
+        "hits": [hit_body(hit, root) for hit in hits],
+    }

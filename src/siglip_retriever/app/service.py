@@ -1,0 +1,287 @@
+"""The work behind the web app's routes: checks, uploads, searches, zero-shot and stored pictures.
+
+:class:`SearchService` holds what the routes share: the store, one
+:class:`~siglip_retriever.search.retriever.Retriever` (every hit, score and threshold comes from
+it, and its result cache serves repeated queries), one lock around the model (tokenizers are not
+re-entrant), the zero-shot classifiers of recent label sets and the thumbnail cache. A refused
+request raises :class:`~siglip_retriever.app.errors.ApiError` with the code the API documents.
+
+The routes reach the app's service through the FastAPI dependency :func:`get_service`
+(``request.app.state.service``, set by :func:`~siglip_retriever.app.api.create_app`): a route
+parameter ``service: ServiceDep``.
+
+Example:
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> from siglip_retriever import MultimodalStore
+    >>> from siglip_retriever.app.limits import Limits
+    >>> from siglip_retriever.app.service import SearchService
+    >>> from siglip_retriever.tiny import build_checkpoint
+    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
+    >>> _ = store.add_images([Image.new("RGB", (24, 24), c) for c in ("red", "teal")])
+    >>> service = SearchService(store, Limits(max_k=5))
+    >>> [hit.rank for hit in service.search("un carré rouge", service.check_k(2), None)]
+    [1, 2]
+    >>> service.check_k(6)
+    Traceback (most recent call last):
+    ...
+    siglip_retriever.app.errors.ApiError: k is at most 5, not 6
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+from PIL import Image, UnidentifiedImageError
+
+from siglip_retriever.app.errors import ApiError, not_found
+from siglip_retriever.app.limits import Limits
+from siglip_retriever.app.thumbnails import Thumbnail, ThumbnailCache
+from siglip_retriever.encoding.images import load_image
+from siglip_retriever.errors import ImageLoadError, MissingDependencyError
+from siglip_retriever.search.retriever import Retriever
+
+try:
+    from fastapi import Depends, Request, UploadFile
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise MissingDependencyError("fastapi", "app", "The web app") from exc
+
+if TYPE_CHECKING:
+    from siglip_retriever.search.hits import SearchHit
+    from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
+    from siglip_retriever.store.entries import StoredItem
+    from siglip_retriever.store.store import MultimodalStore
+
+__all__ = ["SearchService", "ServiceDep", "get_service"]
+
+_MAX_ID_CHARS = 512
+_CLASSIFIERS_KEPT = 16
+_ClassifierKey = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+class SearchService:
+    """The routes' work over one store, within the server's limits.
+
+    Args:
+        store: the store to search; its pictures are served by id.
+        limits: what one request may ask for.
+
+    Attributes:
+        store: the store.
+        limits: the limits.
+        retriever: the one retriever every search goes through.
+        thumbnails: the thumbnail cache.
+        model_lock: held while the model encodes (tokenizers are not re-entrant).
+
+    Example:
+        >>> import tempfile
+        >>> from siglip_retriever import MultimodalStore
+        >>> from siglip_retriever.app.limits import Limits
+        >>> from siglip_retriever.app.service import SearchService
+        >>> from siglip_retriever.tiny import build_checkpoint
+        >>> service = SearchService(
+        ...     MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp())), Limits()
+        ... )
+        >>> service.check_query("un chat")
+        'un chat'
+        >>> service.stored_item("no-such-id")
+        Traceback (most recent call last):
+        ...
+        siglip_retriever.app.errors.ApiError: no image with this id in the store
+    """
+
+    def __init__(self, store: MultimodalStore, limits: Limits) -> None:
+        self.store = store
+        self.limits = limits
+        self.retriever = Retriever(store)
+        self.thumbnails = ThumbnailCache(
+            limits.thumbnail_size, max_bytes=limits.thumbnail_cache_bytes, max_pixels=limits.max_pixels
+        )
+        self.model_lock = threading.Lock()
+        self._classifiers: OrderedDict[_ClassifierKey, ZeroShotClassifier] = OrderedDict()
+
+    # -- checks -----------------------------------------------------------------------------------
+
+    def check_k(self, k: int) -> int:
+        """``k`` if it is between 1 and ``limits.max_k``; else ``invalid_request`` or ``k_too_large``."""
+        if k < 1:
+            raise ApiError(422, "invalid_request", f"k must be at least 1, not {k}")
+        if k > self.limits.max_k:
+            raise ApiError(
+                422, "k_too_large", f"k is at most {self.limits.max_k}, not {k}", limit=self.limits.max_k
+            )
+        return k
+
+    def check_query(self, query: str) -> str:
+        """``query`` if it has text and at most ``limits.max_query_chars`` characters."""
+        if len(query) > self.limits.max_query_chars:
+            raise ApiError(
+                422,
+                "query_too_long",
+                f"the query has {len(query)} characters; the limit is {self.limits.max_query_chars}",
+                limit=self.limits.max_query_chars,
+            )
+        if not query.strip():
+            raise ApiError(422, "empty_query", "the query is empty; type what the picture should show")
+        return query
+
+    def check_labels(self, labels: list[str], templates: list[str]) -> None:
+        """Refuse no labels, more labels or templates than ``limits.max_labels``, or a long one."""
+        limit = self.limits.max_labels
+        if not labels:
+            raise ApiError(422, "invalid_request", "give at least one label")
+        if len(labels) > limit:
+            raise ApiError(422, "too_many_labels", f"{len(labels)} labels; the limit is {limit}", limit=limit)
+        if len(templates) > limit:
+            raise ApiError(422, "too_many_labels", f"at most {limit} templates", limit=limit)
+        longest = max(len(text) for text in [*labels, *templates])
+        if longest > self.limits.max_label_chars:
+            raise ApiError(
+                422,
+                "label_too_long",
+                f"a label or template has {longest} characters; the limit is {self.limits.max_label_chars}",
+                limit=self.limits.max_label_chars,
+            )
+
+    def decode_upload(self, upload: UploadFile | None) -> tuple[Image.Image, str]:
+        """An uploaded image and its file name; the pixel limit is checked on the header, before decoding."""
+        if upload is None:
+            raise ApiError(422, "missing_image", "send an image file in the multipart form field 'image'")
+        name = Path(upload.filename or "upload").name[:200] or "upload"
+        data = upload.file.read()
+        if not data:
+            raise ApiError(422, "invalid_image", f"{name} is empty (zero bytes)")
+        limit = self.limits.max_pixels
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                width, height = probe.size
+        except Image.DecompressionBombError:
+            raise self._too_many_pixels(name, None) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+            raise ApiError(
+                422, "invalid_image", f"{name} is not an image, or is in a format Pillow cannot read"
+            ) from None
+        if width * height > limit:
+            raise self._too_many_pixels(name, (width, height))
+        try:
+            return load_image(data, max_pixels=limit), name
+        except ImageLoadError as exc:
+            raise ApiError(422, "invalid_image", f"cannot read {name}: {exc.reason}") from None
+
+    def _too_many_pixels(self, name: str, size: tuple[int, int] | None) -> ApiError:
+        limit = self.limits.max_pixels
+        described = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size else "too many pixels"
+        return ApiError(
+            413,
+            "too_many_pixels",
+            f"{name} has {described}; the limit is {limit:,} pixels. Send a smaller image.",
+            limit=limit,
+        )
+
+    # -- stored pictures --------------------------------------------------------------------------
+
+    def stored_item(self, image_id: str) -> StoredItem:
+        """The stored image with this id; ``not_found`` for any other id (texts included)."""
+        if len(image_id) > _MAX_ID_CHARS or not image_id:
+            raise not_found()
+        items = self.store.get([image_id])
+        if not items or items[0].kind != "image":
+            raise not_found()
+        return items[0]
+
+    def stored_file(self, image_id: str) -> Path:
+        """The file of a stored image: the path the store recorded, only if it still exists."""
+        item = self.stored_item(image_id)
+        if not item.uri:
+            raise not_found("this image was stored without a file: nothing to serve")
+        path = Path(item.uri)
+        if not path.is_absolute() or not path.is_file():
+            raise not_found("the picture's file is gone; re-index its folder to update the store")
+        return path
+
+    def picture(self, image_id: str) -> tuple[Path, str]:
+        """The file of a stored image and its media type, read from its content (a file that is no
+        longer a picture is not served)."""
+        path = self.stored_file(image_id)
+        try:
+            with Image.open(path) as image:
+                fmt = image.format
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            raise not_found("the stored file is no longer a readable picture") from None
+        return path, Image.MIME.get(fmt or "", "application/octet-stream")
+
+    def thumbnail(self, image_id: str) -> Thumbnail:
+        """The thumbnail of a stored image, from the cache or made now."""
+        path = self.stored_file(image_id)
+        try:
+            return self.thumbnails.get(path)
+        except (ImageLoadError, OSError) as exc:
+            raise not_found(f"the stored file is no longer a picture ({exc})") from None
+
+    # -- searches and zero-shot -------------------------------------------------------------------
+
+    def search(self, query: str, k: int, min_prob: float | None) -> list[SearchHit]:
+        """Images matching a text query, best first."""
+        with self.model_lock:
+            return self.retriever.text_to_images(query, k=k, min_probability=min_prob)
+
+    def similar_to_image(self, image: Image.Image, k: int, min_sim: float | None) -> list[SearchHit]:
+        """Stored images similar to an uploaded one (itself included if it is stored)."""
+        with self.model_lock:
+            return self.retriever.image_to_images(image, k=k, min_similarity=min_sim, exclude_self=False)
+
+    def similar_to_id(self, image_id: str, k: int, min_sim: float | None) -> list[SearchHit]:
+        """Neighbours of a stored image from its stored vector: nothing is decoded or encoded."""
+        self.stored_item(image_id)
+        return self.retriever.similar_to_stored(image_id, k=k, kind="image", min_similarity=min_sim)
+
+    def classify(
+        self, image: Image.Image, labels: list[str], templates: list[str]
+    ) -> tuple[Classification, list[str]]:
+        """Zero-shot probabilities of ``labels`` for ``image``, and the templates used (the
+        default ones when ``templates`` is empty)."""
+        from siglip_retriever.search.zero_shot import DEFAULT_TEMPLATES
+
+        key = (tuple(labels), tuple(templates or DEFAULT_TEMPLATES))
+        with self.model_lock:
+            classifier = self._classifier(key)
+            return classifier.classify([image])[0], classifier.templates
+
+    def _classifier(self, key: _ClassifierKey) -> ZeroShotClassifier:
+        """The classifier of ``(labels, templates)``, kept for the most recent label sets (the
+        caller holds the model lock)."""
+        from siglip_retriever.search.zero_shot import ZeroShotClassifier
+
+        found = self._classifiers.get(key)
+        if found is None:
+            found = ZeroShotClassifier(list(key[0]), templates=key[1], encoder=self.store.encoder)
+            self._classifiers[key] = found
+            if len(self._classifiers) > _CLASSIFIERS_KEPT:
+                self._classifiers.popitem(last=False)
+        self._classifiers.move_to_end(key)
+        return found
+
+
+async def get_service(request: Request) -> SearchService:
+    """The app's service (``request.app.state.service``), for routes to depend on.
+
+    A coroutine, so FastAPI calls it on the event loop rather than in a worker thread.
+
+    Example:
+        >>> import asyncio
+        >>> from types import SimpleNamespace
+        >>> from siglip_retriever.app.service import get_service
+        >>> request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(service="the service")))
+        >>> asyncio.run(get_service(request))
+        'the service'
+    """
+    service: SearchService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[SearchService, Depends(get_service)]
+"""A route parameter ``service: ServiceDep`` receives the app's :class:`SearchService`."""
