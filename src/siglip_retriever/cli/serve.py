@@ -1,10 +1,9 @@
 """The ``serve`` command: the web app (a search page and a REST API) over the store.
 
 Example:
-    >>> from click.testing import CliRunner
     >>> from siglip_retriever.cli.serve import serve_command
-    >>> "--listen-port" in CliRunner().invoke(serve_command, ["--help"]).output
-    True
+    >>> {p.name: p.default for p in serve_command.params if p.name.startswith("max")}  # the limits
+    {'max_upload_mb': 10.0, 'max_pixels': 50000000, 'max_k': 100}
 """
 
 from __future__ import annotations

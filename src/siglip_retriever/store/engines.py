@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from siglip_retriever.errors import ConfigurationError
 
@@ -124,47 +125,53 @@ def index_paths(
         StoreError: the store failed mid-run; ``exc.report`` lists what landed.
     """
     check_engine(engine, paths)
+    folders = _FolderOptions(
+        recursive=recursive, extensions=extensions, remove_missing=remove_missing, show_progress=show_progress
+    )
+    actors = _RayOptions(num_workers=num_workers, cpus_per_worker=cpus_per_worker, dtype=dtype)
     reports: list[IndexReport] = []
-    if engine == "ray":
-        from siglip_retriever.store.distributed import index_distributed
-        from siglip_retriever.store.distributed.cluster import ray_cluster
+    with ExitStack() as stack:
+        if engine == "ray":  # one cluster for every path
+            from siglip_retriever.store.distributed.cluster import ray_cluster
 
-        with ray_cluster(ray_address, num_cpus=num_cpus):  # one cluster for every path
-            for path in paths:
-                source = path if is_uri(path) or Path(path).is_dir() else [path]
-                report = index_distributed(
-                    store,
-                    source,
-                    recursive=recursive,
-                    extensions=extensions,
-                    remove_missing=remove_missing,
-                    num_workers=num_workers,
-                    cpus_per_worker=cpus_per_worker,
-                    dtype=dtype,
-                    show_progress=show_progress,
-                )
-                _done(reports, path, report, on_report)
-        return reports
-    from siglip_retriever.store.indexing import index_files
-
-    for path in paths:
-        if Path(path).is_dir():
-            report = store.index_folder(
-                path,
-                recursive=recursive,
-                extensions=extensions,
-                remove_missing=remove_missing,
-                show_progress=show_progress,
-            )
-        else:
-            report = index_files(store, [path])
-        _done(reports, path, report, on_report)
+            stack.enter_context(ray_cluster(ray_address, num_cpus=num_cpus))
+        for path in paths:
+            report = _index_path(store, path, engine, folders, actors)
+            reports.append(report)
+            if on_report is not None:
+                on_report(path, report)
     return reports
 
 
-def _done(
-    reports: list[IndexReport], path: PathOrUri, report: IndexReport, on_report: OnReport | None
-) -> None:
-    reports.append(report)
-    if on_report is not None:
-        on_report(path, report)
+class _FolderOptions(TypedDict):
+    """What both engines do with a folder."""
+
+    recursive: bool
+    extensions: Iterable[str] | None
+    remove_missing: bool
+    show_progress: bool
+
+
+class _RayOptions(TypedDict):
+    """The Ray engine's model actors."""
+
+    num_workers: int
+    cpus_per_worker: float
+    dtype: str
+
+
+def _index_path(
+    store: MultimodalStore, path: PathOrUri, engine: str, folders: _FolderOptions, actors: _RayOptions
+) -> IndexReport:
+    """One folder, file or URI with ``engine``; Ray's cluster is already up."""
+    if engine == "ray":
+        from siglip_retriever.store.distributed import index_distributed
+
+        return index_distributed(
+            store, path if is_uri(path) or Path(path).is_dir() else [path], **folders, **actors
+        )
+    if Path(path).is_dir():
+        return store.index_folder(path, **folders)
+    from siglip_retriever.store.indexing import index_files
+
+    return index_files(store, [path])
