@@ -17,12 +17,48 @@ from typing import Any
 
 import click
 
-from siglip_retriever.cli.options import EXISTING_FILE, option, templates_option, with_settings
+from siglip_retriever.cli.options import EXISTING_FILE, option, stacked, templates_option, with_settings
 from siglip_retriever.cli.output import show
 from siglip_retriever.cli.settings import Settings
 from siglip_retriever.errors import ConfigurationError
 
 __all__ = ["compare_command"]
+
+
+_dataset_options = stacked(
+    click.option(
+        "--pairs",
+        type=EXISTING_FILE,
+        help="Image-caption pairs, CSV or JSONL (image, caption, language): Recall@k both ways.",
+    ),
+    click.option(
+        "--classes",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="A folder of class sub-folders (labels.json for translated names): zero-shot accuracy.",
+    ),
+    click.option(
+        "--labels",
+        type=EXISTING_FILE,
+        help="labels.json for --classes (default: the one inside the folder, if any).",
+    ),
+)
+"""What to measure on: ``--pairs`` (Recall@k), ``--classes`` and ``--labels`` (zero-shot accuracy)."""
+
+_report_options = stacked(
+    option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("comparison"),
+        help="Folder for the report files.",
+    ),
+    option(
+        "--format",
+        "formats",
+        default="table,md,json,csv,png",
+        help="Comma-separated: table (printed), md, json, csv, png (needs the compare extra).",
+    ),
+)
+"""Where the report goes: ``--out`` and ``--format``."""
 
 
 @click.command("compare")
@@ -32,33 +68,8 @@ __all__ = ["compare_command"]
     help="Comma-separated presets, hub ids, checkpoint directories or open_clip:NAME; "
     "LABEL=MODEL sets the name shown in the report.",
 )
-@click.option(
-    "--pairs",
-    type=EXISTING_FILE,
-    help="Image-caption pairs, CSV or JSONL (image, caption, language): Recall@k both ways.",
-)
-@click.option(
-    "--classes",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A folder of class sub-folders (labels.json for translated names): zero-shot accuracy.",
-)
-@click.option(
-    "--labels",
-    type=EXISTING_FILE,
-    help="labels.json for --classes (default: the one inside the folder, if any).",
-)
-@option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("comparison"),
-    help="Folder for the report files.",
-)
-@option(
-    "--format",
-    "formats",
-    default="table,md,json,csv,png",
-    help="Comma-separated: table (printed), md, json, csv, png (needs the compare extra).",
-)
+@_dataset_options
+@_report_options
 @templates_option("Zero-shot prompt with {} for the label; repeatable. Default: the label as written.")
 @option("--k", "ks", default="1,5,10", help="Comma-separated k of Recall@k.")
 @click.option(
