@@ -1,4 +1,4 @@
-"""Click options and argument types that several commands share, each written once.
+"""Click options and argument types written once: the global options, and those several commands share.
 
 Example:
     >>> import click
@@ -105,7 +105,12 @@ def parse_where(text: str | None) -> dict[str, Any] | None:
 
 
 class PathOrUri(click.Path):
-    """An existing local path, or a URI (``s3://bucket/photos``) passed on as it is."""
+    """An existing local path, or a URI (``s3://bucket/photos``) passed on as it is.
+
+    Example:
+        >>> PathOrUri(exists=True).convert("s3://bucket/photos", None, None)
+        's3://bucket/photos'
+    """
 
     name = "path_or_uri"
 
