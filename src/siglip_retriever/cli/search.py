@@ -1,0 +1,80 @@
+"""The search commands over a store: ``search`` (a text query) and ``similar`` (a query image).
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from siglip_retriever.cli.search import search_command
+    >>> print(CliRunner().invoke(search_command, ["--help"]).output.splitlines()[0])
+    Usage: search [OPTIONS] QUERY
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from siglip_retriever.cli.options import (
+    EXISTING_FILE,
+    json_option,
+    k_option,
+    parse_where,
+    where_option,
+    with_settings,
+)
+from siglip_retriever.cli.output import print_hits
+from siglip_retriever.cli.settings import Settings
+from siglip_retriever.errors import ConfigurationError
+
+__all__ = ["search_command", "similar_command"]
+
+
+@click.command("search")
+@click.argument("query")
+@k_option
+@click.option("--min-prob", type=click.FloatRange(0, 1), help="Only hits with at least this probability.")
+@where_option('Metadata filter as JSON, e.g. \'{"album": "2019"}\'.')
+@click.option("--texts", is_flag=True, help="Search stored texts instead of images.")
+@json_option("Print JSON (schema in the README).")
+@with_settings
+def search_command(
+    settings: Settings,
+    query: str,
+    k: int,
+    min_prob: float | None,
+    where: str | None,
+    texts: bool,
+    as_json: bool,
+) -> None:
+    """Find images matching QUERY, in any language the model knows."""
+    from siglip_retriever.search.retriever import Retriever
+
+    if not query.strip():
+        raise ConfigurationError("the query is empty; type what the picture should show")
+    store = settings.store(must_exist=True)
+    retriever = Retriever(store, k=k)
+    filters = parse_where(where)
+    if texts:
+        hits = retriever.text_to_texts(query, k=k, where=filters)
+    else:
+        hits = retriever.text_to_images(query, k=k, where=filters, min_probability=min_prob)
+    print_hits(query, store.model_name, store.score_kind, hits, as_json)
+
+
+@click.command("similar")
+@click.argument("image", type=EXISTING_FILE)
+@k_option
+@click.option(
+    "--min-sim", type=click.FloatRange(-1, 1), help="Only hits with at least this cosine similarity."
+)
+@where_option("Metadata filter as JSON.")
+@json_option("Print JSON (same schema as search).")
+@with_settings
+def similar_command(
+    settings: Settings, image: Path, k: int, min_sim: float | None, where: str | None, as_json: bool
+) -> None:
+    """Find images similar to IMAGE (the image itself is left out)."""
+    from siglip_retriever.search.retriever import Retriever
+
+    store = settings.store(must_exist=True)
+    hits = Retriever(store, k=k).image_to_images(image, where=parse_where(where), min_similarity=min_sim)
+    print_hits(str(image), store.model_name, "cosine", hits, as_json)

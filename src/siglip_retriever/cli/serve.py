@@ -1,0 +1,77 @@
+"""The ``serve`` command: the web app (a search page and a REST API) over the store.
+
+Example:
+    >>> from siglip_retriever.cli.serve import serve_command
+    >>> {p.name: p.default for p in serve_command.params if p.name.startswith("max")}  # the limits
+    {'max_upload_mb': 10.0, 'max_pixels': 50000000, 'max_k': 100}
+"""
+
+from __future__ import annotations
+
+import click
+
+from siglip_retriever.cli.options import ENV, option, with_settings
+from siglip_retriever.cli.settings import Settings
+
+__all__ = ["serve_command"]
+
+
+@click.command("serve")
+@option(
+    "--bind",
+    "--host-address",
+    "bind",
+    envvar=ENV + "BIND",
+    default="127.0.0.1",
+    help="Address the web app listens on. 0.0.0.0 exposes your pictures to the network.",
+)
+@option(
+    "--listen-port",
+    envvar=ENV + "LISTEN_PORT",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    help="Port the web app listens on (0: a free one). The global --port is the Chroma server's.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser once it is up.")
+@option(
+    "--max-upload-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    help="Largest upload (request body) in MiB.",
+)
+@option(
+    "--max-pixels", type=click.IntRange(min=1), default=50_000_000, help="Largest uploaded image in pixels."
+)
+@option("--max-k", type=click.IntRange(min=1), default=100, help="Most hits per search.")
+@with_settings
+def serve_command(
+    settings: Settings,
+    bind: str,
+    listen_port: int,
+    open_browser: bool,
+    max_upload_mb: float,
+    max_pixels: int,
+    max_k: int,
+) -> None:
+    """Start the web app: a search page and a REST API (docs at /docs) over the store."""
+    from siglip_retriever.app.limits import Limits
+    from siglip_retriever.app.server import serve as run_server
+
+    limits = Limits(
+        max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)), max_pixels=max_pixels, max_k=max_k
+    )
+    store = settings.store(must_exist=True)
+    images = store.count("image")
+
+    def started(url: str) -> None:
+        click.echo(f"Serving {images} pictures of {store.location} at {url} (Ctrl+C to stop)")
+
+    run_server(
+        store,
+        host=bind,
+        port=listen_port,
+        limits=limits,
+        open_browser=open_browser,
+        log_level="info" if settings.verbose else "warning",
+        on_started=started,
+    )

@@ -1,0 +1,177 @@
+"""Index a list of folders, files and URIs with one engine: in this process, or on Ray.
+
+:func:`index_paths` is the one place that chooses between the indexing engines: every folder goes
+to :func:`~siglip_retriever.store.indexing.index_folder` (``engine="local"``) or to
+:func:`~siglip_retriever.store.distributed.index_distributed` (``engine="ray"``, one Ray cluster
+for all the paths), every single file to
+:func:`~siglip_retriever.store.indexing.index_files` or Ray, and URIs (``s3://bucket/photos``,
+``file:///data``) only to Ray. :func:`check_engine` refuses what an engine cannot do before any
+store is opened. Ray is imported only by the Ray engine.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> from siglip_retriever import MultimodalStore
+    >>> from siglip_retriever.errors import ConfigurationError
+    >>> from siglip_retriever.store.engines import index_paths
+    >>> from siglip_retriever.tiny import build_checkpoint
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (32, 32), "red").save(folder / "red.png")
+    >>> Image.new("RGB", (32, 32), "blue").save(folder / "blue.png")
+    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
+    >>> reports = index_paths(store, [folder, folder / "red.png"])
+    >>> [(len(r.added), len(r.skipped)) for r in reports]  # the file again: unchanged, skipped
+    [(2, 0), (0, 1)]
+    >>> try:
+    ...     index_paths(store, ["s3://bucket/photos"])
+    ... except ConfigurationError as exc:
+    ...     print(exc)
+    s3://bucket/photos is a URI; URIs need engine='ray' (local indexing reads paths)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
+
+from siglip_retriever.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from siglip_retriever.store.report import IndexReport
+    from siglip_retriever.store.store import MultimodalStore
+
+__all__ = ["ENGINES", "check_engine", "index_paths", "is_uri"]
+
+ENGINES = ("local", "ray")
+"""The indexing engines: ``"local"`` (in this process) and ``"ray"`` (on a Ray cluster)."""
+
+if TYPE_CHECKING:
+    PathOrUri = str | os.PathLike[str]
+    OnReport = Callable[[PathOrUri, IndexReport], None]
+
+
+def is_uri(path: PathOrUri) -> bool:
+    """Whether ``path`` is a URI (``s3://bucket/photos``, ``file:///data``) rather than a local path."""
+    from siglip_retriever.store.distributed.filesystems import is_uri as names_a_uri
+
+    return names_a_uri(path)
+
+
+def check_engine(engine: str, paths: Iterable[PathOrUri], *, ray_option: str = "engine='ray'") -> None:
+    """Refuse what ``engine`` cannot do with ``paths``, before any store is opened.
+
+    Args:
+        engine: one of :data:`ENGINES`.
+        paths: the folders, files and URIs to index.
+        ray_option: how the caller spells the choice of the Ray engine, for the messages
+            (the command line says ``--engine ray``).
+
+    Raises:
+        ConfigurationError: an unknown engine, or a URI for the local engine (only Ray reads URIs).
+        MissingDependencyError: the Ray engine without Ray installed (the message names the extra).
+    """
+    if engine not in ENGINES:
+        raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "ray":
+        from siglip_retriever.store.distributed.cluster import require_ray
+
+        require_ray(ray_option)
+        return
+    uris = [path for path in paths if is_uri(path)]
+    if uris:
+        raise ConfigurationError(f"{uris[0]} is a URI; URIs need {ray_option} (local indexing reads paths)")
+
+
+def index_paths(
+    store: MultimodalStore,
+    paths: Sequence[PathOrUri],
+    *,
+    engine: str = "local",
+    recursive: bool = True,
+    extensions: Iterable[str] | None = None,
+    remove_missing: bool = False,
+    show_progress: bool = False,
+    ray_address: str | None = None,
+    num_workers: int = 1,
+    cpus_per_worker: float = 1.0,
+    num_cpus: int | None = None,
+    dtype: str = "auto",
+    on_report: OnReport | None = None,
+) -> list[IndexReport]:
+    """Index each of ``paths`` (a folder, an image file, or with Ray a URI) into ``store``, incrementally.
+
+    Args:
+        store: the store to write to (a Chroma server for a Ray cluster of several machines).
+        paths: folders, image files (any extension) and, for the Ray engine, URIs of either.
+        engine: ``"local"`` (in this process) or ``"ray"`` (one Ray cluster for every path).
+        recursive, extensions, remove_missing: for folders, as for
+            :func:`~siglip_retriever.store.indexing.index_folder` (``extensions`` may also be one
+            comma-separated string, ``"jpg,png"``).
+        show_progress: a progress bar for each folder.
+        ray_address, num_workers, cpus_per_worker, num_cpus, dtype: for the Ray engine, as for
+            :func:`~siglip_retriever.store.distributed.index_distributed`.
+        on_report: called with each path and its report as soon as that path is done.
+
+    Returns:
+        One :class:`~siglip_retriever.store.report.IndexReport` a path, in the order of ``paths``.
+
+    Raises:
+        ConfigurationError: see :func:`check_engine`; a bad option; no cluster at ``ray_address``.
+        MissingDependencyError: the Ray engine without Ray installed.
+        StoreError: the store failed mid-run; ``exc.report`` lists what landed.
+    """
+    check_engine(engine, paths)
+    folders = _FolderOptions(
+        recursive=recursive, extensions=extensions, remove_missing=remove_missing, show_progress=show_progress
+    )
+    actors = _RayOptions(num_workers=num_workers, cpus_per_worker=cpus_per_worker, dtype=dtype)
+    reports: list[IndexReport] = []
+    with ExitStack() as stack:
+        if engine == "ray":  # one cluster for every path
+            from siglip_retriever.store.distributed.cluster import ray_cluster
+
+            stack.enter_context(ray_cluster(ray_address, num_cpus=num_cpus))
+        for path in paths:
+            report = _index_path(store, path, engine, folders, actors)
+            reports.append(report)
+            if on_report is not None:
+                on_report(path, report)
+    return reports
+
+
+class _FolderOptions(TypedDict):
+    """What both engines do with a folder."""
+
+    recursive: bool
+    extensions: Iterable[str] | None
+    remove_missing: bool
+    show_progress: bool
+
+
+class _RayOptions(TypedDict):
+    """The Ray engine's model actors."""
+
+    num_workers: int
+    cpus_per_worker: float
+    dtype: str
+
+
+def _index_path(
+    store: MultimodalStore, path: PathOrUri, engine: str, folders: _FolderOptions, actors: _RayOptions
+) -> IndexReport:
+    """One folder, file or URI with ``engine``; Ray's cluster is already up."""
+    if engine == "ray":
+        from siglip_retriever.store.distributed import index_distributed
+
+        return index_distributed(
+            store, path if is_uri(path) or Path(path).is_dir() else [path], **folders, **actors
+        )
+    if Path(path).is_dir():
+        return store.index_folder(path, **folders)
+    from siglip_retriever.store.indexing import index_files
+
+    return index_files(store, [path])
