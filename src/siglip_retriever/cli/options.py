@@ -116,7 +116,7 @@ class PathOrUri(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """``value`` as it is when it is a URI, else checked and converted as a :class:`click.Path`."""
-        from siglip_retriever.store.engines import is_uri
+        from siglip_retriever.store.scanning import is_uri
 
         if isinstance(value, str) and is_uri(value):
             return value

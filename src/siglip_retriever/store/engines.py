@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.store.scanning import is_uri
 
 if TYPE_CHECKING:
     from siglip_retriever.store.report import IndexReport
@@ -52,13 +53,6 @@ ENGINES = ("local", "ray")
 if TYPE_CHECKING:
     PathOrUri = str | os.PathLike[str]
     OnReport = Callable[[PathOrUri, IndexReport], None]
-
-
-def is_uri(path: PathOrUri) -> bool:
-    """Whether ``path`` is a URI (``s3://bucket/photos``, ``file:///data``) rather than a local path."""
-    from siglip_retriever.store.distributed.filesystems import is_uri as names_a_uri
-
-    return names_a_uri(path)
 
 
 def check_engine(engine: str, paths: Iterable[PathOrUri], *, ray_option: str = "engine='ray'") -> None:

@@ -16,13 +16,16 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.report import FailedFile
 
-__all__ = ["IMAGE_EXTENSIONS", "file_uri", "parse_extensions", "printable", "scan_folder"]
+__all__ = ["IMAGE_EXTENSIONS", "file_uri", "is_uri", "parse_extensions", "printable", "scan_folder"]
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
@@ -71,6 +74,12 @@ def scan_folder(
             if path.is_file():
                 files.append(path)
     return files, failed
+
+
+def is_uri(text: str | os.PathLike[str]) -> bool:
+    """Whether ``text`` is a URI with a scheme (``s3://bucket/photos``, ``file:///data``), rather
+    than a local path."""
+    return isinstance(text, str) and bool(_URI.match(text))
 
 
 def file_uri(path: str | os.PathLike[str]) -> str:

@@ -8,7 +8,7 @@ URI every file is stored and reported under (``s3://bucket/photos/a.jpg``). List
 Plain local paths are not handled here: they keep the local code path.
 
 Example:
-    >>> from siglip_retriever.store.distributed.filesystems import is_uri
+    >>> from siglip_retriever.store.scanning import is_uri
     >>> is_uri("s3://bucket/photos"), is_uri("file:///data/photos"), is_uri("/data/photos")
     (True, True, False)
 """
@@ -25,18 +25,12 @@ from urllib.parse import urlsplit
 
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.report import FailedFile
-from siglip_retriever.store.scanning import parse_extensions
+from siglip_retriever.store.scanning import is_uri, parse_extensions
 
 __all__ = ["RemoteFile", "RemoteSource", "is_uri", "read_bytes", "resolve_source"]
 
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")
 # filesystem type -> URI scheme, for files of an explicit filesystem
 _SCHEMES = {"local": "file", "s3": "s3", "gcs": "gs", "hdfs": "hdfs"}
-
-
-def is_uri(text: str | os.PathLike[str]) -> bool:
-    """Whether ``text`` is a URI with a scheme (``s3://...``), rather than a local path."""
-    return isinstance(text, str) and bool(_URI.match(text))
 
 
 def read_bytes(filesystem: Any, path: str) -> bytes:
