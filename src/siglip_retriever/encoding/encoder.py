@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list, load_image
 from siglip_retriever.encoding.loading import canonical_dtype, load_model, resolve_device, resolve_dtype
 from siglip_retriever.encoding.pools import decode_pool, default_workers
 from siglip_retriever.encoding.pools import submit as submit_to
 from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
 from siglip_retriever.encoding.presets import Preset, resolve_model
 from siglip_retriever.encoding.remote import resolve_url_policy
-from siglip_retriever.encoding.scores import ScoreKind, sigmoid_probability, softmax_probability
-from siglip_retriever.encoding.texts import encodable_text
+from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix, match_probabilities
+from siglip_retriever.encoding.texts import encodable_text, text_list
 from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -73,22 +73,6 @@ def unit_vectors(features: torch.Tensor) -> Vectors:
     vectors = features.float()
     vectors = vectors / torch.linalg.vector_norm(vectors, dim=-1, keepdim=True).clamp_min(1e-12)
     return vectors.cpu().numpy().astype(np.float32, copy=False)
-
-
-def _check_texts(texts: object) -> list[str]:
-    if isinstance(texts, str):
-        raise InputTypeError(
-            "encode_texts takes a list of strings, not one string; wrap it in a list or use "
-            "encode_query(text)"
-        )
-    try:
-        result = list(texts)  # type: ignore[call-overload]
-    except TypeError:
-        raise InputTypeError(f"expected a list of strings, got {type(texts).__name__}") from None
-    for i, text in enumerate(result):
-        if not isinstance(text, str):
-            raise InputTypeError(f"text {i} is {type(text).__name__}, not str; pass only strings")
-    return result
 
 
 class SiglipEncoder:
@@ -257,7 +241,7 @@ class SiglipEncoder:
         Raises:
             InputTypeError: ``texts`` is a single string, ``None``, or holds a non-string.
         """
-        items = _check_texts(texts)
+        items = text_list(texts, hint=" or use encode_query(text)")
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
@@ -306,9 +290,7 @@ class SiglipEncoder:
         Raises:
             ImageLoadError: an input cannot be read; the message names it.
         """
-        if isinstance(images, (str, bytes, os.PathLike, np.ndarray)) or hasattr(images, "mode"):
-            raise InputTypeError("encode_images takes a list of images; wrap a single image in a list")
-        items = list(images)
+        items = image_list(images)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
@@ -371,22 +353,18 @@ class SiglipEncoder:
         For SigLIP: ``sigmoid(logit_scale * cos + logit_bias)``, each pair independent.
         For CLIP (``score_kind == "softmax"``): a softmax over the texts for each image.
         """
-        cosine = self.cosine(text_vectors, image_vectors)
-        if self.score_kind == "softmax":
-            return softmax_probability(cosine, logit_scale=self.logit_scale, axis=0)
-        return sigmoid_probability(cosine, logit_scale=self.logit_scale, logit_bias=self.logit_bias)
+        return match_probabilities(
+            cosine_matrix(text_vectors, image_vectors),
+            score_kind=self.score_kind,
+            logit_scale=self.logit_scale,
+            logit_bias=self.logit_bias,
+            axis=0,
+        )
 
     @staticmethod
     def cosine(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Cosine similarities ``(len(a), len(b))`` of two sets of unit vectors."""
-        left = np.atleast_2d(np.asarray(a, dtype=np.float64))
-        right = np.atleast_2d(np.asarray(b, dtype=np.float64))
-        if left.shape[-1] != right.shape[-1]:
-            raise ConfigurationError(
-                f"vector sizes differ ({left.shape[-1]} vs {right.shape[-1]}): were they made by "
-                "the same model?"
-            )
-        return left @ right.T
+        return cosine_matrix(a, b)
 
     # -- internals -----------------------------------------------------------------------------
 

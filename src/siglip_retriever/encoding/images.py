@@ -44,12 +44,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from siglip_retriever.encoding.remote import looks_like_url, redact, resolve_url_policy
-from siglip_retriever.errors import ImageLoadError
+from siglip_retriever.errors import ImageLoadError, InputTypeError
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.remote import UrlPolicy
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "describe_source", "load_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "describe_source", "image_list", "load_image"]
 
 ImageInput = Union[  # noqa: UP007 - a runtime alias; X | Y of these fails on Python 3.10
     str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray
@@ -88,6 +88,21 @@ def describe_source(source: object) -> str:
         name = getattr(source, "name", None)
         return f"file object {name}" if isinstance(name, str) else "file object"
     return f"object of type {type(source).__name__}"
+
+
+def image_list(images: object, *, what: str = "encode_images") -> list[Any]:
+    """``images`` as a list, after checking that it is a list and not one image.
+
+    Raises:
+        InputTypeError: ``images`` is one image (a path, bytes, an array, a PIL image).
+
+    Example:
+        >>> len(image_list(("a.jpg", "b.png")))
+        2
+    """
+    if isinstance(images, (str, bytes, os.PathLike, np.ndarray)) or hasattr(images, "mode"):
+        raise InputTypeError(f"{what} takes a list of images; wrap one image in a list")
+    return list(images)  # type: ignore[call-overload]
 
 
 def load_image(

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ScoreKind", "sigmoid_probability", "softmax_probability"]
+__all__ = ["ScoreKind", "cosine_matrix", "match_probabilities", "sigmoid_probability", "softmax_probability"]
 
 ScoreKind = Literal["sigmoid", "softmax"]
 
@@ -40,3 +40,30 @@ def softmax_probability(
     logits = logits - logits.max(axis=axis, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=axis, keepdims=True)
+
+
+def cosine_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Cosine similarities ``(len(a), len(b))`` of two sets of unit vectors.
+
+    Raises:
+        ConfigurationError: the vectors have different sizes (made by different models?).
+    """
+    left = np.atleast_2d(np.asarray(a, dtype=np.float64))
+    right = np.atleast_2d(np.asarray(b, dtype=np.float64))
+    if left.shape[-1] != right.shape[-1]:
+        from siglip_retriever.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"vector sizes differ ({left.shape[-1]} vs {right.shape[-1]}): were they made by the same model?"
+        )
+    return left @ right.T
+
+
+def match_probabilities(
+    cosine: npt.ArrayLike, *, score_kind: ScoreKind, logit_scale: float, logit_bias: float, axis: int
+) -> npt.NDArray[np.float64]:
+    """A model's probabilities that pairs match: one sigmoid per pair for SigLIP
+    (``score_kind="sigmoid"``), a softmax along ``axis`` (the candidates) for CLIP."""
+    if score_kind == "softmax":
+        return softmax_probability(cosine, logit_scale=logit_scale, axis=axis)
+    return sigmoid_probability(cosine, logit_scale=logit_scale, logit_bias=logit_bias)

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from siglip_retriever.encoding.images import ImageInput, describe_source
-from siglip_retriever.encoding.scores import ScoreKind, sigmoid_probability, softmax_probability
+from siglip_retriever.encoding.images import ImageInput, describe_source, image_list
+from siglip_retriever.encoding.scores import ScoreKind, match_probabilities
 from siglip_retriever.errors import ConfigurationError, InputTypeError
 
 if TYPE_CHECKING:
@@ -149,9 +149,7 @@ class ZeroShotClassifier:
 
     def classify(self, images: Sequence[ImageInput]) -> list[Classification]:
         """Classify images in batches; one :class:`Classification` per image, in order."""
-        if isinstance(images, (str, bytes, os.PathLike, np.ndarray)) or hasattr(images, "mode"):
-            raise InputTypeError("classify takes a list of images; wrap one image in a list")
-        items = list(images)
+        items = image_list(images, what="classify")
         vectors = self.encoder.encode_images(items)
         probabilities = self.probabilities(vectors)
         return [
@@ -166,10 +164,13 @@ class ZeroShotClassifier:
     def probabilities(self, image_vectors: np.ndarray) -> np.ndarray:
         """``(n_images, n_labels)`` probabilities for already encoded images."""
         cosine = np.atleast_2d(np.asarray(image_vectors, dtype=np.float64)) @ self.label_vectors.T
-        if self.score_kind == "softmax":
-            return softmax_probability(cosine, logit_scale=self.encoder.logit_scale, axis=1)
-        return sigmoid_probability(
-            cosine, logit_scale=self.encoder.logit_scale, logit_bias=self.encoder.logit_bias
+        encoder = self.encoder
+        return match_probabilities(
+            cosine,
+            score_kind=self.score_kind,
+            logit_scale=encoder.logit_scale,
+            logit_bias=encoder.logit_bias,
+            axis=1,
         )
 
 

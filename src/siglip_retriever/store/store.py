@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.encoding.encoder import resolve_encoder
-from siglip_retriever.encoding.images import ImageInput, describe_source
+from siglip_retriever.encoding.images import ImageInput, describe_source, image_list
 from siglip_retriever.encoding.texts import encodable_text
 from siglip_retriever.errors import (
     ConfigurationError,
@@ -317,9 +317,7 @@ class MultimodalStore:
                 f"{os.fsdecode(images)} is a folder; add_images takes images. Index a folder with "
                 "index_folder(folder), which skips unchanged files and reports unreadable ones"
             )
-        if isinstance(images, (str, bytes, os.PathLike)) or hasattr(images, "mode"):
-            raise InputTypeError("add_images takes a list of images; wrap one image in a list")
-        items = list(images)
+        items = image_list(images, what="add_images")
         metas = user_metadatas(metadatas, len(items))
         if ids is not None and len(ids) != len(items):
             raise ConfigurationError(f"got {len(ids)} ids for {len(items)} images")

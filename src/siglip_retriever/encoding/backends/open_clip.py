@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
-from siglip_retriever.encoding.scores import ScoreKind, sigmoid_probability, softmax_probability
+from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list, load_image
+from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix, match_probabilities
+from siglip_retriever.encoding.texts import text_list
 from siglip_retriever.errors import (
     ConfigurationError,
-    InputTypeError,
     MissingDependencyError,
     ModelLoadError,
 )
@@ -351,12 +351,7 @@ class OpenClipEncoder:
         """
         import torch
 
-        if isinstance(texts, str):
-            raise InputTypeError("encode_texts takes a list of strings, not one string; wrap it in a list")
-        items = list(texts)
-        for i, text in enumerate(items):
-            if not isinstance(text, str):
-                raise InputTypeError(f"text {i} is {type(text).__name__}, not str; pass only strings")
+        items = text_list(texts)
         if not items:
             return np.zeros((0, getattr(self, "_dim", 0)), dtype=np.float32)
         size = batch_size or self.batch_size
@@ -395,9 +390,7 @@ class OpenClipEncoder:
         """
         import torch
 
-        if isinstance(images, (str, bytes, os.PathLike, np.ndarray)) or hasattr(images, "mode"):
-            raise InputTypeError("encode_images takes a list of images; wrap a single image in a list")
-        items = list(images)
+        items = image_list(images)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
@@ -418,10 +411,10 @@ class OpenClipEncoder:
         self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
     ) -> npt.NDArray[np.float64]:
         """Match probabilities ``(n_texts, n_images)``: sigmoid per pair, or a softmax over the texts."""
-        cosine = (
-            np.atleast_2d(np.asarray(text_vectors, dtype=np.float64))
-            @ np.atleast_2d(np.asarray(image_vectors, dtype=np.float64)).T
+        return match_probabilities(
+            cosine_matrix(text_vectors, image_vectors),
+            score_kind=self._score_kind,
+            logit_scale=self._logit_scale,
+            logit_bias=self._logit_bias,
+            axis=0,
         )
-        if self._score_kind == "softmax":
-            return softmax_probability(cosine, logit_scale=self._logit_scale, axis=0)
-        return sigmoid_probability(cosine, logit_scale=self._logit_scale, logit_bias=self._logit_bias)
