@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -62,9 +62,22 @@ if TYPE_CHECKING:
     from siglip_retriever.store.entries import Kind, StoredItem
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["QueryKind", "Retriever", "check_k", "check_threshold"]
+__all__ = ["QueryKind", "Retriever", "SearchOptions", "check_k", "check_threshold"]
 
 QueryKind = Literal["text", "image"]
+"""What a query was made from."""
+
+
+class SearchOptions(TypedDict, total=False):
+    """The options of a :class:`Retriever`, for classes that make one (the framework retrievers)."""
+
+    k: int
+    min_probability: float | None
+    min_similarity: float | None
+    where: Mapping[str, Any] | None
+    cache_size: int
+
+
 _SAME_PICTURE = 1.0 - 1e-5  # a cosine this high: the query image itself
 
 

@@ -4,14 +4,6 @@
 it has ``embed_image(uris)``, which stock ``langchain_chroma.Chroma`` calls from ``add_images``
 and ``similarity_search_by_image``, so a plain ``Chroma`` vector store indexes images with SigLIP
 vectors and searches them by text or by image.
-
-Example:
-    >>> import tempfile
-    >>> from siglip_retriever.integrations.langchain import SiglipEmbeddings
-    >>> from siglip_retriever.tiny import build_checkpoint
-    >>> embeddings = SiglipEmbeddings(model=build_checkpoint(tempfile.mkdtemp()), device="cpu")
-    >>> len(embeddings.embed_query("a red circle"))
-    32
 """
 
 from __future__ import annotations

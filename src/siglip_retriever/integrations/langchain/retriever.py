@@ -6,17 +6,6 @@ request, the image itself as base64 for a multimodal chat model (see
 :func:`~siglip_retriever.integrations.langchain.documents.image_content_blocks`). It keeps one
 :class:`~siglip_retriever.search.retriever.Retriever` for its lifetime, so a repeated query is
 answered from the search layer's result cache.
-
-Example:
-    >>> import tempfile
-    >>> from PIL import Image
-    >>> from siglip_retriever import MultimodalStore
-    >>> from siglip_retriever.integrations.langchain import SiglipImageRetriever
-    >>> from siglip_retriever.tiny import build_checkpoint
-    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-    >>> _ = store.add_images([Image.new("RGB", (40, 40), "red")], metadatas=[{"caption": "red"}])
-    >>> [doc.page_content for doc in SiglipImageRetriever(store=store).invoke("ein rotes Quadrat")]
-    ['red']
 """
 
 from __future__ import annotations

@@ -6,18 +6,6 @@ as LangChain users expect); pass ``kind="image"`` (or ``"any"``) per call, as a 
 default, or in ``as_retriever(search_kwargs={"kind": "image"})`` to search images. Every search
 goes through the search layer (:class:`~siglip_retriever.search.retriever.Retriever`): the same
 scores, thresholds and result cache as every other front-end.
-
-Example:
-    >>> import tempfile
-    >>> from siglip_retriever import MultimodalStore
-    >>> from siglip_retriever.integrations.langchain import SiglipVectorStore
-    >>> from siglip_retriever.tiny import build_checkpoint
-    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-    >>> vectors = SiglipVectorStore(store)
-    >>> vectors.add_texts(["a red circle", "un carré bleu"], ids=["en", "fr"])
-    ['en', 'fr']
-    >>> [doc.id for doc in vectors.similarity_search("un carré bleu", k=1)]
-    ['fr']
 """
 
 from __future__ import annotations
@@ -81,20 +69,17 @@ class SiglipVectorStore(VectorStore):
             :mod:`siglip_retriever.search.cache`).
 
     Example:
-        >>> import os.path
-        >>> import tempfile
-        >>> from PIL import Image
-        >>> from siglip_retriever import MultimodalStore
-        >>> from siglip_retriever.integrations.langchain import SiglipVectorStore
-        >>> from siglip_retriever.tiny import build_checkpoint
-        >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-        >>> vectors = SiglipVectorStore(store)
-        >>> path = tempfile.mkdtemp() + "/red.png"
-        >>> Image.new("RGB", (40, 40), "red").save(path)
-        >>> image_ids = vectors.add_images([path])
-        >>> retriever = vectors.as_retriever(search_kwargs={"kind": "image", "k": 1})
-        >>> retriever.invoke("ein rotes Quadrat")[0].metadata["uri"] == os.path.realpath(path)
-        True
+        >>> from siglip_retriever import MultimodalStore, SiglipVectorStore
+        >>> from siglip_retriever.demo import render
+        >>> vectors = SiglipVectorStore(MultimodalStore.in_memory(model="demo"))
+        >>> vectors.add_texts(["a red circle", "un carré bleu"], ids=["en", "fr"])
+        ['en', 'fr']
+        >>> [doc.id for doc in vectors.similarity_search("a blue square", k=1)]
+        ['fr']
+        >>> _ = vectors.add_images([render("star", "green", rng=1)], ids=["star"])
+        >>> images = vectors.as_retriever(search_kwargs={"kind": "image", "k": 1})
+        >>> [(doc.id, doc.metadata["kind"]) for doc in images.invoke("ein grüner Stern")]
+        [('star', 'image')]
     """
 
     def __init__(

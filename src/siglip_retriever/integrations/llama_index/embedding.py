@@ -5,14 +5,6 @@
 images share one vector space and text queries retrieve images. Unlike the base class, which
 embeds one image per call, it encodes texts and images in batches of ``embed_batch_size``, and
 its async methods run the model in a worker thread instead of blocking the event loop.
-
-Example:
-    >>> import tempfile
-    >>> from siglip_retriever.integrations.llama_index import SiglipEmbedding
-    >>> from siglip_retriever.tiny import build_checkpoint
-    >>> embedding = SiglipEmbedding(model=build_checkpoint(tempfile.mkdtemp()), device="cpu")
-    >>> len(embedding.get_text_embedding("a red circle"))
-    32
 """
 
 from __future__ import annotations

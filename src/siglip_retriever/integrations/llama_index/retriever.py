@@ -11,26 +11,12 @@ It is a LlamaIndex ``BaseRetriever`` (``retrieve``, ``aretrieve``, usable in a
 ``RetrieverQueryEngine``) and ``BaseImageRetriever`` (``text_to_image_retrieve``,
 ``image_to_image_retrieve`` and their async forms). Async methods run the model in a worker
 thread.
-
-Example:
-    >>> import tempfile
-    >>> from PIL import Image
-    >>> from siglip_retriever import MultimodalStore
-    >>> from siglip_retriever.integrations.llama_index import SiglipImageNodeRetriever
-    >>> from siglip_retriever.tiny import build_checkpoint
-    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-    >>> path = tempfile.mkdtemp() + "/red.png"
-    >>> Image.new("RGB", (40, 40), "red").save(path)
-    >>> _ = store.add_images([path])
-    >>> [type(hit.node).__name__ for hit in SiglipImageNodeRetriever(store).retrieve("ein rotes Quadrat")]
-    ['ImageNode']
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
@@ -39,9 +25,12 @@ from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle
 
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
-from siglip_retriever.search.retriever import Retriever
+from siglip_retriever.search.retriever import Retriever, SearchOptions
 from siglip_retriever.store.entries import MTIME, SIZE
 from siglip_retriever.store.store import MultimodalStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SiglipImageNodeRetriever"]
 
@@ -58,49 +47,42 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
 
     Args:
         store: the store to search.
-        k: number of images to return at most.
-        min_probability: leave out text-to-image hits with a lower SigLIP probability; when none
-            passes, the result is empty.
-        min_similarity: leave out image-to-image hits with a lower cosine similarity.
-        where: Chroma ``where`` filter on the images' metadata.
         exclude_self: in image-to-image search, leave out the query image itself.
         caption_key: metadata key whose value becomes the node's text.
         callback_manager: LlamaIndex callback manager.
+        search: the search's options, as :class:`~siglip_retriever.search.retriever.Retriever`
+            takes them: ``k`` (images at most, default 4), ``min_probability`` (text-to-image
+            hits; when none passes, the result is empty), ``min_similarity`` (image-to-image
+            hits), ``where`` (a Chroma filter on the images' metadata), ``cache_size``.
 
     Example:
         >>> import tempfile
-        >>> from PIL import Image
         >>> from llama_index.core.schema import QueryBundle
-        >>> from siglip_retriever import MultimodalStore
-        >>> from siglip_retriever.integrations.llama_index import SiglipImageNodeRetriever
-        >>> from siglip_retriever.tiny import build_checkpoint
-        >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
+        >>> from siglip_retriever import MultimodalStore, SiglipImageNodeRetriever
+        >>> from siglip_retriever.demo import write_image_folder
         >>> folder = tempfile.mkdtemp()
-        >>> for colour in ("red", "blue"):
-        ...     Image.new("RGB", (40, 40), colour).save(f"{folder}/{colour}.png")
+        >>> _ = write_image_folder(folder, per_class=1, seed=7)
+        >>> store = MultimodalStore.in_memory(model="demo")
         >>> _ = store.index_folder(folder)
         >>> retriever = SiglipImageNodeRetriever(store, k=1)
-        >>> hit = retriever.retrieve(QueryBundle(query_str="", image_path=f"{folder}/red.png"))[0]
-        >>> hit.node.image_path.endswith("blue.png"), hit.score == hit.node.metadata["similarity"]
-        (True, True)
+        >>> retriever.retrieve("un cercle rouge")[0].node.metadata["uri"].endswith("red_circle_000.png")
+        True
+        >>> similar = retriever.retrieve(QueryBundle("", image_path=f"{folder}/red_circle_000.png"))
+        >>> similar[0].score == similar[0].node.metadata["similarity"]  # image queries: the cosine
+        True
     """
 
     def __init__(
         self,
         store: MultimodalStore,
         *,
-        k: int = 4,
-        min_probability: float | None = None,
-        min_similarity: float | None = None,
-        where: Mapping[str, Any] | None = None,
         exclude_self: bool = True,
         caption_key: str = DEFAULT_CAPTION_KEY,
         callback_manager: CallbackManager | None = None,
+        **search: Unpack[SearchOptions],
     ) -> None:
         super().__init__(callback_manager=callback_manager)
-        self.search = Retriever(
-            store, k=k, min_probability=min_probability, min_similarity=min_similarity, where=where
-        )
+        self.search = Retriever(store, **search)
         """The search this retriever goes through (one for its lifetime: its cache serves it)."""
         self.exclude_self = exclude_self
         self.caption_key = caption_key
