@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from siglip_retriever.errors import ImageLoadError, StoreError
 from siglip_retriever.store.plan import (
@@ -59,10 +59,19 @@ if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import PreparedImage
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["index_files", "index_folder", "progress_bar"]
+__all__ = ["FolderOptions", "index_files", "index_folder", "progress_bar"]
 
 _LOOKAHEAD = 2  # batches read and decoded ahead of the one in the model
 _CPU_CHUNK = 8  # files decided and embedded at a time on a CPU
+
+
+class FolderOptions(TypedDict, total=False):
+    """The options of :func:`index_folder`, for the methods that pass them on."""
+
+    recursive: bool
+    extensions: Iterable[str] | None
+    remove_missing: bool
+    show_progress: bool
 
 
 def index_folder(

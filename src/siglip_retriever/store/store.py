@@ -69,8 +69,11 @@ from siglip_retriever.store.entries import (
 from siglip_retriever.store.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.scores import ScoreKind
+    from siglip_retriever.store.indexing import FolderOptions
     from siglip_retriever.store.report import IndexReport
 
 __all__ = ["DEFAULT_COLLECTION", "DEFAULT_PATH", "MultimodalStore"]
@@ -344,26 +347,13 @@ class MultimodalStore:
             keys.extend(batch_keys)
         return keys
 
-    def index_folder(
-        self,
-        folder: str | os.PathLike[str],
-        *,
-        recursive: bool = True,
-        extensions: Iterable[str] | None = None,
-        remove_missing: bool = False,
-        show_progress: bool = False,
-    ) -> IndexReport:
-        """Index the images of a folder incrementally: see :mod:`siglip_retriever.store.indexing`."""
+    def index_folder(self, folder: str | os.PathLike[str], **options: Unpack[FolderOptions]) -> IndexReport:
+        """Index the images of a folder incrementally, with the options of
+        :func:`siglip_retriever.store.indexing.index_folder` (``recursive``, ``extensions``,
+        ``remove_missing``, ``show_progress``)."""
         from siglip_retriever.store.indexing import index_folder
 
-        return index_folder(
-            self,
-            folder,
-            recursive=recursive,
-            extensions=extensions,
-            remove_missing=remove_missing,
-            show_progress=show_progress,
-        )
+        return index_folder(self, folder, **options)
 
     def upsert_vectors(
         self,
