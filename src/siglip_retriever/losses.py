@@ -73,6 +73,12 @@ class ContrastiveLoss(Protocol):
 
     Returns:
         The scalar loss.
+
+    Example:
+        >>> import torch
+        >>> loss: ContrastiveLoss = get_loss("softmax")
+        >>> round(float(loss(torch.eye(2), torch.eye(2), logit_scale=torch.tensor(0.0))), 4)
+        0.3133
     """
 
     def __call__(

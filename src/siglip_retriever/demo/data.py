@@ -57,6 +57,11 @@ class Sample:
         lang: the caption's language (one of :data:`LANGUAGES`).
         template: the caption template's index in that language.
         caption: the caption.
+
+    Example:
+        >>> sample = generate_dataset(1, seed=0, size=32)[0]
+        >>> CLASSES[sample.label] == (sample.shape, sample.colour), sample.image.size
+        (True, (32, 32))
     """
 
     image: Image.Image
