@@ -38,11 +38,11 @@ from siglip_retriever.compare.metrics import DEFAULT_KS
 from siglip_retriever.compare.processes import run_in_process, run_isolated
 from siglip_retriever.compare.report import ComparisonResult, ModelResult
 from siglip_retriever.compare.scoring import score_model
-from siglip_retriever.compare.specs import check_model_name, parse_model_specs
+from siglip_retriever.compare.specs import ModelSpec, check_model_name, parse_model_specs
 from siglip_retriever.compare.workload import Workload, plan_workload
 from siglip_retriever.errors import ConfigurationError
 
-__all__ = ["DEFAULT_TEMPLATES", "compare_models"]
+__all__ = ["DEFAULT_TEMPLATES", "ModelSpec", "compare_models", "parse_model_specs"]  # the last two from specs
 
 DEFAULT_TEMPLATES: tuple[str, ...] = ("{}",)
 """Zero-shot prompts: the label names as written (write full prompts in ``labels.json``)."""
