@@ -51,22 +51,24 @@ def test_pairs_from_csv_and_jsonl_read_the_same(tmp_path: Path) -> None:
 def test_pairs_errors_say_what_and_where(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_pairs(tmp_path / "nope.csv")
-    bad = tmp_path / "missing.csv"
-    bad.write_text("image,caption\nx.png,an x\ny.png,a y\n", encoding="utf-8")
-    with pytest.raises(ConfigurationError, match=r"2 image\(s\) named in .* do not exist: x.png, y.png"):
-        load_pairs(bad)
-    no_caption = tmp_path / "nocap.csv"
-    no_caption.write_text("image,caption\nx.png,\n", encoding="utf-8")
-    with pytest.raises(ConfigurationError, match=r"nocap.csv:2: each row needs"):
-        load_pairs(no_caption)
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"image": "x.png", "caption": "x"}\n{not json\n', encoding="utf-8")
-    with pytest.raises(ConfigurationError, match=r"broken.jsonl:2: not valid JSON"):
-        load_pairs(broken)
-    empty = tmp_path / "empty.csv"
-    empty.write_text("image,caption\n", encoding="utf-8")
-    with pytest.raises(ConfigurationError, match="hold no image-caption pair"):
-        load_pairs(empty)
+    cases = [  # file name, its text, the error
+        (
+            "missing.csv",
+            "image,caption\nx.png,an x\ny.png,a y\n",
+            r"2 image\(s\) named in .* do not exist: x.png, y.png",
+        ),
+        ("nocap.csv", "image,caption\nx.png,\n", r"nocap.csv:2: each row needs"),
+        (
+            "broken.jsonl",
+            '{"image": "x.png", "caption": "x"}\n{not json\n',
+            r"broken.jsonl:2: not valid JSON",
+        ),
+        ("empty.csv", "image,caption\n", "hold no image-caption pair"),
+    ]
+    for name, text, message in cases:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigurationError, match=message):
+            load_pairs(tmp_path / name)
 
 
 def test_classes_with_translated_labels_and_fallbacks(tmp_path: Path) -> None:

@@ -174,6 +174,13 @@ def _invoke(*args: str) -> Any:
     return CliRunner().invoke(main, ["--device", "cpu", "--batch-size", "8", *args])
 
 
+def _compare_in_process(models: str, out: Path, formats: str, *data: str) -> Any:
+    """``compare --models MODELS [DATA...] --out OUT --in-process --format FORMATS``."""
+    return _invoke(
+        "compare", "--models", models, *data, "--out", str(out), "--in-process", "--format", formats
+    )
+
+
 def test_cli_compare_in_process_agrees_with_the_child_processes(
     isolated: ComparisonResult,
     data: dict[str, Path],
@@ -182,19 +189,11 @@ def test_cli_compare_in_process_agrees_with_the_child_processes(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "report"
-    result = _invoke(
-        "compare",
-        "--models",
+    result = _compare_in_process(
         f"siglip={tiny_siglip_dir},clip={tiny_clip_dir}",
-        "--pairs",
-        str(data["jsonl"]),
-        "--classes",
-        str(data["classes"]),
-        "--out",
-        str(out),
-        "--in-process",
-        "--format",
+        out,
         "table,md,json,csv,png",
+        *("--pairs", str(data["jsonl"]), "--classes", str(data["classes"])),
     )
     assert result.exit_code == 0, result.output
     assert "Retrieval, all languages: Recall@k in % (12 images, 24 captions)" in result.stdout
@@ -218,16 +217,7 @@ def test_cli_compare_in_process_agrees_with_the_child_processes(
 
 
 def test_cli_compare_without_data_uses_the_demo_shapes(tiny_siglip_dir: Path, tmp_path: Path) -> None:
-    result = _invoke(
-        "compare",
-        "--models",
-        str(tiny_siglip_dir),
-        "--out",
-        str(tmp_path),
-        "--in-process",
-        "--format",
-        "json",
-    )
+    result = _compare_in_process(str(tiny_siglip_dir), tmp_path, "json")
     assert result.exit_code == 0, result.output
     assert "the demo's synthetic shapes" in result.stderr
     report = json.loads((tmp_path / "comparison.json").read_text(encoding="utf-8"))

@@ -10,19 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from siglip_retriever import PRESETS, SiglipEncoder
-from siglip_retriever.demo.data import (
-    CLASSES,
-    LANGUAGES,
-    caption,
-    class_captions,
-    num_templates,
-    write_image_folder,
-)
-from tests.demo_gallery import HELD_OUT_SEED, held_out_gallery
+from siglip_retriever.demo.data import CLASSES, LANGUAGES, class_captions, write_image_folder
+from tests.demo_gallery import HELD_OUT_SEED, caption_queries, held_out_gallery
 
 MODEL_DIR = Path(PRESETS["demo"].model_id)
 
@@ -30,22 +22,6 @@ MODEL_DIR = Path(PRESETS["demo"].model_id)
 @pytest.fixture(scope="module")
 def encoder() -> SiglipEncoder:
     return SiglipEncoder("demo", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def gallery(encoder: SiglipEncoder) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """``PER_CLASS`` (4) held-out pictures of each of the 24 classes: vectors and class labels."""
-    return held_out_gallery(encoder)
-
-
-def _queries(encoder: SiglipEncoder, lang: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """Every class caption of every template in ``lang``: vectors and class labels."""
-    texts, labels = [], []
-    for template in range(num_templates(lang)):
-        for label, (shape, colour) in enumerate(CLASSES):
-            texts.append(caption(shape, colour, lang, template))
-            labels.append(label)
-    return encoder.encode_texts(texts), np.array(labels)
 
 
 def test_checkpoint_is_complete_small_and_matches_the_preset(encoder: SiglipEncoder) -> None:
@@ -79,24 +55,20 @@ def test_logit_scale_and_bias_were_learned(encoder: SiglipEncoder) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_text_to_image_recall_at_1(
-    encoder: SiglipEncoder, gallery: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]], lang: str
-) -> None:
+def test_text_to_image_recall_at_1(encoder: SiglipEncoder, lang: str) -> None:
     """For every class caption (all templates), the best picture of 96 is of that class."""
-    images, image_labels = gallery
-    queries, query_labels = _queries(encoder, lang)
+    images, image_labels = held_out_gallery(encoder)
+    queries, query_labels = caption_queries(encoder, lang)
     top = encoder.cosine(queries, images).argmax(axis=1)
     recall = float(np.mean(image_labels[top] == query_labels))
     assert recall >= 0.9, f"{lang}: Recall@1 {recall:.3f}"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_probabilities_are_calibrated(
-    encoder: SiglipEncoder, gallery: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]], lang: str
-) -> None:
+def test_probabilities_are_calibrated(encoder: SiglipEncoder, lang: str) -> None:
     """Matching caption-picture pairs score above 0.5 and the others below, on >= 90 % of each."""
-    images, image_labels = gallery
-    queries, query_labels = _queries(encoder, lang)
+    images, image_labels = held_out_gallery(encoder)
+    queries, query_labels = caption_queries(encoder, lang)
     probabilities = encoder.probabilities(queries, images)
     assert probabilities.shape == (len(queries), len(images))
     match = query_labels[:, None] == image_labels[None, :]
@@ -107,11 +79,9 @@ def test_probabilities_are_calibrated(
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_zero_shot_classification(
-    encoder: SiglipEncoder, gallery: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]], lang: str
-) -> None:
+def test_zero_shot_classification(encoder: SiglipEncoder, lang: str) -> None:
     """Image -> text: each picture's best class caption names its shape and colour."""
-    images, image_labels = gallery
+    images, image_labels = held_out_gallery(encoder)
     texts = encoder.encode_texts(class_captions(lang))
     predicted = encoder.cosine(images, texts).argmax(axis=1)
     accuracy = float(np.mean(predicted == image_labels))

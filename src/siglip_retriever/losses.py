@@ -14,6 +14,8 @@ probability that the pair matches, independent of the other candidates.
 Every loss here has the same signature, ``loss(image_embeds, text_embeds, *, logit_scale,
 logit_bias, positives)``, and is registered in :data:`LOSSES`, so a CLIP-style softmax
 contrastive loss can be added beside the sigmoid one and picked by name with :func:`get_loss`.
+Each is written as a function of the pair logits and the positives matrix; one wrapper gives
+it that signature and its checks.
 
 torch is imported when a loss is called, not when this module is imported.
 
@@ -30,7 +32,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from siglip_retriever.errors import ConfigurationError
@@ -71,6 +73,12 @@ class ContrastiveLoss(Protocol):
 
     Returns:
         The scalar loss.
+
+    Example:
+        >>> import torch
+        >>> loss: ContrastiveLoss = get_loss("softmax")
+        >>> round(float(loss(torch.eye(2), torch.eye(2), logit_scale=torch.tensor(0.0))), 4)
+        0.3133
     """
 
     def __call__(
@@ -140,14 +148,41 @@ def pair_logits(
     return logits
 
 
-def sigmoid_loss(
-    image_embeds: torch.Tensor,
-    text_embeds: torch.Tensor,
-    *,
-    logit_scale: torch.Tensor,
-    logit_bias: torch.Tensor | None = None,
-    positives: torch.Tensor | None = None,
-) -> torch.Tensor:
+_FromLogits = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+
+
+def _pairwise(*, uses_bias: bool) -> Callable[[_FromLogits], ContrastiveLoss]:
+    """Make a :class:`ContrastiveLoss` of a function of the pair logits and the positives matrix.
+
+    The loss has the signature every loss here shares. It checks the vectors, computes
+    :func:`pair_logits` (with ``logit_bias`` if ``uses_bias``, else without), turns
+    ``positives`` into an ``(n_images, n_texts)`` boolean matrix (``None``: image ``i`` matches
+    text ``i``), and returns ``from_logits(logits, positives)``. It takes ``from_logits``'s name
+    and docstring, which documents the loss as it is called.
+    """
+
+    def make(from_logits: _FromLogits) -> ContrastiveLoss:
+        def loss(
+            image_embeds: torch.Tensor,
+            text_embeds: torch.Tensor,
+            *,
+            logit_scale: torch.Tensor,
+            logit_bias: torch.Tensor | None = None,
+            positives: torch.Tensor | None = None,
+        ) -> torch.Tensor:
+            bias = logit_bias if uses_bias else None
+            logits = pair_logits(image_embeds, text_embeds, logit_scale=logit_scale, logit_bias=bias)
+            return from_logits(logits, _positives(positives, logits.shape[0], logits.shape[1], logits))
+
+        loss.__name__, loss.__qualname__ = from_logits.__name__, from_logits.__qualname__
+        loss.__doc__ = from_logits.__doc__
+        return loss
+
+    return make
+
+
+@_pairwise(uses_bias=True)
+def sigmoid_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """SigLIP's sigmoid loss, ``-1/|B| sum_ij log sigmoid(z_ij (t x_i.y_j + b))``.
 
     ``|B|`` is the number of images. Pass the model's own ``logit_scale`` (``t'``) and
@@ -179,9 +214,7 @@ def sigmoid_loss(
     """
     import torch
 
-    logits = pair_logits(image_embeds, text_embeds, logit_scale=logit_scale, logit_bias=logit_bias)
-    match = _positives(positives, logits.shape[0], logits.shape[1], logits)
-    signs = match.to(logits.dtype) * 2.0 - 1.0  # z_ij: +1 for a match, -1 otherwise
+    signs = positives.to(logits.dtype) * 2.0 - 1.0  # z_ij: +1 for a match, -1 otherwise
     return -torch.nn.functional.logsigmoid(signs * logits).sum() / logits.shape[0]
 
 
@@ -201,14 +234,8 @@ def positives_from_labels(
     return images[:, None] == texts[None, :]
 
 
-def softmax_loss(
-    image_embeds: torch.Tensor,
-    text_embeds: torch.Tensor,
-    *,
-    logit_scale: torch.Tensor,
-    logit_bias: torch.Tensor | None = None,
-    positives: torch.Tensor | None = None,
-) -> torch.Tensor:
+@_pairwise(uses_bias=False)
+def softmax_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """CLIP's symmetric softmax contrastive loss (InfoNCE, Radford et al., 2021).
 
     Each image's logits are a softmax over the batch's texts and each text's over its images;
@@ -238,8 +265,7 @@ def softmax_loss(
     """
     import torch
 
-    logits = pair_logits(image_embeds, text_embeds, logit_scale=logit_scale)
-    match = _positives(positives, logits.shape[0], logits.shape[1], logits).to(logits.dtype)
+    match = positives.to(logits.dtype)
     if bool((match.sum(dim=1) == 0).any()) or bool((match.sum(dim=0) == 0).any()):
         raise ConfigurationError(
             "the softmax loss needs a match for every image and every text; check the positives matrix"

@@ -11,7 +11,13 @@ ids, checkpoint directories (SigLIP, SigLIP 2, CLIP) and ``open_clip:`` names.
 
 One job per module: :mod:`~siglip_retriever.compare.metrics` (Recall@k, accuracy),
 :mod:`~siglip_retriever.compare.datasets` (reading the data),
-:mod:`~siglip_retriever.compare.runner` (loading, encoding, measuring),
+:mod:`~siglip_retriever.compare.specs` (the model names),
+:mod:`~siglip_retriever.compare.workload` (what every model encodes),
+:mod:`~siglip_retriever.compare.measuring` (loading, encoding, timing one model),
+:mod:`~siglip_retriever.compare.memory` (peak memory),
+:mod:`~siglip_retriever.compare.processes` (a child process per model, or this one),
+:mod:`~siglip_retriever.compare.scoring` (one model's scores),
+:mod:`~siglip_retriever.compare.runner` (``compare_models``: every model in turn),
 :mod:`~siglip_retriever.compare.report` (tables and files),
 :mod:`~siglip_retriever.compare.chart` (the PNG) and
 :mod:`~siglip_retriever.compare.sample` (the offline demo data set).
@@ -49,7 +55,8 @@ from siglip_retriever.compare.metrics import (
     zero_shot_scores,
 )
 from siglip_retriever.compare.report import FORMATS, ComparisonResult, ModelResult
-from siglip_retriever.compare.runner import DEFAULT_TEMPLATES, ModelSpec, compare_models, parse_model_specs
+from siglip_retriever.compare.runner import DEFAULT_TEMPLATES, compare_models
+from siglip_retriever.compare.specs import ModelSpec, parse_model_specs
 
 __all__ = [
     "DEFAULT_KS",

@@ -72,6 +72,11 @@ class PairsDataset:
         caption_image: for each caption, the index of its image in ``images``.
         caption_language: for each caption, its language.
         source: where the data came from.
+
+    Example:
+        >>> pairs = PairsDataset(["/a.png"], ["a cat", "un chat"], [0, 0], ["en", "fr"])
+        >>> pairs.languages, pairs.captions_in("fr")
+        (['en', 'fr'], [1])
     """
 
     images: list[str]
@@ -108,6 +113,11 @@ class ClassesDataset:
         image_class: for each image, the index of its class.
         label_names: language -> for each class, the names its label vector averages.
         source: where the data came from.
+
+    Example:
+        >>> names = {"en": [["a cat"], ["a dog"]], "de": [["eine Katze"], ["ein Hund"]]}
+        >>> ClassesDataset(["cat", "dog"], ["/c.png", "/d.png"], [0, 1], names).languages
+        ['de', 'en']
     """
 
     classes: list[str]

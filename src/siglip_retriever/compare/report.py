@@ -53,6 +53,12 @@ class ModelResult:
         retrieval: ``{"overall" | language: {"captions", "images", "text_to_image": {"R@k": r},
             "image_to_text": {"R@k": r}}}`` for image-caption pairs.
         zero_shot: ``{"overall" | language: accuracy}`` for class folders.
+
+    Example:
+        >>> model = ModelResult(name="demo", model_id="demo", family="siglip", score_kind="sigmoid", dim=32)
+        >>> model.load_seconds, model.images_per_second = 0.5, 20.0
+        >>> model.summary()
+        'load 0.50 s, 20.0 images/s, - texts/s, peak - MiB'
     """
 
     name: str
@@ -105,6 +111,12 @@ class ComparisonResult:
         classes: the class-folder data (source, counts, languages, templates), if any.
         memory_method: how peak memory was measured.
         environment: versions, CPU count, devices.
+
+    Example:
+        >>> model = ModelResult(name="demo", model_id="demo", family="siglip", score_kind="sigmoid", dim=32)
+        >>> result = ComparisonResult(models=[model], ks=(1, 5, 10))
+        >>> result.table().splitlines()[0], list(result.to_dict())[:2]
+        ('Load time, speed and peak memory', ['models', 'ks'])
     """
 
     models: list[ModelResult]

@@ -45,7 +45,8 @@ def write_demo_dataset(
     """
     import numpy as np
 
-    from siglip_retriever.demo.data import CLASSES, LANGUAGES, caption, num_templates, render
+    from siglip_retriever.demo.captions import CLASSES, LANGUAGES, caption, num_templates
+    from siglip_retriever.demo.pictures import render
 
     root = Path(folder).expanduser().resolve()
     classes = root / "classes"

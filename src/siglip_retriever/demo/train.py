@@ -7,7 +7,7 @@ Run it as a module; it writes a checkpoint that loads with ``SiglipEncoder(out_d
 
 What it does, seeded from ``--seed`` so that a run can be repeated:
 
-1. trains a SentencePiece tokenizer on every caption of :mod:`siglip_retriever.demo.data`
+1. trains a SentencePiece tokenizer on every caption of :mod:`siglip_retriever.demo.captions`
    (seven languages) and its words, as SigLIP's tokenizer sees them (lower case, no
    punctuation), and checks that every caption fits in the model's text length;
 2. builds a small :class:`transformers.SiglipModel` with ``logit_scale = log 10`` and
@@ -20,7 +20,9 @@ What it does, seeded from ``--seed`` so that a run can be repeated:
    model's own ``logit_scale`` and ``logit_bias``; a batch holds many pictures of each class,
    so every pair whose caption describes the picture counts as a match;
 4. saves the checkpoint and a ``training_report.json``, loads the result through
-   :class:`~siglip_retriever.encoding.encoder.SiglipEncoder` and prints held-out metrics per language.
+   :class:`~siglip_retriever.encoding.encoder.SiglipEncoder` and prints held-out metrics per language
+   (:mod:`siglip_retriever.demo.evaluation`; ``EvalReport``, ``evaluate`` and ``EVAL_SEED`` are
+   importable from here as well).
 
 2,100 steps of 192 pairs, 40 px pictures in 10 px patches (16 image tokens) and 12-token
 captions (the longest caption is 10 tokens), with the temperature and bias learning at 3e-2 (ten
@@ -40,6 +42,13 @@ It converges faster (held-out Recall@1 1.0 after 1,500 steps, its temperature le
     python -m siglip_retriever.demo.train --out src/siglip_retriever/demo/model
     python -m siglip_retriever.demo.train --family clip --steps 1500 --logit-learning-rate 3e-3 \\
         --out src/siglip_retriever/demo/model_clip
+
+Example:
+    >>> import json
+    >>> from siglip_retriever.demo.train import DEFAULT_OUT, TrainConfig
+    >>> report = json.loads((DEFAULT_OUT / "training_report.json").read_text(encoding="utf-8"))
+    >>> report["config"]["steps"] == TrainConfig().steps
+    True
 """
 
 from __future__ import annotations
@@ -53,35 +62,30 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from siglip_retriever.demo.data import (
+from siglip_retriever.demo.captions import (
     CLASSES,
     LANGUAGES,
     canonical_text,
-    caption,
     caption_corpus,
-    num_templates,
-    render,
+    labelled_captions,
 )
+from siglip_retriever.demo.evaluation import EVAL_SEED, EvalReport, evaluate
+from siglip_retriever.demo.pictures import render
 from siglip_retriever.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import torch
 
-    from siglip_retriever.encoding.encoder import SiglipEncoder
-
-__all__ = ["EvalReport", "TrainConfig", "evaluate", "main", "train"]
+__all__ = ["EVAL_SEED", "EvalReport", "TrainConfig", "evaluate", "main", "train"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "model"
 """Where the bundled checkpoint lives (the ``"demo"`` preset)."""
-
-EVAL_SEED = 2024
-"""Seed of the held-out pictures; training pictures come from other seeds."""
 
 
 @dataclass
@@ -115,6 +119,11 @@ class TrainConfig:
             preset) or ``"clip"`` (a ``CLIPModel`` of the same size, same tokenizer and same
             pictures, trained with CLIP's softmax loss: the ``demo-clip`` preset, so that a
             comparison of the two differs in the loss and the text pooling only).
+
+    Example:
+        >>> config = TrainConfig(family="clip", steps=1500, logit_learning_rate=3e-3)
+        >>> config.batch_size, config.image_size // config.patch_size
+        (192, 4)
     """
 
     seed: int = 0
@@ -140,84 +149,6 @@ class TrainConfig:
     device: str = "cpu"
     log_every: int = 100
     family: str = "siglip"
-
-
-@dataclass
-class EvalReport:
-    """Held-out retrieval and calibration metrics of a checkpoint.
-
-    Attributes:
-        recall_at_1: per language, text->image Recall@1: over every class caption (all
-            templates), the share whose best-scoring gallery picture is of that class.
-        zero_shot_accuracy: per language, image->text: the share of gallery pictures whose
-            best-scoring class caption (template 0) is their class.
-        positive_above_half: per language, the share of matching caption-picture pairs with
-            probability above 0.5.
-        negative_below_half: per language, the share of non-matching pairs below 0.5.
-        gallery_size: pictures in the gallery.
-    """
-
-    recall_at_1: dict[str, float] = field(default_factory=dict)
-    zero_shot_accuracy: dict[str, float] = field(default_factory=dict)
-    positive_above_half: dict[str, float] = field(default_factory=dict)
-    negative_below_half: dict[str, float] = field(default_factory=dict)
-    gallery_size: int = 0
-
-    def table(self) -> str:
-        """The metrics as a Markdown table, one row per language."""
-        rows = [
-            "| language | text->image R@1 | zero-shot acc. | matching p>0.5 | non-matching p<0.5 |",
-            "|---|---|---|---|---|",
-        ]
-        for lang in self.recall_at_1:
-            rows.append(
-                f"| {lang} | {self.recall_at_1[lang]:.3f} | {self.zero_shot_accuracy[lang]:.3f} | "
-                f"{self.positive_above_half[lang]:.3f} | {self.negative_below_half[lang]:.4f} |"
-            )
-        return "\n".join(rows)
-
-
-def evaluate(
-    encoder: SiglipEncoder,
-    *,
-    per_class: int = 4,
-    seed: int = EVAL_SEED,
-    sizes: Sequence[int] = (64,),
-    languages: Sequence[str] = LANGUAGES,
-) -> EvalReport:
-    """Measure ``encoder`` on ``per_class`` held-out pictures of every class.
-
-    Each picture is drawn at a size picked from ``sizes`` (the test suite's gallery mixes 48, 64
-    and 96; the training reports use 64).
-    Everything goes through the encoder's public methods, as a user's search would.
-    """
-    rng = np.random.default_rng(seed)
-    images, labels = [], []
-    for label, (shape, colour) in enumerate(CLASSES):
-        for _ in range(per_class):
-            size = int(rng.choice(list(sizes)))
-            images.append(render(shape, colour, rng, size=size))
-            labels.append(label)
-    gallery = encoder.encode_images(images)
-    image_labels = np.array(labels)
-    report = EvalReport(gallery_size=len(images))
-    for lang in languages:
-        texts, text_labels = [], []
-        for template in range(num_templates(lang)):
-            for label, (shape, colour) in enumerate(CLASSES):
-                texts.append(caption(shape, colour, lang, template))
-                text_labels.append(label)
-        queries = encoder.encode_texts(texts)
-        query_labels = np.array(text_labels)
-        cosine = encoder.cosine(queries, gallery)
-        report.recall_at_1[lang] = float(np.mean(image_labels[cosine.argmax(axis=1)] == query_labels))
-        class_cosine = cosine[: len(CLASSES)]  # template 0, one caption per class in class order
-        report.zero_shot_accuracy[lang] = float(np.mean(class_cosine.argmax(axis=0) == image_labels))
-        probabilities = encoder.probabilities(queries, gallery)
-        match = query_labels[:, None] == image_labels[None, :]
-        report.positive_above_half[lang] = float(np.mean(probabilities[match] > 0.5))
-        report.negative_below_half[lang] = float(np.mean(probabilities[~match] < 0.5))
-    return report
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -351,22 +282,13 @@ def _caption_bank(tokenizer: Any, config: TrainConfig) -> tuple[dict[str, torch.
     """Every caption of every class, tokenised, and its class label."""
     import torch
 
-    texts, labels = [], []
-    for lang in LANGUAGES:
-        for template in range(num_templates(lang)):
-            for label, (shape, colour) in enumerate(CLASSES):
-                texts.append(caption(shape, colour, lang, template))
-                labels.append(label)
+    texts, labels = labelled_captions(LANGUAGES)
     too_long = sum(len(ids) > config.text_length for ids in tokenizer(texts)["input_ids"])
     if too_long:
         raise ConfigurationError(
             f"{too_long} captions do not fit in {config.text_length} tokens; raise --text-length"
         )
     return _tokenize(tokenizer, texts, config.text_length), torch.tensor(labels)
-
-
-def _features(output: Any) -> torch.Tensor:
-    return output if not hasattr(output, "pooler_output") else output.pooler_output
 
 
 def _learning_rate(step: int, config: TrainConfig) -> float:
@@ -380,21 +302,18 @@ def _learning_rate(step: int, config: TrainConfig) -> float:
 def train(out_dir: str | os.PathLike[str] = DEFAULT_OUT, config: TrainConfig | None = None) -> dict[str, Any]:
     """Train the demo model, save it to ``out_dir`` and return the training report.
 
+    In four steps: prepare the tokenizer, the model and the data (:func:`_prepare`), train
+    (:func:`_optimise`), put the checkpoint in ``out_dir`` (:func:`_publish`), and measure it
+    and write ``training_report.json`` (:func:`_report`).
+
     Raises:
         ConfigurationError: a setting that cannot work (captions longer than the text length).
     """
     import torch
 
-    from siglip_retriever.encoding.encoder import SiglipEncoder
-    from siglip_retriever.encoding.loading import clear_model_cache
-    from siglip_retriever.losses import get_loss, positives_from_labels
-    from siglip_retriever.tiny import train_sentencepiece
-
     config = config or TrainConfig()
     if config.family not in ("siglip", "clip"):
         raise ConfigurationError(f"unknown family {config.family!r}; choose 'siglip' or 'clip'")
-    is_clip = config.family == "clip"
-    loss_function = get_loss("softmax" if is_clip else "sigmoid")
     out = Path(out_dir)
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
@@ -402,96 +321,163 @@ def train(out_dir: str | os.PathLike[str] = DEFAULT_OUT, config: TrainConfig | N
     generator = torch.Generator().manual_seed(config.seed)
 
     with tempfile.TemporaryDirectory() as tmp:
-        spm_file = train_sentencepiece(
-            _tokenizer_corpus(), Path(tmp) / "spm", vocab_size=config.vocab_size, seed=config.seed
-        )
-        import sentencepiece as spm
-
-        vocab_size = spm.SentencePieceProcessor(model_file=str(spm_file)).get_piece_size()
-        model = _build_model(config, vocab_size)
-        initial = Path(tmp) / "initial"
-        _save(model, spm_file, initial)
-        tokenizer, image_processor = _preprocessors(initial)
-
-        texts, text_labels = _caption_bank(tokenizer, config)
-        pixels, pixel_labels = _picture_pool(config, image_processor)
-        model = model.to(config.device)
-        pixels = pixels.to(config.device)
-        texts = {k: v.to(config.device) for k, v in texts.items()}
-        prepared = time.perf_counter() - started
-        print(
-            f"data: {len(pixels)} pictures, {len(text_labels)} captions, vocabulary {vocab_size}; "
-            f"model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; "
-            f"prepared in {prepared:.0f} s",
-            flush=True,
-        )
-
-        logit_params = [model.logit_scale] + ([] if is_clip else [model.logit_bias])
-        decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 and not n.startswith("logit_")]
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": config.weight_decay, "lr": config.learning_rate},
-                {"params": no_decay, "weight_decay": 0.0, "lr": config.learning_rate},
-                {"params": logit_params, "weight_decay": 0.0, "lr": config.logit_learning_rate},
-            ],
-            betas=(0.9, config.adam_beta2),
-        )
-        base_rates = [group["lr"] for group in optimizer.param_groups]
-        # every class has as many captions (languages x templates): a (classes, captions) table
-        captions_per_class = torch.stack(
-            [torch.nonzero(text_labels == label).flatten() for label in range(len(CLASSES))]
-        )
-
-        model.train()
-        losses: list[float] = []
-        for step in range(config.steps):
-            factor = _learning_rate(step, config)
-            for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
-                group["lr"] = rate * factor
-            picks = torch.randint(len(pixels), (config.batch_size,), generator=generator)
-            labels = pixel_labels[picks]
-            # for every picture, one of its class's captions (any language, any template)
-            choice = torch.randint(captions_per_class.shape[1], (len(labels),), generator=generator)
-            caption_picks = captions_per_class[labels, choice]
-            picks, labels = picks.to(config.device), labels.to(config.device)
-            batch_texts = {k: v[caption_picks] for k, v in texts.items()}
-            image_embeds = _features(model.get_image_features(pixel_values=pixels[picks]))
-            text_embeds = _features(model.get_text_features(**batch_texts))
-            loss = loss_function(
-                image_embeds,
-                text_embeds,
-                logit_scale=model.logit_scale,
-                logit_bias=None if is_clip else model.logit_bias,
-                positives=positives_from_labels(labels, text_labels[caption_picks].to(config.device)),
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            if is_clip:
-                with torch.no_grad():
-                    model.logit_scale.clamp_(0, CLIP_MAX_LOGIT_SCALE)
-            losses.append(float(loss.detach()))
-            if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-                print(
-                    f"step {step + 1}/{config.steps}  loss {np.mean(losses[-config.log_every :]):.4f}  "
-                    f"t {model.logit_scale.exp().item():.2f}  "
-                    f"b {0.0 if is_clip else model.logit_bias.item():.2f}  "
-                    f"{time.perf_counter() - started:.0f} s",
-                    flush=True,
-                )
-        model.eval().to("cpu")
+        prepared = _prepare(config, Path(tmp), started)
+        losses = _optimise(prepared, config, generator, started)
+        prepared.model.eval().to("cpu")
         seconds = time.perf_counter() - started
+        _publish(prepared.model, prepared.spm_file, Path(tmp) / "final", out)
+    return _report(out, config, seconds, losses)
 
-        staging = Path(tmp) / "final"
-        _save(model, spm_file, staging)
-        if out.exists():
-            if any(out.iterdir()) and not (out / "config.json").is_file():
-                raise ConfigurationError(f"{out} is not empty and holds no checkpoint; pick another --out")
-            shutil.rmtree(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(staging, out)
+
+@dataclass
+class _Prepared:
+    """What training starts from: the tokenizer file, the model and the tokenised, preprocessed data."""
+
+    spm_file: Path
+    model: Any
+    texts: dict[str, torch.Tensor]
+    text_labels: torch.Tensor
+    pixels: torch.Tensor
+    pixel_labels: torch.Tensor
+
+
+def _prepare(config: TrainConfig, tmp: Path, started: float) -> _Prepared:
+    """Train the tokenizer, build the model and make the caption bank and the picture pool.
+
+    The data goes through the tokenizer and image processor loaded back from a checkpoint of
+    the initial model, exactly as the encoder will load them.
+    """
+    from siglip_retriever.tiny import train_sentencepiece
+
+    spm_file = train_sentencepiece(
+        _tokenizer_corpus(), tmp / "spm", vocab_size=config.vocab_size, seed=config.seed
+    )
+    import sentencepiece as spm
+
+    vocab_size = spm.SentencePieceProcessor(model_file=str(spm_file)).get_piece_size()
+    model = _build_model(config, vocab_size)
+    initial = tmp / "initial"
+    _save(model, spm_file, initial)
+    tokenizer, image_processor = _preprocessors(initial)
+
+    texts, text_labels = _caption_bank(tokenizer, config)
+    pixels, pixel_labels = _picture_pool(config, image_processor)
+    model = model.to(config.device)
+    pixels = pixels.to(config.device)
+    texts = {k: v.to(config.device) for k, v in texts.items()}
+    prepared = time.perf_counter() - started
+    print(
+        f"data: {len(pixels)} pictures, {len(text_labels)} captions, vocabulary {vocab_size}; "
+        f"model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters; "
+        f"prepared in {prepared:.0f} s",
+        flush=True,
+    )
+    return _Prepared(spm_file, model, texts, text_labels, pixels, pixel_labels)
+
+
+def _optimizer(model: Any, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW: weight decay on the matrices only, ``logit_scale`` and ``logit_bias`` at their own rate."""
+    import torch
+
+    is_clip = config.family == "clip"
+    logit_params = [model.logit_scale] + ([] if is_clip else [model.logit_bias])
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 and not n.startswith("logit_")]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay, "lr": config.learning_rate},
+            {"params": no_decay, "weight_decay": 0.0, "lr": config.learning_rate},
+            {"params": logit_params, "weight_decay": 0.0, "lr": config.logit_learning_rate},
+        ],
+        betas=(0.9, config.adam_beta2),
+    )
+
+
+def _optimise(
+    data: _Prepared, config: TrainConfig, generator: torch.Generator, started: float
+) -> list[float]:
+    """The training loop: every step, random pictures, each with a random caption of its class.
+
+    Returns:
+        The loss of every step.
+    """
+    import torch
+
+    from siglip_retriever.encoding.encoder import pooled_features
+    from siglip_retriever.losses import get_loss, positives_from_labels
+
+    is_clip = config.family == "clip"
+    loss_function = get_loss("softmax" if is_clip else "sigmoid")
+    model = data.model
+    optimizer = _optimizer(model, config)
+    base_rates = [group["lr"] for group in optimizer.param_groups]
+    # every class has as many captions (languages x templates): a (classes, captions) table
+    captions_per_class = torch.stack(
+        [torch.nonzero(data.text_labels == label).flatten() for label in range(len(CLASSES))]
+    )
+
+    model.train()
+    losses: list[float] = []
+    for step in range(config.steps):
+        factor = _learning_rate(step, config)
+        for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
+            group["lr"] = rate * factor
+        picks = torch.randint(len(data.pixels), (config.batch_size,), generator=generator)
+        labels = data.pixel_labels[picks]
+        # for every picture, one of its class's captions (any language, any template)
+        choice = torch.randint(captions_per_class.shape[1], (len(labels),), generator=generator)
+        caption_picks = captions_per_class[labels, choice]
+        picks, labels = picks.to(config.device), labels.to(config.device)
+        batch_texts = {k: v[caption_picks] for k, v in data.texts.items()}
+        image_embeds = pooled_features(model.get_image_features(pixel_values=data.pixels[picks]))
+        text_embeds = pooled_features(model.get_text_features(**batch_texts))
+        loss = loss_function(
+            image_embeds,
+            text_embeds,
+            logit_scale=model.logit_scale,
+            logit_bias=None if is_clip else model.logit_bias,
+            positives=positives_from_labels(labels, data.text_labels[caption_picks].to(config.device)),
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if is_clip:
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, CLIP_MAX_LOGIT_SCALE)
+        losses.append(float(loss.detach()))
+        if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+            print(
+                f"step {step + 1}/{config.steps}  loss {np.mean(losses[-config.log_every :]):.4f}  "
+                f"t {model.logit_scale.exp().item():.2f}  "
+                f"b {0.0 if is_clip else model.logit_bias.item():.2f}  "
+                f"{time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+    return losses
+
+
+def _publish(model: Any, spm_file: Path, staging: Path, out: Path) -> None:
+    """Save the trained checkpoint in ``staging``, then put it in ``out`` (replacing a checkpoint there).
+
+    Raises:
+        ConfigurationError: ``out`` holds files and no checkpoint.
+    """
+    _save(model, spm_file, staging)
+    if out.exists():
+        if any(out.iterdir()) and not (out / "config.json").is_file():
+            raise ConfigurationError(f"{out} is not empty and holds no checkpoint; pick another --out")
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(staging, out)
+
+
+def _report(out: Path, config: TrainConfig, seconds: float, losses: list[float]) -> dict[str, Any]:
+    """Load the checkpoint in ``out`` as a user would, measure it, and write and print the report."""
+    import torch
+
+    from siglip_retriever.encoding.encoder import SiglipEncoder
+    from siglip_retriever.encoding.loading import clear_model_cache
 
     clear_model_cache()
     encoder = SiglipEncoder(out, device="cpu")

@@ -58,7 +58,8 @@ def run_demo(
         ``{"folder", "model", "index": IndexReport dict, "queries": [{"language", "query",
         "correct", "hits": [...]}], "similar": {...}, "classify": {...}, "seconds"}``.
     """
-    from siglip_retriever.demo.data import COLOURS, LANGUAGES, SHAPES, caption, write_image_folder
+    from siglip_retriever.demo.captions import COLOURS, LANGUAGES, SHAPES, caption
+    from siglip_retriever.demo.data import write_image_folder
     from siglip_retriever.search.retriever import Retriever
     from siglip_retriever.search.zero_shot import ZeroShotClassifier
     from siglip_retriever.store.store import MultimodalStore
