@@ -23,18 +23,15 @@ or on your own pictures with the multilingual SigLIP from the model hub:
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 from pathlib import Path
 
 import chromadb
 from chromadb.api.types import QueryResult
 from chromadb.utils.data_loaders import ImageLoader
+from example_setup import options, picture_files, probe_picture, scratch_pictures
 
 from siglip_retriever import SiglipEmbeddingFunction
-from siglip_retriever.demo import write_image_folder
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 DEFAULT_QUERIES = ["un cercle rouge", "ein roter Kreis", "一个红色的圆形"]  # French, German, Chinese
 
 
@@ -46,25 +43,16 @@ def print_hits(found: QueryResult) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="multilingual", help="preset, hub id or checkpoint directory")
-    parser.add_argument("--images", type=Path, help="folder of pictures (default: generate demo shapes)")
+    parser = options(__doc__, k=(3, "results per query"))
     parser.add_argument("--query", action="append", help="text query, any language (repeatable)")
     parser.add_argument("--image", type=Path, help="query picture (default: a red circle of the folder)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("-k", type=int, default=3, help="results per query")
     args = parser.parse_args()
+    queries = args.query or DEFAULT_QUERIES
 
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = args.images or Path(scratch) / "shapes"
-        if args.images is None:  # pictures of coloured shapes the demo model knows
-            write_image_folder(folder, per_class=2, seed=20231127)
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-
+    with scratch_pictures(args.images) as (folder, scratch):
+        paths = picture_files(folder)
         client = chromadb.PersistentClient(
-            str(Path(scratch) / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
+            str(scratch / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
         )
         collection = client.create_collection(
             "pictures",
@@ -80,12 +68,12 @@ def main() -> None:
             )
         print(f"added {collection.count()} pictures from {folder}")
 
-        for query in args.query or DEFAULT_QUERIES:
+        for query in queries:
             found = collection.query(query_texts=[query], n_results=args.k, include=["distances"])
             print(f"\ntext: {query}")
             print_hits(found)
 
-        probe: Path = args.image or next((p for p in paths if p.name == "red_circle_000.png"), paths[0])
+        probe = probe_picture(args.image, paths)
         found = collection.query(
             query_uris=[str(probe)],
             n_results=args.k,

@@ -17,29 +17,19 @@ or on your own pictures with the multilingual SigLIP from the model hub:
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 from pathlib import Path
 
+from example_setup import options, scratch_pictures
+
 from siglip_retriever import MultimodalStore, Retriever
-from siglip_retriever.demo import write_image_folder
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="multilingual", help="preset, hub id or checkpoint directory")
-    parser.add_argument("--images", type=Path, help="folder of pictures (default: generate demo shapes)")
+    parser = options(__doc__, k=(3, "number of similar pictures"))
     parser.add_argument("--image", type=Path, help="query picture (default: a red circle of the folder)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("-k", type=int, default=3, help="number of similar pictures")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = args.images or Path(scratch) / "shapes"
-        if args.images is None:  # pictures of coloured shapes the demo model knows
-            write_image_folder(folder, per_class=2, seed=20231127)
+    with scratch_pictures(args.images) as (folder, _):
         store = MultimodalStore.in_memory(model=args.model, device=args.device)  # or MultimodalStore(path)
         report = store.index_folder(folder)
         print(f"indexed {folder}: {report.summary()}")

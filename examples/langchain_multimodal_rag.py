@@ -25,13 +25,11 @@ With a real chat model that accepts images, any ``provider:model`` that LangChai
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
-import tempfile
-from pathlib import Path
 from typing import Any
 
+from example_setup import document_line, options, scratch_pictures
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -40,7 +38,6 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 
 from siglip_retriever import MultimodalStore, SiglipImageRetriever
-from siglip_retriever.demo import write_image_folder
 from siglip_retriever.integrations.langchain import image_content_blocks
 
 
@@ -85,22 +82,13 @@ def build_prompt(inputs: dict[str, Any]) -> list[BaseMessage]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="multilingual", help="preset, hub id or checkpoint directory")
-    parser.add_argument("--images", type=Path, help="folder of pictures (default: generate demo shapes)")
+    parser = options(__doc__, k=(2, "pictures to send to the chat model"))
     parser.add_argument("--query", default="un cercle rouge", help="the question, in any language")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--chat-model", help="provider:model for init_chat_model (default: offline fake)")
-    parser.add_argument("-k", type=int, default=2, help="pictures to send to the chat model")
     args = parser.parse_args()
 
     chat_model = chat_model_from(args.chat_model)
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = args.images or Path(scratch) / "shapes"
-        if args.images is None:  # pictures of coloured shapes the demo model knows
-            write_image_folder(folder, per_class=2, seed=20231127)
+    with scratch_pictures(args.images) as (folder, _):
         store = MultimodalStore.in_memory(model=args.model, device=args.device)  # or MultimodalStore(path)
         print(f"indexed {folder}: {store.index_folder(folder).summary()}")
 
@@ -112,9 +100,7 @@ def main() -> None:
 
         result = chain.invoke(args.query)
         print(f"question: {args.query}")
-        for doc in result["images"]:
-            name = Path(doc.metadata["uri"]).name
-            print(f"  source {doc.metadata['rank']}: {name} p={doc.metadata['probability']:.3f}")
+        print("\n".join(f"  source {document_line(doc)}" for doc in result["images"]))
         print(f"answer: {result['answer']}")
 
 

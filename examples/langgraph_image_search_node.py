@@ -19,16 +19,14 @@ Needs ``pip install langgraph``.
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 from pathlib import Path
 from typing import TypedDict
 
+from example_setup import document_line, options, scratch_pictures
 from langchain_core.documents import Document
 from langgraph.graph import END, START, StateGraph
 
 from siglip_retriever import MultimodalStore, SiglipImageRetriever
-from siglip_retriever.demo import write_image_folder
 
 
 class State(TypedDict, total=False):
@@ -63,21 +61,12 @@ def build_graph(retriever: SiglipImageRetriever) -> StateGraph:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="multilingual", help="preset, hub id or checkpoint directory")
-    parser.add_argument("--images", type=Path, help="folder of pictures (default: generate demo shapes)")
+    parser = options(__doc__, k=(4, "pictures to put in the state at most"))
     parser.add_argument("--query", default="un cercle rouge", help="what to look for, in any language")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("-k", type=int, default=4, help="pictures to put in the state at most")
     parser.add_argument("--min-probability", type=float, default=0.05, help="leave out less likely ones")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = args.images or Path(scratch) / "shapes"
-        if args.images is None:  # pictures of coloured shapes the demo model knows
-            write_image_folder(folder, per_class=2, seed=20231127)
+    with scratch_pictures(args.images) as (folder, _):
         store = MultimodalStore.in_memory(model=args.model, device=args.device)
         print(f"indexed {folder}: {store.index_folder(folder).summary()}")
 
@@ -89,11 +78,15 @@ def main() -> None:
                 print(f"node {node} -> {', '.join(change)}")
                 state.update(change)
 
-        print(f"query: {state['query']}")
-        for doc in state["documents"]:
-            name = Path(doc.metadata["uri"]).name
-            print(f"  state document {doc.metadata['rank']}: {name} p={doc.metadata['probability']:.3f}")
-        print(f"answer: {state['answer']}")
+        print_state(state)
+
+
+def print_state(state: State) -> None:
+    """The query, the documents the search node put in the state, and the answer."""
+    print(f"query: {state['query']}")
+    for doc in state["documents"]:
+        print(f"  state document {document_line(doc)}")
+    print(f"answer: {state['answer']}")
 
 
 if __name__ == "__main__":

@@ -28,14 +28,13 @@ Needs ``llama-index-core`` and ``llama-index-vector-stores-chroma``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import chromadb
+from example_setup import options, picture_files, probe_picture, scratch_pictures
 from llama_index.core import StorageContext
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -52,9 +51,6 @@ from llama_index.core.schema import ImageDocument
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from siglip_retriever import SiglipEmbedding
-from siglip_retriever.demo import write_image_folder
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 
 
 class ReportingMultiModalLLM(CustomLLM):
@@ -78,22 +74,13 @@ class ReportingMultiModalLLM(CustomLLM):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="multilingual", help="preset, hub id or checkpoint directory")
-    parser.add_argument("--images", type=Path, help="folder of pictures (default: generate demo shapes)")
+    parser = options(__doc__, k=(3, "pictures per search"))
     parser.add_argument("--query", default="un cercle rouge", help="text query, any language")
     parser.add_argument("--image", type=Path, help="query picture for image -> image search")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("-k", type=int, default=3, help="pictures per search")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = args.images or Path(scratch) / "shapes"
-        if args.images is None:  # pictures of coloured shapes the demo model knows
-            write_image_folder(folder, per_class=2, seed=20231127)
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    with scratch_pictures(args.images) as (folder, _):
+        paths = picture_files(folder)
         print(f"indexing {len(paths)} pictures from {folder}")
 
         # One SigLIP model embeds both the texts and the images: one shared vector space.
@@ -114,7 +101,7 @@ def main() -> None:
         for rank, hit in enumerate(retriever.text_to_image_retrieve(args.query), start=1):
             print(f"  {rank}. {hit.node.metadata['file_name']} score={hit.score:.3f}")
 
-        probe = args.image or next((p for p in paths if p.name == "red_circle_000.png"), paths[0])
+        probe = probe_picture(args.image, paths)
         print(f"\nimage -> image: {probe.name}")
         hits = retriever.image_to_image_retrieve(str(probe))
         for rank, hit in enumerate(hits, start=1):

@@ -17,9 +17,10 @@ or on your own picture with the multilingual SigLIP from the model hub:
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
+
+from example_setup import options
 
 from siglip_retriever import ZeroShotClassifier
 from siglip_retriever.demo import render
@@ -35,16 +36,12 @@ DEFAULT_LABELS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="multilingual", help="preset, hub id or checkpoint directory")
+    parser = options(__doc__, images=False)
     parser.add_argument("--image", type=Path, action="append", help="picture to classify (repeatable)")
     parser.add_argument("--labels", help="comma-separated labels (default: five coloured shapes)")
     parser.add_argument(
         "--template", default="{}", help="prompt with {} for the label, e.g. 'a photo of {}.'"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     args = parser.parse_args()
 
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else DEFAULT_LABELS
