@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from siglip_retriever.encoding.batching import batches, joined
 from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list, load_image
 from siglip_retriever.encoding.loading import canonical_dtype, load_model, resolve_device, resolve_dtype
 from siglip_retriever.encoding.pools import decode_pool, default_workers
@@ -242,14 +243,9 @@ class SiglipEncoder:
             InputTypeError: ``texts`` is a single string, ``None``, or holds a non-string.
         """
         items = text_list(texts, hint=" or use encode_query(text)")
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
-        parts = [
-            self._encode_text_batch(items[start : start + size])
-            for start in self._progress(range(0, len(items), size), len(items), size, show_progress, "texts")
-        ]
-        return np.concatenate(parts)
+        bar = self._progress(batches(items, size), len(items), size, show_progress, "texts")
+        return joined((self._encode_text_batch(part) for part in bar), dim=self.dim)
 
     def encode_query(self, text: str) -> Vectors:
         """Encode one text into a ``(dim,)`` vector, served from a small LRU cache when repeated.
@@ -291,19 +287,13 @@ class SiglipEncoder:
             ImageLoadError: an input cannot be read; the message names it.
         """
         items = image_list(images)
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
-        batches = [items[start : start + size] for start in range(0, len(items), size)]
-        parts = []
-        prepared = self._prepared_batches(batches)
-        steps = self._progress(range(0, len(items), size), len(items), size, show_progress, "images")
+        prepared = self._prepared_batches(batches(items, size))
         try:
-            for _start, batch in zip(steps, prepared, strict=True):
-                parts.append(self._forward_images(batch))
+            bar = self._progress(prepared, len(items), size, show_progress, "images")
+            return joined((self._forward_images(part) for part in bar), dim=self.dim)
         finally:
             prepared.close()
-        return np.concatenate(parts)
 
     def load_image(self, image: ImageInput) -> Any:
         """Load one input as RGB PIL, decoding large JPEGs at reduced scale for this model."""
@@ -368,16 +358,19 @@ class SiglipEncoder:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _progress(self, starts: range, total: int, size: int, show: bool | None, unit: str) -> Iterator[int]:
+    def _progress(
+        self, parts: Iterable[list[_T]], total: int, size: int, show: bool | None, unit: str
+    ) -> Iterator[list[_T]]:
+        """The batches as they come, with a progress bar of ``total`` items for more than one batch."""
         if not (self.show_progress if show is None else show) or total <= size:
-            yield from starts
+            yield from parts
             return
         from tqdm.auto import tqdm
 
         with tqdm(total=total, unit=unit.rstrip("s"), desc=f"encoding {unit}") as bar:
-            for start in starts:
-                yield start
-                bar.update(min(size, total - start))
+            for part in parts:
+                yield part
+                bar.update(len(part))
 
     def _encode_text_batch(self, texts: list[str]) -> Vectors:
         import torch

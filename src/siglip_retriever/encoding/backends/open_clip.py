@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from siglip_retriever.encoding.batching import batches, joined
 from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list, load_image
 from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix, match_probabilities
 from siglip_retriever.encoding.texts import text_list
@@ -352,19 +353,16 @@ class OpenClipEncoder:
         import torch
 
         items = text_list(texts)
-        if not items:
-            return np.zeros((0, getattr(self, "_dim", 0)), dtype=np.float32)
-        size = batch_size or self.batch_size
         parts = []
         with self._lock:  # the NLLB language is tokenizer state
-            if self._sets_language:
+            if self._sets_language and items:
                 self._set_language(_flores(language) if language else self.language)
-            for start in range(0, len(items), size):
-                tokens = self._tokenizer(items[start : start + size]).to(self._device)
+            for part in batches(items, batch_size or self.batch_size):
+                tokens = self._tokenizer(part).to(self._device)
                 with torch.inference_mode():
                     features = self._model.encode_text(tokens, normalize=True)
-                parts.append(features.float().cpu().numpy().astype(np.float32, copy=False))
-        return np.concatenate(parts)
+                parts.append(features.float().cpu().numpy())
+        return joined(parts, dim=getattr(self, "_dim", 0))
 
     def _set_language(self, code: str) -> None:
         """Mark the next texts with NLLB language ``code`` (the tokenizer's lock is held)."""
@@ -390,22 +388,18 @@ class OpenClipEncoder:
         """
         import torch
 
-        items = image_list(images)
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        size = batch_size or self.batch_size
         parts = []
-        for start in range(0, len(items), size):
+        for part in batches(image_list(images), batch_size or self.batch_size):
             pictures = [
                 load_image(item, target_size=self._image_size or None, max_pixels=self.max_pixels)
-                for item in items[start : start + size]
+                for item in part
             ]
             pixels = torch.stack([self._preprocess(picture) for picture in pictures])
             pixels = pixels.to(device=self._device, dtype=self._input_dtype)
             with torch.inference_mode():
                 features = self._model.encode_image(pixels, normalize=True)
-            parts.append(features.float().cpu().numpy().astype(np.float32, copy=False))
-        return np.concatenate(parts)
+            parts.append(features.float().cpu().numpy())
+        return joined(parts, dim=self.dim)
 
     def probabilities(
         self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
