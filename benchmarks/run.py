@@ -354,37 +354,6 @@ def throughput(plan: Plan, encoder: Any, serial: Any, files: list[Path], folder:
 # -- d: queries --------------------------------------------------------------------------------
 
 
-def fast_query(store: Any, vector: np.ndarray, k: int, kind: str) -> list[tuple[Any, float]]:
-    """A prototype of a faster ``MultimodalStore.query`` (not used by the package; see BENCHMARKS.md).
-
-    No ``count()`` per query, and the kind filter applied to the unfiltered top ``k`` instead of
-    as a chromadb ``where`` (which, on 100k entries, costs far more than the search itself); the
-    filtered query remains the fallback when that top ``k`` holds entries of the other kind.
-    """
-    from siglip_retriever.store.entries import stored_item as _item
-
-    fetch = k
-    result = store.collection.query(
-        query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-        n_results=fetch,
-        include=["metadatas", "documents", "distances"],
-    )
-    hits = [
-        (_item(i, m, d), 1.0 - float(dist))
-        for i, m, d, dist in zip(
-            result["ids"][0],
-            result["metadatas"][0],
-            result["documents"][0],
-            result["distances"][0],
-            strict=True,
-        )
-        if (m or {}).get("kind") == kind
-    ]
-    if len(hits) >= k or len(result["ids"][0]) < fetch:
-        return hits[:k]
-    return list(store.query(vector, k=k, kind=kind))
-
-
 def latencies(function: Callable[[], Any], count: int) -> list[float]:
     out = []
     for _ in range(count):
@@ -440,10 +409,6 @@ def queries(plan: Plan, encoder: Any, scratch: Path) -> dict[str, Any]:
         lambda: collection.query(query_embeddings=q, n_results=10, where={"kind": "image"}, include=include),
         min(30, plan.fresh_queries),
     )
-    proposed = latencies(lambda: fast_query(store, query_vector, 10, "image"), plan.repeats)
-    same = [h[0].id for h in fast_query(store, query_vector, 10, "image")] == [
-        h[0].id for h in store.query(query_vector, k=10, kind="image")
-    ]
     shutil.rmtree(path, ignore_errors=True)
     return {
         "entries": count,
@@ -457,8 +422,6 @@ def queries(plan: Plan, encoder: Any, scratch: Path) -> dict[str, Any]:
         "chroma_count": summary(count_ms),
         "chroma_unfiltered": summary(unfiltered),
         "chroma_where_kind": summary(filtered),
-        "proposed_search": summary(proposed),
-        "proposed_same_hits": same,
     }
 
 
@@ -665,8 +628,6 @@ def render(results: Results, title: str) -> str:
             f"| d | chromadb: `count()` / query unfiltered / query with `where={{kind: image}}`, p50 | "
             f"{fmt(q['chroma_count']['p50'], 2)} / {fmt(q['chroma_unfiltered']['p50'], 2)} / "
             f"{fmt(q['chroma_where_kind']['p50'], 1)} ms |",
-            f"| d | prototype search without `count()` and `where` (same hits: {q['proposed_same_hits']}), "
-            f"p50 / p95 | {fmt(q['proposed_search']['p50'], 2)} / {fmt(q['proposed_search']['p95'], 2)} ms |",
             f"| d | bulk write (`upsert_vectors`, chunks of 5,000) | {q['write_per_s']:.0f} vectors/s |",
         ]
     if e:

@@ -215,25 +215,25 @@ def build_checkpoint(
 
     if family not in ("siglip", "siglip2", "clip"):
         raise ConfigurationError(f"family must be 'siglip', 'siglip2' or 'clip', not {family!r}")
+    common = {
+        "hidden_size": hidden_size,
+        "intermediate_size": hidden_size * 2,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": num_heads,
+    }
     if family == "clip":
         from transformers import CLIPConfig, CLIPModel
 
         tokenizer = train_clip_tokenizer(corpus, vocab_size=max(vocab_size, 300))
-        clip_common = {
-            "hidden_size": hidden_size,
-            "intermediate_size": hidden_size * 2,
-            "num_hidden_layers": num_layers,
-            "num_attention_heads": num_heads,
-        }
         clip_text = {
-            **clip_common,
+            **common,
             "vocab_size": len(tokenizer),
             "max_position_embeddings": text_length,
             "bos_token_id": tokenizer.bos_token_id,
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
         }
-        clip_vision = {**clip_common, "image_size": image_size, "patch_size": patch_size}
+        clip_vision = {**common, "image_size": image_size, "patch_size": patch_size}
         torch.manual_seed(seed)
         clip = CLIPModel(
             CLIPConfig(text_config=clip_text, vision_config=clip_vision, projection_dim=hidden_size)
@@ -243,12 +243,6 @@ def build_checkpoint(
     import sentencepiece as spm
 
     vocab = spm.SentencePieceProcessor(model_file=str(tokenizer_file)).get_piece_size()
-    common = {
-        "hidden_size": hidden_size,
-        "intermediate_size": hidden_size * 2,
-        "num_hidden_layers": num_layers,
-        "num_attention_heads": num_heads,
-    }
     text_config = {
         **common,
         "vocab_size": vocab,

@@ -34,20 +34,7 @@ def format_bytes(count: int) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request to the web app may ask for.
-
-    Attributes:
-        max_upload_bytes: largest request body (an uploaded image and its form fields);
-            larger bodies get ``413 upload_too_large`` before they are read in full.
-        max_pixels: largest uploaded image, in pixels (width x height); larger images get
-            ``413 too_many_pixels`` before they are decoded (a decompression-bomb guard).
-            Also the largest stored picture a thumbnail is made from.
-        max_k: most hits one search may ask for; more gets ``422 k_too_large``.
-        max_query_chars: longest text query; longer gets ``422 query_too_long``.
-        max_labels: most labels one zero-shot request may give (``422 too_many_labels``).
-        max_label_chars: longest label or template (``422 label_too_long``).
-        thumbnail_size: the longer side of thumbnails, in pixels.
-        thumbnail_cache_bytes: memory kept for encoded thumbnails (least recently used go first).
+    """What one request to the web app may ask for (each limit is described beside it).
 
     Raises:
         ConfigurationError: a limit that is not a positive integer.
@@ -60,13 +47,24 @@ class Limits:
     """
 
     max_upload_bytes: int = 10 * 1024 * 1024
+    """Largest request body (an uploaded image and its form fields); larger bodies get
+    ``413 upload_too_large`` before they are read in full."""
     max_pixels: int = 50_000_000
+    """Largest uploaded image, in pixels (width x height); larger images get
+    ``413 too_many_pixels`` before they are decoded (a decompression-bomb guard). Also the largest
+    stored picture a thumbnail is made from."""
     max_k: int = 100
+    """Most hits one search may ask for; more gets ``422 k_too_large``."""
     max_query_chars: int = 500
+    """Longest text query; longer gets ``422 query_too_long``."""
     max_labels: int = 50
+    """Most labels one zero-shot request may give (``422 too_many_labels``)."""
     max_label_chars: int = 200
+    """Longest label or template (``422 label_too_long``)."""
     thumbnail_size: int = 256
+    """The longer side of thumbnails, in pixels (16 to 1024)."""
     thumbnail_cache_bytes: int = 64 * 1024 * 1024
+    """Memory kept for encoded thumbnails (least recently used go first)."""
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -78,14 +78,10 @@ class SearchService:
         model_lock: held while the model encodes (tokenizers are not re-entrant).
 
     Example:
-        >>> import tempfile
         >>> from siglip_retriever import MultimodalStore
         >>> from siglip_retriever.app.limits import Limits
         >>> from siglip_retriever.app.service import SearchService
-        >>> from siglip_retriever.tiny import build_checkpoint
-        >>> service = SearchService(
-        ...     MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp())), Limits()
-        ... )
+        >>> service = SearchService(MultimodalStore.in_memory(model="demo"), Limits())
         >>> service.check_query("un chat")
         'un chat'
         >>> service.stored_item("no-such-id")

@@ -33,9 +33,13 @@ class IndexedFile:
     """A file that is in the store after indexing, and what indexing did with it."""
 
     path: str
+    """The file, as the store and the reports name it (an absolute path or a full URI)."""
     id: str
+    """The id of its entry (the content hash of its picture)."""
     status: Status
+    """What indexing did with it."""
     detail: str = ""
+    """Why a duplicate was not embedded (``same picture as ...``)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,9 @@ class FailedFile:
     """A file that could not be indexed, and why."""
 
     path: str
+    """The file, as the reports name it."""
     reason: str
+    """Why: what the file is when it is not a picture, or what went wrong reading it."""
 
 
 @dataclass
