@@ -42,6 +42,7 @@ from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.scanning import is_uri
 
 if TYPE_CHECKING:
+    from siglip_retriever.store.indexing import FolderOptions
     from siglip_retriever.store.report import IndexReport
     from siglip_retriever.store.store import MultimodalStore
 
@@ -119,9 +120,12 @@ def index_paths(
         StoreError: the store failed mid-run; ``exc.report`` lists what landed.
     """
     check_engine(engine, paths)
-    folders = _FolderOptions(
-        recursive=recursive, extensions=extensions, remove_missing=remove_missing, show_progress=show_progress
-    )
+    folders: FolderOptions = {
+        "recursive": recursive,
+        "extensions": extensions,
+        "remove_missing": remove_missing,
+        "show_progress": show_progress,
+    }
     actors = _RayOptions(num_workers=num_workers, cpus_per_worker=cpus_per_worker, dtype=dtype)
     reports: list[IndexReport] = []
     with ExitStack() as stack:
@@ -137,15 +141,6 @@ def index_paths(
     return reports
 
 
-class _FolderOptions(TypedDict):
-    """What both engines do with a folder."""
-
-    recursive: bool
-    extensions: Iterable[str] | None
-    remove_missing: bool
-    show_progress: bool
-
-
 class _RayOptions(TypedDict):
     """The Ray engine's model actors."""
 
@@ -155,7 +150,7 @@ class _RayOptions(TypedDict):
 
 
 def _index_path(
-    store: MultimodalStore, path: PathOrUri, engine: str, folders: _FolderOptions, actors: _RayOptions
+    store: MultimodalStore, path: PathOrUri, engine: str, folders: FolderOptions, actors: _RayOptions
 ) -> IndexReport:
     """One folder, file or URI with ``engine``; Ray's cluster is already up."""
     if engine == "ray":
