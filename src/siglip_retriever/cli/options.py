@@ -32,6 +32,8 @@ __all__ = [
     "global_options",
     "json_option",
     "k_option",
+    "min_probability_option",
+    "min_similarity_option",
     "option",
     "parse_where",
     "stacked",
@@ -71,6 +73,23 @@ def with_settings(func: F) -> F:
 def json_option(help: str) -> Callable[[F], F]:
     """``--json`` (parameter ``as_json``): print JSON instead of text."""
     return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+min_probability_option = click.option(
+    "--min-probability",
+    "--min-prob",
+    "min_probability",
+    type=click.FloatRange(0, 1),
+    help="Only hits with at least this probability (image-text pairs).",
+)
+"""``--min-probability`` (alias ``--min-prob``): the search layer's ``min_probability``."""
+
+
+def min_similarity_option(help: str) -> Callable[[F], F]:
+    """``--min-similarity`` (alias ``--min-sim``): the search layer's ``min_similarity``."""
+    return click.option(
+        "--min-similarity", "--min-sim", "min_similarity", type=click.FloatRange(-1, 1), help=help
+    )
 
 
 def where_option(help: str) -> Callable[[F], F]:

@@ -17,6 +17,8 @@ from siglip_retriever.cli.options import (
     EXISTING_FILE,
     json_option,
     k_option,
+    min_probability_option,
+    min_similarity_option,
     parse_where,
     where_option,
     with_settings,
@@ -31,7 +33,8 @@ __all__ = ["search_command", "similar_command"]
 @click.command("search")
 @click.argument("query")
 @k_option
-@click.option("--min-prob", type=click.FloatRange(0, 1), help="Only hits with at least this probability.")
+@min_probability_option
+@min_similarity_option("Only hits with at least this cosine similarity (with --texts).")
 @where_option('Metadata filter as JSON, e.g. \'{"album": "2019"}\'.')
 @click.option("--texts", is_flag=True, help="Search stored texts instead of images.")
 @json_option("Print JSON (schema in the README).")
@@ -40,41 +43,44 @@ def search_command(
     settings: Settings,
     query: str,
     k: int,
-    min_prob: float | None,
+    min_probability: float | None,
+    min_similarity: float | None,
     where: str | None,
     texts: bool,
     as_json: bool,
 ) -> None:
-    """Find images matching QUERY, in any language the model knows."""
+    """Find images matching QUERY, in any language the model knows (stored texts with --texts)."""
     from siglip_retriever.search.retriever import Retriever
 
     if not query.strip():
         raise ConfigurationError("the query is empty; type what the picture should show")
     store = settings.store(must_exist=True)
     retriever = Retriever(store, k=k)
-    filters = parse_where(where)
-    if texts:
-        hits = retriever.text_to_texts(query, k=k, where=filters)
-    else:
-        hits = retriever.text_to_images(query, k=k, where=filters, min_probability=min_prob)
+    hits = retriever.by_vector(
+        retriever.text_vector(query),
+        query_kind="text",
+        kind="text" if texts else "image",
+        where=parse_where(where),
+        min_probability=min_probability,
+        min_similarity=min_similarity,
+    )
     print_hits(query, store.model_name, store.score_kind, hits, as_json)
 
 
 @click.command("similar")
 @click.argument("image", type=EXISTING_FILE)
 @k_option
-@click.option(
-    "--min-sim", type=click.FloatRange(-1, 1), help="Only hits with at least this cosine similarity."
-)
+@min_similarity_option("Only hits with at least this cosine similarity.")
 @where_option("Metadata filter as JSON.")
 @json_option("Print JSON (same schema as search).")
 @with_settings
 def similar_command(
-    settings: Settings, image: Path, k: int, min_sim: float | None, where: str | None, as_json: bool
+    settings: Settings, image: Path, k: int, min_similarity: float | None, where: str | None, as_json: bool
 ) -> None:
     """Find images similar to IMAGE (the image itself is left out)."""
     from siglip_retriever.search.retriever import Retriever
 
     store = settings.store(must_exist=True)
-    hits = Retriever(store, k=k).image_to_images(image, where=parse_where(where), min_similarity=min_sim)
+    retriever = Retriever(store, k=k)
+    hits = retriever.image_to_images(image, where=parse_where(where), min_similarity=min_similarity)
     print_hits(str(image), store.model_name, "cosine", hits, as_json)
