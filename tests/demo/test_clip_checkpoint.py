@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from siglip_retriever import PRESETS, SiglipEncoder
 from siglip_retriever.cli import main
 from siglip_retriever.demo.data import LANGUAGES, class_captions, render
-from tests.demo_gallery import HELD_OUT_SEED, caption_queries, held_out_gallery
+from tests.demo.gallery import HELD_OUT_SEED, caption_queries, held_out_gallery
 
 CLIP_DIR = Path(PRESETS["demo-clip"].model_id)
 DEMO_DIR = Path(PRESETS["demo"].model_id)

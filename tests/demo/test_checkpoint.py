@@ -14,7 +14,7 @@ import pytest
 
 from siglip_retriever import PRESETS, SiglipEncoder
 from siglip_retriever.demo.data import CLASSES, LANGUAGES, class_captions, write_image_folder
-from tests.demo_gallery import HELD_OUT_SEED, caption_queries, held_out_gallery
+from tests.demo.gallery import HELD_OUT_SEED, caption_queries, held_out_gallery
 
 MODEL_DIR = Path(PRESETS["demo"].model_id)
 

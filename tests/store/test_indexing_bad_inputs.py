@@ -1,4 +1,4 @@
-"""A folder of bad and odd files beside good ones (tests/bad_inputs.py): every good image is
+"""A folder of bad and odd files beside good ones (tests/store/bad_inputs.py): every good image is
 indexed, every bad one is in the report with its reason, nothing crashes."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.images import load_image
 from siglip_retriever.errors import ImageLoadError
 from siglip_retriever.store.indexing import file_uri
-from tests.bad_inputs import Case, build_corpus, unreadable_file
+from tests.store.bad_inputs import Case, build_corpus, unreadable_file
 
 # Pillow warns about images just over its limit before the loader refuses them: expected here
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")

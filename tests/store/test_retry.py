@@ -25,7 +25,7 @@ from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ServerUnavailableError
 from siglip_retriever.store.retry import RetryPolicy
 from tests.conftest import _free_port
-from tests.test_crash_safety import assert_same_store, snapshot
+from tests.store.test_indexing_crash_safety import assert_same_store, snapshot
 
 
 class ChromaServer:

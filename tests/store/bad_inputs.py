@@ -8,7 +8,7 @@ extension). Every good image is a different picture, so none is skipped as a dup
 
 Example:
     >>> import tempfile
-    >>> from tests.bad_inputs import build_corpus
+    >>> from tests.store.bad_inputs import build_corpus
     >>> cases = build_corpus(tempfile.mkdtemp())
     >>> len([c for c in cases if c.expect == "indexed"]) > 10
     True

@@ -17,9 +17,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from siglip_retriever.cli import main
 from siglip_retriever.demo.data import caption, write_image_folder
-from tests.app_helpers import cli_server
+from tests.helpers import cli_server
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HELD_OUT_SEED = 4242  # pictures the demo model never saw
 CHROMIUM_ARGS = [
     "--headless",

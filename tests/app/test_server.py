@@ -21,7 +21,7 @@ from siglip_retriever.app import BackgroundServer, Limits, create_app
 from siglip_retriever.app.server import allowed_hosts_for
 from siglip_retriever.cli import main
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from tests.app_helpers import cli_server
+from tests.helpers import cli_server
 
 SECRET = "SERVER-SECRET-7"
 

@@ -24,14 +24,14 @@ from siglip_retriever.cli import main
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError, StoreBusyError, StoreError
 from siglip_retriever.store.locking import LOCK_FILE, acquire
-from tests import _index_worker
-from tests.test_crash_safety import assert_same_store, snapshot
+from tests.store import index_worker
+from tests.store.test_indexing_crash_safety import assert_same_store, snapshot
 
 
 @pytest.fixture(scope="module")
 def forkserver() -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([_index_worker.__name__])
+    context.set_forkserver_preload([index_worker.__name__])
     return context
 
 
@@ -52,7 +52,7 @@ def _open_in_child(
 ) -> tuple[multiprocessing.process.BaseProcess, object]:
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
-        target=_index_worker.open_store, args=(str(db), str(checkpoint), lock_timeout, sender)
+        target=index_worker.open_store, args=(str(db), str(checkpoint), lock_timeout, sender)
     )
     child.start()
     sender.close()
@@ -67,7 +67,7 @@ def test_second_process_fails_at_once_or_waits(
     ready_in, ready_out = forkserver.Pipe(duplex=False)
     stop_in, stop_out = forkserver.Pipe(duplex=False)
     holder = forkserver.Process(
-        target=_index_worker.hold_store, args=(str(db), str(tiny_siglip_dir), ready_out, stop_in)
+        target=index_worker.hold_store, args=(str(db), str(tiny_siglip_dir), ready_out, stop_in)
     )
     holder.start()
     assert ready_in.recv() == 0  # the first process has the store open
@@ -104,7 +104,7 @@ def test_two_processes_indexing_one_embedded_store_both_land(
     db = tmp_path / "db"
     children = [
         forkserver.Process(
-            target=_index_worker.index_folder,
+            target=index_worker.index_folder,
             args=(str(db), str(folder), str(tiny_siglip_dir)),
             kwargs={"lock_timeout": None},
         )
@@ -180,7 +180,7 @@ def test_three_processes_index_into_one_server_collection(
     folders = _folders(tmp_path, 3, per_folder=10)
     children = [
         forkserver.Process(
-            target=_index_worker.index_into_server,
+            target=index_worker.index_into_server,
             args=(host, port, str(folder), str(tiny_siglip_dir), "three-writers"),
         )
         for folder in folders

@@ -1,6 +1,6 @@
 """Indexing killed with SIGKILL at many points, then run again, ends in the store a clean run makes.
 
-Each case indexes a folder in a child process (see ``tests/_index_worker.py``) that kills itself
+Each case indexes a folder in a child process (see ``tests/store/index_worker.py``) that kills itself
 at a chosen point: before, half-way through, during or after one of the store's writes, or when
 the parent decides from the child's progress. The parent then reruns the same indexing and
 compares the store with one a single uninterrupted run made: the same ids, metadata, documents
@@ -23,7 +23,7 @@ from PIL import Image
 from siglip_retriever import MultimodalStore
 from siglip_retriever.demo.data import write_image_folder
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from tests import _index_worker
+from tests.store import index_worker
 
 Snapshot = dict[str, tuple[dict[str, Any], Any, Any, np.ndarray]]
 
@@ -32,7 +32,7 @@ Snapshot = dict[str, tuple[dict[str, Any], Any, Any, np.ndarray]]
 def forkserver() -> ForkServerContext:
     """Child processes forked from a server that imported torch, transformers and chromadb once."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([_index_worker.__name__])
+    context.set_forkserver_preload([index_worker.__name__])
     return context
 
 
@@ -99,7 +99,7 @@ def _killed_run(
     store_path: Path,
     folder: Path,
     checkpoint: Path,
-    kill: _index_worker.KillPoint | None,
+    kill: index_worker.KillPoint | None,
     *,
     kill_after_progress: int = 0,
     remove_missing: bool = False,
@@ -107,7 +107,7 @@ def _killed_run(
     """Run the indexing in a child and make sure it died by SIGKILL."""
     receiver, sender = context.Pipe(duplex=False)
     args = (str(store_path), str(folder), str(checkpoint), kill, sender if kill_after_progress else None)
-    child = context.Process(target=_index_worker.index_folder, args=(*args, remove_missing))
+    child = context.Process(target=index_worker.index_folder, args=(*args, remove_missing))
     child.start()
     sender.close()
     if kill_after_progress:  # the parent kills it: wherever the child is by then
@@ -131,7 +131,7 @@ def first_clean(
     return _clean_run(tmp_path_factory.mktemp("clean") / "db", first_folder, tiny_encoder, False)
 
 
-FIRST_RUN_KILLS: list[tuple[_index_worker.KillPoint | None, int]] = [
+FIRST_RUN_KILLS: list[tuple[index_worker.KillPoint | None, int]] = [
     (("upsert", 1, "before"), 0),  # nothing written yet
     (("upsert", 3, "half"), 0),  # half of one batch written
     (("upsert", 2, "during"), 0),  # inside chromadb's write
@@ -142,7 +142,7 @@ FIRST_RUN_KILLS: list[tuple[_index_worker.KillPoint | None, int]] = [
 
 @pytest.mark.parametrize(("kill", "after_progress"), FIRST_RUN_KILLS)
 def test_first_run_killed_then_rerun_equals_clean_run(
-    kill: _index_worker.KillPoint | None,
+    kill: index_worker.KillPoint | None,
     after_progress: int,
     forkserver: ForkServerContext,
     first_folder: Path,
@@ -175,7 +175,7 @@ def changed(
     return root / "before", folder, _clean_run(root / "clean", folder, tiny_encoder, True)
 
 
-SECOND_RUN_KILLS: list[tuple[_index_worker.KillPoint | None, int]] = [
+SECOND_RUN_KILLS: list[tuple[index_worker.KillPoint | None, int]] = [
     (("upsert", 1, "after"), 0),  # a changed file's new entry written, its old one not deleted
     (("update", 1, "after"), 0),  # a renamed file's entry moved, nothing else
     (("delete", 1, "before"), 0),  # the changed files' old entries still there
@@ -187,7 +187,7 @@ SECOND_RUN_KILLS: list[tuple[_index_worker.KillPoint | None, int]] = [
 
 @pytest.mark.parametrize(("kill", "after_progress"), SECOND_RUN_KILLS)
 def test_incremental_run_killed_then_rerun_equals_clean_run(
-    kill: _index_worker.KillPoint | None,
+    kill: index_worker.KillPoint | None,
     after_progress: int,
     forkserver: ForkServerContext,
     changed: tuple[Path, Path, Snapshot],
