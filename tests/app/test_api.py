@@ -1,4 +1,5 @@
-"""The web app's REST API through FastAPI's TestClient: every route, every limit, path traversal."""
+"""The web app's REST API (app/api.py, app/routes/) through FastAPI's TestClient: every route, every
+limit, path traversal."""
 
 from __future__ import annotations
 
@@ -16,15 +17,14 @@ from siglip_retriever import MultimodalStore
 from siglip_retriever.app import Limits, create_app
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
+from tests.helpers import png_bytes
 
 SECRET = "TOP-SECRET-CONTENT-42"
 BASE = "http://127.0.0.1"
 
 
 def _png(size: tuple[int, int] = (40, 40), colour: str | tuple[int, int, int] = "red") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return png_bytes(Image.new("RGB", size, colour))
 
 
 def _photos(folder: Path) -> dict[str, Path]:
@@ -274,11 +274,10 @@ def test_missing_upload_is_422(env: Env) -> None:
 def test_oversized_upload_is_413_before_decoding(env: Env) -> None:
     client = TestClient(create_app(env.store, limits=Limits(max_upload_bytes=20_000)), base_url=BASE)
     noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(noise).save(buffer, format="PNG")
-    assert len(buffer.getvalue()) > 20_000
+    big = png_bytes(Image.fromarray(noise))
+    assert len(big) > 20_000
     for route in ("/api/similar", "/api/classify"):
-        response = client.post(route, files={"image": ("big.png", buffer.getvalue(), "image/png")})
+        response = client.post(route, files={"image": ("big.png", big, "image/png")})
         body = _error(response, 413, "upload_too_large")
         assert body["limit"] == 20_000
         assert "19.5 KiB" in str(body["message"])

@@ -1,27 +1,25 @@
-"""The web app on a real uvicorn server on 127.0.0.1: raw request paths, streamed uploads, the CLI."""
+"""The web app on a real uvicorn server on 127.0.0.1 (app/server.py): raw request paths, streamed uploads.
+
+The ``serve`` command that starts it is tested in tests/cli/test_serve.py.
+"""
 
 from __future__ import annotations
 
 import http.client
 import io
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.app import BackgroundServer, Limits, create_app
 from siglip_retriever.app.server import allowed_hosts_for
-from siglip_retriever.cli import main
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from tests.helpers import cli_server
+from tests.helpers import colour_pictures
 
 SECRET = "SERVER-SECRET-7"
 
@@ -31,9 +29,7 @@ def served(
     tiny_encoder: SiglipEncoder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("served")
-    (root / "photos").mkdir()
-    for colour in ("red", "green", "blue"):
-        Image.new("RGB", (40, 40), colour).save(root / "photos" / f"{colour}.png")
+    colour_pictures(root / "photos", ("red", "green", "blue"))
     (root / "secret.txt").write_text(SECRET)
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
     store.index_folder(root / "photos")
@@ -153,81 +149,6 @@ def test_allowed_hosts_follow_the_bind_address() -> None:
     assert allowed_hosts_for("0.0.0.0") == ["*"]
     assert allowed_hosts_for("::") == ["*"]
     assert allowed_hosts_for("10.0.0.5") == ["127.0.0.1", "localhost", "::1", "10.0.0.5"]
-
-
-# -- the serve command ----------------------------------------------------------------------------
-
-
-def _cli_store(tiny_siglip_dir: Path, root: Path) -> list[str]:
-    photos = root / "photos"
-    photos.mkdir(parents=True)
-    for colour in ("red", "blue"):
-        Image.new("RGB", (32, 32), colour).save(photos / f"{colour}.png")
-    options = ["--model", str(tiny_siglip_dir), "--db", str(root / "db"), "--device", "cpu"]
-    result = CliRunner().invoke(main, [*options, "index", str(photos)])
-    assert result.exit_code == 0, result.output
-    return options
-
-
-def test_serve_command_binds_loopback_and_answers(tiny_siglip_dir: Path, tmp_path: Path) -> None:
-    options = _cli_store(tiny_siglip_dir, tmp_path)
-    opened = tmp_path / "opened.txt"
-    browser = tmp_path / "browser.sh"  # --open runs $BROWSER with the page's URL
-    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
-    browser.chmod(0o755)
-    arguments = [*options, "serve", "--listen-port", "0", "--max-k", "7", "--open"]
-    with cli_server(arguments, first_line="Serving 2 pictures of ", env={"BROWSER": f"{browser} %s"}) as url:
-        assert httpx.get(url + "health", timeout=10).json()["status"] == "ok"
-        info = httpx.get(url + "api/info", timeout=10).json()
-        assert info["images"] == 2
-        assert info["limits"]["max_k"] == 7
-        too_many = httpx.get(url + "api/search", params={"q": "rouge", "k": 8}, timeout=30)
-        assert too_many.json()["error"] == "k_too_large"
-        deadline = time.monotonic() + 20
-        while not (opened.exists() and opened.read_text().strip()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert opened.read_text().strip() == url
-
-
-def test_serve_command_needs_an_existing_store(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--db", str(tmp_path / "nothing"), "serve"])
-    assert result.exit_code == 1
-    assert "no store at" in result.stderr
-
-
-def test_serve_help_documents_the_options_and_stays_light() -> None:
-    code = (
-        "import sys; from click.testing import CliRunner; from siglip_retriever.cli import main; "
-        "r = CliRunner().invoke(main, ['serve', '--help']); "
-        "heavy = [m for m in ('torch', 'fastapi', 'uvicorn') if m in sys.modules]; "
-        "print(json.dumps([r.exit_code, r.output, heavy]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    exit_code, text, heavy = json.loads(out)
-    assert exit_code == 0
-    assert heavy == []
-    for option in ("--bind", "--host-address", "--listen-port", "--open", "--max-upload-mb", "127.0.0.1"):
-        assert option in text
-
-
-def test_missing_extra_is_a_clear_error(tmp_path: Path) -> None:
-    code = (
-        "import sys, json; sys.modules['fastapi'] = None; "
-        "import siglip_retriever.app as app; from siglip_retriever.errors import MissingDependencyError; "
-        "out = {'light': 'fastapi' not in [m for m in sys.modules if sys.modules[m] is not None]}\n"
-        "try:\n    app.create_app\nexcept MissingDependencyError as exc:\n    out['error'] = str(exc)\n"
-        "from click.testing import CliRunner; from siglip_retriever.cli import main\n"
-        f"r = CliRunner().invoke(main, ['--db', {str(tmp_path)!r}, 'serve'])\n"
-        "out['cli'] = [r.exit_code, r.stderr]; print(json.dumps(out))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    result = json.loads(out.stdout)
-    assert result["light"] is True
-    assert "pip install 'siglip-retriever[app]'" in result["error"]
-    assert result["cli"][0] == 1
-    assert "The web app needs the 'fastapi' package" in result["cli"][1]
 
 
 def test_background_server_stops(tiny_encoder: SiglipEncoder) -> None:

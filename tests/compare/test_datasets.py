@@ -1,21 +1,16 @@
-"""Reading comparison data and model names; the open_clip backend as far as it runs without open_clip."""
+"""Reading the comparison's data (compare/datasets.py): image-caption pairs from CSV and JSON lines,
+class folders with translated labels, and the errors that say what and where."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
-from siglip_retriever.compare import compare_models, load_classes, load_pairs, parse_model_specs
-from siglip_retriever.compare.report import check_formats
-from siglip_retriever.encoding.backends import ImageTextEncoder, is_open_clip, load_encoder
-from siglip_retriever.encoding.backends.open_clip import OpenClipEncoder, import_open_clip, parse_open_clip_id
-from siglip_retriever.errors import ConfigurationError, MissingDependencyError, ModelLoadError
+from siglip_retriever.compare import load_classes, load_pairs
+from siglip_retriever.errors import ConfigurationError
 
 
 def _picture(path: Path, colour: str = "red") -> Path:
@@ -108,95 +103,3 @@ def test_classes_errors(tmp_path: Path) -> None:
         load_classes(tmp_path)
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_classes(tmp_path, labels=tmp_path / "nope.json")
-
-
-def test_model_specs_and_labels(tmp_path: Path) -> None:
-    checkpoint = tmp_path / "my-clip"
-    checkpoint.mkdir()
-    specs = parse_model_specs(f"demo, {checkpoint},mine=google/siglip-base-patch16-224,open_clip:ViT-B-32/x,")
-    assert [(s.label, s.model) for s in specs] == [
-        ("demo", "demo"),
-        ("my-clip", str(checkpoint)),
-        ("mine", "google/siglip-base-patch16-224"),
-        ("open_clip:ViT-B-32/x", "open_clip:ViT-B-32/x"),
-    ]
-    with pytest.raises(ConfigurationError, match="two models are labelled 'demo'"):
-        parse_model_specs(["demo", "demo"])
-    with pytest.raises(ConfigurationError, match="at least one model"):
-        parse_model_specs([])
-
-
-def test_open_clip_names_are_parsed_as_open_clip_reads_them() -> None:
-    assert is_open_clip("open_clip:ViT-B-32/laion2b_s34b_b79k")
-    assert not is_open_clip("openai/clip-vit-base-patch32")
-    assert parse_open_clip_id("open_clip:ViT-B-32/laion2b_s34b_b79k") == ("ViT-B-32", "laion2b_s34b_b79k")
-    assert parse_open_clip_id("nllb-clip-base-siglip/v1") == ("nllb-clip-base-siglip", "v1")
-    assert parse_open_clip_id("open_clip:ViT-B-32") == ("ViT-B-32", None)
-    assert parse_open_clip_id("open_clip:ViT-B-32//weights/model.pt") == ("ViT-B-32", "/weights/model.pt")
-    assert parse_open_clip_id("open_clip:hf-hub:visheratin/nllb-clip-base-siglip") == (
-        "hf-hub:visheratin/nllb-clip-base-siglip",
-        None,
-    )
-    assert parse_open_clip_id("open_clip:local-dir:/models/x") == ("local-dir:/models/x", None)
-    for bad in (
-        "open_clip:",
-        "open_clip:ViT-B-32/",
-        "open_clip:/tag",
-        "open_clip:hf-hub:no-org",
-        "local-dir:",
-    ):
-        with pytest.raises(ConfigurationError):
-            parse_open_clip_id(bad)
-
-
-def _hide(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
-    """Make ``module`` look uninstalled, whatever this environment holds."""
-    real = importlib.util.find_spec
-
-    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
-        return None if name == module else real(name, *args, **kwargs)
-
-    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-
-
-def test_open_clip_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _hide(monkeypatch, "open_clip")
-    with pytest.raises(MissingDependencyError) as info:
-        OpenClipEncoder("open_clip:hf-hub:visheratin/nllb-clip-base-siglip")
-    assert info.value.package == "open_clip_torch"
-    assert "open_clip models needs the 'open_clip_torch' package" in str(info.value)
-    assert "pip install 'siglip-retriever[open-clip]'" in str(info.value)
-    with pytest.raises(MissingDependencyError):
-        load_encoder("open_clip:ViT-B-32/laion2b_s34b_b79k")
-    _picture(tmp_path / "a.png")
-    (tmp_path / "pairs.csv").write_text("image,caption\na.png,red\n", encoding="utf-8")
-    with pytest.raises(MissingDependencyError):
-        compare_models(["open_clip:ViT-B-32/laion2b_s34b_b79k"], pairs=tmp_path / "pairs.csv", isolate=False)
-    # a malformed name fails before anything is imported or loaded
-    with pytest.raises(ConfigurationError):
-        compare_models(["open_clip:ViT-B-32/"], pairs=tmp_path / "pairs.csv")
-
-
-def test_open_clip_that_fails_to_import_is_a_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    # installed (a spec is found) but broken, as with a torchvision built for another torch
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: object())
-    monkeypatch.setitem(sys.modules, "open_clip", None)  # makes `import open_clip` raise ImportError
-    with pytest.raises(ModelLoadError, match=r"installed but cannot be imported.*torchvision"):
-        import_open_clip()
-
-
-def test_factory_loads_transformers_checkpoints_behind_the_protocol(tiny_clip_dir: Path) -> None:
-    encoder = load_encoder(str(tiny_clip_dir), device="cpu", batch_size=2)
-    assert isinstance(encoder, ImageTextEncoder)
-    assert (encoder.family, encoder.score_kind, encoder.logit_bias) == ("clip", "softmax", 0.0)
-    assert encoder.encode_texts(["a red circle"]).shape == (1, encoder.dim)
-
-
-def test_output_formats_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert check_formats("table, markdown,json,csv,png,md") == ["table", "md", "json", "csv", "png"]
-    with pytest.raises(ConfigurationError, match="unknown format 'pdf'"):
-        check_formats("md,pdf")
-    _hide(monkeypatch, "matplotlib")
-    with pytest.raises(MissingDependencyError, match=r"siglip-retriever\[compare\]"):
-        check_formats(["png"])
-    assert check_formats(["json"]) == ["json"]

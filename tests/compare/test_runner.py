@@ -1,4 +1,5 @@
-"""The comparison end to end: tiny SigLIP and tiny CLIP checkpoints on generated data, every output."""
+"""The comparison end to end (compare/runner.py): tiny SigLIP and tiny CLIP checkpoints on generated data,
+in child processes and in this one, every output."""
 
 from __future__ import annotations
 
@@ -6,62 +7,21 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from siglip_retriever.cli import main
 from siglip_retriever.compare import ComparisonResult, compare_models, load_classes, load_pairs
 from siglip_retriever.compare.metrics import retrieval_scores
+from tests.helpers import compare_in_process, comparison_data
 
-COLOURS = {"red": "rouge", "green": "vert", "blue": "bleu", "yellow": "jaune"}
-SHAPES = {"circle": "cercle", "square": "carré", "triangle": "triangle"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _draw(shape: str, colour: str) -> Image.Image:
-    image = Image.new("RGB", (40, 40), "white")
-    draw = ImageDraw.Draw(image)
-    box = (6, 6, 34, 34)
-    if shape == "circle":
-        draw.ellipse(box, fill=colour)
-    elif shape == "square":
-        draw.rectangle(box, fill=colour)
-    else:
-        draw.polygon([(20, 4), (36, 36), (4, 36)], fill=colour)
-    return image
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """12 pictures in 4 colour classes (labels in en and fr), and 2 captions each (en, fr).
-
-    The pairs point at the class folders' files, so both tasks share the same 12 images.
-    """
-    root = tmp_path_factory.mktemp("compare-data")
-    classes = root / "classes"
-    rows = []
-    for colour, couleur in COLOURS.items():
-        (classes / colour).mkdir(parents=True)
-        for shape, forme in SHAPES.items():
-            path = classes / colour / f"{shape}.png"
-            _draw(shape, colour).save(path)
-            relative = path.relative_to(root).as_posix()
-            rows.append({"image": relative, "caption": f"a {colour} {shape}", "language": "en"})
-            rows.append({"image": relative, "caption": f"un {forme} {couleur}", "language": "fr"})
-    labels = {colour: {"en": colour, "fr": couleur} for colour, couleur in COLOURS.items()}
-    (classes / "labels.json").write_text(json.dumps(labels, ensure_ascii=False), encoding="utf-8")
-    with (root / "pairs.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["image", "caption", "language"])
-        writer.writeheader()
-        writer.writerows(rows)
-    (root / "pairs.jsonl").write_text(
-        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
-    )
-    return {"root": root, "pairs": root / "pairs.csv", "jsonl": root / "pairs.jsonl", "classes": classes}
+    return comparison_data(tmp_path_factory.mktemp("compare-data"))
 
 
 @pytest.fixture(scope="module")
@@ -170,17 +130,6 @@ def test_every_output_format_is_written(isolated: ComparisonResult, tmp_path: Pa
     _check_png(written["png"])
 
 
-def _invoke(*args: str) -> Any:
-    return CliRunner().invoke(main, ["--device", "cpu", "--batch-size", "8", *args])
-
-
-def _compare_in_process(models: str, out: Path, formats: str, *data: str) -> Any:
-    """``compare --models MODELS [DATA...] --out OUT --in-process --format FORMATS``."""
-    return _invoke(
-        "compare", "--models", models, *data, "--out", str(out), "--in-process", "--format", formats
-    )
-
-
 def test_cli_compare_in_process_agrees_with_the_child_processes(
     isolated: ComparisonResult,
     data: dict[str, Path],
@@ -189,7 +138,7 @@ def test_cli_compare_in_process_agrees_with_the_child_processes(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "report"
-    result = _compare_in_process(
+    result = compare_in_process(
         f"siglip={tiny_siglip_dir},clip={tiny_clip_dir}",
         out,
         "table,md,json,csv,png",
@@ -214,38 +163,3 @@ def test_cli_compare_in_process_agrees_with_the_child_processes(
             assert got["retrieval"][scope]["text_to_image"] == pytest.approx(scores["text_to_image"])
             assert got["retrieval"][scope]["image_to_text"] == pytest.approx(scores["image_to_text"])
         assert got["zero_shot"] == pytest.approx(expected.zero_shot)
-
-
-def test_cli_compare_without_data_uses_the_demo_shapes(tiny_siglip_dir: Path, tmp_path: Path) -> None:
-    result = _compare_in_process(str(tiny_siglip_dir), tmp_path, "json")
-    assert result.exit_code == 0, result.output
-    assert "the demo's synthetic shapes" in result.stderr
-    report = json.loads((tmp_path / "comparison.json").read_text(encoding="utf-8"))
-    assert report["pairs"]["languages"] == ["ar", "de", "en", "es", "fr", "ru", "zh"]
-    assert report["classes"]["classes"] == 24
-    assert report["models"][0]["images"] == 48  # 2 per class, shared by both tasks
-    assert (tmp_path / "data" / "classes" / "labels.json").is_file()
-
-
-def test_cli_compare_user_errors(data: dict[str, Path], tiny_siglip_dir: Path, tmp_path: Path) -> None:
-    pairs = ["--pairs", str(data["pairs"])]
-    cases = [
-        (["--models", "demo", *pairs, "--format", "pdf"], "error: unknown format 'pdf'"),
-        (["--models", "demo", *pairs, "--k", "one"], "error: --k takes comma-separated whole numbers"),
-        (
-            ["--models", "demo", *pairs, "--labels", str(data["classes"] / "labels.json")],
-            "give --classes too",
-        ),
-        (["--models", "not a model", *pairs], "error: unknown model 'not a model'"),
-        (["--models", f"a={tiny_siglip_dir},a=demo", *pairs], "error: two models are labelled 'a'"),
-    ]
-    for args, message in cases:
-        result = _invoke("compare", *args, "--out", str(tmp_path))
-        assert result.exit_code == 1, (args, result.output)
-        assert message in result.output, result.output
-        assert "Traceback" not in result.output
-    # an error inside the child process comes back as the same one-line error
-    (tmp_path / "not-a-checkpoint").mkdir()
-    failed = _invoke("compare", "--models", str(tmp_path / "not-a-checkpoint"), *pairs, "--format", "table")
-    assert failed.exit_code == 1
-    assert "error: could not load model" in failed.output

@@ -1,4 +1,4 @@
-"""Answers that mean something: store, retriever, zero-shot and CLI on the trained demo model.
+"""Answers that mean something: store, retriever and zero-shot on the trained demo model.
 
 The bundled ``demo`` checkpoint was trained here on generated coloured shapes with captions in
 seven languages; these tests use pictures drawn with a seed it never saw.
@@ -6,14 +6,11 @@ seven languages; these tests use pictures drawn with a seed it never saw.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from siglip_retriever import MultimodalStore, Retriever, ZeroShotClassifier
-from siglip_retriever.cli import main
 from siglip_retriever.demo.data import COLOURS, LANGUAGES, SHAPES, caption, write_image_folder
 
 HELD_OUT_SEED = 777
@@ -105,18 +102,3 @@ def test_zero_shot_picks_the_right_label_in_every_language(
         encoder=store.encoder,
     ).classify([picture])[0]
     assert sum(misses.probabilities.values()) < 0.5
-
-
-def test_demo_command(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--device", "cpu", "demo", "--out", str(tmp_path), "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert [q["language"] for q in data["queries"]] == list(LANGUAGES)
-    assert all(q["correct"] for q in data["queries"]), [
-        q["query"] for q in data["queries"] if not q["correct"]
-    ]
-    assert _class(data["similar"]["hits"][0]["uri"]) == "blue_star"
-    assert data["classify"]["top"] == "green triangle"
-    text = CliRunner().invoke(main, ["--device", "cpu", "demo", "--out", str(tmp_path / "again")])
-    assert text.exit_code == 0
-    assert "7/7 languages found a red circle first" in text.stdout

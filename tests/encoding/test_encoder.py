@@ -1,9 +1,10 @@
-"""SiglipEncoder against the model card's reference usage, on tiny local checkpoints."""
+"""SiglipEncoder (encoding/encoder.py): the model card's reference usage on tiny local checkpoints,
+prefetching decode threads and the query cache."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,6 @@ from PIL import Image
 from transformers import AutoModel, AutoProcessor
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.encoding.loading import load_counts
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
@@ -20,6 +20,7 @@ from siglip_retriever.errors import (
     ModelLoadError,
     UnknownPresetError,
 )
+from tests.helpers import image_input_kinds, mixed_inputs, random_pictures
 
 TEXTS = [
     "a photo of a red circle",
@@ -32,9 +33,7 @@ TEXTS = [
 
 
 def _images() -> list[Image.Image]:
-    rng = np.random.default_rng(0)
-    sizes = [(32, 32), (64, 48), (17, 90), (300, 200)]
-    pictures = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for w, h in sizes]
+    pictures = random_pictures(4)  # 32x32, 64x48, 17x90, 300x200
     pictures.append(pictures[1].convert("L"))
     pictures.append(pictures[2].convert("RGBA"))
     return pictures
@@ -87,29 +86,30 @@ def test_parity_with_model_card(family: str, tiny_siglip_dir: Path, tiny_siglip2
 
 
 def test_every_image_input_kind_gives_the_same_vector(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
-    import base64
-
     picture = _images()[1]
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    path = tmp_path / "p.png"
-    path.write_bytes(data)
-    b64 = base64.b64encode(data).decode()
-    inputs = [
-        picture,
-        str(path),
-        path,
-        data,
-        io.BytesIO(data),
-        np.asarray(picture),
-        np.asarray(picture) / 255.0,
-        f"data:image/png;base64,{b64}",
-        b64,
-    ]
+    inputs = [*image_input_kinds(picture, tmp_path), np.asarray(picture) / 255.0]
     vectors = tiny_encoder.encode_images(inputs)
     for i in range(1, len(inputs)):
         np.testing.assert_allclose(vectors[i], vectors[0], atol=1e-5, err_msg=f"input {i}")
+
+
+def test_prefetch_gives_the_same_vectors_in_the_same_order(tiny_siglip_dir: Path, tmp_path: Path) -> None:
+    items = mixed_inputs(tmp_path)
+    serial = SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=3, num_workers=0)
+    threaded = SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=3, num_workers=3)
+    one_by_one = np.stack([serial.encode_images([item])[0] for item in items])
+    np.testing.assert_allclose(threaded.encode_images(items), serial.encode_images(items), atol=1e-6)
+    np.testing.assert_allclose(threaded.encode_images(items), one_by_one, atol=1e-5)
+    # any subset gives the same vectors as the whole list
+    return_order = [threaded.encode_images(items[i : i + 1])[0] for i in (4, 0, 7)]
+    np.testing.assert_allclose(np.stack(return_order), threaded.encode_images(items)[[4, 0, 7]], atol=1e-5)
+
+
+def test_prefetch_on_siglip2(tiny_siglip2_dir: Path, tmp_path: Path) -> None:
+    items = mixed_inputs(tmp_path)
+    serial = SiglipEncoder(tiny_siglip2_dir, device="cpu", batch_size=4, num_workers=0)
+    threaded = SiglipEncoder(tiny_siglip2_dir, device="cpu", batch_size=4, num_workers=2)
+    np.testing.assert_allclose(threaded.encode_images(items), serial.encode_images(items), atol=1e-6)
 
 
 def test_batching_does_not_change_vectors(tiny_siglip_dir: Path) -> None:
@@ -158,15 +158,35 @@ def test_query_cache(tiny_encoder: SiglipEncoder) -> None:
     np.testing.assert_allclose(first, tiny_encoder.encode_texts(["un cercle rouge"])[0], atol=1e-6)
 
 
-def test_same_options_load_once(tiny_siglip_dir: Path, tmp_path: Path) -> None:
-    import shutil
+def test_query_cache_is_an_lru_that_skips_the_model(
+    tiny_siglip_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder = SiglipEncoder(tiny_siglip_dir, device="cpu", query_cache_size=2)
+    forwards: list[list[str]] = []
+    real = encoder._encode_text_batch
 
-    checkpoint = Path(shutil.copytree(tiny_siglip_dir, tmp_path / "fresh"))  # a path no test loaded
-    a = SiglipEncoder(checkpoint, device="cpu")
-    b = SiglipEncoder(str(checkpoint), device="cpu", dtype="float32", batch_size=7)
-    assert a.model is b.model
-    key = (str(checkpoint.resolve()), "cpu", "float32")
-    assert load_counts()[key] == 1
+    def encode_text_batch(texts: list[str]) -> Any:
+        forwards.append(texts)
+        return real(texts)
+
+    monkeypatch.setattr(encoder, "_encode_text_batch", encode_text_batch)
+    red = encoder.encode_query("red")
+    assert encoder.encode_query("red") is red
+    assert len(forwards) == 1
+    encoder.encode_query("blue")
+    encoder.encode_query("red")  # red is now the most recent
+    encoder.encode_query("green")  # evicts blue
+    assert len(forwards) == 3
+    assert encoder.encode_query("red") is red
+    encoder.encode_query("blue")
+    assert len(forwards) == 4
+    with pytest.raises(ValueError, match="read-only"):
+        red[0] = 1.0
+
+    uncached = SiglipEncoder(tiny_siglip_dir, device="cpu", query_cache_size=0)
+    first, second = uncached.encode_query("red"), uncached.encode_query("red")
+    assert first is not second
+    np.testing.assert_allclose(first, red, atol=1e-6)
 
 
 def test_facts_come_from_the_checkpoint(tiny_encoder: SiglipEncoder) -> None:

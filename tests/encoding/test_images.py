@@ -12,6 +12,7 @@ from PIL import Image
 
 from siglip_retriever.encoding.images import describe_source, load_image
 from siglip_retriever.errors import ImageLoadError, SiglipRetrieverError
+from tests.helpers import image_input_kinds, png_bytes
 
 
 def _picture(size: tuple[int, int] = (40, 30)) -> Image.Image:
@@ -21,12 +22,6 @@ def _picture(size: tuple[int, int] = (40, 30)) -> Image.Image:
     return Image.fromarray(np.stack([x, y, 255 - x], axis=-1), "RGB")
 
 
-def _png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def _same(a: Image.Image, b: Image.Image, tolerance: int = 0) -> bool:
     diff = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int))
     return a.size == b.size and a.mode == b.mode == "RGB" and int(diff.max()) <= tolerance
@@ -34,23 +29,13 @@ def _same(a: Image.Image, b: Image.Image, tolerance: int = 0) -> bool:
 
 def test_every_input_kind_gives_the_same_picture(tmp_path: Path) -> None:
     picture = _picture()
-    data = _png_bytes(picture)
-    path = tmp_path / "p.png"
-    path.write_bytes(data)
-    b64 = base64.b64encode(data).decode()
+    data = png_bytes(picture)
     inputs = [
-        picture,
-        str(path),
-        path,
-        data,
+        *image_input_kinds(picture, tmp_path),
         bytearray(data),
         memoryview(data),
-        io.BytesIO(data),
-        np.asarray(picture),
         np.asarray(picture).astype(np.float32) / 255.0,
         np.moveaxis(np.asarray(picture), -1, 0),
-        f"data:image/png;base64,{b64}",
-        b64,
         base64.urlsafe_b64encode(data).decode().rstrip("="),
     ]
     for item in inputs:
@@ -84,7 +69,7 @@ def test_rgba_is_composited_on_white() -> None:
     assert loaded.getpixel((0, 0)) == (255, 0, 0)
     assert loaded.getpixel((1, 1)) == (255, 255, 255)
     la = Image.new("LA", (2, 2), (0, 0))
-    assert load_image(_png_bytes(la)).getpixel((0, 0)) == (255, 255, 255)
+    assert load_image(png_bytes(la)).getpixel((0, 0)) == (255, 255, 255)
 
 
 def test_palette_with_transparency() -> None:
@@ -92,7 +77,7 @@ def test_palette_with_transparency() -> None:
     palette.putpalette([0, 0, 255, 255, 0, 0] + [0] * 762)
     palette.putpixel((0, 0), 1)
     palette.info["transparency"] = 0
-    loaded = load_image(_png_bytes(palette))
+    loaded = load_image(png_bytes(palette))
     assert loaded.getpixel((0, 0)) == (255, 0, 0)
     assert loaded.getpixel((2, 2)) == (255, 255, 255)
 
@@ -105,7 +90,7 @@ def test_cmyk_and_sixteen_bit(tmp_path: Path) -> None:
     assert r > 200 and g < 60 and b < 60
 
     sixteen = Image.fromarray(np.full((5, 5), 65535, dtype=np.uint16))
-    data = _png_bytes(sixteen)
+    data = png_bytes(sixteen)
     loaded = load_image(data)
     assert loaded.mode == "RGB"
     assert loaded.getpixel((0, 0)) == (255, 255, 255)

@@ -1,8 +1,8 @@
-"""Property tests: whatever goes into the image loader or the text encoder, only the documented
-exceptions come out.
+"""Property tests of the image loader (encoding/images.py): whatever goes in, only the documented
+exception comes out.
 
-``load_image`` raises :class:`ImageLoadError` or returns an RGB picture; ``encode_texts`` and
-``encode_query`` raise :class:`InputTypeError` or return unit vectors.
+``load_image`` raises :class:`ImageLoadError` or returns an RGB picture. The texts' property
+tests are in test_texts.py.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.images import load_image
-from siglip_retriever.errors import ImageLoadError, InputTypeError
+from siglip_retriever.errors import ImageLoadError
 
 # SIGLIP_PROPERTY_EXAMPLES=5000 digs deeper; the default keeps the file under about 20 s
 EXAMPLES = int(os.environ.get("SIGLIP_PROPERTY_EXAMPLES", "150"))
@@ -206,42 +205,3 @@ def test_arbitrary_strings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text
 def test_unsupported_objects(value: object) -> None:
     with pytest.raises(ImageLoadError, match=r"unsupported input type|numpy array"):
         load_image(value)  # type: ignore[arg-type]
-
-
-# -- texts --------------------------------------------------------------------------------------
-
-TEXT_ITEMS = st.one_of(
-    st.text(max_size=200),
-    st.text(alphabet=st.characters(categories=["Cs", "Cc", "Cf", "Zs", "So", "Mn"]), max_size=40),
-    st.sampled_from(["", " ", "\n", "\x00", "a" * 10_000]),
-)
-NOT_TEXTS = st.one_of(
-    st.none(), st.integers(), st.floats(), st.binary(max_size=5), st.lists(st.text(max_size=3), max_size=2)
-)
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(TEXT_ITEMS, NOT_TEXTS), max_size=5))
-def test_encode_texts_any_list(tiny_encoder: SiglipEncoder, items: list[Any]) -> None:
-    bad = [i for i, item in enumerate(items) if not isinstance(item, str)]
-    if bad:
-        with pytest.raises(InputTypeError, match=rf"text {bad[0]} is "):
-            tiny_encoder.encode_texts(items)
-        return
-    vectors = tiny_encoder.encode_texts(items)
-    assert vectors.shape == (len(items), tiny_encoder.dim)
-    assert np.isfinite(vectors).all()
-    if items:
-        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(TEXT_ITEMS, NOT_TEXTS))
-def test_encode_query_any_value(tiny_encoder: SiglipEncoder, value: Any) -> None:
-    if not isinstance(value, str):
-        with pytest.raises(InputTypeError, match="a query must be a str"):
-            tiny_encoder.encode_query(value)
-        return
-    vector = tiny_encoder.encode_query(value)
-    assert vector.shape == (tiny_encoder.dim,)
-    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4

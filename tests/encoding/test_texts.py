@@ -1,5 +1,9 @@
-"""Odd texts through the encoder and the three framework adapters: no crash, unit vectors; wrong
-types are InputTypeError (a TypeError) naming the bad item's position."""
+"""Texts (encoding/texts.py) through the encoder and the three framework adapters: odd texts give unit
+vectors, no crash; wrong types are InputTypeError (a TypeError) naming the bad item's position.
+
+The property tests at the end: whatever goes into ``encode_texts`` and ``encode_query``, they
+raise :class:`InputTypeError` or return unit vectors.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import InputTypeError
@@ -124,3 +130,42 @@ def test_single_string_instead_of_list(tiny_encoder: SiglipEncoder) -> None:
         tiny_encoder.encode_texts(None)  # type: ignore[arg-type]
     with pytest.raises(InputTypeError, match="expected a list of strings, got int"):
         tiny_encoder.encode_texts(7)  # type: ignore[arg-type]
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+TEXT_ITEMS = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=st.characters(categories=["Cs", "Cc", "Cf", "Zs", "So", "Mn"]), max_size=40),
+    st.sampled_from(["", " ", "\n", "\x00", "a" * 10_000]),
+)
+NOT_TEXTS = st.one_of(
+    st.none(), st.integers(), st.floats(), st.binary(max_size=5), st.lists(st.text(max_size=3), max_size=2)
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(TEXT_ITEMS, NOT_TEXTS), max_size=5))
+def test_encode_texts_any_list(tiny_encoder: SiglipEncoder, items: list[Any]) -> None:
+    bad = [i for i, item in enumerate(items) if not isinstance(item, str)]
+    if bad:
+        with pytest.raises(InputTypeError, match=rf"text {bad[0]} is "):
+            tiny_encoder.encode_texts(items)
+        return
+    vectors = tiny_encoder.encode_texts(items)
+    assert vectors.shape == (len(items), tiny_encoder.dim)
+    assert np.isfinite(vectors).all()
+    if items:
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(TEXT_ITEMS, NOT_TEXTS))
+def test_encode_query_any_value(tiny_encoder: SiglipEncoder, value: Any) -> None:
+    if not isinstance(value, str):
+        with pytest.raises(InputTypeError, match="a query must be a str"):
+            tiny_encoder.encode_query(value)
+        return
+    vector = tiny_encoder.encode_query(value)
+    assert vector.shape == (tiny_encoder.dim,)
+    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4

@@ -1,4 +1,5 @@
-"""SiglipEmbeddingFunction: mixed batches in order, registration, a collection reopened in a new process."""
+"""SiglipEmbeddingFunction (integrations/chroma.py): mixed batches in order, registration, a
+collection reopened in a new process."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import textwrap
 from pathlib import Path
 from typing import Any, cast
 
-import chromadb
 import numpy as np
 import pytest
 from chromadb.utils.data_loaders import ImageLoader
@@ -25,27 +25,15 @@ from siglip_retriever.errors import ConfigurationError, ImageLoadError, InputTyp
 from siglip_retriever.integrations.chroma import SiglipEmbeddingFunction, SiglipImageLoader
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
 from siglip_retriever.integrations.llama_index import SiglipEmbedding
+from tests.helpers import assert_close, chroma_client, colour_pictures
 
 COLOURS = ("red", "green", "blue")
 TEXTS = ["a red circle", "un carré bleu"]
 
 
-def close(actual: Any, expected: Any) -> None:
-    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=0, atol=1e-6)
-
-
-def client_at(path: Path) -> Any:
-    return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
-
-
 @pytest.fixture
 def image_paths(tmp_path: Path) -> list[str]:
-    paths = []
-    for i, colour in enumerate(COLOURS):
-        path = tmp_path / f"{colour}.png"
-        Image.new("RGB", (30 + 10 * i, 40), colour).save(path)
-        paths.append(str(path))
-    return paths
+    return [str(path) for path in colour_pictures(tmp_path, COLOURS, size=(30, 40), widen=10)]
 
 
 @pytest.fixture
@@ -67,10 +55,10 @@ def test_documents_and_images_in_one_call_in_input_order(
     assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 and v.shape == (32,) for v in vectors)
     texts = tiny_encoder.encode_texts(TEXTS)
     images = tiny_encoder.encode_images(arrays)
-    close(vectors, [texts[0], images[0], images[1], texts[1], images[2]])
-    close(embed(TEXTS), texts)
-    close(embed(arrays), images)
-    close(embed.embed_query([TEXTS[1], arrays[2]]), [texts[1], images[2]])
+    assert_close(vectors, [texts[0], images[0], images[1], texts[1], images[2]])
+    assert_close(embed(TEXTS), texts)
+    assert_close(embed(arrays), images)
+    assert_close(embed.embed_query([TEXTS[1], arrays[2]]), [texts[1], images[2]])
 
 
 def test_config_registration_and_spaces(embed: SiglipEmbeddingFunction, tiny_siglip_dir: Path) -> None:
@@ -104,15 +92,15 @@ def test_collection_with_image_loader_and_uris(
     arrays: list[np.ndarray],
     tmp_path: Path,
 ) -> None:
-    collection = client_at(tmp_path / "db").create_collection(
+    collection = chroma_client(tmp_path / "db").create_collection(
         "photos", embedding_function=embed, data_loader=ImageLoader(max_workers=1)
     )
     assert collection.configuration["hnsw"]["space"] == "cosine"
     collection.add(ids=list(COLOURS), uris=image_paths)
     collection.add(ids=["t0", "t1"], documents=TEXTS)
     stored = collection.get(ids=[*COLOURS, "t0", "t1"], include=["embeddings", "uris", "documents"])
-    close(stored["embeddings"][:3], tiny_encoder.encode_images(image_paths))
-    close(stored["embeddings"][3:], tiny_encoder.encode_texts(TEXTS))
+    assert_close(stored["embeddings"][:3], tiny_encoder.encode_images(image_paths))
+    assert_close(stored["embeddings"][3:], tiny_encoder.encode_texts(TEXTS))
     assert stored["uris"][:3] == image_paths
 
     by_text = collection.query(query_texts=["a red square"], n_results=5, include=["distances"])
@@ -131,7 +119,7 @@ def test_siglip_image_loader_reads_uris_like_the_core(
     assert loaded[1] is None
     assert loaded[0] is not None
     np.testing.assert_array_equal(loaded[0], arrays[0])
-    collection = client_at(tmp_path / "db").create_collection(
+    collection = chroma_client(tmp_path / "db").create_collection(
         "photos", embedding_function=embed, data_loader=SiglipImageLoader()
     )
     collection.add(ids=list(COLOURS), uris=image_paths)
@@ -142,7 +130,7 @@ def test_persisted_collection_reopens_in_a_new_process(
     tiny_siglip_dir: Path, tiny_encoder: SiglipEncoder, image_paths: list[str], tmp_path: Path
 ) -> None:
     embed = SiglipEmbeddingFunction(tiny_siglip_dir, device="cpu", batch_size=2)
-    collection = client_at(tmp_path / "db").create_collection(
+    collection = chroma_client(tmp_path / "db").create_collection(
         "photos", embedding_function=embed, data_loader=ImageLoader(max_workers=1)
     )
     collection.add(ids=list(COLOURS), uris=image_paths, metadatas=[{"colour": c} for c in COLOURS])
@@ -200,8 +188,8 @@ def test_persisted_collection_reopens_in_a_new_process(
     assert sorted(out["by_text"]) == sorted([*COLOURS, "t0", "t1"])
     assert out["by_image"][0] == "green"
     assert out["by_uri"] == ["blue"]
-    close(out["text_vector"], tiny_encoder.encode_texts(TEXTS[1:])[0])
-    close(out["image_vector"], tiny_encoder.encode_images(image_paths[1:2])[0])
+    assert_close(out["text_vector"], tiny_encoder.encode_texts(TEXTS[1:])[0])
+    assert_close(out["image_vector"], tiny_encoder.encode_images(image_paths[1:2])[0])
 
 
 def test_three_adapters_with_the_same_options_load_the_model_once(
@@ -219,8 +207,8 @@ def test_three_adapters_with_the_same_options_load_the_model_once(
     assert load_counts()[key] == 1
     models = {id(a.encoder.model) for a in (langchain, llama, chroma, rebuilt)}
     assert len(models) == 1
-    close(langchain.embed_query("x"), llama.get_query_embedding("x"))
-    close(chroma(["x"]), [langchain.embed_query("x")])
+    assert_close(langchain.embed_query("x"), llama.get_query_embedding("x"))
+    assert_close(chroma(["x"]), [langchain.embed_query("x")])
 
 
 def test_bad_input_raises_the_core_errors(
@@ -237,7 +225,7 @@ def test_bad_input_raises_the_core_errors(
 
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image at all")
-    collection = client_at(tmp_path / "db").create_collection(
+    collection = chroma_client(tmp_path / "db").create_collection(
         "photos", embedding_function=embed, data_loader=SiglipImageLoader()
     )
     with pytest.raises(ImageLoadError, match=r"broken\.png"):

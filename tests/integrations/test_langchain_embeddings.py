@@ -1,4 +1,5 @@
-"""SiglipEmbeddings: vectors equal the core's, async off the loop, stock langchain_chroma round trip."""
+"""SiglipEmbeddings (integrations/langchain/embeddings.py): vectors equal the core's, async off the
+loop, stock langchain_chroma round trip."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ import io
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import chromadb
 import numpy as np
 import pytest
 from langchain_chroma import Chroma
@@ -22,30 +20,15 @@ from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, InputTypeError
 from siglip_retriever.integrations.langchain import SiglipEmbeddings
+from tests.helpers import RecordingEncoder, assert_close, assert_core_errors, chroma_client, colour_pictures
 
 COLOURS = ("red", "green", "blue")
 TEXTS = ["a red circle", "un carré bleu", "ein grünes Dreieck", "赤い丸の写真"]
 
 
-def close(actual: Any, expected: Any) -> None:
-    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=0, atol=1e-6)
-
-
 @pytest.fixture
 def image_paths(tmp_path: Path) -> list[str]:
-    paths = []
-    for i, colour in enumerate(COLOURS):
-        path = tmp_path / f"{colour}.png"
-        Image.new("RGB", (40 + 8 * i, 36), colour).save(path)
-        paths.append(str(path))
-    return paths
-
-
-@pytest.fixture
-def broken_image(tmp_path: Path) -> str:
-    path = tmp_path / "broken.jpg"
-    path.write_bytes(b"\xff\xd8\xff this is not a JPEG")
-    return str(path)
+    return [str(path) for path in colour_pictures(tmp_path, COLOURS, size=(40, 36), widen=8)]
 
 
 @pytest.fixture
@@ -55,35 +38,12 @@ def embeddings(tiny_encoder: SiglipEncoder) -> SiglipEmbeddings:
 
 @pytest.fixture
 def store(embeddings: SiglipEmbeddings, tmp_path: Path) -> Chroma:
-    client = chromadb.PersistentClient(
-        path=str(tmp_path / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
-    )
     return Chroma(
         collection_name="photos",
         embedding_function=embeddings,
-        client=client,
+        client=chroma_client(tmp_path / "chroma"),
         collection_metadata={"hnsw:space": "cosine"},
     )
-
-
-class ThreadRecordingEncoder(SiglipEncoder):
-    """A real encoder (same cached model) that notes which thread each call ran on."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.threads: list[int] = []
-
-    def encode_texts(self, texts: Sequence[str], **kwargs: Any) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_texts(texts, **kwargs)
-
-    def encode_query(self, text: str) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_query(text)
-
-    def encode_images(self, images: Sequence[ImageInput], **kwargs: Any) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_images(images, **kwargs)
 
 
 def test_vectors_equal_the_core_encoder(
@@ -92,9 +52,9 @@ def test_vectors_equal_the_core_encoder(
     documents = embeddings.embed_documents(TEXTS)
     assert isinstance(documents, list)
     assert all(isinstance(v, list) and isinstance(v[0], float) for v in documents)
-    close(documents, tiny_encoder.encode_texts(TEXTS))
-    close(embeddings.embed_query(TEXTS[1]), tiny_encoder.encode_texts([TEXTS[1]])[0])
-    close(embeddings.embed_image(image_paths), tiny_encoder.encode_images(image_paths))
+    assert_close(documents, tiny_encoder.encode_texts(TEXTS))
+    assert_close(embeddings.embed_query(TEXTS[1]), tiny_encoder.encode_texts([TEXTS[1]])[0])
+    assert_close(embeddings.embed_image(image_paths), tiny_encoder.encode_images(image_paths))
 
 
 def test_embed_image_accepts_every_core_input(
@@ -115,11 +75,11 @@ def test_embed_image_accepts_every_core_input(
     assert len(vectors) == len(inputs)
     expected = tiny_encoder.encode_images([image_paths[0]])[0]
     for vector in vectors:
-        close(vector, expected)
+        assert_close(vector, expected)
 
 
 async def test_async_methods_run_off_the_event_loop(tiny_siglip_dir: Path, image_paths: list[str]) -> None:
-    encoder = ThreadRecordingEncoder(tiny_siglip_dir, device="cpu")
+    encoder = RecordingEncoder(tiny_siglip_dir, device="cpu")
     embeddings = SiglipEmbeddings(encoder=encoder)
     loop_thread = threading.get_ident()
     documents, query, images = await asyncio.gather(
@@ -129,9 +89,9 @@ async def test_async_methods_run_off_the_event_loop(tiny_siglip_dir: Path, image
     )
     assert len(encoder.threads) == 3
     assert loop_thread not in encoder.threads
-    close(documents, embeddings.embed_documents(TEXTS))
-    close(query, embeddings.embed_query("a blue square"))
-    close(images, embeddings.embed_image(image_paths))
+    assert_close(documents, embeddings.embed_documents(TEXTS))
+    assert_close(query, embeddings.embed_query("a blue square"))
+    assert_close(images, embeddings.embed_image(image_paths))
 
 
 def test_options_build_an_encoder_that_shares_the_loaded_model(
@@ -162,7 +122,7 @@ def test_stock_langchain_chroma_add_images_and_search(
     assert ids == list(COLOURS)
     stored = store.get(include=["embeddings", "metadatas"])
     by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
-    close([by_id[c] for c in COLOURS], tiny_encoder.encode_images(image_paths))
+    assert_close([by_id[c] for c in COLOURS], tiny_encoder.encode_images(image_paths))
     assert sorted(m["colour"] for m in stored["metadatas"]) == sorted(COLOURS)
 
     # text -> image: every image comes back, each once, with its id and metadata
@@ -196,33 +156,31 @@ def test_texts_and_images_share_one_collection(
 
 
 def test_bad_input_raises_the_core_errors(
-    embeddings: SiglipEmbeddings, store: Chroma, image_paths: list[str], broken_image: str
+    embeddings: SiglipEmbeddings, store: Chroma, image_paths: list[str], broken_jpeg: str
 ) -> None:
-    with pytest.raises(InputTypeError, match="text 1 is NoneType"):
-        embeddings.embed_documents(["fine", None])
-    with pytest.raises(InputTypeError, match="NoneType"):
-        embeddings.embed_query(None)
-    with pytest.raises(ImageLoadError, match=r"broken\.jpg") as info:
-        embeddings.embed_image([image_paths[0], broken_image])
-    assert info.value.source == broken_image
+    assert_core_errors(
+        embeddings.embed_documents,
+        embeddings.embed_query,
+        embeddings.embed_image,
+        image_paths[0],
+        broken_jpeg,
+    )
 
     # the same errors through langchain_chroma, and nothing half-written
     with pytest.raises(ImageLoadError, match=r"broken\.jpg"):
-        store.add_images([image_paths[0], broken_image])
+        store.add_images([image_paths[0], broken_jpeg])
     with pytest.raises(ImageLoadError, match=r"broken\.jpg"):
-        store.similarity_search_by_image(broken_image)
+        store.similarity_search_by_image(broken_jpeg)
     with pytest.raises(InputTypeError, match="text 0 is NoneType"):
         store.add_texts([None])  # type: ignore[list-item]
     assert store.get()["ids"] == []
 
 
-async def test_async_bad_input_raises_the_core_errors(
-    embeddings: SiglipEmbeddings, broken_image: str
-) -> None:
+async def test_async_bad_input_raises_the_core_errors(embeddings: SiglipEmbeddings, broken_jpeg: str) -> None:
     with pytest.raises(InputTypeError):
         await embeddings.aembed_documents([None])
     with pytest.raises(ImageLoadError, match=r"broken\.jpg"):
-        await embeddings.aembed_image([broken_image])
+        await embeddings.aembed_image([broken_jpeg])
 
 
 def test_package_exports_adapters_lazily() -> None:

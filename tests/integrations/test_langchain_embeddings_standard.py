@@ -1,25 +1,24 @@
-"""LangChain's standard embeddings suites, run against SiglipEmbeddings on a tiny local checkpoint."""
+"""LangChain's standard embeddings suites against SiglipEmbeddings (integrations/langchain/embeddings.py),
+on a tiny local checkpoint."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import pytest
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from siglip_retriever.integrations.langchain import MODEL_ENV, SiglipEmbeddings
+from tests.helpers import StandardSuite
 
 
-class _TinyCheckpoint:
+class _TinyCheckpoint(StandardSuite):
     """Points the suites' parameters at the session's tiny SigLIP checkpoint."""
 
-    checkpoint: Path
-
-    @pytest.fixture(autouse=True)
-    def _use_tiny_checkpoint(self, tiny_siglip_dir: Path) -> None:
-        self.checkpoint = tiny_siglip_dir
+    @property
+    def checkpoint(self) -> Path:
+        return Path(self.fixture("tiny_siglip_dir"))
 
     @property
     def embeddings_class(self) -> type[SiglipEmbeddings]:

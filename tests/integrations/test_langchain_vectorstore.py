@@ -1,5 +1,5 @@
-"""SiglipVectorStore and SiglipImageRetriever: scores equal the core's, kinds, thresholds, async off
-the loop, a real LCEL chain handing images to a chat model, and a real Chroma server.
+"""SiglipVectorStore (integrations/langchain/vectorstore.py): scores equal the core's, kinds,
+thresholds, async off the loop, and the same results from a real Chroma server.
 
 The tiny model is random: these tests check structure, ids and that scores equal the core
 Retriever's, never that a ranking is semantically right.
@@ -7,37 +7,27 @@ Retriever's, never that a ranking is semantically right.
 
 from __future__ import annotations
 
-import base64
 import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import ConfigurableField, RunnableLambda
-from PIL import Image
-from pydantic import Field, ValidationError
 
 import siglip_retriever
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.integrations.langchain import (
     SiglipEmbeddings,
     SiglipImageRetriever,
     SiglipVectorStore,
-    image_content_blocks,
 )
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store import MultimodalStore, content_id
+from tests.helpers import RecordingEncoder, colour_pictures
 
 COLOURS = ("red", "green", "blue", "yellow")
 CAPTIONS = ["a red square", "un carré vert", "ein blaues Quadrat", "un cuadrado amarillo"]
@@ -45,56 +35,11 @@ TEXTS = ["a photo of a cat", "une photo d'un chien", "ein Foto von einem Vogel"]
 QUERY = "un carré rouge"
 
 
-class ThreadRecordingEncoder(SiglipEncoder):
-    """A real encoder (same cached model) that notes which thread each call ran on."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.threads: list[int] = []
-
-    def encode_texts(self, texts: Sequence[str], **kwargs: Any) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_texts(texts, **kwargs)
-
-    def encode_query(self, text: str) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_query(text)
-
-    def encode_images(self, images: Sequence[ImageInput], **kwargs: Any) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_images(images, **kwargs)
-
-
-class RecordingChatModel(BaseChatModel):
-    """Stands in for a hosted multimodal chat model: records what it receives, answers 'ok'."""
-
-    received: list[list[BaseMessage]] = Field(default_factory=list, description="Messages of each call.")
-
-    @property
-    def _llm_type(self) -> str:
-        return "recording-chat"
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.received.append(list(messages))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="ok"))])
-
-
 @pytest.fixture
 def image_paths(tmp_path: Path) -> list[str]:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    paths = []
-    for i, colour in enumerate(COLOURS):
-        path = folder / f"{colour}.png"
-        Image.new("RGB", (32 + 4 * i, 36), colour).save(path)
-        paths.append(str(path.resolve()))
-    return paths
+    return [
+        str(path.resolve()) for path in colour_pictures(tmp_path / "images", COLOURS, size=(32, 36), widen=4)
+    ]
 
 
 def _fill(store: MultimodalStore, image_paths: list[str]) -> SiglipVectorStore:
@@ -237,7 +182,7 @@ def test_from_texts_on_disk_and_in_memory(tiny_encoder: SiglipEncoder, tmp_path:
 async def test_vector_store_async_runs_off_the_event_loop(
     tiny_siglip_dir: Path, image_paths: list[str], tmp_path: Path
 ) -> None:
-    encoder = ThreadRecordingEncoder(tiny_siglip_dir, device="cpu")
+    encoder = RecordingEncoder(tiny_siglip_dir, device="cpu")
     vectors = SiglipVectorStore(MultimodalStore(tmp_path / "db", encoder=encoder))
     ids = await vectors.aadd_texts(TEXTS)
     await vectors.aadd_images(image_paths)
@@ -250,119 +195,6 @@ async def test_vector_store_async_runs_off_the_event_loop(
     assert relevance == vectors.similarity_search_with_relevance_scores(QUERY, k=2, kind="image")
     assert _ids(similar) == _ids(vectors.similarity_search_by_image(image_paths[1], k=2))
     assert _ids(await vectors.aget_by_ids(ids)) == ids
-
-
-# -- SiglipImageRetriever ------------------------------------------------------------------------
-
-
-def test_retriever_documents_match_the_core_retriever(
-    vectors: SiglipVectorStore, image_paths: list[str]
-) -> None:
-    retriever = SiglipImageRetriever(store=vectors.store, k=3)
-    documents = retriever.invoke(QUERY)
-    core = Retriever(vectors.store).text_to_images(QUERY, k=3)
-    assert _ids(documents) == [hit.id for hit in core]
-    for doc, hit in zip(documents, core, strict=True):
-        assert doc.metadata["id"] == hit.id
-        assert doc.metadata["uri"] == hit.uri
-        assert doc.metadata["probability"] == pytest.approx(hit.probability, abs=1e-9)
-        assert doc.metadata["similarity"] == pytest.approx(hit.similarity, abs=1e-6)
-        assert doc.metadata["rank"] == hit.rank
-        assert doc.page_content == CAPTIONS[image_paths.index(hit.uri or "")]
-        assert "image_base64" not in doc.metadata
-
-
-def test_retriever_per_call_options_and_threshold(vectors: SiglipVectorStore) -> None:
-    retriever = SiglipImageRetriever(store=vectors.store)
-    assert len(retriever.invoke(QUERY)) == 4
-    assert len(retriever.invoke(QUERY, k=2)) == 2
-    assert retriever.invoke(QUERY, min_probability=1.0) == []
-    assert SiglipImageRetriever(store=vectors.store, min_probability=1.0).invoke(QUERY) == []
-    probabilities = [doc.metadata["probability"] for doc in retriever.invoke(QUERY)]
-    cut = sorted(probabilities)[1]
-    kept = retriever.invoke(QUERY, min_probability=cut)
-    assert [doc.metadata["probability"] for doc in kept] == [p for p in probabilities if p >= cut]
-    only = retriever.invoke(QUERY, where={"caption": CAPTIONS[2]})
-    assert [doc.page_content for doc in only] == [CAPTIONS[2]]
-    assert len(retriever.bind(k=1).invoke(QUERY)) == 1
-    configurable = retriever.configurable_fields(k=ConfigurableField(id="k"))
-    assert len(configurable.with_config(configurable={"k": 3}).invoke(QUERY)) == 3
-    with pytest.raises(ValidationError):
-        SiglipImageRetriever(store=vectors.store, k=0)
-    with pytest.raises(TypeError):
-        retriever.invoke(QUERY, top_k=2)
-
-
-def test_retriever_attaches_images_as_base64(vectors: SiglipVectorStore, tmp_path: Path) -> None:
-    store = vectors.store
-    bmp = tmp_path / "grey.bmp"
-    Image.new("RGB", (20, 20), "grey").save(bmp)
-    store.add_images([bmp, Image.new("RGB", (20, 20), "white")], metadatas=[{"caption": "grey"}, None])
-    documents = SiglipImageRetriever(store=store, k=6, include_image_base64=True).invoke(QUERY)
-    assert len(documents) == 6
-    for doc in documents:
-        uri = doc.metadata["uri"]
-        if uri is None:  # added from a PIL image: nothing on disk to send
-            assert "image_base64" not in doc.metadata
-            assert doc.page_content == doc.id
-        elif uri.endswith(".png"):
-            assert base64.b64decode(doc.metadata["image_base64"]) == Path(uri).read_bytes()
-            assert doc.metadata["image_mime_type"] == "image/png"
-        else:  # BMP is not a chat-model format: sent as PNG
-            assert base64.b64decode(doc.metadata["image_base64"]).startswith(b"\x89PNG")
-            assert doc.metadata["image_mime_type"] == "image/png"
-    assert len(image_content_blocks(documents)) == 5
-    plain = SiglipImageRetriever(store=store).invoke(QUERY, include_image_base64=False, k=6)
-    assert image_content_blocks(plain) == []
-
-
-async def test_retriever_async_runs_off_the_event_loop(
-    tiny_siglip_dir: Path, image_paths: list[str], tmp_path: Path
-) -> None:
-    encoder = ThreadRecordingEncoder(tiny_siglip_dir, device="cpu")
-    store = MultimodalStore(tmp_path / "db", encoder=encoder)
-    store.add_images(image_paths)
-    encoder.threads.clear()
-    retriever = SiglipImageRetriever(store=store, include_image_base64=True)
-    documents = await retriever.ainvoke(QUERY, k=2)
-    assert len(encoder.threads) == 1
-    assert encoder.threads[0] != threading.get_ident()
-    assert documents == retriever.invoke(QUERY, k=2)
-    assert await retriever.ainvoke(QUERY, min_probability=1.0) == []
-
-
-def _to_messages(documents: list[Document]) -> list[BaseMessage]:
-    captions = "; ".join(doc.page_content for doc in documents)
-    content: list[str | dict[str, Any]] = [{"type": "text", "text": f"Describe these images: {captions}"}]
-    return [HumanMessage(content=[*content, *image_content_blocks(documents)])]
-
-
-async def test_retriever_feeds_images_to_a_chat_model_in_an_lcel_chain(
-    vectors: SiglipVectorStore,
-) -> None:
-    retriever = SiglipImageRetriever(store=vectors.store, k=2, include_image_base64=True)
-    model = RecordingChatModel()
-    chain = retriever | RunnableLambda(_to_messages) | model
-    answer = chain.invoke(QUERY)
-    assert answer.content == "ok"
-    await chain.ainvoke(QUERY)
-    expected = retriever.invoke(QUERY)
-    assert len(model.received) == 2
-    for messages in model.received:
-        assert len(messages) == 1
-        blocks = messages[0].content
-        assert isinstance(blocks, list)
-        text, *images = blocks
-        assert isinstance(text, dict)
-        assert text["text"].endswith("; ".join(doc.page_content for doc in expected))
-        assert [block["type"] for block in images if isinstance(block, dict)] == ["image", "image"]
-        for block, doc in zip(images, expected, strict=True):
-            assert isinstance(block, dict)
-            assert base64.b64decode(block["base64"]) == Path(doc.metadata["uri"]).read_bytes()
-            assert block["mime_type"] == "image/png"
-    short = retriever.bind(k=1) | RunnableLambda(_to_messages) | model
-    short.invoke(QUERY)
-    assert len(model.received[-1][0].content) == 2  # one text block, one image
 
 
 def test_package_exports_the_classes_lazily() -> None:

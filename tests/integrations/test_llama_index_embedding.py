@@ -1,67 +1,32 @@
-"""SiglipEmbedding: LlamaIndex MultiModalEmbedding over the core, batched, in a real multimodal index."""
+"""SiglipEmbedding (integrations/llama_index/embedding.py): LlamaIndex MultiModalEmbedding over the
+core, batched, in a real multimodal index."""
 
 from __future__ import annotations
 
 import base64
 import io
 import threading
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import chromadb
-import numpy as np
 import pytest
 from llama_index.core import Document, StorageContext
 from llama_index.core.indices import MultiModalVectorStoreIndex
 from llama_index.core.schema import ImageDocument, ImageNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
-from PIL import Image
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, InputTypeError
 from siglip_retriever.integrations.llama_index import SiglipEmbedding
+from tests.helpers import RecordingEncoder, assert_close, assert_core_errors, chroma_client, colour_pictures
 
 COLOURS = ("red", "green", "blue", "yellow", "purple")
 TEXTS = ["a red circle", "un carré bleu", "ein grünes Dreieck"]
 
 
-def close(actual: Any, expected: Any) -> None:
-    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=0, atol=1e-6)
-
-
 @pytest.fixture
 def image_paths(tmp_path: Path) -> list[str]:
-    paths = []
-    for i, colour in enumerate(COLOURS):
-        path = tmp_path / f"{colour}.png"
-        Image.new("RGB", (32 + 4 * i, 40), colour).save(path)
-        paths.append(str(path))
-    return paths
-
-
-@pytest.fixture
-def broken_image(tmp_path: Path) -> str:
-    path = tmp_path / "broken.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    return str(path)
-
-
-class RecordingEncoder(SiglipEncoder):
-    """A real encoder (same cached model) that records each call's size, batch size and thread."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.calls: list[tuple[str, int, int | None, int]] = []
-
-    def encode_texts(self, texts: Sequence[str], **kwargs: Any) -> Any:
-        self.calls.append(("texts", len(texts), kwargs.get("batch_size"), threading.get_ident()))
-        return super().encode_texts(texts, **kwargs)
-
-    def encode_images(self, images: Sequence[ImageInput], **kwargs: Any) -> Any:
-        self.calls.append(("images", len(images), kwargs.get("batch_size"), threading.get_ident()))
-        return super().encode_images(images, **kwargs)
+    return [str(path) for path in colour_pictures(tmp_path, COLOURS, size=(32, 40), widen=4)]
 
 
 @pytest.fixture
@@ -77,14 +42,14 @@ def embedding(tiny_encoder: SiglipEncoder) -> SiglipEmbedding:
 def test_vectors_equal_the_core_encoder(
     embedding: SiglipEmbedding, tiny_encoder: SiglipEncoder, image_paths: list[str]
 ) -> None:
-    close(embedding.get_text_embedding_batch(TEXTS), tiny_encoder.encode_texts(TEXTS))
-    close(embedding.get_text_embedding(TEXTS[0]), tiny_encoder.encode_texts(TEXTS[:1])[0])
-    close(embedding.get_query_embedding(TEXTS[1]), tiny_encoder.encode_texts(TEXTS[1:2])[0])
+    assert_close(embedding.get_text_embedding_batch(TEXTS), tiny_encoder.encode_texts(TEXTS))
+    assert_close(embedding.get_text_embedding(TEXTS[0]), tiny_encoder.encode_texts(TEXTS[:1])[0])
+    assert_close(embedding.get_query_embedding(TEXTS[1]), tiny_encoder.encode_texts(TEXTS[1:2])[0])
     expected = tiny_encoder.encode_images(image_paths)
-    close(embedding.get_image_embedding_batch(image_paths), expected)
-    close(embedding.get_image_embedding(image_paths[2]), expected[2])
+    assert_close(embedding.get_image_embedding_batch(image_paths), expected)
+    assert_close(embedding.get_image_embedding(image_paths[2]), expected[2])
     # ImageNode.resolve_image() gives BytesIO for base64 images: read like a path
-    close(embedding.get_image_embedding(io.BytesIO(Path(image_paths[3]).read_bytes())), expected[3])
+    assert_close(embedding.get_image_embedding(io.BytesIO(Path(image_paths[3]).read_bytes())), expected[3])
 
 
 async def test_async_variants_equal_sync_and_run_in_worker_threads(
@@ -92,13 +57,15 @@ async def test_async_variants_equal_sync_and_run_in_worker_threads(
 ) -> None:
     embedding = SiglipEmbedding(encoder=recording, embed_batch_size=2)
     loop_thread = threading.get_ident()
-    close(await embedding.aget_query_embedding(TEXTS[0]), embedding.get_query_embedding(TEXTS[0]))
-    close(await embedding.aget_text_embedding(TEXTS[0]), embedding.get_text_embedding(TEXTS[0]))
-    close(await embedding.aget_text_embedding_batch(TEXTS), embedding.get_text_embedding_batch(TEXTS))
-    close(await embedding.aget_image_embedding(image_paths[0]), embedding.get_image_embedding(image_paths[0]))
+    assert_close(await embedding.aget_query_embedding(TEXTS[0]), embedding.get_query_embedding(TEXTS[0]))
+    assert_close(await embedding.aget_text_embedding(TEXTS[0]), embedding.get_text_embedding(TEXTS[0]))
+    assert_close(await embedding.aget_text_embedding_batch(TEXTS), embedding.get_text_embedding_batch(TEXTS))
+    assert_close(
+        await embedding.aget_image_embedding(image_paths[0]), embedding.get_image_embedding(image_paths[0])
+    )
     recording.calls.clear()
     vectors = await embedding.aget_image_embedding_batch(image_paths)
-    close(vectors, embedding.get_image_embedding_batch(image_paths))
+    assert_close(vectors, embedding.get_image_embedding_batch(image_paths))
     async_calls = recording.calls[:3]
     assert [(kind, n, size) for kind, n, size, _ in async_calls] == [("images", 2, 2)] * 2 + [
         ("images", 1, 2)
@@ -143,9 +110,7 @@ def test_constructor_options(tiny_siglip_dir: Path, tiny_encoder: SiglipEncoder)
 
 
 def _stores(tmp_path: Path) -> tuple[chromadb.Collection, chromadb.Collection, StorageContext]:
-    client = chromadb.PersistentClient(
-        path=str(tmp_path / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
-    )
+    client = chroma_client(tmp_path / "chroma")
     space = {"hnsw:space": "cosine"}
     texts = client.create_collection("texts", metadata=space)
     images = client.create_collection("images", metadata=space)
@@ -178,7 +143,7 @@ def test_multimodal_vector_store_index_over_chroma(
     assert stored["metadatas"] is not None
     assert stored["embeddings"] is not None
     by_colour = {m["colour"]: v for m, v in zip(stored["metadatas"], list(stored["embeddings"]), strict=True)}
-    close([by_colour[c] for c in COLOURS], tiny_encoder.encode_images(image_paths))
+    assert_close([by_colour[c] for c in COLOURS], tiny_encoder.encode_images(image_paths))
 
     # text -> image
     retriever = index.as_retriever(similarity_top_k=2, image_similarity_top_k=3)
@@ -217,20 +182,20 @@ async def test_multimodal_index_async_build(
 
 
 def test_bad_input_raises_the_core_errors(
-    embedding: SiglipEmbedding, image_paths: list[str], broken_image: str, tmp_path: Path
+    embedding: SiglipEmbedding, image_paths: list[str], broken_png: str, tmp_path: Path
 ) -> None:
-    with pytest.raises(InputTypeError, match="text 1 is NoneType"):
-        embedding.get_text_embedding_batch(["fine", None])
-    with pytest.raises(InputTypeError, match="NoneType"):
-        embedding.get_query_embedding(None)
-    with pytest.raises(ImageLoadError, match=r"broken\.png") as info:
-        embedding.get_image_embedding_batch([image_paths[0], broken_image])
-    assert info.value.source == broken_image
+    assert_core_errors(
+        embedding.get_text_embedding_batch,
+        embedding.get_query_embedding,
+        embedding.get_image_embedding_batch,
+        image_paths[0],
+        broken_png,
+    )
     with pytest.raises(ImageLoadError, match=r"broken\.png"):
-        embedding.get_image_embedding(broken_image)
+        embedding.get_image_embedding(broken_png)
 
     # ImageDocument checks image_path itself, so send the broken bytes inline (base64)
-    inline = base64.b64encode(Path(broken_image).read_bytes()).decode()
+    inline = base64.b64encode(Path(broken_png).read_bytes()).decode()
     _, images, context = _stores(tmp_path)
     with pytest.raises(ImageLoadError, match="cannot load image file object"):
         MultiModalVectorStoreIndex.from_documents(
@@ -242,8 +207,8 @@ def test_bad_input_raises_the_core_errors(
     assert images.count() == 0
 
 
-async def test_async_bad_input_raises_the_core_errors(embedding: SiglipEmbedding, broken_image: str) -> None:
+async def test_async_bad_input_raises_the_core_errors(embedding: SiglipEmbedding, broken_png: str) -> None:
     with pytest.raises(InputTypeError):
         await embedding.aget_text_embedding_batch([None])
     with pytest.raises(ImageLoadError, match=r"broken\.png"):
-        await embedding.aget_image_embedding_batch([broken_image])
+        await embedding.aget_image_embedding_batch([broken_png])

@@ -1,5 +1,6 @@
-"""SiglipImageNodeRetriever: ImageNodes scored like the core Retriever, text->image and image->image,
-async off the loop, and inside a LlamaIndex RetrieverQueryEngine (MockLLM).
+"""SiglipImageNodeRetriever (integrations/llama_index/retriever.py): ImageNodes scored like the core
+Retriever, text->image and image->image, async off the loop, and inside a LlamaIndex
+RetrieverQueryEngine (MockLLM).
 
 The tiny model is random: these tests check structure, ids and scores, not semantic rankings.
 """
@@ -7,61 +8,37 @@ The tiny model is random: these tests check structure, ids and scores, not seman
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from llama_index.core.llms.mock import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle
-from PIL import Image
 
 import siglip_retriever
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.integrations.llama_index import SiglipImageNodeRetriever
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store import MultimodalStore
+from tests.helpers import RecordingEncoder, captioned_store, colour_pictures
 
 COLOURS = ("red", "green", "blue", "yellow", "purple")
 CAPTIONS = ["a red square", "un carré vert", "ein blaues Quadrat", "un cuadrado amarillo", "un viola"]
 QUERY = "ein rotes Quadrat"
 
 
-class ThreadRecordingEncoder(SiglipEncoder):
-    """A real encoder (same cached model) that notes which thread each call ran on."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.threads: list[int] = []
-
-    def encode_query(self, text: str) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_query(text)
-
-    def encode_images(self, images: Sequence[ImageInput], **kwargs: Any) -> Any:
-        self.threads.append(threading.get_ident())
-        return super().encode_images(images, **kwargs)
-
-
 @pytest.fixture
 def image_paths(tmp_path: Path) -> list[str]:
-    paths = []
-    for i, colour in enumerate(COLOURS):
-        path = tmp_path / f"{colour}.png"
-        Image.new("RGB", (32 + 4 * i, 36), colour).save(path)
-        paths.append(str(path.resolve()))
-    return paths
+    return [str(path.resolve()) for path in colour_pictures(tmp_path, COLOURS, size=(32, 36), widen=4)]
 
 
 @pytest.fixture
 def store(tiny_encoder: SiglipEncoder, tmp_path: Path, image_paths: list[str]) -> MultimodalStore:
-    store = MultimodalStore(tmp_path / "db", encoder=tiny_encoder)
-    store.add_images(image_paths, metadatas=[{"caption": c} for c in CAPTIONS])
-    store.add_texts(["a caption that is not an image"])
-    return store
+    """The five captioned pictures and a text."""
+    return captioned_store(
+        tmp_path / "db", tiny_encoder, image_paths, CAPTIONS, ["a caption that is not an image"]
+    )
 
 
 def _check_nodes(nodes: list[NodeWithScore], image_paths: list[str]) -> None:
@@ -119,10 +96,9 @@ def test_thresholds_and_filters(store: MultimodalStore) -> None:
 async def test_async_runs_off_the_event_loop(
     tiny_siglip_dir: Path, tmp_path: Path, image_paths: list[str]
 ) -> None:
-    encoder = ThreadRecordingEncoder(tiny_siglip_dir, device="cpu")
-    store = MultimodalStore(tmp_path / "async-db", encoder=encoder)
-    store.add_images(image_paths, metadatas=[{"caption": c} for c in CAPTIONS])
-    encoder.threads.clear()
+    encoder = RecordingEncoder(tiny_siglip_dir, device="cpu")
+    store = captioned_store(tmp_path / "async-db", encoder, image_paths, CAPTIONS)
+    encoder.calls.clear()
     retriever = SiglipImageNodeRetriever(store, k=2)
     text_nodes = await retriever.aretrieve(QUERY)
     image_nodes = await retriever.aretrieve(QueryBundle(query_str="", image_path=image_paths[1]))

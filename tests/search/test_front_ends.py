@@ -1,4 +1,4 @@
-"""Every front-end searches through the one search layer: same hits, same keys, one cache."""
+"""Every front-end searches through the one search layer (search/): same hits, same keys, one cache."""
 
 from __future__ import annotations
 
@@ -8,23 +8,19 @@ from typing import Any
 
 import pytest
 from llama_index.core.schema import QueryBundle
-from PIL import Image
 
 from siglip_retriever import MultimodalStore, Retriever, SiglipImageNodeRetriever, SiglipImageRetriever
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.integrations.langchain import SiglipVectorStore
 from siglip_retriever.search import RESULT_KEYS
+from tests.helpers import colour_pictures
 
 QUERY = "un carré rouge"
 
 
 @pytest.fixture
 def store(tiny_encoder: SiglipEncoder, tmp_path: Path) -> MultimodalStore:
-    paths = []
-    for colour in ("red", "green", "blue", "yellow"):
-        path = tmp_path / f"{colour}.png"
-        Image.new("RGB", (40, 40), colour).save(path)
-        paths.append(str(path))
+    paths = [str(path) for path in colour_pictures(tmp_path, ("red", "green", "blue", "yellow"))]
     store = MultimodalStore.in_memory(encoder=tiny_encoder)  # no other writer: results are cached
     store.add_images(paths, metadatas=[{"caption": f"a {Path(p).stem} square"} for p in paths])
     store.add_texts(["a red square", "un cercle bleu"])

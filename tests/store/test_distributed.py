@@ -347,10 +347,3 @@ def test_filesystem_files_that_cannot_be_read_are_reported_with_their_uri(
     with pytest.raises(ConfigurationError, match=r"pyarrow\.fs\.FileSystem"):
         index_distributed(store, "photos", filesystem="not a filesystem")
     assert store.count() == 0
-
-
-def test_cli_local_engine_refuses_uris(tmp_path: Path) -> None:
-    run = CliRunner().invoke(main, ["--db", str(tmp_path / "db"), "index", "s3://bucket/photos"])
-    assert run.exit_code == 2
-    assert "URIs need --engine ray" in run.output
-    assert not (tmp_path / "db").exists()

@@ -1,4 +1,5 @@
-"""Incremental folder indexing: skip unchanged, re-embed changed, report failures, remove missing."""
+"""Incremental folder indexing (store/indexing.py): skip unchanged, re-embed changed, report failures,
+remove missing; decode threads and chunked batches decide as a plain run does."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
-from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.encoder import PreparedImage, SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
+from tests.helpers import random_pictures
 
 
 def _folder(root: Path) -> Path:
@@ -143,8 +146,6 @@ def test_add_images_refuses_a_folder_and_index_folder_reports(
 
 def test_interrupted_update_is_repaired(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
     """A run killed between writing a changed file's new entry and deleting its old one."""
-    import numpy as np
-
     folder = tmp_path / "photos"
     folder.mkdir()
     Image.new("RGB", (20, 20), "red").save(folder / "one.png")
@@ -157,3 +158,101 @@ def test_interrupted_update_is_repaired(tiny_encoder: SiglipEncoder, tmp_path: P
     repaired = store.index_folder(folder)
     assert repaired.embedded == 0
     assert [i.id for i in store.get()] == [first.added[0].id]  # type: ignore[union-attr]
+
+
+# -- decode threads and chunked batches: the same outcome as a plain run --------------------------
+
+
+def _photo_folder(root: Path) -> Path:
+    root.mkdir()
+    for i, picture in enumerate(random_pictures(13, seed=2)):
+        picture.save(root / f"img{i:02d}.jpg", format="JPEG", quality=90)
+    # the same picture under another name, in a later batch: a duplicate either way
+    (root / "zz-copy-of-img01.jpg").write_bytes((root / "img01.jpg").read_bytes())
+    (root / "img05-broken.jpg").write_bytes(b"broken")
+    (root / "img09-empty.png").write_bytes(b"")
+    return root
+
+
+def _outcome(report: Any) -> dict[str, Any]:
+    return {
+        "added": sorted((Path(f.path).name, f.id, f.status, f.detail) for f in report.added),
+        "skipped": sorted((Path(f.path).name, f.id, f.status) for f in report.skipped),
+        "failed": [(Path(f.path).name, f.reason) for f in report.failed],
+    }
+
+
+def test_index_folder_with_and_without_workers_agree(tiny_siglip_dir: Path, tmp_path: Path) -> None:
+    folder = _photo_folder(tmp_path / "photos")
+    reports, stores = [], []
+    for workers in (0, 3):
+        encoder = SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=4, num_workers=workers)
+        store = MultimodalStore.in_memory(encoder=encoder)
+        reports.append(store.index_folder(folder))
+        stores.append(store)
+    assert _outcome(reports[0]) == _outcome(reports[1])
+    assert len(reports[1].added) == 13 and len(reports[1].failed) == 2
+    ids = sorted(f.id for f in reports[0].added)
+    items0, items1 = stores[0].get(ids, include_vectors=True), stores[1].get(ids, include_vectors=True)
+    assert [(i.id, i.uri, i.metadata) for i in items0] == [(i.id, i.uri, i.metadata) for i in items1]
+    np.testing.assert_allclose([i.vector for i in items0], [i.vector for i in items1], atol=1e-6)
+
+
+def test_touched_files_are_not_decoded_again(
+    tiny_encoder: SiglipEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _photo_folder(tmp_path / "photos")
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    first = store.index_folder(folder)
+    for path in folder.iterdir():
+        os.utime(path, ns=(path.stat().st_mtime_ns + 10**9, path.stat().st_mtime_ns + 10**9))
+    calls: list[int] = []
+    real = tiny_encoder.prepare_image
+
+    def prepare_image(image: Any) -> PreparedImage:
+        calls.append(1)
+        return real(image)
+
+    monkeypatch.setattr(tiny_encoder, "prepare_image", prepare_image)
+    again = store.index_folder(folder)
+    assert not again.added and not again.updated
+    assert {f.status for f in again.skipped} == {"unchanged", "duplicate"}
+    assert len(again.skipped) == len(first.skipped) + len(first.added)
+    assert [(f.path, f.reason) for f in again.failed] == [(f.path, f.reason) for f in first.failed]
+    # only the broken file, whose content is in no entry, is decoded (and fails again)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_chunked_decisions_match_whole_batch_decisions(
+    tiny_siglip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """On a CPU a batch of 16 is decided and embedded 8 files at a time: same outcome as all at once."""
+    from siglip_retriever.store import indexing
+
+    def run(chunk: int, root: Path) -> list[dict[str, Any]]:
+        monkeypatch.setattr(indexing, "_CPU_CHUNK", chunk)
+        root.mkdir()
+        folder = _photo_folder(root / "photos")
+        original = folder / "img03.jpg"
+        encoder = SiglipEncoder(tiny_siglip_dir, device="cpu", batch_size=16, num_workers=workers)
+        store = MultimodalStore.in_memory(encoder=encoder)
+        outcomes = [_outcome(store.index_folder(folder))]
+        # img03 moves to two new names, one in the first chunk of the batch and one in the second
+        data = original.read_bytes()
+        original.unlink()
+        (folder / "a-moved.jpg").write_bytes(data)
+        (folder / "img11-moved-too.jpg").write_bytes(data)
+        (folder / "img00.jpg").write_bytes((folder / "img12.jpg").read_bytes())  # changed content
+        outcomes.append(_outcome(store.index_folder(folder, remove_missing=True)))
+        items = store.get(where={"kind": "image"})
+        assert isinstance(items, list)
+        outcomes.append({"entries": sorted((i.id, Path(i.uri or "").name) for i in items)})
+        return outcomes
+
+    whole = run(10**6, tmp_path / "whole")
+    chunked = run(8, tmp_path / "chunked")
+    assert chunked == whole
+    moved = {name: status for name, _, status in chunked[1]["skipped"]}
+    assert moved["a-moved.jpg"] == "moved"
+    assert moved["img00.jpg"] == "duplicate"  # now the same picture as img12

@@ -9,31 +9,19 @@ and uris, vectors within 1e-6, no entry twice, nothing missing.
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import signal
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.demo.data import write_image_folder
 from siglip_retriever.encoding.encoder import SiglipEncoder
+from tests.helpers import Snapshot, assert_same_store, snapshot
 from tests.store import index_worker
-
-Snapshot = dict[str, tuple[dict[str, Any], Any, Any, np.ndarray]]
-
-
-@pytest.fixture(scope="module")
-def forkserver() -> ForkServerContext:
-    """Child processes forked from a server that imported torch, transformers and chromadb once."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([index_worker.__name__])
-    return context
 
 
 def _photos(folder: Path) -> Path:
@@ -57,27 +45,6 @@ def _change(folder: Path) -> None:
         path.rename(path.with_name("renamed_" + path.name))
     for path in files[6:9]:  # gone: removed with remove_missing=True
         path.unlink()
-
-
-def snapshot(store: MultimodalStore) -> Snapshot:
-    """Everything stored, by id."""
-    got = store.collection.get(include=["metadatas", "documents", "uris", "embeddings"])
-    assert len(got["ids"]) == len(set(got["ids"])) == store.count()
-    return {
-        key: (dict(meta), doc, uri, np.asarray(vector, dtype=np.float32))
-        for key, meta, doc, uri, vector in zip(
-            got["ids"], got["metadatas"], got["documents"], got["uris"], got["embeddings"], strict=True
-        )
-    }
-
-
-def assert_same_store(got: Snapshot, clean: Snapshot) -> None:
-    assert sorted(got) == sorted(clean), "ids differ: missing or extra entries"
-    for key, (meta, doc, uri, vector) in clean.items():
-        assert got[key][:3] == (meta, doc, uri), key
-        np.testing.assert_allclose(got[key][3], vector, atol=1e-6, rtol=0)
-    uris = [entry[0]["uri"] for entry in got.values()]
-    assert len(uris) == len(set(uris)), "a file is stored twice"
 
 
 def _differs(got: Snapshot, clean: Snapshot) -> bool:

@@ -17,22 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.cli import main
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError, StoreBusyError, StoreError
 from siglip_retriever.store.locking import LOCK_FILE, acquire
+from tests.helpers import assert_same_store, chroma_client, colour_pictures, snapshot
 from tests.store import index_worker
-from tests.store.test_indexing_crash_safety import assert_same_store, snapshot
-
-
-@pytest.fixture(scope="module")
-def forkserver() -> ForkServerContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([index_worker.__name__])
-    return context
 
 
 def _folders(root: Path, count: int, per_folder: int = 6) -> list[Path]:
@@ -40,9 +32,8 @@ def _folders(root: Path, count: int, per_folder: int = 6) -> list[Path]:
     folders = []
     for n in range(count):
         folder = root / f"photos{n}"
-        folder.mkdir(parents=True)
-        for i in range(per_folder):
-            Image.new("RGB", (24, 24), (n * 60, i * 20, 128)).save(folder / f"p{i}.png")
+        colours = [(n * 60, i * 20, 128) for i in range(per_folder)]
+        colour_pictures(folder, colours, size=(24, 24), name="p{i}.png")
         folders.append(folder)
     return folders
 
@@ -149,11 +140,7 @@ def test_lock_is_per_process_and_ends_with_close_or_garbage_collection(
 def test_store_opened_on_a_user_persistent_client_is_locked_too(
     tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
-    import chromadb
-
-    client = chromadb.PersistentClient(
-        str(tmp_path / "db"), settings=chromadb.Settings(anonymized_telemetry=False)
-    )
+    client = chroma_client(tmp_path / "db")
     store = MultimodalStore(None, client=client, encoder=tiny_encoder)
     assert (tmp_path / "db" / LOCK_FILE).exists()
     store.close()

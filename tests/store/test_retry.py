@@ -6,63 +6,18 @@ tmp_path) so that it can kill it and start it again on the same port and data.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ServerUnavailableError
 from siglip_retriever.store.retry import RetryPolicy
-from tests.conftest import _free_port
-from tests.store.test_indexing_crash_safety import assert_same_store, snapshot
-
-
-class ChromaServer:
-    """A ``chroma run`` process that a test can kill and start again on the same port and data."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-        log = (self.data / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [chroma, "run", "--path", str(self.data / "db"), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-        log.close()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.kill()
-                    raise RuntimeError(
-                        f"chroma did not start: {(self.data / 'server.log').read_text()}"
-                    ) from None
-                time.sleep(0.1)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+from tests.helpers import ChromaServer, assert_same_store, colour_pictures, free_port, snapshot
 
 
 @pytest.fixture
@@ -77,9 +32,8 @@ def server(tmp_path: Path) -> Iterator[ChromaServer]:
 
 
 def _photos(folder: Path, count: int = 20) -> Path:
-    folder.mkdir(parents=True)
-    for i in range(count):
-        Image.new("RGB", (24, 24), (i * 12, 255 - i * 12, 60)).save(folder / f"p{i:02d}.png")
+    colours = [(i * 12, 255 - i * 12, 60) for i in range(count)]
+    colour_pictures(folder, colours, size=(24, 24), name="p{i:02d}.png")
     return folder
 
 
@@ -88,7 +42,7 @@ def _connect(port: int, encoder: SiglipEncoder, **options: Any) -> MultimodalSto
 
 
 def test_no_server_is_a_clear_error(tiny_encoder: SiglipEncoder) -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(ServerUnavailableError) as info:
         _connect(port, tiny_encoder)
     assert f"127.0.0.1:{port}" in str(info.value)

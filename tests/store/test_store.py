@@ -22,6 +22,7 @@ from siglip_retriever.errors import (
     ServerUnavailableError,
 )
 from siglip_retriever.store import content_id
+from tests.helpers import free_port, png_bytes
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 
@@ -84,13 +85,10 @@ def test_same_content_is_stored_once(tiny_encoder: SiglipEncoder, tmp_path: Path
 
 def test_every_image_input_kind(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
     import base64
-    import io
 
     store = MultimodalStore.in_memory(encoder=tiny_encoder, collection="kinds")
     picture = Image.new("RGB", (30, 20), "purple")
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    data = buffer.getvalue()
+    data = png_bytes(picture)
     ids = store.add_images(
         [picture, np.asarray(picture), data, f"data:image/png;base64,{base64.b64encode(data).decode()}"]
     )
@@ -204,10 +202,8 @@ def test_server_mode_matches_embedded(
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
-    from tests.conftest import _free_port
-
     with pytest.raises(ServerUnavailableError, match="chroma run"):
-        MultimodalStore.connect("127.0.0.1", _free_port())
+        MultimodalStore.connect("127.0.0.1", free_port())
 
 
 def test_query_by_kind_equals_the_filtered_query(tiny_encoder: SiglipEncoder) -> None:
