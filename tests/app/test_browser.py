@@ -19,6 +19,8 @@ from siglip_retriever.cli import main
 from siglip_retriever.demo.data import caption, write_image_folder
 from tests.helpers import cli_server
 
+pytestmark = pytest.mark.slow  # a browser, the CLI indexing the demo store and a server process
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HELD_OUT_SEED = 4242  # pictures the demo model never saw
 CHROMIUM_ARGS = [

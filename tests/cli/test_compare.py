@@ -30,6 +30,7 @@ def test_cli_compare_without_data_uses_the_demo_shapes(tiny_siglip_dir: Path, tm
     assert (tmp_path / "data" / "classes" / "labels.json").is_file()
 
 
+@pytest.mark.slow
 def test_cli_compare_user_errors(data: dict[str, Path], tiny_siglip_dir: Path, tmp_path: Path) -> None:
     pairs = ["--pairs", str(data["pairs"])]
     cases = [

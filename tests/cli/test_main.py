@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_console_script_end_to_end(tiny_siglip_dir: Path, tmp_path: Path, photos: Path) -> None:
     script = Path(sys.executable).with_name("siglip-retriever")
     base = [str(script), "--model", str(tiny_siglip_dir), "--db", str(tmp_path / "db")]

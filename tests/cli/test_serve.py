@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import cli_server, colour_pictures, run_cli
 
@@ -22,6 +23,7 @@ def _cli_store(tiny_siglip_dir: Path, root: Path) -> list[str]:
     return options
 
 
+@pytest.mark.slow
 def test_serve_command_binds_loopback_and_answers(tiny_siglip_dir: Path, tmp_path: Path) -> None:
     options = _cli_store(tiny_siglip_dir, tmp_path)
     opened = tmp_path / "opened.txt"

@@ -16,6 +16,8 @@ from siglip_retriever.compare import ComparisonResult, compare_models, load_clas
 from siglip_retriever.compare.metrics import retrieval_scores
 from tests.helpers import compare_in_process, comparison_data
 
+pytestmark = pytest.mark.slow  # the module's comparison runs two models in child processes
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

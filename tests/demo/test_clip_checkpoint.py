@@ -78,6 +78,7 @@ def test_softmax_scores_depend_on_the_candidates_and_sigmoid_scores_do_not(clip:
             assert p_crowded < 0.5  # shared with the same caption twice and its translation
 
 
+@pytest.mark.slow
 def test_offline_comparison_of_the_two(tmp_path: Path) -> None:
     args = ["--device", "cpu", "compare", "--models", "demo,demo-clip", "--format", "json"]
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path)])

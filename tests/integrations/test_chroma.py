@@ -126,6 +126,7 @@ def test_siglip_image_loader_reads_uris_like_the_core(
     assert collection.query(query_uris=[image_paths[0]], n_results=1)["ids"] == [["red"]]
 
 
+@pytest.mark.slow
 def test_persisted_collection_reopens_in_a_new_process(
     tiny_siglip_dir: Path, tiny_encoder: SiglipEncoder, image_paths: list[str], tmp_path: Path
 ) -> None:

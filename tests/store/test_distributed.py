@@ -107,6 +107,7 @@ def _change(folder: Path) -> None:
     Image.new("RGB", (40, 36), "brown").save(folder / "sub" / "new.png")
 
 
+@pytest.mark.slow
 def test_ray_indexing_equals_local_indexing(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
 ) -> None:
@@ -139,6 +140,7 @@ def test_ray_indexing_equals_local_indexing(
     _assert_same(local, distributed)
 
 
+@pytest.mark.slow
 def test_cli_engine_ray_writes_what_local_indexing_writes(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
 ) -> None:
@@ -159,6 +161,7 @@ def test_cli_engine_ray_writes_what_local_indexing_writes(
     )
 
 
+@pytest.mark.slow
 def test_too_many_workers_for_the_cluster_is_a_clear_error(
     ray_local: Any, tiny_encoder: Any, photos: Path
 ) -> None:
@@ -252,6 +255,7 @@ def _assert_same_but_scheme(local: MultimodalStore, distributed: MultimodalStore
     assert _without_scheme(ray_metas) == metas
 
 
+@pytest.mark.slow
 def test_file_uris_index_as_local_paths_and_rerun_through_the_cli(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
 ) -> None:
@@ -287,6 +291,7 @@ def test_file_uris_index_as_local_paths_and_rerun_through_the_cli(
     _assert_same_but_scheme(local, distributed)
 
 
+@pytest.mark.slow
 def test_an_explicit_subtree_filesystem_indexes_as_local_paths(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
 ) -> None:

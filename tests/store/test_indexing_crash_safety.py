@@ -23,6 +23,8 @@ from siglip_retriever.encoding.encoder import SiglipEncoder
 from tests.helpers import Snapshot, assert_same_store, snapshot
 from tests.store import index_worker
 
+pytestmark = pytest.mark.slow  # every case indexes in a child process and kills it
+
 
 def _photos(folder: Path) -> Path:
     """24 demo pictures, a copy of one (same content, two names), one in a sub-folder, one broken."""

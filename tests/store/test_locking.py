@@ -50,6 +50,7 @@ def _open_in_child(
     return child, receiver
 
 
+@pytest.mark.slow
 def test_second_process_fails_at_once_or_waits(
     forkserver: ForkServerContext, tiny_siglip_dir: Path, tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
@@ -87,6 +88,7 @@ def test_second_process_fails_at_once_or_waits(
         assert len(items) == 2 and np.stack([i.vector for i in items]).shape == (2, tiny_encoder.dim)
 
 
+@pytest.mark.slow
 def test_two_processes_indexing_one_embedded_store_both_land(
     forkserver: ForkServerContext, tiny_siglip_dir: Path, tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
@@ -114,6 +116,7 @@ def test_two_processes_indexing_one_embedded_store_both_land(
         assert_same_store(snapshot(store), expected)
 
 
+@pytest.mark.slow
 def test_lock_is_per_process_and_ends_with_close_or_garbage_collection(
     forkserver: ForkServerContext, tiny_siglip_dir: Path, tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
@@ -156,6 +159,7 @@ def test_lock_arguments(tmp_path: Path) -> None:
     assert "pid " in (tmp_path / LOCK_FILE).read_text()
 
 
+@pytest.mark.slow
 def test_three_processes_index_into_one_server_collection(
     forkserver: ForkServerContext,
     chroma_server: tuple[str, int],

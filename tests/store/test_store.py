@@ -163,6 +163,7 @@ print(json.dumps([[h.id, round(h.similarity, 5)] for h in hits]))
 """
 
 
+@pytest.mark.slow
 def test_persistence_across_processes(tiny_siglip_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "db"
     store = MultimodalStore(db, model=tiny_siglip_dir, device="cpu")
