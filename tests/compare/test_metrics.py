@@ -1,4 +1,4 @@
-"""Recall@k and zero-shot accuracy against small cases computed by hand."""
+"""Recall@k and zero-shot accuracy (compare/metrics.py) against small cases computed by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""images.load_image: every input kind, mode conversions, and broken inputs."""
+"""load_image (encoding/images.py): every input kind, mode conversions, and broken inputs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Images from URLs (remote.py), against a real HTTP server on 127.0.0.1 started by the tests."""
+"""Images from URLs (encoding/remote.py), against a real HTTP server on 127.0.0.1 started by the tests."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from siglip_retriever.errors import (
     RemoteImageError,
     UrlNotAllowedError,
 )
+from tests.helpers import free_port
 
 
 def _png() -> bytes:
@@ -235,11 +236,7 @@ def test_other_schemes_and_malformed_urls() -> None:
 
 
 def test_closed_port_is_a_clear_error() -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nothing listens on once this socket is closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with pytest.raises(RemoteImageError, match=r"fetch failed .*check the URL and the server"):
         load_image(f"http://127.0.0.1:{port}/x.png", allow_urls=True)
 

@@ -1,4 +1,5 @@
-"""Retriever: text->images, image->images, image->texts, thresholds and probabilities."""
+"""Retriever (search/retriever.py): text->images, image->images, image->texts, thresholds and
+probabilities."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""ZeroShotClassifier: prompt ensembling, independent sigmoid probabilities, softmax for CLIP."""
+"""ZeroShotClassifier (search/zero_shot.py): prompt ensembling, independent sigmoid probabilities,
+softmax for CLIP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Distributed indexing on a local Ray cluster (2 CPUs, 127.0.0.1) into a real Chroma server.
+"""Distributed indexing (store/distributed/) on a local Ray cluster (2 CPUs, 127.0.0.1) into a real
+Chroma server.
 
 The proof is a comparison: the same folder indexed locally (``index_folder``) and on Ray must give
 the same ids, vectors, metadata and report, on a first run, on a rerun and after changes.

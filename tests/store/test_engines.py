@@ -1,4 +1,4 @@
-"""One entry point for both indexing engines: store.engines.index_paths and check_engine."""
+"""One entry point for both indexing engines (store/engines.py): index_paths and check_engine."""
 
 from __future__ import annotations
 

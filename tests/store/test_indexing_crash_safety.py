@@ -1,4 +1,5 @@
-"""Indexing killed with SIGKILL at many points, then run again, ends in the store a clean run makes.
+"""Indexing (store/indexing.py) killed with SIGKILL at many points, then run again, ends in the store
+a clean run makes.
 
 Each case indexes a folder in a child process (see ``tests/store/index_worker.py``) that kills itself
 at a chosen point: before, half-way through, during or after one of the store's writes, or when

@@ -1,4 +1,4 @@
-"""Several processes on one store.
+"""Several processes on one store (store/locking.py).
 
 An embedded store is open in one process at a time (chromadb 1.5.9's embedded client loses
 vectors when two processes have one directory open; see siglip_retriever.store.locking): a second

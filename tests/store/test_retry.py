@@ -1,4 +1,5 @@
-"""A Chroma server that is down, goes away mid-run, or restarts: clear errors, retries, reruns.
+"""A Chroma server that is down, goes away mid-run, or restarts (store/retry.py): clear errors,
+retries, reruns.
 
 Each test starts its own ``chroma run`` on 127.0.0.1 (a free port, a data directory under
 tmp_path) so that it can kill it and start it again on the same port and data.

@@ -1,4 +1,4 @@
-"""MultimodalStore on real chromadb: embedded, in memory and a real Chroma server."""
+"""MultimodalStore (store/store.py) on real chromadb: embedded, in memory and a real Chroma server."""
 
 from __future__ import annotations
 
