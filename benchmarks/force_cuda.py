@@ -1,11 +1,12 @@
 """A pytest plugin for a GPU machine: the encoder tests, with every encoder on CUDA.
 
-    PYTHONPATH=src:benchmarks python -m pytest tests/test_encoder.py -p force_cuda -o addopts=""
+    PYTHONPATH=src:benchmarks python -m pytest tests/encoding/test_encoder.py -p force_cuda -o addopts=""
 
 Encoders that ask for ``device="cpu"`` or ``"auto"`` get ``"cuda"``, and ``dtype="auto"`` means
 float32, so the tests' tolerances (set for float32) still apply; the float16 default of
-``device="auto"`` is covered by ``tests/test_performance_mechanics.py::test_auto_device_path``.
-Expect one failure: ``test_same_options_load_once`` looks for a ``"cpu"`` cache key.
+``device="auto"`` is covered by ``tests/encoding/test_loading.py::test_auto_device_path``.
+``test_same_options_load_once`` (in tests/encoding/test_loading.py) looks for a ``"cpu"`` cache key
+and fails under this plugin.
 """
 
 from __future__ import annotations

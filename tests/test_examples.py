@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each example runs in a child process on the demo model: 3 to 5 s apiece
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SEED = 20231127  # the seed the examples draw their pictures with: one the demo model never saw
 HIT = re.compile(r"^\s+(\d+)\. (\S+) (?:cos|score)=(-?[0-9.]+)")

@@ -1,4 +1,5 @@
-"""The SigLIP sigmoid loss and the CLIP softmax loss against direct computations of their formulas."""
+"""The SigLIP sigmoid loss and the CLIP softmax loss (losses.py) against direct computations of their
+formulas."""
 
 from __future__ import annotations
 

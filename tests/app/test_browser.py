@@ -1,0 +1,178 @@
+"""End to end in headless Chromium: the search page on the demo store, served by ``siglip-retriever serve``.
+
+Debian's ``chromium`` is driven by Playwright's Python package (no browser download). Screenshots
+are saved to ``test-artifacts/`` at the repository root.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from siglip_retriever.cli import main
+from siglip_retriever.demo.data import caption, write_image_folder
+from tests.helpers import cli_server
+
+pytestmark = pytest.mark.slow  # a browser, the CLI indexing the demo store and a server process
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+HELD_OUT_SEED = 4242  # pictures the demo model never saw
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _class(name: str | None) -> str:
+    return "_".join((name or "").split("_")[:2])
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail(
+            "the browser test needs Debian's chromium: apt-get install -y --no-install-recommends chromium"
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The demo store (2 held-out pictures per class), served on 127.0.0.1 by the CLI."""
+    root = tmp_path_factory.mktemp("e2e")
+    write_image_folder(root / "images", per_class=2, seed=HELD_OUT_SEED)
+    options = ["--model", "demo", "--db", str(root / "db"), "--device", "cpu"]
+    indexed = CliRunner().invoke(main, [*options, "index", str(root / "images")])
+    assert indexed.exit_code == 0, indexed.output
+    arguments = ["--db", str(root / "db"), "--device", "cpu", "serve", "--listen-port", "0"]
+    with cli_server(arguments, first_line="Serving 48 pictures") as url:
+        assert httpx.get(url + "health", timeout=10).json()["model"] == "demo"
+        yield url, root / "images"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    yield opened
+    context.close()
+    assert errors == [], errors  # no script errors, no CSP violations
+
+
+def _card_names(page: Page) -> list[str]:
+    return page.locator("#results .card").evaluate_all("cards => cards.map(c => c.dataset.name)")
+
+
+def test_french_query_then_similar_images(demo_server: tuple[str, Path], page: Page) -> None:
+    url, _ = demo_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(url)
+    expect(page.locator("#store-info")).to_contain_text("48 pictures")
+    query = caption("circle", "red", "fr")
+    assert query == "un cercle rouge"
+    page.fill("#query", query)
+    page.press("#query", "Enter")
+    expect(page.locator("#status")).to_contain_text(query)
+    cards = page.locator("#results .card")
+    expect(cards).to_have_count(24)
+    names = _card_names(page)
+    assert _class(names[0]) == "red_circle", names[:5]
+    assert [_class(n) for n in names[:2]] == ["red_circle", "red_circle"], names[:5]
+    first = cards.first
+    expect(first.locator(".score")).to_contain_text("%")
+    expect(first.locator("img")).to_have_js_property("complete", True)
+    assert first.locator("img").evaluate("img => img.naturalWidth") > 0  # the thumbnail loaded
+    assert "q=un+cercle+rouge" in page.url
+    page.screenshot(path=str(ARTIFACTS / "app-search-fr.png"), full_page=False)
+
+    clicked = names[0]
+    first.click()
+    expect(page.locator("#query-card")).to_be_visible()
+    expect(page.locator("#query-label")).to_have_text(clicked)
+    expect(page.locator("#status")).to_contain_text("similar")
+    expect(page.locator("#results .card .score").first).to_contain_text("cos")
+    similar = _card_names(page)
+    assert len(similar) == 24
+    assert clicked not in similar
+    assert _class(similar[0]) == "red_circle", similar[:5]
+    page.screenshot(path=str(ARTIFACTS / "app-similar.png"), full_page=False)
+    assert (ARTIFACTS / "app-search-fr.png").stat().st_size > 10_000
+
+
+def test_drop_an_image_and_zero_shot_tab(demo_server: tuple[str, Path], page: Page) -> None:
+    url, images = demo_server
+    page.goto(url)
+    expect(page.locator("#store-info")).to_contain_text("pictures")
+    dropped = images / "blue_star_001.png"
+    page.evaluate(
+        """async ([bytes, name]) => {
+            const file = new File([new Uint8Array(bytes)], name, {type: "image/png"});
+            const data = new DataTransfer();
+            data.items.add(file);
+            const options = {dataTransfer: data, bubbles: true, cancelable: true};
+            window.dispatchEvent(new DragEvent("drop", options));
+        }""",
+        [list(dropped.read_bytes()), "dropped.png"],
+    )
+    expect(page.locator("#query-label")).to_have_text("dropped.png")
+    expect(page.locator("#status")).to_contain_text("similar to dropped.png")
+    names = _card_names(page)
+    assert names[0] == "blue_star_001.png"  # the same picture, found by its pixels
+
+    page.click("#tab-classify")
+    expect(page.locator("#panel-classify")).to_be_visible()
+    expect(page.locator("#panel-search")).to_be_hidden()
+    page.set_input_files("#classify-file", str(images / "green_triangle_000.png"))
+    expect(page.locator("#classify-preview")).to_be_visible()
+    labels = [caption(shape, colour, "de") for shape, colour in [("triangle", "green"), ("circle", "red")]]
+    labels.append(caption("star", "blue", "de"))
+    page.fill("#labels", ", ".join(labels))
+    page.fill("#template", "{}")
+    page.click("#classify-form button[type=submit]")
+    rows = page.locator("#classify-results li")
+    expect(rows).to_have_count(3)
+    expect(rows.first.locator(".label")).to_have_text(labels[0])
+    expect(page.locator("#classify-status")).to_contain_text("independent probabilities")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-zero-shot.png"), full_page=False)
+
+
+def test_the_page_shows_api_errors(demo_server: tuple[str, Path], page: Page) -> None:
+    url, _ = demo_server
+    page.goto(url)
+    page.fill("#query", "x" * 600)
+    page.press("#query", "Enter")
+    expect(page.locator("#status.error")).to_contain_text("the limit is 500")
+    expect(page.locator("#results .card")).to_have_count(0)

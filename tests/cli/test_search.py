@@ -1,0 +1,61 @@
+"""The search commands (cli/search.py): ``search`` as a table and as JSON, thresholds and filters;
+``similar``, then ``classify`` and ``info`` on the same store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.helpers import run_cli
+
+
+def test_search_table_and_json(indexed: tuple[list[str], Path]) -> None:
+    options, _ = indexed
+    table = run_cli(*options, "search", "un cercle rouge", "-k", "2")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.strip().splitlines()
+    assert lines[0].split() == ["rank", "prob", "cosine", "item"]
+    assert len(lines) == 3
+    result = run_cli(*options, "search", "红色的圆", "--k", "3", "--json")
+    data = json.loads(result.stdout)
+    assert set(data) == {"query", "model", "score_kind", "hits"}
+    assert data["score_kind"] == "sigmoid"
+    assert len(data["hits"]) == 3
+    hit = data["hits"][0]
+    assert set(hit) == {"rank", "id", "kind", "uri", "text", "similarity", "probability", "metadata"}
+    assert 0.0 <= hit["probability"] <= 1.0
+    nothing = run_cli(*options, "search", "a red circle", "--min-prob", "1", "--json")
+    assert json.loads(nothing.stdout)["hits"] == []
+    assert "no match" in run_cli(*options, "search", "x", "--min-prob", "1").stdout
+    filtered = run_cli(*options, "search", "x", "--where", '{"kind": "text"}', "--json")
+    assert json.loads(filtered.stdout)["hits"] == []
+
+
+def test_similar_classify_info(indexed: tuple[list[str], Path]) -> None:
+    options, photos = indexed
+    similar = run_cli(*options, "similar", str(photos / "red.png"), "-k", "2", "--json")
+    assert similar.exit_code == 0, similar.output
+    hits = json.loads(similar.stdout)["hits"]
+    assert len(hits) == 2
+    assert all(not h["uri"].endswith("red.png") for h in hits)
+
+    classify = run_cli(
+        *options, "classify", str(photos / "red.png"), str(photos / "blue.png"),
+        "--labels", "red,blue,rouge", "--template", "a photo of {}", "--template", "{}", "--json",
+    )  # fmt: skip
+    assert classify.exit_code == 0, classify.output
+    data = json.loads(classify.stdout)
+    assert data["score_kind"] == "sigmoid"
+    assert data["templates"] == ["a photo of {}", "{}"]
+    assert [len(r["labels"]) for r in data["results"]] == [3, 3]
+    assert {r["top"] for r in data["results"]} <= {"red", "blue", "rouge"}
+    table = run_cli(*options, "classify", str(photos / "red.png"), "--labels", "red, blue")
+    assert table.exit_code == 0
+    assert "red" in table.stdout
+
+    info = run_cli(*options, "info", "--json")
+    facts = json.loads(info.stdout)
+    assert facts["images"] == 4
+    assert facts["texts"] == 0
+    assert facts["dim"] == 32
+    assert "images" in run_cli(*options, "info").stdout

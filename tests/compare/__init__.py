@@ -1,0 +1,1 @@
+"""Tests of siglip_retriever.compare: comparing models on pairs and classes."""

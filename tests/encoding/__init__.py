@@ -1,0 +1,1 @@
+"""Tests of siglip_retriever.encoding: checkpoints, images, texts, scores and the encoder."""

@@ -1,0 +1,1 @@
+"""Tests of siglip_retriever.integrations: the LangChain, LlamaIndex and Chroma adapters."""
