@@ -59,3 +59,24 @@ def test_similar_classify_info(indexed: tuple[list[str], Path]) -> None:
     assert facts["texts"] == 0
     assert facts["dim"] == 32
     assert "images" in run_cli(*options, "info").stdout
+
+
+def test_thresholds_have_the_search_layers_names_and_rules(indexed: tuple[list[str], Path]) -> None:
+    """--min-probability / --min-similarity (old spellings still accepted) mean what they mean in
+    every front-end; one that cannot apply to the search is one error line, as the library says."""
+    options, photos = indexed
+    for spelling in ("--min-probability", "--min-prob"):
+        result = run_cli(*options, "search", "a red circle", spelling, "1", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["hits"] == []
+    for spelling in ("--min-similarity", "--min-sim"):
+        result = run_cli(*options, "similar", str(photos / "red.png"), spelling, "1", "--json")
+        assert json.loads(result.stdout)["hits"] == []
+    texts = run_cli(*options, "search", "red", "--texts", "--min-similarity", "-1", "--json")
+    assert texts.exit_code == 0 and json.loads(texts.stdout)["hits"] == []
+    wrong = run_cli(*options, "search", "red", "--texts", "--min-probability", "0.5")
+    assert wrong.exit_code == 1
+    assert "min_probability applies to image-text pairs" in wrong.stderr
+    wrong = run_cli(*options, "search", "red", "--min-similarity", "0.5")
+    assert wrong.exit_code == 1
+    assert "min_similarity applies to image-image and text-text pairs" in wrong.stderr
