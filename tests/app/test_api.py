@@ -122,7 +122,7 @@ def test_openapi_documents_every_route(env: Env) -> None:
         "/api/images/{image_id}/thumbnail",
         "/api/images/{image_id}/similar",
     }
-    assert {p["name"] for p in paths["/api/search"]["get"]["parameters"]} == {"q", "k", "min_prob"}
+    assert {p["name"] for p in paths["/api/search"]["get"]["parameters"]} == {"q", "k", "min_probability"}
     assert "413" in paths["/api/similar"]["post"]["responses"]
     assert env.client.get("/docs").status_code == 200
 
@@ -169,9 +169,12 @@ def test_search_returns_hits_with_probabilities_and_urls(env: Env) -> None:
 def test_search_in_any_language_and_threshold(env: Env) -> None:
     for query in ("红色的圆", "ein roter Kreis", "красный круг"):
         assert len(env.client.get("/api/search", params={"q": query, "k": 2}).json()["hits"]) == 2
-    nothing = env.client.get("/api/search", params={"q": "a red circle", "min_prob": 1.0})
-    assert nothing.status_code == 200
-    assert nothing.json()["hits"] == []
+    for name in ("min_probability", "min_prob"):  # the search layer's name, and the earlier one
+        nothing = env.client.get("/api/search", params={"q": "a red circle", name: 1.0})
+        assert nothing.status_code == 200
+        assert nothing.json()["hits"] == []
+    both = env.client.get("/api/search", params={"q": "x", "min_probability": 1.0, "min_prob": 0.5})
+    assert "not both" in _error(both, 422, "invalid_request")["message"]
 
 
 @pytest.mark.parametrize(
@@ -237,8 +240,9 @@ def test_similar_to_a_stored_picture_leaves_it_out(env: Env) -> None:
     assert [h["rank"] for h in hits] == [1, 2, 3, 4]
     similarities = [h["similarity"] for h in hits]
     assert similarities == sorted(similarities, reverse=True)
-    strict = env.client.get(f"/api/images/{env.ids['red']}/similar", params={"min_sim": 1.0})
-    assert strict.json()["hits"] == []
+    for name in ("min_similarity", "min_sim"):
+        strict = env.client.get(f"/api/images/{env.ids['red']}/similar", params={name: 1.0})
+        assert strict.json()["hits"] == []
     _error(env.client.get(f"/api/images/{env.ids['red']}/similar", params={"k": 500}), 422, "k_too_large")
     _error(env.client.get("/api/images/img-0000/similar"), 404, "not_found")
     _error(env.client.get(f"/api/images/{env.text_id}/similar"), 404, "not_found")

@@ -5,7 +5,7 @@
 - ``GET /``: the search page (plain HTML, CSS and JavaScript from ``static/``);
 - ``GET /health``: liveness, with the model name and the package version;
 - ``GET /api/info``: the store's model, score kind, counts and the limits below;
-- ``GET /api/search?q=&k=&min_prob=``: images matching a text query in any language;
+- ``GET /api/search?q=&k=&min_probability=``: images matching a text query in any language;
 - ``POST /api/similar``: images similar to an uploaded image (multipart field ``image``);
 - ``GET /api/images/{id}/similar``: images similar to a stored image;
 - ``POST /api/classify``: zero-shot probabilities of ``labels`` for an uploaded ``image``;

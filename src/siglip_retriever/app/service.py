@@ -220,20 +220,22 @@ class SearchService:
 
     # -- searches and zero-shot -------------------------------------------------------------------
 
-    def search(self, query: str, k: int, min_prob: float | None) -> list[SearchHit]:
+    def search(self, query: str, k: int, min_probability: float | None) -> list[SearchHit]:
         """Images matching a text query, best first."""
         with self.model_lock:
-            return self.retriever.text_to_images(query, k=k, min_probability=min_prob)
+            return self.retriever.text_to_images(query, k=k, min_probability=min_probability)
 
-    def similar_to_image(self, image: Image.Image, k: int, min_sim: float | None) -> list[SearchHit]:
+    def similar_to_image(self, image: Image.Image, k: int, min_similarity: float | None) -> list[SearchHit]:
         """Stored images similar to an uploaded one (itself included if it is stored)."""
         with self.model_lock:
-            return self.retriever.image_to_images(image, k=k, min_similarity=min_sim, exclude_self=False)
+            return self.retriever.image_to_images(
+                image, k=k, min_similarity=min_similarity, exclude_self=False
+            )
 
-    def similar_to_id(self, image_id: str, k: int, min_sim: float | None) -> list[SearchHit]:
+    def similar_to_id(self, image_id: str, k: int, min_similarity: float | None) -> list[SearchHit]:
         """Neighbours of a stored image from its stored vector: nothing is decoded or encoded."""
         self.stored_item(image_id)
-        return self.retriever.similar_to_stored(image_id, k=k, kind="image", min_similarity=min_sim)
+        return self.retriever.similar_to_stored(image_id, k=k, kind="image", min_similarity=min_similarity)
 
     def classify(
         self, image: Image.Image, labels: list[str], templates: list[str]

@@ -1,10 +1,12 @@
 """The web app's search routes: images for a text query, for an uploaded image, for a stored image.
 
-- ``GET /api/search?q=&k=&min_prob=``: images matching a text query in any language, with
+- ``GET /api/search?q=&k=&min_probability=``: images matching a text query in any language, with
   SigLIP's probability;
 - ``POST /api/similar``: images similar to an uploaded image (multipart field ``image``);
 - ``GET /api/images/{id}/similar``: images similar to a stored image, from its stored vector.
 
+The thresholds have the search layer's names, ``min_probability`` and ``min_similarity`` (the
+earlier ``min_prob`` and ``min_sim`` are still accepted, and left out of the OpenAPI document).
 Every hit and score comes from the service's
 :class:`~siglip_retriever.search.retriever.Retriever`; :func:`hit_body` only gives a hit the
 :class:`~siglip_retriever.app.schemas.Hit` shape: the file's name instead of its path, and the
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
+from siglip_retriever.app.errors import ApiError
 from siglip_retriever.app.schemas import ERROR_RESPONSES, SearchResponse
 from siglip_retriever.app.service import SearchService, ServiceDep
 from siglip_retriever.errors import MissingDependencyError
@@ -45,13 +48,14 @@ def search(
     service: ServiceDep,
     q: Annotated[str, Query(description="What the picture should show, in any language.")],
     k: Annotated[int, Query(description="Number of hits (at most the server's max_k).")] = 12,
-    min_prob: Annotated[
+    min_probability: Annotated[
         float | None, Query(ge=0.0, le=1.0, description="Only hits with at least this probability.")
     ] = None,
+    min_prob: Annotated[float | None, Query(ge=0.0, le=1.0, include_in_schema=False)] = None,
 ) -> dict[str, Any]:
     """Images matching a text query, best first, with SigLIP's probability."""
     query = service.check_query(q)
-    hits = service.search(query, service.check_k(k), min_prob)
+    hits = service.search(query, service.check_k(k), _one("min_probability", min_probability, min_prob))
     return _results(request, service, query, service.store.score_kind, hits)
 
 
@@ -61,14 +65,16 @@ def similar(
     service: ServiceDep,
     image: Annotated[UploadFile | None, File(description="The example image.")] = None,
     k: Annotated[int, Query(description="Number of hits.")] = 12,
-    min_sim: Annotated[
+    min_similarity: Annotated[
         float | None, Query(ge=-1.0, le=1.0, description="Only hits with at least this cosine.")
     ] = None,
+    min_sim: Annotated[float | None, Query(ge=-1.0, le=1.0, include_in_schema=False)] = None,
 ) -> dict[str, Any]:
     """Stored images similar to an uploaded one, ranked by cosine similarity."""
     count = service.check_k(k)
+    threshold = _one("min_similarity", min_similarity, min_sim)
     picture, name = service.decode_upload(image)
-    return _results(request, service, name, "cosine", service.similar_to_image(picture, count, min_sim))
+    return _results(request, service, name, "cosine", service.similar_to_image(picture, count, threshold))
 
 
 @router.get(
@@ -82,11 +88,23 @@ def similar_to_stored(
     service: ServiceDep,
     image_id: str,
     k: Annotated[int, Query(description="Number of hits.")] = 12,
-    min_sim: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
+    min_similarity: Annotated[
+        float | None, Query(ge=-1.0, le=1.0, description="Only hits with at least this cosine.")
+    ] = None,
+    min_sim: Annotated[float | None, Query(ge=-1.0, le=1.0, include_in_schema=False)] = None,
 ) -> dict[str, Any]:
     """Stored images similar to a stored one (itself left out), from its stored vector."""
-    hits = service.similar_to_id(image_id, service.check_k(k), min_sim)
+    threshold = _one("min_similarity", min_similarity, min_sim)
+    hits = service.similar_to_id(image_id, service.check_k(k), threshold)
     return _results(request, service, image_id, "cosine", hits)
+
+
+def _one(name: str, value: float | None, earlier: float | None) -> float | None:
+    """A threshold given under its name or its earlier short name (not both, unless equal)."""
+    if value is not None and earlier is not None and value != earlier:
+        short = {"min_probability": "min_prob", "min_similarity": "min_sim"}[name]
+        raise ApiError(422, "invalid_request", f"give {name} or {short}, not both")
+    return value if value is not None else earlier
 
 
 def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
