@@ -41,6 +41,11 @@ __all__ = ["hit_body", "router"]
 
 router = APIRouter()
 
+MinSimilarity = Annotated[
+    float | None, Query(ge=-1.0, le=1.0, description="Only hits with at least this cosine.")
+]
+EarlierMinSimilarity = Annotated[float | None, Query(ge=-1.0, le=1.0, include_in_schema=False)]
+
 
 @router.get("/api/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
 def search(
@@ -65,10 +70,8 @@ def similar(
     service: ServiceDep,
     image: Annotated[UploadFile | None, File(description="The example image.")] = None,
     k: Annotated[int, Query(description="Number of hits.")] = 12,
-    min_similarity: Annotated[
-        float | None, Query(ge=-1.0, le=1.0, description="Only hits with at least this cosine.")
-    ] = None,
-    min_sim: Annotated[float | None, Query(ge=-1.0, le=1.0, include_in_schema=False)] = None,
+    min_similarity: MinSimilarity = None,
+    min_sim: EarlierMinSimilarity = None,
 ) -> dict[str, Any]:
     """Stored images similar to an uploaded one, ranked by cosine similarity."""
     count = service.check_k(k)
@@ -88,10 +91,8 @@ def similar_to_stored(
     service: ServiceDep,
     image_id: str,
     k: Annotated[int, Query(description="Number of hits.")] = 12,
-    min_similarity: Annotated[
-        float | None, Query(ge=-1.0, le=1.0, description="Only hits with at least this cosine.")
-    ] = None,
-    min_sim: Annotated[float | None, Query(ge=-1.0, le=1.0, include_in_schema=False)] = None,
+    min_similarity: MinSimilarity = None,
+    min_sim: EarlierMinSimilarity = None,
 ) -> dict[str, Any]:
     """Stored images similar to a stored one (itself left out), from its stored vector."""
     threshold = _one("min_similarity", min_similarity, min_sim)
