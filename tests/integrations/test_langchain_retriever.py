@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -45,13 +44,8 @@ class RecordingChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "recording-chat"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        """Record the messages (``stop`` and the run manager, passed along, are not needed)."""
         self.received.append(list(messages))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content="ok"))])
 
