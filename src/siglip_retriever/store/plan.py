@@ -66,20 +66,17 @@ _LOOKUP_CHUNK = 1000  # ids per store lookup
 
 @dataclass(frozen=True)
 class FileFacts:
-    """A file as a scan or a listing sees it, before it is read.
-
-    Attributes:
-        uri: the file as the store and the reports name it (:func:`file_uri`, or a full URI).
-        mtime_ns: its modification time.
-        size: its size in bytes.
-        path: where to read it: the local path (undecodable bytes of its name kept), or its path
-            on a pyarrow filesystem; empty: ``uri``.
-    """
+    """A file as a scan or a listing sees it, before it is read."""
 
     uri: str
+    """The file as the store and the reports name it (:func:`file_uri`, or a full URI)."""
     mtime_ns: int
+    """Its modification time."""
     size: int
+    """Its size in bytes."""
     path: str = ""
+    """Where to read it: the local path (undecodable bytes of its name kept), or its path on a
+    pyarrow filesystem; empty: ``uri``."""
 
 
 @dataclass(frozen=True)
