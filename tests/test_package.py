@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
 import sys
 import types
+import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from packaging.requirements import Requirement
 
 import siglip_retriever
 from siglip_retriever import errors
@@ -111,3 +114,50 @@ def test_tests_cannot_reach_the_network() -> None:
         sock.connect(("93.184.216.34", 80))
     with pytest.raises(RuntimeError, match="offline"):
         socket.getaddrinfo("huggingface.co", 443)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_py_typed_and_a_lean_core(tmp_path: Path) -> None:
+    """The built wheel carries the PEP 561 marker, and its core requirements pull no test or tool."""
+    assert (ROOT / "src" / "siglip_retriever" / "py.typed").is_file()
+    build = [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*build, "--quiet", "--wheel-dir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (wheel,) = tmp_path.glob("siglip_retriever-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (metadata_name,) = (n for n in names if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(metadata_name).decode()
+    assert "siglip_retriever/py.typed" in names
+    assert "siglip_retriever/demo/model/config.json" in names
+    requirements = [
+        Requirement(line.split(":", 1)[1])
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    core_names = {req.name.lower() for req in requirements if req.marker is None}
+    assert {"torch", "transformers", "chromadb", "pillow", "pillow-heif"} <= core_names
+    assert not core_names & {"ray", "playwright", "pytest", "pandas", "pyarrow", "mypy", "ruff", "hatchling"}
+
+
+def test_core_dependencies_read_avif_and_heic() -> None:
+    """Pillow reads and writes AVIF itself; pillow-heif's opener does HEIC (iPhone photos)."""
+    import pillow_heif
+    from PIL import Image, features
+
+    assert features.check("avif")
+    pillow_heif.register_heif_opener()
+    for fmt, brand in (("AVIF", b"ftypavif"), ("HEIF", b"ftypheic")):
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 32), (255, 0, 0)).save(buffer, format=fmt, quality=90)
+        assert buffer.getvalue()[4:12] == brand
+        with Image.open(io.BytesIO(buffer.getvalue())) as image:
+            red, green, blue = image.convert("RGB").getpixel((16, 16))
+        assert image.size == (32, 32)
+        assert red > 240 and green < 15 and blue < 15, fmt
