@@ -1,12 +1,14 @@
 """The ``siglip-retriever`` command line: a thin layer over the public API.
 
 Heavy libraries are imported inside the commands, so ``siglip-retriever --help`` stays fast.
-Every global option can also come from an environment variable (``SIGLIP_RETRIEVER_MODEL``,
-``SIGLIP_RETRIEVER_DB``, ``SIGLIP_RETRIEVER_HOST``, ...; see ``--help``).
+The global options may come before or after the command (after it wins), and each can also come
+from an environment variable (``SIGLIP_RETRIEVER_MODEL``, ``SIGLIP_RETRIEVER_DB``,
+``SIGLIP_RETRIEVER_HOST``, ...; see ``--help``).
 
 Modules, one job each: this one (the :func:`main` group: global options, ``--version``, the
 commands), :mod:`.settings` (the global options as :class:`~.settings.Settings`, which build the
-encoder and the store), :mod:`.options` (options shared by commands), :mod:`.output` (JSON, the
+encoder and the store), :mod:`.options` (the global options, before and after
+the command, and the options several commands share), :mod:`.output` (JSON, the
 hits table, errors as one line), and one module a command group: :mod:`.index`, :mod:`.search`
 (search, similar), :mod:`.classify`, :mod:`.info` (info, presets, embed), :mod:`.serve`,
 :mod:`.compare`, :mod:`.demo`.
@@ -33,7 +35,7 @@ from siglip_retriever.cli.info import embed_command, info_command, presets_comma
 from siglip_retriever.cli.options import global_options
 from siglip_retriever.cli.search import search_command, similar_command
 from siglip_retriever.cli.serve import serve_command
-from siglip_retriever.cli.settings import Settings
+from siglip_retriever.cli.settings import Settings, show_library_logs
 
 __all__ = ["main"]
 
@@ -51,12 +53,18 @@ def main(ctx: click.Context, **options: Any) -> None:
     With your own pictures:
       siglip-retriever index ~/Pictures
       siglip-retriever search "un chat sur un canapé"
+
+    The global options below (all but --version) go before the command or after
+    it: "siglip-retriever --db DIR index PHOTOS" and "siglip-retriever index
+    PHOTOS --db DIR" are the same; each command's --help lists the ones it uses.
+    Given both ways, the one after the command wins; given neither way, the
+    environment variable applies, then the default. After serve, --host and
+    --port are the web app's; the Chroma server's are --chroma-host and
+    --chroma-port there.
     """
     ctx.obj = Settings(**options)
     if options["verbose"]:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        show_library_logs()
 
 
 for _command in (

@@ -13,14 +13,21 @@ from pathlib import Path
 
 import click
 
-from siglip_retriever.cli.options import EXISTING_FILE, json_option, option, templates_option, with_settings
+from siglip_retriever.cli.options import (
+    EXISTING_FILE,
+    SettingsCommand,
+    json_option,
+    option,
+    templates_option,
+    with_settings,
+)
 from siglip_retriever.cli.output import print_json, show
 from siglip_retriever.cli.settings import Settings
 
 __all__ = ["classify_command"]
 
 
-@click.command("classify")
+@click.command("classify", cls=SettingsCommand)
 @click.argument("images", nargs=-1, required=True, type=EXISTING_FILE)
 @click.option("-l", "--labels", required=True, help="Comma-separated labels, in any language.")
 @templates_option("Prompt with {} for the label; repeatable. Default: 'a photo of {}.'")

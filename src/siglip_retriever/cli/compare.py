@@ -17,7 +17,14 @@ from typing import Any
 
 import click
 
-from siglip_retriever.cli.options import EXISTING_FILE, option, stacked, templates_option, with_settings
+from siglip_retriever.cli.options import (
+    EXISTING_FILE,
+    SettingsCommand,
+    option,
+    stacked,
+    templates_option,
+    with_global_options,
+)
 from siglip_retriever.cli.output import show
 from siglip_retriever.cli.settings import Settings
 from siglip_retriever.errors import ConfigurationError
@@ -61,7 +68,7 @@ _report_options = stacked(
 """Where the report goes: ``--out`` and ``--format``."""
 
 
-@click.command("compare")
+@click.command("compare", cls=SettingsCommand)
 @click.option(
     "--models",
     required=True,
@@ -77,7 +84,7 @@ _report_options = stacked(
     is_flag=True,
     help="Run every model in this process: starts faster, but peak memory is sampled, not exact.",
 )
-@with_settings
+@with_global_options(only=["device", "dtype", "batch_size", "verbose"])  # the models: --models
 def compare_command(
     settings: Settings,
     models: str,

@@ -3,8 +3,12 @@
 Example (``siglip-retriever demo --json`` runs it all, in about a minute on a CPU)::
 
     >>> from siglip_retriever.cli.demo import demo_command
-    >>> [param.opts[0] for param in demo_command.params]
+    >>> from siglip_retriever.cli.options import AfterCommandOption
+    >>> [param.opts[0] for param in demo_command.params if not isinstance(param, AfterCommandOption)]
     ['--out', '--per-class', '--json']
+    >>> [param.opts[-1] for param in demo_command.params if isinstance(param, AfterCommandOption)
+    ...  and not param.hidden]  # the global options it uses, also after it
+    ['--device', '--verbose']
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from pathlib import Path
 
 import click
 
-from siglip_retriever.cli.options import json_option, option, with_settings
+from siglip_retriever.cli.options import SettingsCommand, json_option, option, with_global_options
 from siglip_retriever.cli.output import print_json
 from siglip_retriever.cli.settings import Settings, quiet_model_loading
 
 __all__ = ["demo_command"]
 
 
-@click.command("demo")
+@click.command("demo", cls=SettingsCommand)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -33,7 +37,7 @@ __all__ = ["demo_command"]
     help="Pictures per shape and colour (24 classes).",
 )
 @json_option("Print the results as JSON.")
-@with_settings
+@with_global_options(only=["device", "verbose"])  # its model and store are its own
 def demo_command(settings: Settings, out: Path | None, per_class: int, as_json: bool) -> None:
     """Offline walkthrough on the bundled demo model: index, search in 7 languages, classify."""
     import tempfile

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from siglip_retriever.cli.options import ENV, PathOrUri, json_option, option, stacked, with_settings
+from siglip_retriever.cli.options import (
+    ENV,
+    PathOrUri,
+    SettingsCommand,
+    json_option,
+    option,
+    stacked,
+    with_settings,
+)
 from siglip_retriever.cli.output import print_json, show
 from siglip_retriever.cli.settings import Settings
 from siglip_retriever.errors import ConfigurationError
@@ -55,7 +63,7 @@ _ray_options = stacked(
 )
 
 
-@click.command("index")
+@click.command("index", cls=SettingsCommand)
 @click.argument("paths", nargs=-1, required=True, type=PathOrUri(exists=True, path_type=Path))
 @click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
 @click.option(

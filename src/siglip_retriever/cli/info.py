@@ -13,14 +13,14 @@ import json
 
 import click
 
-from siglip_retriever.cli.options import json_option, with_settings
+from siglip_retriever.cli.options import SettingsCommand, json_option, with_settings
 from siglip_retriever.cli.output import print_json
 from siglip_retriever.cli.settings import Settings
 
 __all__ = ["embed_command", "info_command", "presets_command"]
 
 
-@click.command("info")
+@click.command("info", cls=SettingsCommand)
 @json_option("Print JSON.")
 @with_settings
 def info_command(settings: Settings, as_json: bool) -> None:
@@ -71,7 +71,7 @@ def presets_command(as_json: bool) -> None:
         click.echo(f"{preset.name:<{width}}  {preset.score_kind:<7}  {preset.description}")
 
 
-@click.command("embed")
+@click.command("embed", cls=SettingsCommand)
 @click.argument("texts", nargs=-1, required=True)
 @with_settings
 def embed_command(settings: Settings, texts: tuple[str, ...]) -> None:

@@ -15,6 +15,7 @@ import click
 
 from siglip_retriever.cli.options import (
     EXISTING_FILE,
+    SettingsCommand,
     json_option,
     k_option,
     min_probability_option,
@@ -30,7 +31,7 @@ from siglip_retriever.errors import ConfigurationError
 __all__ = ["search_command", "similar_command"]
 
 
-@click.command("search")
+@click.command("search", cls=SettingsCommand)
 @click.argument("query")
 @k_option
 @min_probability_option
@@ -67,7 +68,7 @@ def search_command(
     print_hits(query, store.model_name, store.score_kind, hits, as_json)
 
 
-@click.command("similar")
+@click.command("similar", cls=SettingsCommand)
 @click.argument("image", type=EXISTING_FILE)
 @k_option
 @min_similarity_option("Only hits with at least this cosine similarity.")

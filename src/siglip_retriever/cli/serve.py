@@ -1,5 +1,9 @@
 """The ``serve`` command: the web app (a search page and a REST API) over the store.
 
+After ``serve``, ``--host`` and ``--port`` are the web app's address and port (``--bind`` and
+``--listen-port`` are the same options); the Chroma server's are ``--chroma-host`` and
+``--chroma-port`` there, or the global ``--host`` and ``--port`` before ``serve``.
+
 Example:
     >>> from siglip_retriever.cli.serve import serve_command
     >>> {p.name: p.default for p in serve_command.params if p.name.startswith("max")}  # the limits
@@ -10,27 +14,38 @@ from __future__ import annotations
 
 import click
 
-from siglip_retriever.cli.options import ENV, option, with_settings
+from siglip_retriever.cli.options import ENV, SettingsCommand, option, with_global_options
 from siglip_retriever.cli.settings import Settings
 
-__all__ = ["serve_command"]
+__all__ = ["CHROMA_SPELLINGS", "serve_command"]
+
+CHROMA_SPELLINGS = {"host": ["--chroma-host"], "port": ["--chroma-port"]}
+"""How the Chroma server's host and port are spelled after ``serve``: its --host and --port are the
+web app's (what "serve --port 9000" means); before ``serve`` they are the Chroma server's."""
 
 
-@click.command("serve")
+@click.command("serve", cls=SettingsCommand)
 @option(
+    "--host",
     "--bind",
     "--host-address",
     "bind",
     envvar=ENV + "BIND",
+    show_envvar=True,
     default="127.0.0.1",
-    help="Address the web app listens on. 0.0.0.0 exposes your pictures to the network.",
+    help="Address the web app listens on. 0.0.0.0 exposes your pictures to the network. "
+    "(The Chroma server's host: --chroma-host, or --host before serve.)",
 )
 @option(
+    "--port",
     "--listen-port",
+    "listen_port",
     envvar=ENV + "LISTEN_PORT",
+    show_envvar=True,
     type=click.IntRange(0, 65535),
     default=8765,
-    help="Port the web app listens on (0: a free one). The global --port is the Chroma server's.",
+    help="Port the web app listens on (0: a free one). "
+    "(The Chroma server's port: --chroma-port, or --port before serve.)",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser once it is up.")
 @option(
@@ -43,7 +58,7 @@ __all__ = ["serve_command"]
     "--max-pixels", type=click.IntRange(min=1), default=50_000_000, help="Largest uploaded image in pixels."
 )
 @option("--max-k", type=click.IntRange(min=1), default=100, help="Most hits per search.")
-@with_settings
+@with_global_options(spellings=CHROMA_SPELLINGS)
 def serve_command(
     settings: Settings,
     bind: str,

@@ -27,12 +27,12 @@ if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["Settings", "quiet_model_loading"]
+__all__ = ["Settings", "quiet_model_loading", "show_library_logs"]
 
 
 @dataclass
 class Settings:
-    """The global options, shared by every command."""
+    """The global options, shared by every command (given before it, after it, or from the environment)."""
 
     model: str | None
     db: str
@@ -85,3 +85,10 @@ def quiet_model_loading(verbose: bool) -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+def show_library_logs() -> None:
+    """The libraries' logs on stderr, down to DEBUG: what --verbose shows besides tracebacks."""
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
