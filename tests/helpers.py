@@ -69,6 +69,42 @@ def colour_pictures(
     return paths
 
 
+PHOTO_FORMATS = {
+    "heic": "HEIF",
+    "avif": "AVIF",
+    "webp": "WEBP",
+    "bmp": "BMP",
+    "gif": "GIF",
+    "tif": "TIFF",
+    "png": "PNG",
+    "jpg": "JPEG",
+}
+"""The photo formats tests write with the real encoders, by extension: Pillow's own, and HEIC
+through pillow-heif."""
+
+
+def half_and_half(width: int, height: int) -> Image.Image:
+    """A picture whose left half is red and right half blue."""
+    picture = Image.new("RGB", (width, height), "blue")
+    picture.paste((255, 0, 0), (0, 0, width // 2, height))
+    return picture
+
+
+def save_photo(path: Path, picture: Image.Image, *, orientation: int = 1) -> Path:
+    """Save ``picture`` in the format its extension names, by that format's own encoder, with an
+    EXIF orientation tag when ``orientation`` is not 1."""
+    from siglip_retriever.encoding.images import enable_plugins
+
+    enable_plugins()  # pillow-heif's HEIC writer
+    options: dict[str, Any] = {"quality": 95} if path.suffix.lower() in (".jpg", ".webp") else {}
+    if orientation != 1:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    picture.save(path, **options)
+    return path
+
+
 def random_pictures(count: int, seed: int = 0) -> list[Image.Image]:
     """``count`` pictures of random pixels in five sizes (square, wide, tall, large)."""
     rng = np.random.default_rng(seed)

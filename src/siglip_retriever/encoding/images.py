@@ -12,11 +12,17 @@ Accepted inputs (:data:`ImageInput`):
 - an ``http(s)://`` URL, only when ``allow_urls`` is given (see :mod:`siglip_retriever.encoding.remote`);
   otherwise a URL is refused with :class:`~siglip_retriever.errors.UrlNotAllowedError`.
 
+Formats: everything Pillow reads (JPEG, PNG, WebP, AVIF, GIF, BMP, TIFF, ...) and HEIC/HEIF, the
+default format of iPhone photos, through the ``pillow-heif`` plugin (registered on the first
+decode, see :func:`enable_plugins`).
+
 What happens on the way: EXIF orientation is applied; palette, RGBA/LA (composited on white),
-CMYK, 16-bit, 32-bit and grayscale images become 8-bit RGB; animated images give their first
-frame; images with more than ``max_pixels`` pixels are refused (a decompression-bomb guard);
-large JPEG files are decoded at a reduced scale (``Image.draft``) when ``target_size`` is much
-smaller than the file, which halves decode time for phone photos.
+CMYK, 16-bit, 32-bit and grayscale images become 8-bit RGB; animated images and multi-page TIFFs
+give their first frame; images with more than ``max_pixels`` pixels are refused (a
+decompression-bomb guard); large JPEG files are decoded at a reduced scale (``Image.draft``) when
+``target_size`` is much smaller than the file, which halves decode time for phone photos.
+:func:`decode_image` also says the picture's own size, whatever size it was decoded at, and
+:func:`image_size` reads that size from the file's header alone.
 
 Every failure raises :class:`~siglip_retriever.errors.ImageLoadError` naming the input, with a
 reason that says what the input is when it is not an image (an HTML page, a text file, an SVG, a
@@ -37,6 +43,10 @@ import io
 import os
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Union
 
@@ -49,7 +59,17 @@ from siglip_retriever.errors import ImageLoadError, InputTypeError
 if TYPE_CHECKING:
     from siglip_retriever.encoding.remote import UrlPolicy
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageInput", "describe_source", "image_list", "load_image"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DecodedImage",
+    "ImageInput",
+    "decode_image",
+    "describe_source",
+    "enable_plugins",
+    "image_list",
+    "image_size",
+    "load_image",
+]
 
 ImageInput = Union[  # noqa: UP007 - a runtime alias; X | Y of these fails on Python 3.10
     str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray
@@ -64,6 +84,39 @@ _DATA_URI = re.compile(
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]+")
 _DRAFT_FACTOR = 2  # decode JPEGs at reduced scale only when the file is at least this much larger
+_ORIENTATION = 0x0112  # the EXIF tag
+_TRANSPOSED = (5, 6, 7, 8)  # orientations that swap width and height
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded picture, and the size of the picture itself.
+
+    Attributes:
+        image: the picture as 8-bit RGB, EXIF orientation applied (maybe decoded at reduced scale).
+        width, height: the picture's own size in pixels after EXIF orientation, whatever size
+            ``image`` was decoded at: what a photo viewer shows as its size.
+    """
+
+    image: Image.Image
+    width: int
+    height: int
+
+
+@cache
+def enable_plugins() -> bool:
+    """Register the Pillow plugins for formats Pillow does not read by itself; ``True`` when the
+    HEIC/HEIF plugin (``pillow-heif``, a dependency) is there.
+
+    Called before every decode; cheap after the first call. Call it yourself before opening
+    images with Pillow directly (``Image.open``) to read HEIC photos too.
+    """
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # a broken or removed install: HEIC files then say what they are
+        return False
+    register_heif_opener()
+    return True
 
 
 def describe_source(source: object) -> str:
@@ -114,6 +167,8 @@ def load_image(
 ) -> Image.Image:
     """Load ``source`` as an 8-bit RGB :class:`PIL.Image.Image`.
 
+    :func:`decode_image` does the same, and also says the picture's own size.
+
     Args:
         source: any :data:`ImageInput`.
         target_size: the side in pixels the image will be resized to afterwards. When a JPEG is
@@ -132,16 +187,86 @@ def load_image(
         ImageLoadError: the input cannot be read; the message names the input and the reason.
             :class:`~siglip_retriever.errors.RemoteImageError` (a subclass) for URLs.
     """
-    name = describe_source(source)
+    return decode_image(source, target_size=target_size, max_pixels=max_pixels, allow_urls=allow_urls).image
+
+
+def decode_image(
+    source: ImageInput,
+    *,
+    target_size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    allow_urls: bool | UrlPolicy = False,
+) -> DecodedImage:
+    """Decode ``source`` as :func:`load_image` does, and say the picture's own size.
+
+    ``width`` and ``height`` are those of the picture after EXIF orientation, also when a large
+    JPEG was decoded at a reduced scale for ``target_size``.
+
+    Raises:
+        ImageLoadError: as :func:`load_image`.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> buffer = io.BytesIO()
+        >>> Image.new("RGB", (640, 480), "red").save(buffer, format="JPEG")
+        >>> decoded = decode_image(buffer.getvalue(), target_size=224)
+        >>> decoded.image.size, (decoded.width, decoded.height)
+        ((320, 240), (640, 480))
+    """
     policy = resolve_url_policy(allow_urls)
-    try:
+    with _named_errors(describe_source(source)):
         if isinstance(source, Image.Image):
             _check_pixels(source, max_pixels)
-            return _to_rgb(ImageOps.exif_transpose(source) or source)
+            oriented = ImageOps.exif_transpose(source) or source
+            return DecodedImage(_to_rgb(oriented), *oriented.size)
         if isinstance(source, np.ndarray):
-            return _from_array(source)
+            picture = _from_array(source)
+            return DecodedImage(picture, *picture.size)
         data = _open_bytes_or_path(source, policy)
         return _decode(data, target_size=target_size, max_pixels=max_pixels)
+
+
+def image_size(source: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[int, int]:
+    """``(width, height)`` of the picture in a file, after EXIF orientation, read from its header
+    alone (no pixel is decoded): the size :func:`decode_image` reports.
+
+    Raises:
+        ImageLoadError: the file cannot be read or is not an image.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> buffer = io.BytesIO()
+        >>> exif = Image.Exif()
+        >>> exif[0x0112] = 6  # shot with the phone on its side: shown rotated a quarter turn
+        >>> Image.new("RGB", (640, 480)).save(buffer, format="JPEG", exif=exif.tobytes())
+        >>> image_size(buffer.getvalue())
+        (480, 640)
+    """
+    with _named_errors(describe_source(source)):
+        data = _open_bytes_or_path(source, None)
+        enable_plugins()
+        with _open(data) as image:
+            width, height = image.size
+            # Pillow's TIFF reader and pillow-heif give the oriented size already
+            turned = image.format not in ("TIFF", "HEIF") and _orientation(image) in _TRANSPOSED
+            return (height, width) if turned else (width, height)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(_ORIENTATION, 1)
+    except (*_DECODER_FAILURES, OSError, ValueError, SyntaxError):  # a broken EXIF block
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+@contextmanager
+def _named_errors(name: str) -> Iterator[None]:
+    """Turn whatever reading an image raises into :class:`ImageLoadError` naming ``name``."""
+    try:
+        yield
     except ImageLoadError as exc:
         if exc.source == name:
             raise
@@ -270,25 +395,34 @@ def _b64decode(data: str, source: str) -> bytes:
     return decoded
 
 
-def _decode(data: IO[bytes] | str, *, target_size: int | None, max_pixels: int | None) -> Image.Image:
+def _open(data: IO[bytes] | str) -> Image.Image:
+    """``Image.open``, with a file Pillow cannot identify said for what it is."""
     try:
-        opened = Image.open(data)
+        return Image.open(data)
     except UnidentifiedImageError:
         raise ImageLoadError(describe_source(data), _what_is(_head(data))) from None
     except _DECODER_FAILURES as exc:
         raise ImageLoadError(describe_source(data), _decoder_failure(exc)) from exc
-    with opened as image:
+
+
+def _decode(data: IO[bytes] | str, *, target_size: int | None, max_pixels: int | None) -> DecodedImage:
+    enable_plugins()
+    with _open(data) as image:
         _check_pixels(image, max_pixels)
         try:
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)
+            full = image.size
             if target_size and image.format == "JPEG":
                 width, height = image.size
                 if min(width, height) >= _DRAFT_FACTOR * target_size:
                     image.draft("RGB", (target_size, target_size))
             image.load()
+            loaded = image.size
             oriented = ImageOps.exif_transpose(image) or image
-            return _to_rgb(oriented)
+            turned = oriented.size != loaded and oriented.size == loaded[::-1]
+            width, height = full[::-1] if turned else full
+            return DecodedImage(_to_rgb(oriented), width, height)
         except _DECODER_FAILURES as exc:
             raise ImageLoadError(describe_source(data), _decoder_failure(exc)) from exc
 

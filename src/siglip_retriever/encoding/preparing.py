@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.encoding.images import ImageInput, load_image
+from siglip_retriever.encoding.images import ImageInput, decode_image
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.remote import UrlPolicy
@@ -29,8 +29,8 @@ class PreparedImage:
 
     Made by :meth:`SiglipEncoder.prepare_image` (thread-safe, so it can run in worker threads);
     :meth:`SiglipEncoder.encode_images` accepts it in place of any other input and skips the
-    decoding. ``width`` and ``height`` are those of the decoded picture (JPEGs much larger than
-    the model's input are decoded at a reduced scale).
+    decoding. ``width`` and ``height`` are the picture's own size after EXIF orientation, also
+    when a JPEG much larger than the model's input was decoded at a reduced scale.
     """
 
     model_id: str
@@ -69,12 +69,12 @@ class ImagePreparer:
         Raises:
             ImageLoadError: the input cannot be read; the message names it.
         """
-        picture = load_image(
+        decoded = decode_image(
             image,
             target_size=self.target_size or None,
             max_pixels=self.max_pixels,
             allow_urls=self.url_policy or False,
         )
-        inputs = self.image_processor(images=[picture], return_tensors="np")
+        inputs = self.image_processor(images=[decoded.image], return_tensors="np")
         arrays = {key: np.asarray(value) for key, value in inputs.items()}
-        return PreparedImage(self.model_id, arrays, picture.width, picture.height)
+        return PreparedImage(self.model_id, arrays, decoded.width, decoded.height)

@@ -30,11 +30,15 @@ from siglip_retriever.encoding.images import ImageInput, describe_source
 from siglip_retriever.errors import ConfigurationError, ImageLoadError
 
 __all__ = [
+    "FACTS",
+    "FACTS_VERSION",
+    "HEIGHT",
     "KIND",
     "MTIME",
     "RESERVED_KEYS",
     "SIZE",
     "URI",
+    "WIDTH",
     "Kind",
     "Metadata",
     "StoredItem",
@@ -52,7 +56,15 @@ Metadata = dict[str, Any]
 KIND, URI, MTIME, SIZE = "kind", "uri", "mtime_ns", "file_size"
 """Metadata keys this package writes on entries: the kind, and the file facts of images from files."""
 
-RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE})
+WIDTH, HEIGHT = "width", "height"
+"""Metadata keys of an image entry's size: the picture's own pixels, after EXIF orientation."""
+
+FACTS, FACTS_VERSION = "facts", 2
+"""The key and the current version of the file facts an indexed image records. Version 2: ``width``
+and ``height`` are the file's own size (before it, the size a large JPEG was decoded at). Entries
+of an older version are corrected by the next indexing run, without embedding them again."""
+
+RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, FACTS})
 """Keys user metadata may not use."""
 
 
@@ -115,9 +127,15 @@ def _is_file(path: Path) -> bool:
 
 
 def file_metadata(path: Path) -> Metadata:
-    """What incremental indexing compares: the path, modification time and size of a file."""
+    """What incremental indexing compares: the path, modification time and size of a file (and the
+    version of these facts: the entry's ``width`` and ``height`` are the picture's own)."""
     stat = path.stat()
-    return {URI: str(path.resolve()), MTIME: int(stat.st_mtime_ns), SIZE: int(stat.st_size)}
+    return {
+        URI: str(path.resolve()),
+        MTIME: int(stat.st_mtime_ns),
+        SIZE: int(stat.st_size),
+        FACTS: FACTS_VERSION,
+    }
 
 
 def user_metadatas(metadatas: Sequence[Mapping[str, Any] | None] | None, count: int) -> list[Metadata]:

@@ -48,7 +48,9 @@ from siglip_retriever.store.plan import (
     known_files,
     local_facts,
     local_prefix,
+    outdated_facts,
     read_and_hash,
+    refresh_facts,
     stored_uris,
 )
 from siglip_retriever.store.report import IndexReport, stopped
@@ -96,19 +98,20 @@ def index_folder(
 
     Returns:
         An :class:`~siglip_retriever.store.report.IndexReport`; files that cannot be read are in
-        ``failed`` with their reason.
+        ``failed`` with their reason, files of other extensions in ``ignored`` with what they are.
 
     Raises:
         StoreError: the store failed mid-run (a server gone); ``exc.report`` lists what landed.
     """
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()
-    files, failed = scan_folder(root, recursive=recursive, extensions=extensions)
-    report = index_files(store, files, show_progress=show_progress)
+    scan = scan_folder(root, recursive=recursive, extensions=extensions)
+    report = index_files(store, scan.files, show_progress=show_progress)
     report.folder = printable(str(root))
-    report.failed = failed + report.failed
+    report.failed = scan.failed + report.failed
+    report.ignored = scan.ignored
     if remove_missing:
-        present = {file_uri(path) for path in files} | {failure.path for failure in report.failed}
+        present = {file_uri(path) for path in scan.files} | {failure.path for failure in report.failed}
         try:
             report.removed = delete_missing(store, local_prefix(root), present)
         except StoreError as exc:
@@ -126,7 +129,8 @@ def index_files(
     folder = os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else ""
     report = IndexReport(folder=printable(folder))
     known = known_files(store)
-    pending = changed_files(local_facts(paths, report), known, report)
+    facts = local_facts(paths, report)
+    pending = changed_files(facts, known, report)
 
     bar = progress_bar(len(pending), show_progress)
     batch_size = store.encoder.batch_size
@@ -156,6 +160,7 @@ def index_files(
             _index_batch(BatchWriter(store, report), current, known, chunk)
             if bar is not None:
                 bar.update(len(batch))
+        report.refreshed = refresh_facts(store, outdated_facts(facts, known))
     except StoreError as exc:  # a server gone, say: tell what landed
         report.seconds = time.perf_counter() - started
         raise stopped(exc, report) from exc

@@ -34,7 +34,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.store.entries import KIND, MTIME, SIZE, URI, content_id
+from siglip_retriever.encoding.images import image_size
+from siglip_retriever.errors import ImageLoadError
+from siglip_retriever.store.entries import (
+    FACTS,
+    FACTS_VERSION,
+    HEIGHT,
+    KIND,
+    MTIME,
+    SIZE,
+    URI,
+    WIDTH,
+    content_id,
+)
 from siglip_retriever.store.report import FailedFile, IndexedFile, IndexReport, Status
 from siglip_retriever.store.scanning import file_uri
 
@@ -49,17 +61,21 @@ __all__ = [
     "changed_files",
     "decide",
     "delete_missing",
+    "facts_metadata",
     "hash_bytes",
     "known_files",
     "local_facts",
     "local_prefix",
     "missing_entries",
+    "outdated_facts",
     "read_and_hash",
+    "refresh_facts",
     "stored_uris",
 ]
 
-KnownFiles = dict[str, list[tuple[str, int, int]]]
-"""``uri -> [(id, mtime_ns, size)]`` of the store's entries that came from files."""
+KnownFiles = dict[str, list[tuple[str, int, int, bool]]]
+"""``uri -> [(id, mtime_ns, size, current)]`` of the store's entries that came from files;
+``current``: the entry's file facts are of the current version (``FACTS_VERSION``)."""
 
 _LOOKUP_CHUNK = 1000  # ids per store lookup
 
@@ -101,12 +117,13 @@ class Decision:
 
 
 def known_files(store: MultimodalStore) -> KnownFiles:
-    """``uri -> [(id, mtime_ns, size)]`` of every image entry that came from a file."""
+    """``uri -> [(id, mtime_ns, size, current)]`` of every image entry that came from a file."""
     known: KnownFiles = {}
     for item_id, meta in store.iter_metadata(where={KIND: "image"}):
         uri = (meta or {}).get(URI)
         if uri:
-            entry = (item_id, int(meta.get(MTIME, -1)), int(meta.get(SIZE, -1)))
+            current = meta.get(FACTS) == FACTS_VERSION
+            entry = (item_id, int(meta.get(MTIME, -1)), int(meta.get(SIZE, -1)), current)
             known.setdefault(str(uri), []).append(entry)
     return known
 
@@ -135,11 +152,60 @@ def changed_files(files: Iterable[FileFacts], known: KnownFiles, report: IndexRe
     pending: list[FileFacts] = []
     for file in files:
         entries = known.get(file.uri, [])
-        if len(entries) == 1 and entries[0][1:] == (file.mtime_ns, file.size):
+        if len(entries) == 1 and entries[0][1:3] == (file.mtime_ns, file.size):
             report.skipped.append(IndexedFile(file.uri, entries[0][0], "unchanged"))
         else:
             pending.append(file)
     return pending
+
+
+def outdated_facts(files: Iterable[FileFacts], known: KnownFiles) -> list[tuple[FileFacts, str]]:
+    """The unchanged files (as :func:`changed_files` finds them) whose entry records file facts of
+    an older version, and the entry's id: :func:`refresh_facts` corrects them."""
+    outdated = []
+    for file in files:
+        entries = known.get(file.uri, [])
+        if len(entries) == 1 and entries[0][1:3] == (file.mtime_ns, file.size) and not entries[0][3]:
+            outdated.append((file, entries[0][0]))
+    return outdated
+
+
+def refresh_facts(
+    store: MultimodalStore,
+    outdated: Iterable[tuple[FileFacts, str]],
+    size_of: Callable[[FileFacts], tuple[int, int]] | None = None,
+) -> int:
+    """Bring the file facts of ``outdated`` entries to the current version, without the model:
+    ``width`` and ``height`` read from each file's header. Returns how many were corrected.
+
+    Args:
+        store: the store holding the entries.
+        outdated: ``(file, id)`` pairs from :func:`outdated_facts`.
+        size_of: a file's ``(width, height)``; default: the local file's header
+            (:func:`~siglip_retriever.encoding.images.image_size`).
+
+    A file whose header cannot be read keeps its entry as it is (the next change to the file
+    embeds it again, and reports it then).
+    """
+    read = size_of or (lambda file: image_size(file.path or file.uri))
+    ids: list[str] = []
+    metas: list[dict[str, Any]] = []
+    for file, key in outdated:
+        try:
+            width, height = read(file)
+        except (ImageLoadError, OSError):
+            continue
+        ids.append(key)
+        metas.append({**facts_metadata(file), WIDTH: width, HEIGHT: height, FACTS: FACTS_VERSION})
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        store.update_file_facts(ids[start : start + _LOOKUP_CHUNK], metas[start : start + _LOOKUP_CHUNK])
+    return len(ids)
+
+
+def facts_metadata(file: FileFacts) -> dict[str, Any]:
+    """What an entry records of ``file`` that a touch or a move changes: ``uri``, modification time
+    and size (an entry touched keeps its picture's size, and the version of its facts)."""
+    return {URI: file.uri, MTIME: int(file.mtime_ns), SIZE: int(file.size)}
 
 
 def hash_bytes(data: bytes) -> tuple[str, str]:
@@ -187,7 +253,7 @@ def decide(
         batch_ids: ids the batch already embeds.
         exists: whether the file a stored uri names is still there (default: a local path).
     """
-    meta = {URI: file.uri, MTIME: int(file.mtime_ns), SIZE: int(file.size)}
+    meta = facts_metadata(file)
     previous = [entry[0] for entry in known.get(file.uri, []) if entry[0] != key]
     if key in stored:
         other = stored[key]
@@ -268,7 +334,8 @@ class BatchWriter:
     def embedded(self, uri: str, key: str, decision: Decision, width: int, height: int) -> None:
         """A file whose picture is embedded: its vector comes through :meth:`add_vectors`."""
         self.ids.append(key)
-        self._metas.append({**decision.meta, KIND: "image", "width": width, "height": height})
+        size = {WIDTH: width, HEIGHT: height, FACTS: FACTS_VERSION}
+        self._metas.append({**decision.meta, KIND: "image", **size})
         outcome = self._done.updated if decision.status == "updated" else self._done.added
         outcome.append(IndexedFile(uri, key, decision.status))
 

@@ -9,20 +9,24 @@ Example:
     >>> report.failed.append(FailedFile("/photos/b.jpg", "empty file (zero bytes)"))
     >>> report.summary()
     '1 added, 0 updated, 0 skipped, 1 failed, 0 removed in 0.0s'
+    >>> report.ignored.append(IgnoredFile("/photos/IMG_0042.MOV", "a video, not a picture"))
+    >>> report.summary()
+    '1 added, 0 updated, 0 skipped, 1 failed, 0 removed in 0.0s; ignored 1 file: .mov 1'
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from siglip_retriever.errors import StoreError
 
-__all__ = ["FailedFile", "IndexReport", "IndexedFile", "Status", "stopped"]
+__all__ = ["FailedFile", "IgnoredFile", "IndexReport", "IndexedFile", "Status", "stopped"]
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "moved"]
 """What indexing did with a file that is in the store after the run."""
@@ -52,12 +56,31 @@ class FailedFile:
     """Why: what the file is when it is not a picture, or what went wrong reading it."""
 
 
+@dataclass(frozen=True)
+class IgnoredFile:
+    """A file a folder scan did not try to index, because of its extension, and what it is."""
+
+    path: str
+    """The file, as the reports name it."""
+    reason: str
+    """What the file is (a video, an XMP sidecar, a vector drawing...) or why it was left out."""
+
+    @property
+    def extension(self) -> str:
+        """Its extension, lower-case with the dot (``.mov``), or ``(none)``."""
+        return PurePath(self.path).suffix.lower() or "(none)"
+
+
 @dataclass
 class IndexReport:
-    """What an indexing run did: ``added``, ``updated``, ``skipped``, ``failed``, ``removed``.
+    """What an indexing run did: ``added``, ``updated``, ``skipped``, ``failed``, ``removed``, and
+    the files a folder scan ``ignored``.
 
     ``skipped`` holds files that needed no embedding: unchanged since the last run, or holding the
-    same picture as another indexed file (``status == "duplicate"``).
+    same picture as another indexed file (``status == "duplicate"``). ``ignored`` holds the files
+    of a scanned folder whose extension is not indexed (videos, sidecars, drawings...), each with
+    what it is; ``refreshed`` counts the entries whose recorded facts (the picture's size) were
+    corrected without embedding them again.
     """
 
     folder: str
@@ -66,6 +89,8 @@ class IndexReport:
     skipped: list[IndexedFile] = field(default_factory=list)
     failed: list[FailedFile] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    ignored: list[IgnoredFile] = field(default_factory=list)
+    refreshed: int = 0
     seconds: float = 0.0
 
     @property
@@ -85,17 +110,28 @@ class IndexReport:
         self.skipped.extend(other.skipped)
         self.failed.extend(other.failed)
 
+    def ignored_by_extension(self) -> dict[str, int]:
+        """How many files were ignored, by extension, most first: ``{".mov": 300, ".xmp": 12}``."""
+        return dict(Counter(file.extension for file in self.ignored).most_common())
+
     def summary(self) -> str:
-        """One line: counts of each outcome and the embedding speed."""
+        """One line: counts of each outcome, the embedding speed, and the files ignored."""
         rate = f", {self.embedded / self.seconds:.1f} images/s" if self.seconds > 0 and self.embedded else ""
-        return (
+        line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.skipped)} skipped, "
             f"{len(self.failed)} failed, {len(self.removed)} removed in {self.seconds:.1f}s{rate}"
         )
+        if self.refreshed:
+            line += f"; {self.refreshed} recorded picture sizes corrected"
+        if self.ignored:
+            counts = ", ".join(f"{ext} {n}" for ext, n in self.ignored_by_extension().items())
+            line += f"; ignored {len(self.ignored)} file{'s' * (len(self.ignored) != 1)}: {counts}"
+        return line
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the schema of ``siglip-retriever index --report``)."""
         data = asdict(self)
+        data["ignored_by_extension"] = self.ignored_by_extension()
         data["summary"] = self.summary()
         return data
 

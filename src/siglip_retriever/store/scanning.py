@@ -5,10 +5,10 @@ Example:
     >>> from pathlib import Path
     >>> from siglip_retriever.store.scanning import parse_extensions, scan_folder
     >>> folder = Path(tempfile.mkdtemp())
-    >>> _ = (folder / "a.JPG").write_bytes(b"x"); _ = (folder / "notes.txt").write_text("x")
-    >>> files, failed = scan_folder(folder)
-    >>> [f.name for f in files], failed
-    (['a.JPG'], [])
+    >>> _ = (folder / "a.JPG").write_bytes(b"x"); _ = (folder / "clip.mov").write_text("x")
+    >>> scan = scan_folder(folder)
+    >>> [f.name for f in scan.files], scan.failed, [i.reason for i in scan.ignored]
+    (['a.JPG'], [], ['a video, not a picture'])
     >>> sorted(parse_extensions("png, .JPG"))
     ['.jpg', '.png']
 """
@@ -16,21 +16,88 @@ Example:
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.store.report import FailedFile
+from siglip_retriever.store.report import FailedFile, IgnoredFile
 
-__all__ = ["IMAGE_EXTENSIONS", "file_uri", "is_uri", "parse_extensions", "printable", "scan_folder"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FolderScan",
+    "file_uri",
+    "ignored_reason",
+    "is_uri",
+    "parse_extensions",
+    "printable",
+    "scan_folder",
+]
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")
 
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+    {
+        # JPEG, PNG, WebP, AVIF, GIF, BMP, TIFF (first page), Netpbm: Pillow itself
+        *(".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".avif", ".gif", ".bmp", ".tif", ".tiff"),
+        *(".ppm", ".pgm", ".pbm"),
+        # HEIC/HEIF, the default format of iPhone photos: through pillow-heif
+        *(".heic", ".heif", ".hif"),
+    }
 )
 """File extensions indexed by default (compared case-insensitively)."""
+
+_VIDEO = "a video, not a picture"
+_RAW = "a camera RAW file, which is not read: export it as JPEG (or TIFF) to index it"
+_KINDS = {
+    **dict.fromkeys(
+        (".svg", ".svgz"), "an SVG (vector) drawing; only raster images are read: convert it to PNG first"
+    ),
+    **dict.fromkeys(
+        (".mov", ".mp4", ".m4v", ".avi", ".mkv", ".webm", ".3gp", ".mts", ".m2ts", ".wmv", ".mpg", ".mpeg"),
+        _VIDEO,
+    ),
+    **dict.fromkeys(
+        (".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".orf", ".rw2", ".raf", ".srw", ".pef", ".raw"), _RAW
+    ),
+    ".xmp": "an XMP sidecar (photo metadata), not a picture",
+    ".aae": "an Apple Photos edit sidecar, not a picture",
+    ".json": "a JSON file (metadata), not a picture",
+    ".pdf": "a PDF document, not a picture; export its pages as images first",
+}
+
+
+@dataclass
+class FolderScan:
+    """What :func:`scan_folder` found: the files to index, and the rest, each with its reason."""
+
+    files: list[Path] = field(default_factory=list)
+    """Files with an indexed extension, in walking order (sorted within each folder)."""
+    failed: list[FailedFile] = field(default_factory=list)
+    """Entries that could not be read while scanning (broken links, unreadable sub-folders)."""
+    ignored: list[IgnoredFile] = field(default_factory=list)
+    """Files left out for their extension, each with what it is."""
+
+
+def ignored_reason(name: str, wanted: Iterable[str] = IMAGE_EXTENSIONS) -> str:
+    """Why a file of this name is not indexed when ``wanted`` are the indexed extensions.
+
+    Example:
+        >>> ignored_reason("IMG_0042.xmp")
+        'an XMP sidecar (photo metadata), not a picture'
+        >>> ignored_reason("scan.jpg", wanted={".png"})
+        'extension .jpg is not among those asked for (.png)'
+    """
+    extension = posixpath.splitext(name)[1].lower()
+    if extension in _KINDS:
+        return _KINDS[extension]
+    if not extension:
+        return "no file extension; give the file itself to index it"
+    if extension in IMAGE_EXTENSIONS:
+        return f"extension {extension} is not among those asked for ({', '.join(sorted(wanted))})"
+    return f"extension {extension} is not indexed; add it to the extensions if the file is a picture"
 
 
 def scan_folder(
@@ -38,10 +105,12 @@ def scan_folder(
     *,
     recursive: bool = True,
     extensions: Iterable[str] | None = None,
-) -> tuple[list[Path], list[FailedFile]]:
-    """Image files under ``folder`` (sorted), and entries that could not be read while scanning.
+) -> FolderScan:
+    """Image files under ``folder`` (sorted), entries that could not be read while scanning, and
+    the files left out for their extension.
 
-    Broken symbolic links and unreadable sub-folders are reported, not raised.
+    Broken symbolic links and unreadable sub-folders are reported, not raised; files with other
+    extensions are listed in ``ignored`` with what they are (:func:`ignored_reason`).
 
     Raises:
         ConfigurationError: ``folder`` is not a folder, or ``extensions`` is empty.
@@ -50,8 +119,8 @@ def scan_folder(
     if not root.is_dir():
         raise ConfigurationError(f"{root} is not a folder")
     wanted = parse_extensions(extensions)
-    files: list[Path] = []
-    failed: list[FailedFile] = []
+    scan = FolderScan()
+    files, failed = scan.files, scan.failed
 
     def on_error(error: OSError) -> None:
         where = printable(str(error.filename or root))
@@ -66,14 +135,17 @@ def scan_folder(
         subdirs.sort()
         for name in sorted(names):
             path = Path(directory) / name
-            if path.suffix.lower() not in wanted:
-                continue
             if path.is_symlink() and not path.exists():
-                failed.append(FailedFile(printable(str(path)), "broken symbolic link"))
+                if path.suffix.lower() in wanted:
+                    failed.append(FailedFile(printable(str(path)), "broken symbolic link"))
                 continue
-            if path.is_file():
+            if not path.is_file():
+                continue
+            if path.suffix.lower() in wanted:
                 files.append(path)
-    return files, failed
+            else:
+                scan.ignored.append(IgnoredFile(printable(str(path)), ignored_reason(name, wanted)))
+    return scan
 
 
 def is_uri(text: str | os.PathLike[str]) -> bool:

@@ -54,8 +54,10 @@ from siglip_retriever.errors import (
 from siglip_retriever.store.clients import chroma_settings, close, describe_client, persist_directory
 from siglip_retriever.store.collection import ModelRecord, existing_metadata, open_collection, recorded_model
 from siglip_retriever.store.entries import (
+    HEIGHT,
     KIND,
     URI,
+    WIDTH,
     Kind,
     Metadata,
     StoredItem,
@@ -333,11 +335,10 @@ class MultimodalStore:
                 if ids is not None:
                     key = ids[start + offset]
                 try:
-                    picture = self.encoder.load_image(data if data is not None else item)
+                    picture = self.encoder.prepare_image(data if data is not None else item)
                 except ImageLoadError as exc:  # name the input, not the bytes read from it
                     raise ImageLoadError(describe_source(item), exc.reason) from exc
-                meta = {**metas[start + offset], KIND: "image", "width": picture.width}
-                meta["height"] = picture.height
+                meta = {**metas[start + offset], KIND: "image", WIDTH: picture.width, HEIGHT: picture.height}
                 if isinstance(item, (str, os.PathLike)) and data is not None:
                     meta.update(file_metadata(Path(os.fsdecode(item))))
                 batch_keys.append(key)

@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.store.report import FailedFile
-from siglip_retriever.store.scanning import is_uri, parse_extensions
+from siglip_retriever.store.report import FailedFile, IgnoredFile
+from siglip_retriever.store.scanning import ignored_reason, is_uri, parse_extensions
 
 __all__ = ["RemoteFile", "RemoteSource", "is_uri", "read_bytes", "resolve_source"]
 
@@ -126,12 +126,13 @@ class RemoteSource:
 
     def scan(
         self, *, recursive: bool = True, extensions: Iterable[str] | None = None
-    ) -> tuple[list[RemoteFile], list[FailedFile], bool]:
-        """The files to index, in local scanning's order, and those that cannot be read.
+    ) -> tuple[list[RemoteFile], list[FailedFile], list[IgnoredFile], bool]:
+        """The files to index, in local scanning's order, those that cannot be read, those left
+        out for their extension, and whether a folder was scanned.
 
         A folder is listed (recursively unless told otherwise) for files with one of
-        ``extensions`` (default: the image extensions local scanning uses); a single file or a
-        list of files is taken as it is. The third value says whether a folder was scanned.
+        ``extensions`` (default: the image extensions local scanning uses); the others are
+        ignored, with what they are. A single file or a list of files is taken as it is.
 
         Raises:
             ConfigurationError: the one path given is neither a folder nor a file, or the
@@ -145,7 +146,8 @@ class RemoteSource:
             root = self.paths[0]
             info = _info(fs, root)
             if info.type == pafs.FileType.Directory:
-                return self._list_folder(root, recursive, extensions), failed, True
+                listed, ignored = self._list_folder(root, recursive, extensions)
+                return listed, failed, ignored, True
             if info.type != pafs.FileType.File:
                 raise ConfigurationError(f"{self.uri(root)} is neither a folder nor a file")
         files: list[RemoteFile] = []
@@ -160,9 +162,11 @@ class RemoteSource:
                 failed.append(FailedFile(self.uri(path), "cannot read file: No such file or directory"))
             else:
                 failed.append(FailedFile(self.uri(path), "cannot read file: not a file"))
-        return files, failed, False
+        return files, failed, [], False
 
-    def _list_folder(self, root: str, recursive: bool, extensions: Iterable[str] | None) -> list[RemoteFile]:
+    def _list_folder(
+        self, root: str, recursive: bool, extensions: Iterable[str] | None
+    ) -> tuple[list[RemoteFile], list[IgnoredFile]]:
         import pyarrow.fs as pafs
 
         wanted = parse_extensions(extensions)
@@ -172,13 +176,18 @@ class RemoteSource:
         except OSError as exc:
             raise ConfigurationError(f"cannot list {self.uri(root)}: {exc}") from exc
         start = len(root.rstrip("/")) + 1 if root.rstrip("/") else 0
+        files = [info for info in infos if info.type == pafs.FileType.File]
         found = [
-            (_walk_order(info.path[start:]), info)
-            for info in infos
-            if info.type == pafs.FileType.File and posixpath.splitext(info.path)[1].lower() in wanted
+            (_walk_order(i.path[start:]), i) for i in files if posixpath.splitext(i.path)[1].lower() in wanted
         ]
         found.sort(key=lambda pair: pair[0])
-        return [_remote_file(self, info.path, info) for _order, info in found]
+        left_out = sorted(
+            (_walk_order(i.path[start:]), i)
+            for i in files
+            if posixpath.splitext(i.path)[1].lower() not in wanted
+        )
+        ignored = [IgnoredFile(self.uri(i.path), ignored_reason(i.base_name, wanted)) for _o, i in left_out]
+        return [_remote_file(self, info.path, info) for _order, info in found], ignored
 
 
 def resolve_source(

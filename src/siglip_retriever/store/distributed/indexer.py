@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from siglip_retriever.encoding.images import image_size
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.distributed.cluster import ray_cluster, require_ray
 from siglip_retriever.store.distributed.filesystems import resolve_source
@@ -44,6 +45,8 @@ from siglip_retriever.store.plan import (
     known_files,
     local_facts,
     local_prefix,
+    outdated_facts,
+    refresh_facts,
     stored_uris,
 )
 from siglip_retriever.store.report import IndexReport
@@ -126,6 +129,7 @@ def index_distributed(
             batches = [hashed[start : start + size] for start in range(0, len(hashed), size)]
             plan = plan_batches(batches, known=known, stored=stored, exists=scan.exists)
             _embed_and_write(ray, store, plan, workers, report, show_progress, fs)
+    report.refreshed = refresh_facts(store, outdated_facts(scan.files, known), _size_reader(scan.filesystem))
     if remove_missing and scan.prefix is not None:
         report.removed = delete_missing(store, scan.prefix, scan.present | {f.path for f in report.failed})
     report.seconds = time.perf_counter() - started
@@ -154,8 +158,8 @@ def _scan(
     """List ``source``: a URI or a path on ``filesystem``, a local folder, or a list of files."""
     remote = resolve_source(source, filesystem)
     if remote is not None:
-        listed, failed, scanned = remote.scan(recursive=recursive, extensions=extensions)
-        report = IndexReport(folder=remote.root_uri(), failed=list(failed))
+        listed, failed, ignored, scanned = remote.scan(recursive=recursive, extensions=extensions)
+        report = IndexReport(folder=remote.root_uri(), failed=list(failed), ignored=ignored)
         files = [FileFacts(f.uri, f.mtime_ns, f.size, f.path) for f in listed]
         scan = _Scan(report, files, remote.filesystem, remote.exists)
         if scanned:
@@ -164,19 +168,33 @@ def _scan(
     prefix, present = None, set()
     if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
         root = Path(source).expanduser().resolve()
-        paths, failed = scan_folder(root, recursive=recursive, extensions=extensions)
+        folder_scan = scan_folder(root, recursive=recursive, extensions=extensions)
+        paths, failed, ignored = folder_scan.files, folder_scan.failed, folder_scan.ignored
         folder, prefix, present = str(root), local_prefix(root), {file_uri(path) for path in paths}
     elif isinstance(source, (str, os.PathLike)):
         raise ConfigurationError(f"{source} is not a folder; pass a folder or a list of files")
     else:
-        paths, failed = [Path(f).expanduser() for f in source], []
+        paths, failed, ignored = [Path(f).expanduser() for f in source], [], []
         folder = _common_parent(paths)
-    report = IndexReport(folder=folder, failed=list(failed))
+    report = IndexReport(folder=folder, failed=list(failed), ignored=ignored)
     # the tasks read local files at their absolute path (the same on every node)
     files = [
         FileFacts(f.uri, f.mtime_ns, f.size, str(Path(f.path).resolve())) for f in local_facts(paths, report)
     ]
     return _Scan(report, files, prefix=prefix, present=present)
+
+
+def _size_reader(filesystem: Any) -> Callable[[FileFacts], tuple[int, int]] | None:
+    """How to read a file's picture size from its header: local files by default, else through
+    the pyarrow ``filesystem``."""
+    if filesystem is None:
+        return None
+
+    def size_of(file: FileFacts) -> tuple[int, int]:
+        with filesystem.open_input_file(file.path or file.uri) as handle:
+            return image_size(handle)
+
+    return size_of
 
 
 @dataclass
