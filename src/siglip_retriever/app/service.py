@@ -41,7 +41,7 @@ from PIL import Image, UnidentifiedImageError
 from siglip_retriever.app.errors import ApiError, not_found
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.thumbnails import Thumbnail, ThumbnailCache
-from siglip_retriever.encoding.images import load_image
+from siglip_retriever.encoding.images import enable_plugins, load_image
 from siglip_retriever.errors import ImageLoadError, MissingDependencyError
 from siglip_retriever.search.retriever import Retriever
 
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
     from siglip_retriever.store.entries import StoredItem
     from siglip_retriever.store.store import MultimodalStore
+
+_MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plugin names no type
 
 __all__ = ["SearchService", "ServiceDep", "get_service"]
 
@@ -152,6 +154,7 @@ class SearchService:
         if not data:
             raise ApiError(422, "invalid_image", f"{name} is empty (zero bytes)")
         limit = self.limits.max_pixels
+        enable_plugins()  # HEIC uploads from phones
         try:
             with Image.open(io.BytesIO(data)) as probe:
                 width, height = probe.size
@@ -203,12 +206,13 @@ class SearchService:
         """The file of a stored image and its media type, read from its content (a file that is no
         longer a picture is not served)."""
         path = self.stored_file(image_id)
+        enable_plugins()  # HEIC files
         try:
             with Image.open(path) as image:
                 fmt = image.format
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             raise not_found("the stored file is no longer a readable picture") from None
-        return path, Image.MIME.get(fmt or "", "application/octet-stream")
+        return path, Image.MIME.get(fmt or "") or _MEDIA_TYPES.get(fmt or "", "application/octet-stream")
 
     def thumbnail(self, image_id: str) -> Thumbnail:
         """The thumbnail of a stored image, from the cache or made now."""

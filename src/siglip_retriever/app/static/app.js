@@ -46,7 +46,7 @@ function k() {
 }
 
 function isImageFile(file) {
-  return file && (file.type.startsWith("image/") || /\.(jpe?g|png|gif|webp|bmp|tiff?|heic)$/i.test(file.name));
+  return file && (file.type.startsWith("image/") || /\.(jpe?g|jfif|png|gif|webp|avif|bmp|tiff?|heic|heif|hif)$/i.test(file.name));
 }
 
 // -- results --------------------------------------------------------------------------------------
