@@ -55,10 +55,6 @@ def _settings(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def _long_flag(option: GlobalOption) -> str:
-    return next(flag for flag in option.flags if flag.startswith("--"))
-
-
 VALUED = [option for option in GLOBAL_OPTIONS if not option.is_flag]
 SAMPLES = {"port": ("9001", "9002", "9003"), "batch_size": ("7", "8", "9")}
 
@@ -68,7 +64,7 @@ def test_after_the_command_wins_then_before_then_the_variable_then_the_default(
     option: GlobalOption,
 ) -> None:
     env_value, before, after = SAMPLES.get(option.name, ("from-env", "typed-before", "typed-after"))
-    flag = _long_flag(option)
+    flag = option.long_flag
     variable = {str(option.envvar): env_value}
 
     def typed(value: str) -> Any:
@@ -206,9 +202,10 @@ def test_an_option_a_command_does_not_use_is_refused_after_it_with_the_ones_it_d
     assert (
         "demo does not use --model; the global options it takes after it: --device, --verbose" in demo.stderr
     )
-    compare = run_cli("compare", "--models", "demo", "--db", str(tmp_path))
-    assert compare.exit_code == 2
-    assert "compare does not use --db" in compare.stderr
+    for flag in ("--db", "--host", "--chroma-host"):
+        compare = run_cli("compare", "--models", "demo", flag, str(tmp_path))
+        assert compare.exit_code == 2
+        assert f"compare does not use {flag.replace('chroma-', '')};" in compare.stderr
     assert run_cli("presets", "--db", str(tmp_path)).exit_code == 2
     assert run_cli("--model", "demo", "--db", str(tmp_path), "presets").exit_code == 0  # before: as ever
 

@@ -180,6 +180,11 @@ class GlobalOption:
         """``SIGLIP_RETRIEVER_<NAME>``, or ``None`` for a flag."""
         return None if self.is_flag else ENV + self.name.upper()
 
+    @property
+    def long_flag(self) -> str:
+        """Its first long spelling (``--model``, ``--host``): how messages name it."""
+        return next(flag for flag in self.flags if flag.startswith("--"))
+
     def decorator(self, flags: Sequence[str] | None = None, *, after: bool) -> Callable[[F], F]:
         """The click option: the group's (``after=False``) or a command's, spelled ``flags`` there."""
         settings: dict[str, Any] = {"help": self.help}
@@ -200,9 +205,9 @@ class GlobalOption:
 
         def refuse(ctx: click.Context, param: click.Parameter, value: Any) -> None:
             if ctx.get_parameter_source(self.name) is ParameterSource.COMMANDLINE:
-                takes = ", ".join(option.flags[-1] for option in used) or "none"
+                takes = ", ".join(option.long_flag for option in used) or "none"
                 raise click.UsageError(
-                    f"{ctx.info_name} does not use {self.flags[-1]}; "
+                    f"{ctx.info_name} does not use {self.long_flag}; "
                     f"the global options it takes after it: {takes}",
                     ctx,
                 )
