@@ -69,6 +69,8 @@ def photos(tmp_path: Path) -> Path:
     (folder / "notes.jpg").write_text("not a picture at all")
     (folder / "sub" / "notes-again.jpg").write_text("not a picture at all")
     (folder / "truncated.jpg").write_bytes(_jpeg("navy", (80, 60))[:200])
+    (folder / "sub" / "IMG_0001.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 32)
+    (folder / "IMG_0001.xmp").write_text("<x:xmpmeta/>")
     return folder
 
 
@@ -88,7 +90,8 @@ def _contents(store: MultimodalStore) -> tuple[list[str], np.ndarray, list[dict[
 
 def _outcomes(report: IndexReport) -> dict[str, Any]:
     data = report.to_dict()
-    return {key: data[key] for key in ("folder", "added", "updated", "skipped", "failed", "removed")}
+    keys = ("folder", "added", "updated", "skipped", "failed", "removed", "ignored", "refreshed")
+    return {key: data[key] for key in keys}
 
 
 def _assert_same(local: MultimodalStore, distributed: MultimodalStore) -> None:
@@ -125,6 +128,7 @@ def test_ray_indexing_equals_local_indexing(
     assert report.failed[0].reason == "empty file (zero bytes)"
     assert len(report.added) == 9
     assert [s.status for s in report.skipped] == ["duplicate"]
+    assert report.ignored_by_extension() == {".xmp": 1, ".mov": 1}
     _assert_same(local, distributed)
 
     rerun = index_distributed(distributed, photos, num_workers=1)
