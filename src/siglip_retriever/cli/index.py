@@ -132,8 +132,14 @@ def index_command(
         report_file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     if as_json:
         print_json(data)
-    else:
-        click.echo(f"store {store.location}: {store.count('image')} images, {store.count('text')} texts")
+        return
+    click.echo(f"store {store.location}: {store.count('image')} images, {store.count('text')} texts")
+    if engine == "local" and any(r.embedded for r in reports):
+        from siglip_retriever.encoding.cpu import int8_speedup_hint
+
+        hint = int8_speedup_hint(store.encoder.device, store.encoder.dtype)
+        if hint:
+            click.echo(f"tip: {hint}")
 
 
 def _print_report(path: str | os.PathLike[str], report: IndexReport) -> None:
