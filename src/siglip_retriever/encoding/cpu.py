@@ -2,11 +2,12 @@
 
 ``SiglipEncoder(..., dtype="int8")`` quantises the Linear layers dynamically; torch runs them
 with fbgemm's x86 kernels, which use the VNNI dot-product instructions where the CPU has them.
-On such a CPU (AVX-512 VNNI; every CPU with AMX has it too) the base model measured
-:data:`INT8_SPEEDUP` times float32's speed; on CPUs without VNNI it measured much less (1.44x on
-an AVX2 machine), and on others it was not measured. :func:`int8_speedup_hint` gives the
-``index`` command one line for its summary when an encoder runs float32 on a CPU where int8 was
-measured faster, and ``None`` everywhere else.
+On a CPU with AVX-512 VNNI (and AMX, which every such Intel CPU also has) the base model ran
+:data:`INT8_SPEEDUP` times as fast as at float32, forward pass and ``index_folder`` alike; an
+AVX2 CPU without VNNI measured 1.44x on older code, and other CPUs were not measured
+(BENCHMARKS.md). :func:`int8_speedup_hint` gives the ``index`` command one line for its summary
+when an encoder runs float32 on a CPU with the features of the machine where :data:`INT8_SPEEDUP`
+was measured, and ``None`` everywhere else.
 
 The features come from the ``flags`` line of ``/proc/cpuinfo``, read once per process; where
 there is none (macOS, Windows) there is no hint. ``torch.backends.cpu.get_cpu_capability()``
@@ -17,7 +18,7 @@ Example:
     >>> from siglip_retriever.encoding.cpu import int8_speedup_hint
     >>> hint = int8_speedup_hint("cpu", "float32", flags={"avx2", "avx512f", "avx512_vnni"})
     >>> print(hint)  # doctest: +NORMALIZE_WHITESPACE
-    int8 is about 2.4x faster than float32 on this CPU (AVX-512 VNNI): add --dtype int8
+    int8 is about 1.5x faster than float32 on this CPU (AVX-512 VNNI): add --dtype int8
     (image vectors at a mean cosine of 0.9997 to float32's; see BENCHMARKS.md)
     >>> int8_speedup_hint("cpu", "float32", flags={"avx2", "fma"}) is None  # not measured faster
     True
@@ -43,10 +44,12 @@ __all__ = [
     "read_cpu_flags",
 ]
 
-# Measured with `python benchmarks/run.py --priority` on 2026-11-30 (BENCHMARKS.md, CPU table,
-# section (e)): the base SigLIP's forward pass at int8 against float32 on ready tensors, median
-# of 4 interleaved rounds, on a 2-core Intel Xeon (KVM) with AVX-512 VNNI and AMX, torch 2.13.
-INT8_SPEEDUP = 2.4
+# Measured on 2026-11-30 with `python benchmarks/run.py --priority` and `python benchmarks/run.py
+# --priority --skip abc,d,f,g` (BENCHMARKS.md, CPU table, section (e)) on a 2-core Intel Xeon (KVM)
+# with AVX-512 VNNI and AMX, torch 2.13: int8 over float32, medians of the 8 interleaved rounds of
+# both runs: forward pass on ready tensors 1.59x (rounds 1.45 to 1.81), `index_folder` 1.52x
+# (0.94 to 1.79). Not reproduced: an earlier (e)-only run reported 2.40x (10.2 vs 4.4 images/s).
+INT8_SPEEDUP = 1.5
 """int8's speed over float32 where :func:`int8_features` finds a feature."""
 
 INT8_COSINE = 0.9997
