@@ -252,7 +252,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption(
         "dtype",
         ("--dtype",),
-        "auto, float32, float16, bfloat16 or int8 (CPU only: dynamic int8 quantisation, about 1.4x faster).",
+        "auto, float32, float16, bfloat16 or int8 (CPU only: dynamic int8 quantisation, 1.4x to 1.7x faster; see BENCHMARKS.md).",
         default="auto",
     ),
     GlobalOption(
