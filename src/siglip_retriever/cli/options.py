@@ -252,7 +252,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption(
         "dtype",
         ("--dtype",),
-        "auto, float32, float16, bfloat16 or int8 (CPU only: dynamic int8 quantisation, 1.4x to 1.7x faster; see BENCHMARKS.md).",
+        "auto, float32, float16, bfloat16 or int8 (CPU only: dynamic int8 quantisation, "
+        "1.4x to 1.7x faster; see BENCHMARKS.md).",
         default="auto",
     ),
     GlobalOption(
