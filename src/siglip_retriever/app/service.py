@@ -56,9 +56,9 @@ if TYPE_CHECKING:
     from siglip_retriever.store.entries import StoredItem
     from siglip_retriever.store.store import MultimodalStore
 
-_MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plugin names no type
-
 __all__ = ["SearchService", "ServiceDep", "get_service"]
+
+_MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plugin names no type
 
 _MAX_ID_CHARS = 512
 _CLASSIFIERS_KEPT = 16

@@ -151,12 +151,20 @@ def changed_files(files: Iterable[FileFacts], known: KnownFiles, report: IndexRe
     """
     pending: list[FileFacts] = []
     for file in files:
-        entries = known.get(file.uri, [])
-        if len(entries) == 1 and entries[0][1:3] == (file.mtime_ns, file.size):
-            report.skipped.append(IndexedFile(file.uri, entries[0][0], "unchanged"))
+        entry = _unchanged_entry(file, known)
+        if entry is not None:
+            report.skipped.append(IndexedFile(file.uri, entry[0], "unchanged"))
         else:
             pending.append(file)
     return pending
+
+
+def _unchanged_entry(file: FileFacts, known: KnownFiles) -> tuple[str, int, int, bool] | None:
+    """The file's one entry, when its size and time are those recorded there."""
+    entries = known.get(file.uri, [])
+    if len(entries) == 1 and entries[0][1:3] == (file.mtime_ns, file.size):
+        return entries[0]
+    return None
 
 
 def outdated_facts(files: Iterable[FileFacts], known: KnownFiles) -> list[tuple[FileFacts, str]]:
@@ -164,9 +172,9 @@ def outdated_facts(files: Iterable[FileFacts], known: KnownFiles) -> list[tuple[
     an older version, and the entry's id: :func:`refresh_facts` corrects them."""
     outdated = []
     for file in files:
-        entries = known.get(file.uri, [])
-        if len(entries) == 1 and entries[0][1:3] == (file.mtime_ns, file.size) and not entries[0][3]:
-            outdated.append((file, entries[0][0]))
+        entry = _unchanged_entry(file, known)
+        if entry is not None and not entry[3]:
+            outdated.append((file, entry[0]))
     return outdated
 
 

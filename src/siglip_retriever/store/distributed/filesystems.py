@@ -176,18 +176,17 @@ class RemoteSource:
         except OSError as exc:
             raise ConfigurationError(f"cannot list {self.uri(root)}: {exc}") from exc
         start = len(root.rstrip("/")) + 1 if root.rstrip("/") else 0
-        files = [info for info in infos if info.type == pafs.FileType.File]
-        found = [
-            (_walk_order(i.path[start:]), i) for i in files if posixpath.splitext(i.path)[1].lower() in wanted
-        ]
-        found.sort(key=lambda pair: pair[0])
-        left_out = sorted(
-            (_walk_order(i.path[start:]), i)
-            for i in files
-            if posixpath.splitext(i.path)[1].lower() not in wanted
+        files = sorted(
+            (info for info in infos if info.type == pafs.FileType.File),
+            key=lambda info: _walk_order(info.path[start:]),
         )
-        ignored = [IgnoredFile(self.uri(i.path), ignored_reason(i.base_name, wanted)) for _o, i in left_out]
-        return [_remote_file(self, info.path, info) for _order, info in found], ignored
+        found = [info for info in files if posixpath.splitext(info.path)[1].lower() in wanted]
+        ignored = [
+            IgnoredFile(self.uri(info.path), ignored_reason(info.base_name, wanted))
+            for info in files
+            if posixpath.splitext(info.path)[1].lower() not in wanted
+        ]
+        return [_remote_file(self, info.path, info) for info in found], ignored
 
 
 def resolve_source(
