@@ -7,6 +7,7 @@ working::
 
     SiglipRetrieverError
     ├── ConfigurationError (ValueError)      a bad option or argument value
+    │   └── InvalidTemplateError             a zero-shot template that is not text with one {}
     ├── InputTypeError (TypeError)           an input of the wrong type (None, a number for a text)
     ├── ModelLoadError                       a checkpoint that cannot be found or loaded
     │   └── UnknownPresetError (KeyError)    a preset name that does not exist
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigurationError",
     "ImageLoadError",
     "InputTypeError",
+    "InvalidTemplateError",
     "MissingDependencyError",
     "ModelLoadError",
     "ModelMismatchError",
@@ -60,6 +62,11 @@ class SiglipRetrieverError(Exception):
 
 class ConfigurationError(SiglipRetrieverError, ValueError):
     """An option or argument has a value that cannot work (a negative batch size, say)."""
+
+
+class InvalidTemplateError(ConfigurationError):
+    """A zero-shot prompt template that is not text with exactly one ``{}`` where the label goes
+    (see :func:`siglip_retriever.search.templates.parse_template`)."""
 
 
 class InputTypeError(SiglipRetrieverError, TypeError):

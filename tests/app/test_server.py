@@ -137,7 +137,7 @@ def test_upload_within_the_limit_works_on_the_real_server(served: tuple[str, Pat
     classified = httpx.post(
         url + "api/classify",
         files={"image": ("red.png", data, "image/png")},
-        data={"labels": "rouge, vert"},
+        data={"labels": ["rouge", "vert"]},
         timeout=30,
     )
     assert classified.status_code == 200

@@ -53,6 +53,7 @@ from siglip_retriever import __version__
 from siglip_retriever.app.errors import ApiError, add_error_handlers
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.middleware import LOCAL_HOSTS, RequestGuard
+from siglip_retriever.app.openapi import install as install_openapi
 from siglip_retriever.app.routes import ROUTERS
 from siglip_retriever.app.routes.meta import STATIC_DIR
 from siglip_retriever.app.service import SearchService
@@ -123,4 +124,5 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_openapi(app, limits)
     return app

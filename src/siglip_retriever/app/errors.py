@@ -4,8 +4,12 @@ Every error is ``{"error": "<code>", "message": "<what happened and what to do>"
 limit that was passed where there is one. :func:`add_error_handlers` makes a FastAPI app answer
 so for its own :class:`ApiError`, for FastAPI's parameter checks (``invalid_request``), for
 unknown routes and methods (``not_found``, ``method_not_allowed``) and for the package's own
-exceptions (:class:`~siglip_retriever.errors.SiglipRetrieverError`: ``invalid_request``,
-``store_unavailable`` or ``internal_error``).
+exceptions (:class:`~siglip_retriever.errors.SiglipRetrieverError`: ``invalid_template``,
+``invalid_request``, ``store_unavailable`` or ``internal_error``).
+
+No framework message reaches a client: a parameter that fails FastAPI's checks is described in
+this module's own words (:func:`describe_problem`), a body that is not valid multipart is ``422
+invalid_request``, and a ``405`` keeps its ``Allow`` header.
 
 Example:
     >>> from fastapi import FastAPI
@@ -31,6 +35,7 @@ from typing import Any
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
+    InvalidTemplateError,
     MissingDependencyError,
     ServerUnavailableError,
     SiglipRetrieverError,
@@ -44,13 +49,20 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
-__all__ = ["ApiError", "add_error_handlers", "not_found"]
+__all__ = ["ApiError", "add_error_handlers", "describe_problem", "not_found"]
 
 logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
     """An error answered as ``{"error": code, "message": message, ...}`` with an HTTP status.
+
+    Args:
+        status: the HTTP status.
+        code: the stable error code (``"error"`` in the body).
+        message: what happened and what to do.
+        headers: response headers (``Retry-After``, ``Allow``, ``Connection``).
+        extra: more body fields, such as ``limit``.
 
     Example:
         >>> from siglip_retriever.app.errors import ApiError
@@ -59,11 +71,14 @@ class ApiError(Exception):
         (422, 100)
     """
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
@@ -72,7 +87,7 @@ class ApiError(Exception):
 
     def response(self) -> JSONResponse:
         """The error as a response."""
-        return JSONResponse(self.body(), status_code=self.status)
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers or None)
 
 
 def not_found(message: str = "no image with this id in the store") -> ApiError:
@@ -102,23 +117,82 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     return exc.response()
 
 
+def describe_problem(problem: dict[str, Any]) -> str:
+    """One failed parameter check (an entry of pydantic's ``errors()``), in this API's own words.
+
+    Example:
+        >>> from siglip_retriever.app.errors import describe_problem
+        >>> describe_problem({"type": "missing", "loc": ("query", "q")})
+        'q is required'
+        >>> describe_problem({"type": "less_than_equal", "loc": ("query", "k"), "ctx": {"le": 1.0}})
+        'k must be at most 1.0'
+        >>> describe_problem({"type": "something_new", "loc": ("body", "image"), "msg": "internal words"})
+        'image has an invalid value'
+    """
+    location = [
+        str(part) for part in problem.get("loc", ()) if part not in ("query", "body", "path", "header")
+    ]
+    name = location[0] if location else "the request"
+    if len(location) > 1:
+        name = f"{name} (value {location[1]})" if location[1].isdigit() else ".".join(location)
+    kind = str(problem.get("type", ""))
+    bounds = problem.get("ctx") or {}
+    words = {
+        "missing": "is required",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_parsing": "must be a number",
+        "finite_number": "must be a finite number",
+        "string_type": "must be text",
+        "list_type": "must be a list",
+        "bool_parsing": "must be true or false",
+        "greater_than_equal": f"must be at least {bounds.get('ge')}",
+        "greater_than": f"must be more than {bounds.get('gt')}",
+        "less_than_equal": f"must be at most {bounds.get('le')}",
+        "less_than": f"must be less than {bounds.get('lt')}",
+        "string_too_long": f"must have at most {bounds.get('max_length')} characters",
+        "string_too_short": f"must have at least {bounds.get('min_length')} characters",
+    }
+    if kind in ("value_error", "is_instance_of", "model_attributes_type") or "upload" in kind.lower():
+        return f"{name} must be a file (multipart/form-data with a filename)"
+    return f"{name} {words.get(kind, 'has an invalid value')}"
+
+
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()) if p not in ('query', 'body'))}: {e.get('msg')}"
-        for e in exc.errors()
-    )
-    return ApiError(422, "invalid_request", problems or "invalid request").response()
+    problems = list(exc.errors())
+    if any(p.get("type") == "missing" and tuple(p.get("loc", ()))[-1:] == ("image",) for p in problems):
+        return ApiError(
+            422, "missing_image", "send an image file in the multipart form field 'image'"
+        ).response()
+    message = "; ".join(dict.fromkeys(describe_problem(p) for p in problems)) or "invalid request"
+    return ApiError(422, "invalid_request", message).response()
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = str(exc.detail)
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
-        message = "no such page, file or API route; the API is documented at /docs"
-    return ApiError(exc.status_code, code, message).response()
+        return not_found("no such page, file or API route; the API is documented at /docs").response()
+    if exc.status_code == 405:
+        allowed = headers.get("Allow") or headers.get("allow") or "GET, HEAD"  # static files name none
+        return ApiError(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not served here; use {allowed}",
+            headers={"Allow": allowed},
+        ).response()
+    if exc.status_code == 400:  # the framework could not parse the body (a malformed multipart form)
+        return ApiError(
+            422,
+            "invalid_request",
+            "the request body is not a valid multipart/form-data form; send the image as a file "
+            "field (curl -F 'image=@photo.jpg')",
+        ).response()
+    return ApiError(exc.status_code, "http_error", "the request cannot be answered").response()
 
 
 async def _package_error(request: Request, exc: SiglipRetrieverError) -> JSONResponse:
+    if isinstance(exc, InvalidTemplateError):
+        return ApiError(422, "invalid_template", str(exc)).response()
     if isinstance(exc, (ConfigurationError, ImageLoadError)):
         return ApiError(422, "invalid_request", str(exc)).response()
     if isinstance(exc, ServerUnavailableError):

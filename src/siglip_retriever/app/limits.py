@@ -15,11 +15,28 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass, fields
 
 from siglip_retriever.errors import ConfigurationError
 
-__all__ = ["Limits", "format_bytes"]
+__all__ = ["Limits", "default_decode_slots", "format_bytes"]
+
+
+def default_decode_slots() -> int:
+    """How many uploads or thumbnails are decoded at once by default: one per CPU core, 1 to 4.
+
+    Decoding is CPU work, so more at once than there are cores only adds memory; 4 bounds the
+    memory of large uploads on big machines (about 150 to 200 MB each at 50 megapixels).
+
+    Example:
+        >>> from siglip_retriever.app.limits import default_decode_slots
+        >>> 1 <= default_decode_slots() <= 4
+        True
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def format_bytes(count: int) -> str:
@@ -61,6 +78,18 @@ class Limits:
     """Most labels one zero-shot request may give (``422 too_many_labels``)."""
     max_label_chars: int = 200
     """Longest label or template (``422 label_too_long``)."""
+    max_concurrent_decodes: int = dataclasses.field(default_factory=default_decode_slots)
+    """Uploads and thumbnails decoded at the same time (default: one per CPU core, 1 to 4); more
+    wait for a free slot, which bounds the server's memory under many large uploads at once."""
+    busy_wait_seconds: int = 20
+    """How long a request waits for a free decoding slot before ``503 busy`` (with ``Retry-After``)."""
+    body_timeout_seconds: int = 30
+    """A request body must arrive in full within this many seconds, or the request gets
+    ``408 request_timeout`` and its connection is closed (slow or stalled uploads)."""
+    keep_alive_seconds: int = 5
+    """A connection with no request in progress is closed after this many seconds: idle after a
+    response, or opened without a complete request head (used by
+    :mod:`siglip_retriever.app.server`)."""
     thumbnail_size: int = 256
     """The longer side of thumbnails, in pixels (16 to 1024)."""
     thumbnail_cache_bytes: int = 64 * 1024 * 1024

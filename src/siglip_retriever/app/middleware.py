@@ -1,14 +1,20 @@
-"""The web app's guard: ASGI middleware for the Host check, the body limit and the security headers.
+"""The web app's guard: ASGI middleware for the Host check, request bodies, HEAD and security headers.
 
 :class:`RequestGuard` runs before FastAPI sees a request:
 
-- a ``Host`` header that does not name this machine (``allowed_hosts``, default
-  :data:`LOCAL_HOSTS`) is refused with ``400 invalid_host``, which keeps other web sites from
-  reading the pictures through DNS rebinding;
-- a ``POST``, ``PUT`` or ``PATCH`` body over :attr:`Limits.max_upload_bytes
+- a ``Host`` header that is not exactly one of ``allowed_hosts`` (default :data:`LOCAL_HOSTS`),
+  with an optional numeric port, is refused with ``400 invalid_host``, which keeps other web sites
+  from reading the pictures through DNS rebinding (:func:`host_name`: ``127.0.0.1:80@evil.example``
+  or ``localhost:80/evil`` name no host);
+- a request body over :attr:`Limits.max_upload_bytes
   <siglip_retriever.app.limits.Limits.max_upload_bytes>` is refused with ``413
   upload_too_large`` as soon as its Content-Length says so, or as soon as the bytes received pass
   the limit (chunked uploads), so a large upload is never held in full;
+- a body that has not arrived in full within :attr:`Limits.body_timeout_seconds
+  <siglip_retriever.app.limits.Limits.body_timeout_seconds>` gets ``408 request_timeout`` and
+  its connection is closed, so a stalled upload holds nothing for long;
+- ``HEAD`` is answered wherever ``GET`` is, with the headers of the ``GET`` and no body, and a
+  ``405`` whose ``Allow`` names ``GET`` names ``HEAD`` too;
 - every response gets ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options`` and,
   except on the API docs pages (their scripts come from a CDN), a ``Content-Security-Policy``.
 
@@ -26,6 +32,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
@@ -43,6 +51,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::[0-9]{1,5})?")
 _CSP = (
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -88,17 +97,21 @@ class RequestGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path = str(scope.get("path", ""))
-        secured = _with_headers(send, csp=not path.startswith(_DOC_PATHS))
+        head = scope.get("method") == "HEAD"
+        secured = _with_headers(send, csp=not path.startswith(_DOC_PATHS), head=head)
+        if head:
+            scope = {**scope, "method": "GET"}
         if not self.any_host and host_name(headers.get("host", "")) not in self.hosts:
             error = ApiError(
                 400,
                 "invalid_host",
                 "this server answers only requests addressed to "
-                f"{', '.join(sorted(self.hosts))}; start it with another --bind to change that",
+                f"{', '.join(sorted(self.hosts))} (with an optional port); start it with another "
+                "--bind to change that",
             )
             await error.response()(scope, receive, secured)
             return
-        if scope.get("method") in ("POST", "PUT", "PATCH"):
+        if _has_body(headers):
             replay = await self._read_body(headers, receive)
             if isinstance(replay, ApiError):
                 await replay.response()(scope, receive, secured)
@@ -107,7 +120,25 @@ class RequestGuard:
         await self.app(scope, receive, secured)
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> Receive | ApiError:
-        """The whole body, read within the limit and handed on by a replaying ``receive``."""
+        """The whole body, read within the size and time limits and handed on by a replaying
+        ``receive``."""
+        try:
+            return await asyncio.wait_for(
+                self._receive_body(headers, receive), self.limits.body_timeout_seconds
+            )
+        except asyncio.TimeoutError:
+            seconds = self.limits.body_timeout_seconds
+            return ApiError(
+                408,
+                "request_timeout",
+                f"the request body did not arrive in full within {seconds} s; send it again "
+                "(or start the server with a longer --body-timeout)",
+                headers={"Connection": "close"},
+                limit=seconds,
+            )
+
+    async def _receive_body(self, headers: dict[str, str], receive: Receive) -> Receive | ApiError:
+        """The whole body, read within the size limit."""
         limit = self.limits.max_upload_bytes
         too_large = ApiError(
             413,
@@ -138,18 +169,26 @@ class RequestGuard:
         return _replay(b"".join(chunks), receive)
 
 
-def host_name(header: str) -> str:
-    """The host name of a ``Host`` header, without its port or IPv6 brackets.
+def host_name(header: str) -> str | None:
+    """The host name of a ``Host`` header, without its port or IPv6 brackets; ``None`` unless the
+    header is exactly a host name or address with an optional numeric port.
 
     Example:
         >>> from siglip_retriever.app.middleware import host_name
         >>> host_name("127.0.0.1:8080"), host_name("[::1]:80"), host_name("Photos.LAN")
         ('127.0.0.1', '::1', 'photos.lan')
+        >>> host_name("127.0.0.1:8080@evil.example"), host_name("localhost:80/x"), host_name("localhost:abc")
+        (None, None, None)
     """
-    host = header.strip().lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    match = _HOST.fullmatch(header.strip().lower())
+    if match is None:
+        return None
+    return match["ipv6"] or match["name"].rstrip(".")
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    """Whether a request says it sends a body (a Content-Length other than 0, or chunked)."""
+    return headers.get("content-length", "0").strip() != "0" or "transfer-encoding" in headers
 
 
 def _replay(data: bytes, receive: Receive) -> Receive:
@@ -166,15 +205,30 @@ def _replay(data: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _with_headers(send: Send, *, csp: bool) -> Send:
-    """A ``send`` that adds the security headers to the response's start."""
+def _with_headers(send: Send, *, csp: bool, head: bool) -> Send:
+    """A ``send`` that adds the security headers to the response's start, names ``HEAD`` in a
+    ``405``'s ``Allow`` beside ``GET``, and for a ``HEAD`` request sends no body."""
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
             extra = list(_SECURITY_HEADERS)
             if csp:
                 extra.append((b"content-security-policy", _CSP.encode()))
-            message["headers"] = [*message.get("headers", []), *extra]
+            message["headers"] = [_with_head(k, v) for k, v in message.get("headers", [])] + extra
+        elif head and message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
         await send(message)
 
     return wrapped
+
+
+def _with_head(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """An ``Allow`` header that names ``GET`` names ``HEAD`` too (the guard serves it)."""
+    if name.lower() == b"allow":
+        methods = [m.strip() for m in value.decode("latin-1").split(",") if m.strip()]
+        if "GET" in methods and "HEAD" not in methods:
+            methods.insert(methods.index("GET") + 1, "HEAD")
+        return name, ", ".join(methods).encode("latin-1")
+    return name, value

@@ -3,8 +3,10 @@
 The routes return plain dicts; FastAPI checks them against these models (``response_model``) and
 the docs at ``/docs`` describe every field from them, and each model by the first paragraph of its
 docstring (:class:`Schema`), so the examples below stay out of the API docs.
-:data:`ERROR_RESPONSES` documents the error statuses the search, classify and image routes may
-answer with.
+:data:`COMMON_RESPONSES`, :data:`ERROR_RESPONSES`, :data:`ID_RESPONSES` and
+:data:`UPLOAD_RESPONSES` declare every error status a route may answer with, each with the
+:class:`ErrorBody` schema; :data:`NOT_BLANK` and :data:`TEMPLATE_PATTERN` are the patterns the
+OpenAPI document gives queries, labels and templates (:mod:`siglip_retriever.app.openapi`).
 
 Example:
     >>> from siglip_retriever.app.schemas import Health, LabelProbability
@@ -31,7 +33,12 @@ if TYPE_CHECKING:
     from pydantic_core import CoreSchema
 
 __all__ = [
+    "COMMON_RESPONSES",
     "ERROR_RESPONSES",
+    "ID_RESPONSES",
+    "NOT_BLANK",
+    "TEMPLATE_PATTERN",
+    "UPLOAD_RESPONSES",
     "ClassifyResponse",
     "ErrorBody",
     "Health",
@@ -41,13 +48,6 @@ __all__ = [
     "Schema",
     "SearchResponse",
 ]
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Not in the store, or its file is gone"},
-    413: {"description": "Upload or image larger than the limits"},
-    422: {"description": "A parameter outside the limits, or a broken image"},
-}
-"""The error statuses of the search, classify and image routes, as the OpenAPI docs list them."""
 
 
 class Schema(BaseModel):
@@ -88,6 +88,78 @@ class ErrorBody(Schema):
     error: str = Field(description="A stable code, such as 'k_too_large' or 'invalid_image'.")
     message: str = Field(description="What happened and what to do about it.")
     limit: int | float | None = Field(default=None, description="The limit that was passed, if any.")
+
+
+NOT_BLANK = (
+    "[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+"""A pattern that text with a character other than white space matches: the characters are
+exactly those of ``str.isspace``, so the schema and the server
+(:func:`~siglip_retriever.app.service.has_text`) agree on every string."""
+
+TEMPLATE_PATTERN = "^(?:[^{}]|\\{\\{|\\}\\})*\\{\\}(?:[^{}]|\\{\\{|\\}\\})*$"
+"""A zero-shot template: text with exactly one ``{}``, ``{{`` and ``}}`` for literal braces
+(what :func:`~siglip_retriever.search.templates.parse_template` accepts)."""
+
+
+def _errors(statuses: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each with :class:`ErrorBody`."""
+    return {status: {"model": ErrorBody, "description": text} for status, text in statuses.items()}
+
+
+_TRANSPORT = {
+    400: "The Host header names another machine (invalid_host), or a malformed Content-Length.",
+    405: "Another method than those in the Allow header (method_not_allowed).",
+    408: "The request body did not arrive in full in time (request_timeout); the connection is closed.",
+    413: "The request body is larger than max_upload_bytes (upload_too_large).",
+}
+
+COMMON_RESPONSES = _errors(_TRANSPORT)
+"""The errors every route may answer with, before the route sees the request."""
+COMMON_RESPONSES[405]["headers"] = {
+    "Allow": {"description": "The methods this path serves.", "schema": {"type": "string"}}
+}
+
+ERROR_RESPONSES = {
+    **COMMON_RESPONSES,
+    **_errors(
+        {
+            422: "A parameter outside its limits or malformed (k_too_large, query_too_long, empty_query, "
+            "invalid_request).",
+            503: "The store's Chroma server does not answer (store_unavailable).",
+        }
+    ),
+}
+"""The errors of the text search route."""
+
+ID_RESPONSES = {
+    **ERROR_RESPONSES,
+    **_errors({404: "No image with this id in the store, or its file is gone (not_found)."}),
+}
+"""The errors of the routes that take a stored image's id."""
+
+UPLOAD_RESPONSES = {
+    **ERROR_RESPONSES,
+    **_errors(
+        {
+            413: "The body is larger than max_upload_bytes (upload_too_large), or the picture has more "
+            "than max_pixels pixels (too_many_pixels).",
+            415: "The body is not multipart/form-data (unsupported_media_type).",
+            422: "A missing or unreadable picture (missing_image, invalid_image), a label or template "
+            "outside its limits (too_many_labels, label_too_long, invalid_template), or another "
+            "parameter (k_too_large, invalid_request).",
+            503: "Every decoding slot stayed busy for busy_wait_seconds (busy; see Retry-After), or the "
+            "store's Chroma server does not answer (store_unavailable).",
+        }
+    ),
+}
+"""The errors of the routes that take an uploaded picture."""
+UPLOAD_RESPONSES[503]["headers"] = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending again (busy).",
+        "schema": {"type": "integer"},
+    }
+}
 
 
 class Hit(Schema):

@@ -3,6 +3,13 @@
 Both bind ``127.0.0.1`` unless told otherwise; binding another address exposes the pictures of
 the store to whoever can reach it.
 
+The transport's own limits, beside those of :class:`~siglip_retriever.app.middleware.RequestGuard`:
+a connection must send a complete request head within :attr:`Limits.keep_alive_seconds
+<siglip_retriever.app.limits.Limits.keep_alive_seconds>` of opening or of its last response, or it
+is closed (:func:`guarded_protocol`; uvicorn alone keeps a silent new connection open for ever),
+and uvicorn's "Invalid HTTP request received." warnings about unparsable requests, which any port
+scanner causes, are logged at debug level only.
+
 Example:
     >>> import tempfile, urllib.request, json
     >>> from siglip_retriever import MultimodalStore
@@ -18,7 +25,9 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import threading
 import time
 import webbrowser
@@ -38,7 +47,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 if TYPE_CHECKING:
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BackgroundServer", "allowed_hosts_for", "serve"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "BackgroundServer",
+    "allowed_hosts_for",
+    "guarded_protocol",
+    "serve",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -75,10 +91,87 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def guarded_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools, else h11), closing connections that send no complete
+    request head within the keep-alive time of opening or of their last response.
+
+    Example:
+        >>> from siglip_retriever.app.server import guarded_protocol
+        >>> guarded_protocol().__name__
+        'HeadDeadline'
+    """
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    except ImportError:  # pragma: no cover - httptools is an optional speed-up of uvicorn
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+
+    class HeadDeadline(Base):
+        """Close a connection that sends no complete request head in time (slow or silent clients)."""
+
+        _deadline: asyncio.TimerHandle | None = None
+        _answered: object = None  # the request cycle whose response completed last
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.cycle is not None and self.cycle is not self._answered:  # a request head arrived
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._answered = self.cycle
+            if not self.transport.is_closing() and not self.pipeline:
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(self.timeout_keep_alive, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            waiting = self.cycle is None or self.cycle is self._answered
+            if waiting and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeadDeadline
+
+
+class _ParserNoise(logging.Filter):
+    """Drops uvicorn's warning about each unparsable request (scanners send many) unless debugging."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        noise = record.getMessage() == "Invalid HTTP request received."
+        return not noise or logging.getLogger("uvicorn.error").isEnabledFor(logging.DEBUG)
+
+
 def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigurationError(f"port must be between 0 and 65535, not {port!r}")
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+    limits = getattr(getattr(app, "state", None), "limits", None) or Limits()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=log_level == "debug",
+        timeout_keep_alive=limits.keep_alive_seconds,
+        http=guarded_protocol(),
+    )
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ParserNoise) for f in errors.filters):
+        errors.addFilter(_ParserNoise())
+    return config
 
 
 def _bound_port(server: uvicorn.Server, fallback: int) -> int:

@@ -6,6 +6,13 @@ it, and its result cache serves repeated queries), one lock around the model (to
 re-entrant), the zero-shot classifiers of recent label sets and the thumbnail cache. A refused
 request raises :class:`~siglip_retriever.app.errors.ApiError` with the code the API documents.
 
+Uploads and thumbnails are decoded in one of :attr:`Limits.max_concurrent_decodes
+<siglip_retriever.app.limits.Limits.max_concurrent_decodes>` slots (:meth:`SearchService.decoding`),
+at the model's input size where the format allows it (a JPEG's reduced-scale decoding, a box
+reduction of other formats), straight into what the model takes; a request that finds no free
+slot within ``busy_wait_seconds`` gets ``503 busy`` with ``Retry-After``. So many large uploads at
+once raise the server's memory by at most one decoded picture per slot.
+
 The routes reach the app's service through the FastAPI dependency :func:`get_service`
 (``request.app.state.service``, set by :func:`~siglip_retriever.app.api.create_app`): a route
 parameter ``service: ServiceDep``.
@@ -33,6 +40,8 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,9 +50,10 @@ from PIL import Image, UnidentifiedImageError
 from siglip_retriever.app.errors import ApiError, not_found
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.thumbnails import Thumbnail, ThumbnailCache
-from siglip_retriever.encoding.images import enable_plugins, load_image
-from siglip_retriever.errors import ImageLoadError, MissingDependencyError
+from siglip_retriever.encoding.images import enable_plugins
+from siglip_retriever.errors import ImageLoadError, InvalidTemplateError, MissingDependencyError
 from siglip_retriever.search.retriever import Retriever
+from siglip_retriever.search.templates import parse_template
 
 try:
     from fastapi import Depends, Request, UploadFile
@@ -51,16 +61,26 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
+    from siglip_retriever.encoding.preparing import PreparedImage
     from siglip_retriever.search.hits import SearchHit
     from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
     from siglip_retriever.store.entries import StoredItem
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["SearchService", "ServiceDep", "get_service"]
+__all__ = [
+    "MAX_ID_CHARS",
+    "MultipartOnly",
+    "SearchService",
+    "ServiceDep",
+    "get_service",
+    "has_text",
+    "require_multipart",
+]
 
 _MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plugin names no type
 
-_MAX_ID_CHARS = 512
+MAX_ID_CHARS = 512
+"""Longest image id looked up; longer ids are ``404 not_found`` without a store lookup."""
 _CLASSIFIERS_KEPT = 16
 _ClassifierKey = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -78,6 +98,7 @@ class SearchService:
         retriever: the one retriever every search goes through.
         thumbnails: the thumbnail cache.
         model_lock: held while the model encodes (tokenizers are not re-entrant).
+        decode_slots: the decoding slots (:meth:`decoding`).
 
     Example:
         >>> from siglip_retriever import MultimodalStore
@@ -100,6 +121,7 @@ class SearchService:
             limits.thumbnail_size, max_bytes=limits.thumbnail_cache_bytes, max_pixels=limits.max_pixels
         )
         self.model_lock = threading.Lock()
+        self.decode_slots = threading.BoundedSemaphore(limits.max_concurrent_decodes)
         self._classifiers: OrderedDict[_ClassifierKey, ZeroShotClassifier] = OrderedDict()
 
     # -- checks -----------------------------------------------------------------------------------
@@ -123,12 +145,17 @@ class SearchService:
                 f"the query has {len(query)} characters; the limit is {self.limits.max_query_chars}",
                 limit=self.limits.max_query_chars,
             )
-        if not query.strip():
+        if not has_text(query):
             raise ApiError(422, "empty_query", "the query is empty; type what the picture should show")
         return query
 
-    def check_labels(self, labels: list[str], templates: list[str]) -> None:
-        """Refuse no labels, more labels or templates than ``limits.max_labels``, or a long one."""
+    def check_labels(self, labels: Sequence[str], templates: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The labels (stripped, duplicates dropped) and templates of a zero-shot request.
+
+        Refuses no labels, a blank one, more labels or templates than ``limits.max_labels``, one
+        longer than ``limits.max_label_chars``, and a template that is not text with exactly one
+        ``{}`` (``invalid_template``, see :func:`~siglip_retriever.search.templates.parse_template`).
+        """
         limit = self.limits.max_labels
         if not labels:
             raise ApiError(422, "invalid_request", "give at least one label")
@@ -144,9 +171,37 @@ class SearchService:
                 f"a label or template has {longest} characters; the limit is {self.limits.max_label_chars}",
                 limit=self.limits.max_label_chars,
             )
+        if not all(has_text(label) for label in labels):
+            raise ApiError(
+                422, "invalid_request", "a label is empty; send each label as its own 'labels' field"
+            )
+        for template in templates:
+            try:
+                parse_template(template)
+            except InvalidTemplateError as exc:
+                raise ApiError(422, "invalid_template", str(exc)) from None
+        return list(dict.fromkeys(label.strip() for label in labels)), list(templates)
 
-    def decode_upload(self, upload: UploadFile | None) -> tuple[Image.Image, str]:
-        """An uploaded image and its file name; the pixel limit is checked on the header, before decoding."""
+    @contextmanager
+    def decoding(self) -> Iterator[None]:
+        """Hold one of the decoding slots; ``503 busy`` (with ``Retry-After``) when none frees up
+        within ``limits.busy_wait_seconds``."""
+        if not self.decode_slots.acquire(timeout=self.limits.busy_wait_seconds):
+            raise ApiError(
+                503,
+                "busy",
+                f"the server is decoding {self.limits.max_concurrent_decodes} pictures already; "
+                "send the request again in a few seconds",
+                headers={"Retry-After": "5"},
+            )
+        try:
+            yield
+        finally:
+            self.decode_slots.release()
+
+    def decode_upload(self, upload: UploadFile | None) -> tuple[PreparedImage, str]:
+        """An uploaded image, decoded and preprocessed for the model in a decoding slot, and its
+        file name; the pixel limit is checked on the header, before decoding."""
         if upload is None:
             raise ApiError(422, "missing_image", "send an image file in the multipart form field 'image'")
         name = Path(upload.filename or "upload").name[:200] or "upload"
@@ -167,7 +222,8 @@ class SearchService:
         if width * height > limit:
             raise self._too_many_pixels(name, (width, height))
         try:
-            return load_image(data, max_pixels=limit), name
+            with self.decoding():
+                return self.store.encoder.prepare_image(data), name
         except ImageLoadError as exc:
             raise ApiError(422, "invalid_image", f"cannot read {name}: {exc.reason}") from None
 
@@ -185,7 +241,7 @@ class SearchService:
 
     def stored_item(self, image_id: str) -> StoredItem:
         """The stored image with this id; ``not_found`` for any other id (texts included)."""
-        if len(image_id) > _MAX_ID_CHARS or not image_id:
+        if len(image_id) > MAX_ID_CHARS or not image_id:
             raise not_found()
         items = self.store.get([image_id])
         if not items or items[0].kind != "image":
@@ -206,19 +262,28 @@ class SearchService:
         """The file of a stored image and its media type, read from its content (a file that is no
         longer a picture is not served)."""
         path = self.stored_file(image_id)
+        return path, self.media_type(path)
+
+    def media_type(self, path: Path) -> str:
+        """The media type of a stored picture's file, read from its content; ``not_found`` when
+        the file is no longer a picture."""
         enable_plugins()  # HEIC files
         try:
             with Image.open(path) as image:
                 fmt = image.format
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             raise not_found("the stored file is no longer a readable picture") from None
-        return path, Image.MIME.get(fmt or "") or _MEDIA_TYPES.get(fmt or "", "application/octet-stream")
+        return Image.MIME.get(fmt or "") or _MEDIA_TYPES.get(fmt or "", "application/octet-stream")
 
     def thumbnail(self, image_id: str) -> Thumbnail:
         """The thumbnail of a stored image, from the cache or made now."""
         path = self.stored_file(image_id)
         try:
-            return self.thumbnails.get(path)
+            found = self.thumbnails.cached(path)
+            if found is not None:
+                return found
+            with self.decoding():
+                return self.thumbnails.get(path)
         except (ImageLoadError, OSError) as exc:
             raise not_found(f"the stored file is no longer a picture ({exc})") from None
 
@@ -229,7 +294,7 @@ class SearchService:
         with self.model_lock:
             return self.retriever.text_to_images(query, k=k, min_probability=min_probability)
 
-    def similar_to_image(self, image: Image.Image, k: int, min_similarity: float | None) -> list[SearchHit]:
+    def similar_to_image(self, image: PreparedImage, k: int, min_similarity: float | None) -> list[SearchHit]:
         """Stored images similar to an uploaded one (itself included if it is stored)."""
         with self.model_lock:
             return self.retriever.image_to_images(
@@ -242,7 +307,7 @@ class SearchService:
         return self.retriever.similar_to_stored(image_id, k=k, kind="image", min_similarity=min_similarity)
 
     def classify(
-        self, image: Image.Image, labels: list[str], templates: list[str]
+        self, image: PreparedImage, labels: list[str], templates: list[str]
     ) -> tuple[Classification, list[str]]:
         """Zero-shot probabilities of ``labels`` for ``image``, and the templates used (the
         default ones when ``templates`` is empty)."""
@@ -268,6 +333,18 @@ class SearchService:
         return found
 
 
+def has_text(text: str) -> bool:
+    """Whether ``text`` has a character other than white space (``str.isspace``): what the API
+    schema's ``pattern`` for queries and labels says (:data:`~siglip_retriever.app.schemas.NOT_BLANK`).
+
+    Example:
+        >>> from siglip_retriever.app.service import has_text
+        >>> has_text(" chat "), has_text("\\u3000\\n")
+        (True, False)
+    """
+    return bool(text.strip())
+
+
 async def get_service(request: Request) -> SearchService:
     """The app's service (``request.app.state.service``), for routes to depend on.
 
@@ -287,3 +364,33 @@ async def get_service(request: Request) -> SearchService:
 
 ServiceDep = Annotated[SearchService, Depends(get_service)]
 """A route parameter ``service: ServiceDep`` receives the app's :class:`SearchService`."""
+
+
+async def require_multipart(request: Request) -> None:
+    """Refuse a request body that is not ``multipart/form-data`` (``415 unsupported_media_type``);
+    a request with no body at all goes on, to be told which field is missing.
+
+    Example:
+        >>> import asyncio
+        >>> from types import SimpleNamespace
+        >>> from siglip_retriever.app.service import require_multipart
+        >>> json_body = SimpleNamespace(headers={"content-type": "application/json", "content-length": "2"})
+        >>> asyncio.run(require_multipart(json_body))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        siglip_retriever.app.errors.ApiError: send the image as multipart/form-data (a file field ...
+    """
+    content_type = request.headers.get("content-type", "")
+    if request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers:
+        return
+    if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the image as multipart/form-data (a file field 'image'), not "
+            f"{content_type.split(';', 1)[0].strip()[:100] or 'a body without a Content-Type'}",
+        )
+
+
+MultipartOnly = Depends(require_multipart)
+"""A route dependency (``dependencies=[MultipartOnly]``) for the upload routes."""

@@ -102,16 +102,23 @@ class ThumbnailCache:
         """Bytes of encoded thumbnails held now."""
         return self._bytes
 
-    def get(self, path: str | Path) -> Thumbnail:
-        """The thumbnail of the picture at ``path``, made now or taken from the cache."""
-        file = Path(path)
-        stat = file.stat()
-        key = (str(file), int(stat.st_size), int(stat.st_mtime_ns))
+    def cached(self, path: str | Path) -> Thumbnail | None:
+        """The cached thumbnail of the picture at ``path`` if the file has not changed, else ``None``
+        (nothing is decoded)."""
+        key = _key(Path(path))
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
-                return found
+            return found
+
+    def get(self, path: str | Path) -> Thumbnail:
+        """The thumbnail of the picture at ``path``, made now or taken from the cache."""
+        file = Path(path)
+        found = self.cached(file)
+        if found is not None:
+            return found
+        key = _key(file)
         thumbnail = self._make(file, key)
         with self._lock:
             if key not in self._items and len(thumbnail.data) <= self.max_bytes:
@@ -129,3 +136,9 @@ class ThumbnailCache:
         image.save(buffer, format="JPEG", quality=self.quality, optimize=True)
         digest = hashlib.sha256(f"{key}|{self.size}|{self.quality}".encode()).hexdigest()[:32]
         return Thumbnail(data=buffer.getvalue(), etag=f'"{digest}"', width=image.width, height=image.height)
+
+
+def _key(file: Path) -> tuple[str, int, int]:
+    """A thumbnail's cache key: the path, size and modification time of its file."""
+    stat = file.stat()
+    return (str(file), int(stat.st_size), int(stat.st_mtime_ns))

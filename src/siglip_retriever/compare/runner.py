@@ -41,6 +41,7 @@ from siglip_retriever.compare.scoring import score_model
 from siglip_retriever.compare.specs import ModelSpec, check_model_name, parse_model_specs
 from siglip_retriever.compare.workload import Workload, plan_workload
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.search.templates import parse_template
 
 __all__ = ["DEFAULT_TEMPLATES", "ModelSpec", "compare_models", "parse_model_specs"]  # the last two from specs
 
@@ -130,8 +131,10 @@ def _checked_workload(
     pair_data = pairs if isinstance(pairs, PairsDataset) or pairs is None else load_pairs(pairs)
     class_data = classes if isinstance(classes, ClassesDataset) or classes is None else load_classes(classes)
     template_list = [templates] if isinstance(templates, str) else list(templates)
-    if not template_list or not all(isinstance(t, str) and "{}" in t for t in template_list):
-        raise ConfigurationError("every template needs one '{}' for the label, such as 'a photo of {}.'")
+    if not template_list:
+        raise ConfigurationError("give at least one template, such as 'a photo of {}.'")
+    for template in template_list:
+        parse_template(template)
     return plan_workload(pair_data, class_data, template_list)
 
 

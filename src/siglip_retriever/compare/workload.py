@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from siglip_retriever.compare.datasets import ClassesDataset, PairsDataset
+from siglip_retriever.search.templates import fill_template
 
 __all__ = ["Workload", "plan_workload"]
 
@@ -97,7 +98,7 @@ def plan_workload(
     if classes is not None:
         for language in classes.languages:
             prompts = [
-                template.format(name)
+                fill_template(template, name)
                 for names in classes.label_names[language]
                 for name in names
                 for template in templates

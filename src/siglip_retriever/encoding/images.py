@@ -86,6 +86,8 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=\s_-]+")
 _DRAFT_FACTOR = 2  # decode JPEGs at reduced scale only when the file is at least this much larger
 _ORIENTATION = 0x0112  # the EXIF tag
 _TRANSPOSED = (5, 6, 7, 8)  # orientations that swap width and height
+_TURNS = (2, 3, 4, 5, 6, 7, 8)  # orientations that move pixels
+_REDUCIBLE = ("RGB", "RGBA", "L", "LA")  # the modes Image.reduce takes
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ def describe_source(source: object) -> str:
         return f"PIL image ({source.mode}, {source.size[0]}x{source.size[1]})"
     if isinstance(source, np.ndarray):
         return f"numpy array {tuple(source.shape)} {source.dtype}"
+    if hasattr(source, "inputs") and hasattr(source, "model_id"):  # a PreparedImage
+        return f"prepared image ({getattr(source, 'width', '?')}x{getattr(source, 'height', '?')})"
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         return f"file object {name}" if isinstance(name, str) else "file object"
@@ -419,12 +423,23 @@ def _decode(data: IO[bytes] | str, *, target_size: int | None, max_pixels: int |
                     image.draft("RGB", (target_size, target_size))
             image.load()
             loaded = image.size
-            oriented = ImageOps.exif_transpose(image) or image
+            # one full-size copy at most: turned only when EXIF says so, then reduced
+            oriented = ImageOps.exif_transpose(image) if _orientation(image) in _TURNS else image
             turned = oriented.size != loaded and oriented.size == loaded[::-1]
             width, height = full[::-1] if turned else full
-            return DecodedImage(_to_rgb(oriented), width, height)
+            return DecodedImage(_to_rgb(_reduced(oriented or image, target_size)), width, height)
         except _DECODER_FAILURES as exc:
             raise ImageLoadError(describe_source(data), _decoder_failure(exc)) from exc
+
+
+def _reduced(image: Image.Image, target_size: int | None) -> Image.Image:
+    """``image`` reduced by a whole factor (box averages) while both sides stay at least twice
+    ``target_size``: a 50-megapixel PNG bound for a 224-pixel model leaves the decoder as a small
+    picture, not a second full-size copy. JPEGs got there already through ``draft``."""
+    if not target_size or image.mode not in _REDUCIBLE:
+        return image
+    factor = min(image.size) // (_DRAFT_FACTOR * target_size)
+    return image.reduce(factor) if factor >= 2 else image
 
 
 # What Pillow's decoders raise, besides OSError/ValueError/SyntaxError, on some corrupt files (a

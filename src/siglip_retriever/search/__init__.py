@@ -6,7 +6,8 @@ It sits on the store and encoding layers and imports nothing above them. Its mod
   filters;
 - :mod:`.hits`: :class:`SearchHit` and the metadata keys every front-end's results carry;
 - :mod:`.cache`: the result cache of a retriever;
-- :mod:`.zero_shot`: :class:`ZeroShotClassifier`, labels scored against images.
+- :mod:`.zero_shot`: :class:`ZeroShotClassifier`, labels scored against images;
+- :mod:`.templates`: zero-shot prompt templates, checked as data (one ``{}``, nothing else).
 
 Example:
     >>> from siglip_retriever.search import RESULT_KEYS

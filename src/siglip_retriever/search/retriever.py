@@ -59,6 +59,7 @@ from siglip_retriever.search.hits import SearchHit
 from siglip_retriever.store.scanning import IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
+    from siglip_retriever.encoding.preparing import PreparedImage
     from siglip_retriever.store.entries import Kind, StoredItem
     from siglip_retriever.store.store import MultimodalStore
 
@@ -148,7 +149,7 @@ class Retriever:
 
     def image_to_texts(
         self,
-        image: ImageInput,
+        image: ImageInput | PreparedImage,
         *,
         k: int | None = None,
         where: Mapping[str, Any] | None = None,
@@ -162,7 +163,7 @@ class Retriever:
 
     def image_to_images(
         self,
-        image: ImageInput,
+        image: ImageInput | PreparedImage,
         *,
         k: int | None = None,
         where: Mapping[str, Any] | None = None,
@@ -304,8 +305,9 @@ class Retriever:
             raise ConfigurationError("the query is empty; type what the image should show")
         return self.store.encoder.encode_query(query)
 
-    def image_vector(self, image: ImageInput) -> npt.NDArray[np.float32]:
-        """The vector of an image query.
+    def image_vector(self, image: ImageInput | PreparedImage) -> npt.NDArray[np.float32]:
+        """The vector of an image query (any input :func:`~siglip_retriever.encoding.images.load_image`
+        takes, or an image the encoder prepared already).
 
         Raises:
             ImageLoadError: the image cannot be read; the message names it.

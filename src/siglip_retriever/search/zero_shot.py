@@ -31,9 +31,11 @@ import numpy as np
 from siglip_retriever.encoding.images import ImageInput, describe_source, image_list
 from siglip_retriever.encoding.scores import ScoreKind, match_probabilities
 from siglip_retriever.errors import ConfigurationError, InputTypeError
+from siglip_retriever.search.templates import parse_template
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
+    from siglip_retriever.encoding.preparing import PreparedImage
 
 __all__ = ["DEFAULT_TEMPLATES", "Classification", "ZeroShotClassifier"]
 
@@ -85,13 +87,17 @@ class ZeroShotClassifier:
     Args:
         labels: label names, or a mapping ``label -> [names]`` whose names (for example
             translations: ``{"cat": ["cat", "chat", "猫"]}``) are averaged.
-        templates: prompts with one ``{}``; each label name is written into every template.
-            Use ``["{}"]`` for labels that are already sentences.
+        templates: prompts with exactly one ``{}``; each label name is written into every
+            template. Use ``["{}"]`` for labels that are already sentences. A template is data,
+            not a format string: ``{{``/``}}`` are literal braces and any other field (``{0}``,
+            ``{x}``, ``{!r}``, ``{:>9}``) is refused (:func:`~.templates.parse_template`).
         encoder: an existing encoder; otherwise ``model``, ``device``, ``dtype`` and
             ``batch_size`` build one (sharing an already loaded model).
 
     Raises:
-        ConfigurationError: no labels, a duplicate label, or a template without ``{}``.
+        ConfigurationError: no labels, or a duplicate label.
+        InvalidTemplateError: a template that is not text with exactly one ``{}`` (a
+            :class:`~siglip_retriever.errors.ConfigurationError`).
 
     Example:
         >>> import tempfile
@@ -123,15 +129,15 @@ class ZeroShotClassifier:
         template_list = list(templates) if not isinstance(templates, str) else [templates]
         if not template_list:
             raise ConfigurationError("give at least one template, such as 'a photo of {}.'")
-        for template in template_list:
-            if not isinstance(template, str) or "{}" not in template:
-                raise ConfigurationError(f"template {template!r} has no '{{}}' for the label")
+        parsed = [parse_template(template) for template in template_list]
         self.encoder = resolve_encoder(
             encoder, model=model, device=device, dtype=dtype, batch_size=batch_size
         )
         self.labels = list(names)
         self.templates = template_list
-        prompts = [t.format(name) for label in self.labels for name in names[label] for t in template_list]
+        prompts = [
+            f"{pre}{name}{post}" for label in self.labels for name in names[label] for pre, post in parsed
+        ]
         vectors = self.encoder.encode_texts(prompts)
         label_vectors = []
         start = 0
@@ -147,7 +153,7 @@ class ZeroShotClassifier:
         """``"sigmoid"`` for SigLIP checkpoints, ``"softmax"`` for CLIP."""
         return self.encoder.score_kind
 
-    def classify(self, images: Sequence[ImageInput]) -> list[Classification]:
+    def classify(self, images: Sequence[ImageInput | PreparedImage]) -> list[Classification]:
         """Classify images in batches; one :class:`Classification` per image, in order."""
         items = image_list(images, what="classify")
         vectors = self.encoder.encode_images(items)

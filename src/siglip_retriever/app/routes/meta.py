@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from siglip_retriever import __version__
-from siglip_retriever.app.schemas import Health, Info
+from siglip_retriever.app.schemas import COMMON_RESPONSES, Health, Info
 from siglip_retriever.app.service import ServiceDep
 from siglip_retriever.errors import MissingDependencyError
 
@@ -43,13 +43,13 @@ def page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/health", response_model=Health, tags=["service"])
+@router.get("/health", response_model=Health, responses=COMMON_RESPONSES, tags=["service"])
 def health(service: ServiceDep) -> dict[str, Any]:
     """Liveness: the server answers and the store's model is loaded."""
     return {"status": "ok", "version": __version__, "model": service.store.model_name}
 
 
-@router.get("/api/info", response_model=Info, tags=["service"])
+@router.get("/api/info", response_model=Info, responses=COMMON_RESPONSES, tags=["service"])
 def info(service: ServiceDep) -> dict[str, Any]:
     """The store's model, score kind and counts, and the server's limits."""
     store = service.store

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from siglip_retriever.app.errors import ApiError
-from siglip_retriever.app.schemas import ERROR_RESPONSES, SearchResponse
-from siglip_retriever.app.service import SearchService, ServiceDep
+from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, UPLOAD_RESPONSES, SearchResponse
+from siglip_retriever.app.service import MultipartOnly, SearchService, ServiceDep
 from siglip_retriever.errors import MissingDependencyError
 
 try:
@@ -64,11 +64,17 @@ def search(
     return _results(request, service, query, service.store.score_kind, hits)
 
 
-@router.post("/api/similar", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
+@router.post(
+    "/api/similar",
+    response_model=SearchResponse,
+    responses=UPLOAD_RESPONSES,
+    tags=["search"],
+    dependencies=[MultipartOnly],
+)
 def similar(
     request: Request,
     service: ServiceDep,
-    image: Annotated[UploadFile | None, File(description="The example image.")] = None,
+    image: Annotated[UploadFile, File(description="The example image (a picture file).")],
     k: Annotated[int, Query(description="Number of hits.")] = 12,
     min_similarity: MinSimilarity = None,
     min_sim: EarlierMinSimilarity = None,
@@ -83,7 +89,7 @@ def similar(
 @router.get(
     "/api/images/{image_id}/similar",
     response_model=SearchResponse,
-    responses=ERROR_RESPONSES,
+    responses=ID_RESPONSES,
     tags=["search"],
 )
 def similar_to_stored(

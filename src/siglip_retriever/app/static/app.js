@@ -198,7 +198,10 @@ async function classify(event) {
   }
   const form = new FormData();
   form.append("image", classifyFile, classifyFile.name);
-  form.append("labels", $("#labels").value);
+  // the API takes one label per field: the box's commas and line breaks separate labels
+  for (const label of $("#labels").value.split(/[,\n]/)) {
+    if (label.trim()) form.append("labels", label.trim());
+  }
   const template = $("#template").value.trim();
   if (template) form.append("template", template);
   setStatus(status, "Classifying…");

@@ -1,0 +1,95 @@
+"""The web app's OpenAPI document, told the truth: with every limit of the server's :class:`~.limits.Limits`.
+
+FastAPI writes the document from the routes' signatures, which do not know the limits a server
+was started with; :func:`install` makes the app's ``/openapi.json`` carry them, so that a client
+(or a fuzzer) reading it knows exactly which requests the server accepts:
+
+- ``q``: 1 to ``max_query_chars`` characters, one of them not white space (:data:`NOT_BLANK
+  <siglip_retriever.app.schemas.NOT_BLANK>`);
+- ``k``: 1 to ``max_k``;
+- ``labels``: 1 to ``max_labels`` fields of 1 to ``max_label_chars`` characters, not blank;
+- ``template``: up to ``max_labels`` fields of at most ``max_label_chars`` characters, each with
+  exactly one ``{}`` (:data:`TEMPLATE_PATTERN <siglip_retriever.app.schemas.TEMPLATE_PATTERN>`);
+- ``image``: a required binary file.
+
+Example:
+    >>> import tempfile
+    >>> from fastapi.testclient import TestClient
+    >>> from siglip_retriever import MultimodalStore
+    >>> from siglip_retriever.app import Limits, create_app
+    >>> from siglip_retriever.tiny import build_checkpoint
+    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
+    >>> document = TestClient(create_app(store, limits=Limits(max_k=20)), base_url="http://127.0.0.1").get("/openapi.json").json()
+    >>> k = next(p for p in document["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "k")
+    >>> k["schema"]["minimum"], k["schema"]["maximum"]
+    (1, 20)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from siglip_retriever.app.schemas import NOT_BLANK, TEMPLATE_PATTERN
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from siglip_retriever.app.limits import Limits
+
+__all__ = ["install", "with_limits"]
+
+
+def install(app: FastAPI, limits: Limits) -> None:
+    """Make ``app.openapi()`` (and so ``/openapi.json`` and ``/docs``) declare ``limits``."""
+    written = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_limits(written(), limits)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_limits(document: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """``document`` (FastAPI's OpenAPI dict) with the limits written into its parameters and
+    request bodies; changed in place and returned."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"]
+                _drop_null(schema)  # a query string cannot say null: an optional parameter is left out
+                schema.update(_parameter_limits(parameter["name"], limits))
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        if schema.get("title", "").startswith("Body_"):
+            for name, field in schema.get("properties", {}).items():
+                field.update(_field_limits(name, field, limits))
+    return document
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    """``anyOf: [X, {type: null}]`` becomes X, in place."""
+    variants = [v for v in schema.get("anyOf", []) if v.get("type") != "null"]
+    if len(variants) == 1 and len(schema["anyOf"]) == 2:
+        del schema["anyOf"]
+        schema.update(variants[0])
+
+
+def _parameter_limits(name: str, limits: Limits) -> dict[str, Any]:
+    if name == "q":
+        return {"minLength": 1, "maxLength": limits.max_query_chars, "pattern": NOT_BLANK}
+    if name == "k":
+        return {"minimum": 1, "maximum": limits.max_k}
+    return {}
+
+
+def _field_limits(name: str, field: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    text = {"type": "string", "maxLength": limits.max_label_chars}
+    if name == "labels":
+        items = {**text, "minLength": 1, "pattern": NOT_BLANK}
+        return {"type": "array", "items": items, "minItems": 1, "maxItems": limits.max_labels}
+    if name == "template":
+        field.pop("anyOf", None)
+        items = {**text, "minLength": 2, "pattern": TEMPLATE_PATTERN}
+        return {"type": "array", "items": items, "maxItems": limits.max_labels}
+    return {}
