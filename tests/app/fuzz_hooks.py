@@ -61,6 +61,14 @@ for _signature, _media_type in MEDIA_TYPES.items():
         schemathesis.openapi.media_type(_media_type, st.sampled_from(_files))
 
 
+# The form's text parts are plain text (``encoding: {labels: {contentType: text/plain}}``): where
+# Schemathesis draws a whole form from the media types of its parts (a coverage case), it fills a
+# part with no strategy registered with "" even when the schema requires more; so labels are drawn
+# from a few real ones.
+LABELS = ["a red circle", "un carré bleu", "ein grünes Dreieck", "红色"]
+schemathesis.openapi.media_type("text/plain", st.sampled_from(LABELS).map(str.encode))
+
+
 def _sometimes(
     strategy: st.SearchStrategy, field: str, replaces: Callable[[Any], bool], choices: Sequence[Any]
 ) -> st.SearchStrategy:

@@ -31,8 +31,6 @@ from siglip_retriever.app import BackgroundServer, create_app
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from tests.helpers import colour_pictures
 
-pytest.importorskip("schemathesis", minversion="4.32")
-
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SEED = 20240611

@@ -10,7 +10,7 @@ was started with; :func:`install` makes the app's ``/openapi.json`` carry them, 
 - ``labels``: 1 to ``max_labels`` fields of 1 to ``max_label_chars`` characters, not blank;
 - ``template``: up to ``max_labels`` fields of at most ``max_label_chars`` characters, each with
   exactly one ``{}`` (:data:`TEMPLATE_PATTERN <siglip_retriever.app.schemas.TEMPLATE_PATTERN>`);
-- ``image``: a required binary file.
+- ``image``: a required picture file, of one of :data:`PICTURE_TYPES` (the form's ``encoding``).
 
 Example:
     >>> import tempfile
@@ -36,7 +36,22 @@ if TYPE_CHECKING:
 
     from siglip_retriever.app.limits import Limits
 
-__all__ = ["install", "with_limits"]
+__all__ = ["PICTURE_TYPES", "install", "with_limits"]
+
+PICTURE_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/avif",
+    "image/heic",
+    "image/heif",
+    "image/gif",
+    "image/bmp",
+    "image/tiff",
+)
+"""The media types an uploaded ``image`` may have (the server reads the format from the bytes)."""
+_PICTURE = {"contentType": ", ".join(PICTURE_TYPES)}
+_TEXT = {"contentType": "text/plain; charset=utf-8"}
 
 
 def install(app: FastAPI, limits: Limits) -> None:
@@ -54,8 +69,13 @@ def install(app: FastAPI, limits: Limits) -> None:
 def with_limits(document: dict[str, Any], limits: Limits) -> dict[str, Any]:
     """``document`` (FastAPI's OpenAPI dict) with the limits written into its parameters and
     request bodies; changed in place and returned."""
+    schemas = document.get("components", {}).get("schemas", {})
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+            if form is not None:  # the media types of the required parts: the picture's, plain text
+                body = schemas[form["schema"]["$ref"].rsplit("/", 1)[-1]]
+                form["encoding"] = {name: _PICTURE if name == "image" else _TEXT for name in body["required"]}
             for parameter in operation.get("parameters", []):
                 schema = parameter["schema"]
                 _drop_null(schema)  # a query string cannot say null: an optional parameter is left out
@@ -88,6 +108,9 @@ def _field_limits(name: str, field: dict[str, Any], limits: Limits) -> dict[str,
     if name == "labels":
         items = {**text, "minLength": 1, "pattern": NOT_BLANK}
         return {"type": "array", "items": items, "minItems": 1, "maxItems": limits.max_labels}
+    if name == "image":  # a file part, or a part without a filename: the same picture's bytes
+        field.pop("anyOf", None)
+        return {"type": "string", "contentMediaType": "image/*"}
     if name == "template":
         field.pop("anyOf", None)
         items = {**text, "minLength": 2, "pattern": TEMPLATE_PATTERN}

@@ -148,10 +148,14 @@ def guarded_protocol() -> type[asyncio.Protocol]:
 
 
 class _ParserNoise(logging.Filter):
-    """Drops uvicorn's warning about each unparsable request (scanners send many) unless debugging."""
+    """Drops the warnings about each unparsable request or form (scanners send many; the client
+    gets its 400 or 422) unless uvicorn logs at debug level."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        noise = record.getMessage() == "Invalid HTTP request received."
+        noise = (
+            record.name.startswith("python_multipart")
+            or record.getMessage() == "Invalid HTTP request received."
+        )
         return not noise or logging.getLogger("uvicorn.error").isEnabledFor(logging.DEBUG)
 
 
@@ -168,9 +172,10 @@ def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
         timeout_keep_alive=limits.keep_alive_seconds,
         http=guarded_protocol(),
     )
-    errors = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _ParserNoise) for f in errors.filters):
-        errors.addFilter(_ParserNoise())
+    for name in ("uvicorn.error", "python_multipart.multipart"):  # it warns of each malformed form
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ParserNoise) for f in logger.filters):
+            logger.addFilter(_ParserNoise())
     return config
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "MultipartOnly",
     "SearchService",
     "ServiceDep",
+    "field_bytes",
     "get_service",
     "has_text",
     "require_multipart",
@@ -199,13 +200,19 @@ class SearchService:
         finally:
             self.decode_slots.release()
 
-    def decode_upload(self, upload: UploadFile | None) -> tuple[PreparedImage, str]:
+    def decode_upload(self, upload: UploadFile | str | None) -> tuple[PreparedImage, str]:
         """An uploaded image, decoded and preprocessed for the model in a decoding slot, and its
-        file name; the pixel limit is checked on the header, before decoding."""
+        file name; the pixel limit is checked on the header, before decoding.
+
+        ``upload`` is the form's ``image`` part: a file, or the text the form parser made of a
+        part sent without a ``filename`` (which RFC 7578 allows), turned back into its bytes."""
         if upload is None:
             raise ApiError(422, "missing_image", "send an image file in the multipart form field 'image'")
-        name = Path(upload.filename or "upload").name[:200] or "upload"
-        data = upload.file.read()
+        if isinstance(upload, str):
+            name, data = "upload", field_bytes(upload)
+        else:
+            name = Path(upload.filename or "upload").name[:200] or "upload"
+            data = upload.file.read()
         if not data:
             raise ApiError(422, "invalid_image", f"{name} is empty (zero bytes)")
         limit = self.limits.max_pixels
@@ -331,6 +338,28 @@ class SearchService:
                 self._classifiers.popitem(last=False)
         self._classifiers.move_to_end(key)
         return found
+
+
+def field_bytes(text: str) -> bytes:
+    """The bytes of a multipart part the form parser decoded as text (as UTF-8 when they were valid
+    UTF-8, else as Latin-1: Starlette's rule).
+
+    A picture file is never valid UTF-8 as a whole, so its bytes come back exactly; only a text
+    could be read either way, and a text is no picture whichever bytes it gives.
+
+    Example:
+        >>> from siglip_retriever.app.service import field_bytes
+        >>> field_bytes(b"\\x89PNG\\r\\n\\xff".decode("latin-1")), field_bytes("日本")
+        (b'\\x89PNG\\r\\n\\xff', b'\\xe6\\x97\\xa5\\xe6\\x9c\\xac')
+    """
+    if text.isascii() or any(ord(char) > 255 for char in text):
+        return text.encode("utf-8")
+    as_latin1 = text.encode("latin-1")
+    try:
+        as_latin1.decode("utf-8")
+    except UnicodeDecodeError:
+        return as_latin1  # not UTF-8: the parser read it as Latin-1
+    return text.encode("utf-8")  # valid UTF-8 would have been read as UTF-8: it was
 
 
 def has_text(text: str) -> bool:

@@ -39,7 +39,7 @@ router = APIRouter()
 )
 def classify(
     service: ServiceDep,
-    image: Annotated[UploadFile, File(description="The image to classify (a picture file).")],
+    image: Annotated[UploadFile | str, File(description="The image to classify (a picture file).")],
     labels: Annotated[list[str], Form(description="One label per field, in any language.")],
     template: Annotated[
         list[str] | None,

@@ -74,7 +74,7 @@ def search(
 def similar(
     request: Request,
     service: ServiceDep,
-    image: Annotated[UploadFile, File(description="The example image (a picture file).")],
+    image: Annotated[UploadFile | str, File(description="The example image (a picture file).")],
     k: Annotated[int, Query(description="Number of hits.")] = 12,
     min_similarity: MinSimilarity = None,
     min_sim: EarlierMinSimilarity = None,
