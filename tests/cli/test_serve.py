@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -32,18 +33,63 @@ def test_serve_command_binds_loopback_and_answers(tiny_siglip_dir: Path, tmp_pat
     browser = tmp_path / "browser.sh"  # --open runs $BROWSER with the page's URL
     browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     browser.chmod(0o755)
-    arguments = ["serve", *options, "--port", "0", "--max-k", "7", "--open"]  # options after serve too
+    arguments = [
+        "serve",
+        *options,
+        "--port",
+        "0",
+        "--max-k",
+        "7",
+        "--open",
+        "--decode-slots",
+        "3",
+        "--body-timeout",
+        "9",
+    ]
     with cli_server(arguments, first_line="Serving 2 pictures of ", env={"BROWSER": f"{browser} %s"}) as url:
         assert httpx.get(url + "health", timeout=10).json()["status"] == "ok"
         info = httpx.get(url + "api/info", timeout=10).json()
         assert info["images"] == 2
         assert info["limits"]["max_k"] == 7
+        assert (info["limits"]["max_concurrent_decodes"], info["limits"]["body_timeout_seconds"]) == (3, 9)
         too_many = httpx.get(url + "api/search", params={"q": "rouge", "k": 8}, timeout=30)
         assert too_many.json()["error"] == "k_too_large"
         deadline = time.monotonic() + 20
         while not (opened.exists() and opened.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert opened.read_text().strip() == url
+
+
+@pytest.mark.slow
+def test_serve_prints_no_parser_noise(tiny_siglip_dir: Path, tmp_path: Path) -> None:
+    """Scanners send garbage: each gets its 400 or 422, and the server's output stays quiet."""
+    options = _cli_store(tiny_siglip_dir, tmp_path)
+    script = Path(sys.executable).with_name("siglip-retriever")
+    process = subprocess.Popen(
+        [str(script), *options, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" at ", 1)[1].split(" ", 1)[0]
+        host, port = url.removeprefix("http://").rstrip("/").split(":")
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"\x16\x03\x01\x02\x00"):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(garbage)
+                assert sock.recv(1024).startswith(b"HTTP/1.1 400")
+        malformed = httpx.post(
+            url + "api/similar",
+            content=b"--b\r\nBad\r\n\r\nx\r\n--b--\r\n",
+            headers={"content-type": "multipart/form-data; boundary=b"},
+            timeout=10,
+        )
+        assert malformed.json()["error"] == "invalid_request"
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert "Invalid HTTP request" not in out + err and "invalid character" not in out + err, out + err
 
 
 @pytest.fixture

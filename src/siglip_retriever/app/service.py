@@ -7,7 +7,8 @@ re-entrant), the zero-shot classifiers of recent label sets and the thumbnail ca
 request raises :class:`~siglip_retriever.app.errors.ApiError` with the code the API documents.
 
 Uploads and thumbnails are decoded in one of :attr:`Limits.max_concurrent_decodes
-<siglip_retriever.app.limits.Limits.max_concurrent_decodes>` slots (:meth:`SearchService.decoding`),
+<siglip_retriever.app.limits.Limits.max_concurrent_decodes>` slots, on a pool of as many threads
+(:meth:`SearchService.decode`),
 at the model's input size where the format allows it (a JPEG's reduced-scale decoding, a box
 reduction of other formats), straight into what the model takes; a request that finds no free
 slot within ``busy_wait_seconds`` gets ``503 busy`` with ``Retry-After``. So many large uploads at
@@ -40,10 +41,10 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
@@ -83,6 +84,7 @@ _MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plu
 MAX_ID_CHARS = 512
 """Longest image id looked up; longer ids are ``404 not_found`` without a store lookup."""
 _CLASSIFIERS_KEPT = 16
+_T = TypeVar("_T")
 _ClassifierKey = tuple[tuple[str, ...], tuple[str, ...]]
 
 
@@ -99,7 +101,7 @@ class SearchService:
         retriever: the one retriever every search goes through.
         thumbnails: the thumbnail cache.
         model_lock: held while the model encodes (tokenizers are not re-entrant).
-        decode_slots: the decoding slots (:meth:`decoding`).
+        decode_slots: the decoding slots (:meth:`decode`).
 
     Example:
         >>> from siglip_retriever import MultimodalStore
@@ -123,6 +125,7 @@ class SearchService:
         )
         self.model_lock = threading.Lock()
         self.decode_slots = threading.BoundedSemaphore(limits.max_concurrent_decodes)
+        self._decoders = ThreadPoolExecutor(limits.max_concurrent_decodes, thread_name_prefix="siglip-decode")
         self._classifiers: OrderedDict[_ClassifierKey, ZeroShotClassifier] = OrderedDict()
 
     # -- checks -----------------------------------------------------------------------------------
@@ -183,10 +186,15 @@ class SearchService:
                 raise ApiError(422, "invalid_template", str(exc)) from None
         return list(dict.fromkeys(label.strip() for label in labels)), list(templates)
 
-    @contextmanager
-    def decoding(self) -> Iterator[None]:
-        """Hold one of the decoding slots; ``503 busy`` (with ``Retry-After``) when none frees up
-        within ``limits.busy_wait_seconds``."""
+    def decode(self, work: Callable[..., _T], *args: Any) -> _T:
+        """``work(*args)`` (decoding a picture) run on one of the decoding threads, holding one of
+        the decoding slots; ``503 busy`` (with ``Retry-After``) when no slot frees up within
+        ``limits.busy_wait_seconds``.
+
+        The threads are a fixed pool of ``limits.max_concurrent_decodes``: the memory the
+        allocator keeps after a large decode is reused by that thread's next one, where a decode
+        on each request's own thread would leave that much behind in every thread's arena.
+        """
         if not self.decode_slots.acquire(timeout=self.limits.busy_wait_seconds):
             raise ApiError(
                 503,
@@ -196,7 +204,7 @@ class SearchService:
                 headers={"Retry-After": "5"},
             )
         try:
-            yield
+            return self._decoders.submit(work, *args).result()
         finally:
             self.decode_slots.release()
 
@@ -229,8 +237,7 @@ class SearchService:
         if width * height > limit:
             raise self._too_many_pixels(name, (width, height))
         try:
-            with self.decoding():
-                return self.store.encoder.prepare_image(data), name
+            return self.decode(self.store.encoder.prepare_image, data), name
         except ImageLoadError as exc:
             raise ApiError(422, "invalid_image", f"cannot read {name}: {exc.reason}") from None
 
@@ -289,8 +296,7 @@ class SearchService:
             found = self.thumbnails.cached(path)
             if found is not None:
                 return found
-            with self.decoding():
-                return self.thumbnails.get(path)
+            return self.decode(self.thumbnails.get, path)
         except (ImageLoadError, OSError) as exc:
             raise not_found(f"the stored file is no longer a picture ({exc})") from None
 

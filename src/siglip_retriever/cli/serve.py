@@ -58,6 +58,19 @@ web app's (what "serve --port 9000" means); before ``serve`` they are the Chroma
     "--max-pixels", type=click.IntRange(min=1), default=50_000_000, help="Largest uploaded image in pixels."
 )
 @option("--max-k", type=click.IntRange(min=1), default=100, help="Most hits per search.")
+@option(
+    "--decode-slots",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Uploads and thumbnails decoded at once (default: one per CPU core, 1 to 4); more wait, "
+    "which bounds memory (about 200 MB each at 50 megapixels).",
+)
+@option(
+    "--body-timeout",
+    type=click.IntRange(min=1, max=3600),
+    default=30,
+    help="Seconds a request body may take to arrive in full; slower uploads get 408 and are dropped.",
+)
 @with_global_options(spellings=CHROMA_SPELLINGS)
 def serve_command(
     settings: Settings,
@@ -67,13 +80,19 @@ def serve_command(
     max_upload_mb: float,
     max_pixels: int,
     max_k: int,
+    decode_slots: int | None,
+    body_timeout: int,
 ) -> None:
     """Start the web app: a search page and a REST API (docs at /docs) over the store."""
     from siglip_retriever.app.limits import Limits
     from siglip_retriever.app.server import serve as run_server
 
     limits = Limits(
-        max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)), max_pixels=max_pixels, max_k=max_k
+        max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)),
+        max_pixels=max_pixels,
+        max_k=max_k,
+        body_timeout_seconds=body_timeout,
+        **({"max_concurrent_decodes": decode_slots} if decode_slots else {}),
     )
     store = settings.store(must_exist=True)
     images = store.count("image")
