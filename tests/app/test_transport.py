@@ -160,7 +160,7 @@ _SERVER = textwrap.dedent(
     from siglip_retriever.app.server import BackgroundServer
     store = MultimodalStore.in_memory(model=sys.argv[1])
     store.add_images([sys.argv[2]])
-    server = BackgroundServer(create_app(store, limits=Limits(max_concurrent_decodes=2))).start()
+    server = BackgroundServer(create_app(store)).start()  # the default decoding slots: 1 to 4
     print(server.port, flush=True)
     while True:
         time.sleep(1)

@@ -17,13 +17,17 @@
 Every error is JSON: ``{"error": "<code>", "message": "<what happened and what to do>"}``, with
 the limit that was passed where there is one. The codes: ``upload_too_large`` and
 ``too_many_pixels`` (413), ``k_too_large``, ``query_too_long``, ``empty_query``,
-``too_many_labels``, ``label_too_long``, ``invalid_image``, ``missing_image`` and
-``invalid_request`` (422), ``not_found`` (404), ``method_not_allowed`` (405), ``invalid_host``
-(400), ``store_unavailable`` (503) and ``internal_error`` (500) (:mod:`siglip_retriever.app.errors`).
+``too_many_labels``, ``label_too_long``, ``invalid_template``, ``invalid_image``,
+``missing_image`` and ``invalid_request`` (422), ``unsupported_media_type`` (415),
+``not_found`` (404), ``method_not_allowed`` (405, with ``Allow``), ``request_timeout`` (408),
+``invalid_host`` (400), ``busy`` (503, with ``Retry-After``), ``store_unavailable`` (503) and
+``internal_error`` (500) (:mod:`siglip_retriever.app.errors`). The OpenAPI document declares
+each route's, and every limit of the app's :class:`Limits` (:mod:`siglip_retriever.app.openapi`).
 
-Requests are accepted only with a ``Host`` header naming this machine (``allowed_hosts``), which
-keeps other web sites from reading the pictures through DNS rebinding
-(:mod:`siglip_retriever.app.middleware`).
+Requests are accepted only with a ``Host`` header that is exactly a name of this machine
+(``allowed_hosts``) with an optional port, which keeps other web sites from reading the pictures
+through DNS rebinding; ``HEAD`` is served wherever ``GET`` is; request bodies are capped in size
+and in time (:mod:`siglip_retriever.app.middleware`).
 
 The pieces: :mod:`~siglip_retriever.app.schemas` (the response models),
 :mod:`~siglip_retriever.app.errors`, :mod:`~siglip_retriever.app.middleware` (Host check, body
