@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import io
+import select
 import socket
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def server(
     colour_pictures(root / "photos", ("red", "green"))
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
     store.index_folder(root / "photos")
-    limits = Limits(body_timeout_seconds=2, keep_alive_seconds=1)
+    limits = Limits(body_timeout_seconds=3, keep_alive_seconds=1)
     with BackgroundServer(create_app(store, limits=limits)) as running:
         yield running.host, running.port, store.get()[0].id
 
@@ -117,13 +118,14 @@ def test_a_stalled_body_is_dropped_without_holding_up_others(server: tuple[str, 
     started = time.monotonic()
     for _ in range(5):  # others are answered while the upload stalls
         assert httpx.get(f"http://{address}:{port}/health").status_code == 200
-    assert time.monotonic() - started < 2
+    waiting, _, _ = select.select([stalled], [], [], 0)
+    assert not waiting, "the stalled upload was answered before the others"
     stalled.settimeout(10)
     answer = stalled.recv(65536).decode("latin-1")
     assert answer.startswith("HTTP/1.1 408"), answer
     assert "request_timeout" in answer and "connection: close" in answer.lower()
     assert _closed_within(stalled, 5) is not None
-    assert time.monotonic() - started < 6  # the documented 2 s here, and some slack
+    assert time.monotonic() - started < 10  # the 3 s set here, and some slack
     stalled.close()
 
 
