@@ -22,6 +22,7 @@ from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
     InputTypeError,
+    InvalidTemplateError,
     MissingDependencyError,
     ModelLoadError,
     ModelMismatchError,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from siglip_retriever.store.distributed.indexer import index_distributed
     from siglip_retriever.store.report import IndexReport
     from siglip_retriever.store.store import MultimodalStore
+    from siglip_retriever.tuning import FinetuneConfig, FinetuneReport, finetune
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -60,9 +62,12 @@ __all__ = [
     "Classification",
     "ComparisonResult",
     "ConfigurationError",
+    "FinetuneConfig",
+    "FinetuneReport",
     "ImageLoadError",
     "IndexReport",
     "InputTypeError",
+    "InvalidTemplateError",
     "MissingDependencyError",
     "ModelLoadError",
     "ModelMismatchError",
@@ -89,6 +94,7 @@ __all__ = [
     "ZeroShotClassifier",
     "__version__",
     "compare_models",
+    "finetune",
     "index_distributed",
     "load_encoder",
     "load_image",
@@ -117,6 +123,9 @@ _LAZY = {
     "SiglipEmbeddingFunction": "siglip_retriever.integrations.chroma",
     "compare_models": "siglip_retriever.compare",
     "ComparisonResult": "siglip_retriever.compare",
+    "finetune": "siglip_retriever.tuning",
+    "FinetuneConfig": "siglip_retriever.tuning",
+    "FinetuneReport": "siglip_retriever.tuning",
 }
 
 

@@ -30,6 +30,7 @@ from siglip_retriever._version import __version__
 from siglip_retriever.cli.classify import classify_command
 from siglip_retriever.cli.compare import compare_command
 from siglip_retriever.cli.demo import demo_command
+from siglip_retriever.cli.finetune import finetune_command
 from siglip_retriever.cli.index import index_command
 from siglip_retriever.cli.info import embed_command, info_command, presets_command
 from siglip_retriever.cli.options import global_options
@@ -78,5 +79,6 @@ for _command in (
     embed_command,
     serve_command,
     compare_command,
+    finetune_command,
 ):
     main.add_command(_command)

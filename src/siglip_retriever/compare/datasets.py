@@ -40,12 +40,17 @@ from typing import Any
 from siglip_retriever.errors import ConfigurationError
 
 __all__ = [
+    "CAPTION_KEYS",
+    "IMAGE_KEYS",
     "IMAGE_SUFFIXES",
+    "LANGUAGE_KEYS",
     "UNDETERMINED",
     "ClassesDataset",
     "PairsDataset",
     "load_classes",
     "load_pairs",
+    "read_rows",
+    "row_field",
 ]
 
 UNDETERMINED = "und"
@@ -56,9 +61,12 @@ IMAGE_SUFFIXES = frozenset(
 )
 """File suffixes counted as images in a class folder (compared case-insensitively)."""
 
-_IMAGE_KEYS = ("image", "image_path", "path", "file", "filename")
-_CAPTION_KEYS = ("caption", "text")
-_LANGUAGE_KEYS = ("language", "lang")
+IMAGE_KEYS = ("image", "image_path", "path", "file", "filename")
+"""The column names a pairs file may give the image path under (the first one given is used)."""
+CAPTION_KEYS = ("caption", "text")
+"""The column names of the caption."""
+LANGUAGE_KEYS = ("language", "lang")
+"""The column names of the caption's language (optional)."""
 _MAX_LISTED = 5
 
 
@@ -156,7 +164,7 @@ def load_pairs(path: str | os.PathLike[str]) -> PairsDataset:
     file = Path(path).expanduser()
     if not file.is_file():
         raise ConfigurationError(f"pairs file {file} does not exist")
-    rows = _read_jsonl(file) if file.suffix.lower() in (".jsonl", ".ndjson") else _read_csv(file)
+    rows = read_rows(file)
     base = file.resolve().parent
     images: list[str] = []
     index: dict[str, int] = {}
@@ -165,12 +173,12 @@ def load_pairs(path: str | os.PathLike[str]) -> PairsDataset:
     languages: list[str] = []
     missing: list[str] = []
     for line, row in rows:
-        image = _field(row, _IMAGE_KEYS)
-        caption = _field(row, _CAPTION_KEYS)
+        image = row_field(row, IMAGE_KEYS)
+        caption = row_field(row, CAPTION_KEYS)
         if not image or not caption:
             raise ConfigurationError(
-                f"{file}:{line}: each row needs an image path ({'/'.join(_IMAGE_KEYS)}) and a caption "
-                f"({'/'.join(_CAPTION_KEYS)})"
+                f"{file}:{line}: each row needs an image path ({'/'.join(IMAGE_KEYS)}) and a caption "
+                f"({'/'.join(CAPTION_KEYS)})"
             )
         resolved = str((base / Path(image).expanduser()).resolve())
         if resolved not in index:
@@ -180,7 +188,7 @@ def load_pairs(path: str | os.PathLike[str]) -> PairsDataset:
             images.append(resolved)
         captions.append(caption)
         owners.append(index[resolved])
-        languages.append(_field(row, _LANGUAGE_KEYS) or UNDETERMINED)
+        languages.append(row_field(row, LANGUAGE_KEYS) or UNDETERMINED)
     if missing:
         listed = ", ".join(missing[:_MAX_LISTED]) + (" ..." if len(missing) > _MAX_LISTED else "")
         raise ConfigurationError(f"{len(missing)} image(s) named in {file} do not exist: {listed}")
@@ -237,7 +245,18 @@ def _humanise(folder_name: str) -> str:
     return " ".join(folder_name.replace("_", " ").replace("-", " ").split()) or folder_name
 
 
-def _field(row: Mapping[str, Any], keys: Sequence[str]) -> str:
+def read_rows(file: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The rows of a pairs file with their line numbers, keys lower-cased: JSON Lines for
+    ``.jsonl``/``.ndjson``, CSV with a header otherwise.
+
+    Raises:
+        ConfigurationError: an empty CSV, or a JSON Lines line that is not a JSON object.
+    """
+    return _read_jsonl(file) if file.suffix.lower() in (".jsonl", ".ndjson") else _read_csv(file)
+
+
+def row_field(row: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """The first of ``keys`` that ``row`` has a non-blank value for, stripped; ``""`` if none."""
     for key in keys:
         value = row.get(key)
         if value is not None and str(value).strip():

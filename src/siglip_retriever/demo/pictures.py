@@ -22,7 +22,11 @@ from PIL import Image, ImageDraw
 from siglip_retriever.demo.captions import check_class
 from siglip_retriever.errors import ConfigurationError
 
-__all__ = ["render"]
+__all__ = ["NEW_SHAPES", "render", "render_new_shape"]
+
+NEW_SHAPES: tuple[str, ...] = ("cross",)
+"""Shapes the demo model never saw, drawn like its own: what fine-tuning can teach it
+(:mod:`siglip_retriever.demo.new_concept`)."""
 
 # hue centre (degrees), hue jitter, value range
 _HUES: dict[str, tuple[float, float, tuple[float, float]]] = {
@@ -84,6 +88,22 @@ def _outline(shape: str, cx: float, cy: float, radius: float, angle: float) -> l
     if shape == "square":
         half = radius * 0.8
         corners = [(-half, -half), (half, -half), (half, half), (-half, half)]
+    elif shape == "cross":  # a plus sign, arms a third of its width
+        a, b = radius * 0.9, radius * 0.3
+        corners = [
+            (-b, -a),
+            (b, -a),
+            (b, -b),
+            (a, -b),
+            (a, b),
+            (b, b),
+            (b, a),
+            (-b, a),
+            (-b, b),
+            (-a, b),
+            (-a, -b),
+            (-b, -b),
+        ]
     elif shape == "triangle":
         corners = [
             (radius * np.cos(a), radius * np.sin(a))
@@ -111,7 +131,7 @@ def _shape_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
         r = radius * 0.9
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
     else:
-        spread = {"square": np.pi / 15, "triangle": np.pi / 6, "star": np.pi / 5}[shape]
+        spread = {"square": np.pi / 15, "triangle": np.pi / 6, "star": np.pi / 5, "cross": np.pi / 15}[shape]
         draw.polygon(_outline(shape, cx, cy, radius, rng.uniform(-spread, spread)), fill=255)
     small = mask.resize((size, size), Image.Resampling.BOX)
     return np.asarray(small, dtype=np.float32)[..., None] / 255.0
@@ -150,9 +170,30 @@ def render(
         ('RGB', (32, 32))
     """
     check_class(shape, colour)
+    return _render(shape, colour, _as_rng(rng), size)
+
+
+def render_new_shape(
+    shape: str, colour: str, rng: np.random.Generator | int | None = None, size: int = 64
+) -> Image.Image:
+    """Draw a shape of :data:`NEW_SHAPES` as :func:`render` draws the demo's own.
+
+    Raises:
+        ConfigurationError: a shape not in :data:`NEW_SHAPES`, an unknown colour, or a bad size.
+
+    Example:
+        >>> render_new_shape("cross", "blue", 3, size=32).size
+        (32, 32)
+    """
+    if shape not in NEW_SHAPES:
+        raise ConfigurationError(f"new shapes are {', '.join(NEW_SHAPES)}, not {shape!r}")
+    check_class("circle", colour)
+    return _render(shape, colour, _as_rng(rng), size)
+
+
+def _render(shape: str, colour: str, generator: np.random.Generator, size: int) -> Image.Image:
     if not isinstance(size, (int, np.integer)) or size < 16:
         raise ConfigurationError(f"size must be an integer of at least 16 pixels, not {size!r}")
-    generator = _as_rng(rng)
     size = int(size)
     background = _background(size, generator)
     mask = _shape_mask(shape, size, generator)

@@ -38,6 +38,7 @@ __all__ = [
     "forget_models",
     "load_counts",
     "load_model",
+    "load_uncached",
     "loaded_models",
     "resolve_device",
     "resolve_dtype",
@@ -187,13 +188,19 @@ def load_model(preset: Preset, device: str, dtype: str) -> LoadedModel:
         cached = _CACHE.get(key)
         if cached is not None:
             return cached
-        loaded = _load_from_disk(preset, device, dtype)
+        loaded = load_uncached(preset, device, dtype)
         _CACHE[key] = loaded
         _LOADS[key] += 1
         return loaded
 
 
-def _load_from_disk(preset: Preset, device: str, dtype: str) -> LoadedModel:
+def load_uncached(preset: Preset, device: str, dtype: str) -> LoadedModel:
+    """A new copy of the model of ``preset``, outside the cache: one to modify (fine-tuning) without
+    touching the model every encoder shares. In eval mode, like the cached ones.
+
+    Raises:
+        ModelLoadError: as :func:`load_model`.
+    """
     import torch
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 

@@ -1,0 +1,122 @@
+"""Held-out scores of a model during fine-tuning: text->image and image->text Recall@1/5/10, per
+language, on pictures the run never trains on (:func:`score`).
+
+A caption counts as right for every picture that has the same caption, as in training: with
+"a red cross" under ten pictures, any of them first is a hit (:func:`relevance`).
+
+The pictures are preprocessed as the encoders do (no augmentation) and the captions tokenised as
+:meth:`~siglip_retriever.encoding.encoder.SiglipEncoder.encode_texts` does, so the scores are
+those the saved checkpoint gets in ``compare``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from siglip_retriever.compare.metrics import OVERALL, ranks_of_relevant, recall_at_k
+
+if TYPE_CHECKING:
+    from siglip_retriever.encoding.loading import LoadedModel
+    from siglip_retriever.tuning.data import TrainingPairs
+
+__all__ = ["KS", "encode_pictures", "encode_texts", "relevance", "retrieval", "score"]
+
+KS = (1, 5, 10)
+"""The k of the Recall@k reported."""
+
+_CHUNK = 64
+
+
+def encode_texts(model: Any, loaded: LoadedModel, texts: list[str]) -> Any:
+    """Unit text vectors of ``texts`` (a torch tensor), with gradients when the model trains."""
+    from siglip_retriever.encoding.encoder import pooled_features
+    from siglip_retriever.encoding.texts import encodable_text
+
+    padding = "longest" if loaded.preset.family == "clip" else "max_length"
+    inputs = loaded.tokenizer(
+        [encodable_text(text) for text in texts],
+        padding=padding,
+        max_length=loaded.preset.text_length,
+        truncation=True,
+        return_tensors="pt",
+    )
+    inputs = {k: v.to(loaded.device) for k, v in inputs.items() if k != "token_type_ids"}
+    features = pooled_features(model.get_text_features(**inputs))
+    return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def encode_pictures(model: Any, loaded: LoadedModel, pictures: list[Any]) -> Any:
+    """Unit image vectors of PIL ``pictures`` (a torch tensor), with gradients when the model trains."""
+    from siglip_retriever.encoding.encoder import pooled_features
+
+    pixels = loaded.image_processor(images=pictures, return_tensors="pt")["pixel_values"].to(loaded.device)
+    features = pooled_features(model.get_image_features(pixel_values=pixels))
+    return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def score(model: Any, loaded: LoadedModel, data: TrainingPairs) -> dict[str, dict[str, Any]]:
+    """Recall@1/5/10 both ways on ``data``, overall and per language
+    (:func:`~siglip_retriever.compare.metrics.retrieval_scores`)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        images = np.concatenate(
+            [
+                encode_pictures(model, loaded, data.pictures[i : i + _CHUNK]).cpu().numpy()
+                for i in range(0, len(data.pictures), _CHUNK)
+            ]
+        )
+        captions = [pair.caption for pair in data.pairs]
+        texts = np.concatenate(
+            [
+                encode_texts(model, loaded, captions[i : i + _CHUNK]).cpu().numpy()
+                for i in range(0, len(captions), _CHUNK)
+            ]
+        )
+    model.train(was_training)
+    return retrieval(texts @ images.T, relevance(data), [pair.language for pair in data.pairs])
+
+
+def relevance(data: TrainingPairs) -> np.ndarray:
+    """``(n_pairs, n_pictures)``: caption ``c`` is right for picture ``i`` when ``i`` has that caption."""
+    texts_of: list[set[str]] = [set() for _ in data.images]
+    for pair in data.pairs:
+        texts_of[pair.image].add(pair.caption)
+    return np.array([[pair.caption in texts for texts in texts_of] for pair in data.pairs], dtype=bool)
+
+
+def retrieval(
+    similarity: np.ndarray, relevant: np.ndarray, languages: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Recall@k both ways, overall and per language, of ``(n_captions, n_pictures)`` scores.
+
+    Text->image: each caption ranks every picture. Image->text: each picture with a caption in the
+    scope ranks the scope's captions.
+
+    Example:
+        >>> import numpy as np
+        >>> from siglip_retriever.tuning.evaluate import retrieval
+        >>> scores = retrieval(np.eye(2), np.eye(2, dtype=bool), ["en", "fr"])
+        >>> scores["overall"]["text_to_image"]["R@1"], sorted(scores)
+        (1.0, ['en', 'fr', 'overall'])
+    """
+    scopes = {OVERALL: list(range(len(languages)))}
+    for language in sorted(set(languages)):
+        scopes[language] = [i for i, lang in enumerate(languages) if lang == language]
+    result = {}
+    for scope, rows in scopes.items():
+        mask = relevant[rows]
+        pictures = np.flatnonzero(mask.any(axis=0))
+        t2i = ranks_of_relevant(similarity[rows], mask)
+        i2t = ranks_of_relevant(similarity[rows].T[pictures], mask.T[pictures])
+        result[scope] = {
+            "captions": len(rows),
+            "images": len(pictures),
+            "text_to_image": {f"R@{k}": v for k, v in recall_at_k(t2i, KS).items()},
+            "image_to_text": {f"R@{k}": v for k, v in recall_at_k(i2t, KS).items()},
+        }
+    return result
