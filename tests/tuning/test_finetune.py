@@ -212,3 +212,22 @@ def test_a_store_built_with_the_base_refuses_the_tuned_model(pairs: Path, tmp_pa
     store.close()
     with pytest.raises(ModelMismatchError, match="re-index the pictures with it"):
         MultimodalStore(tmp_path / "db", model=str(tmp_path / "tuned"))
+
+
+def test_compare_reads_the_result_beside_its_base(pairs: Path, tmp_path: Path) -> None:
+    _run(pairs, tmp_path / "tuned", steps=2, batch_size=8)
+    result = run_cli(
+        "compare",
+        "--models",
+        f"base=demo,tuned={tmp_path / 'tuned'}",
+        "--pairs",
+        str(pairs),
+        "--out",
+        str(tmp_path / "report"),
+        "--format",
+        "table,json",
+        "--in-process",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report" / "comparison.json").read_text())
+    assert [model["name"] for model in report["models"]] == ["base", "tuned"]
