@@ -42,7 +42,7 @@ __all__ = ["finetune_command"]
 @option(
     "--train",
     type=click.Choice(["all", "last", "lora"]),
-    default="all",
+    default="last",
     help="What trains: every parameter, the last --layers of each tower, or LoRA adapters "
     "(merged when saved).",
 )

@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m siglip_retriever.demo.new_concept DIR [MODEL ...]", file=sys.stderr)
         return 2
     root = Path(args[0])
-    train = write_pairs(root / "train", new_per_class=15, old_per_class=10, seed=0)
+    train = write_pairs(root / "train", new_per_class=20, old_per_class=8, seed=0)
     held = write_pairs(root / "held-out", new_per_class=3, old_per_class=1, seed=1, languages=("en", "fr"))
     print(f"training pairs: {train}\nheld-out pairs: {held}")
     if len(args) > 1:

@@ -9,7 +9,7 @@ resumable) and :mod:`.report` (the report and the model card).
 Example:
     >>> from siglip_retriever.tuning import FinetuneConfig
     >>> FinetuneConfig().train
-    'all'
+    'last'
 """
 
 from __future__ import annotations

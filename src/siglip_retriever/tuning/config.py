@@ -40,7 +40,8 @@ class FinetuneConfig:
     """The choices of a fine-tuning run.
 
     Attributes:
-        train: ``"all"``, ``"last"`` or ``"lora"`` (see :data:`TRAINABLE`).
+        train: ``"last"`` (the default: on a CPU a third of the time and memory of ``"all"``,
+            and the model forgets less), ``"all"`` or ``"lora"`` (see :data:`TRAINABLE`).
         layers: with ``train="last"``, how many of the last layers of each tower train.
         lora_rank: with ``train="lora"``, the adapters' rank.
         lora_alpha: with ``train="lora"``, their scale (``alpha / rank`` multiplies them).
@@ -70,7 +71,7 @@ class FinetuneConfig:
         siglip_retriever.errors.ConfigurationError: batch_size must be at least 2 (a batch needs ...
     """
 
-    train: str = "all"
+    train: str = "last"
     layers: int = 2
     lora_rank: int = 8
     lora_alpha: int = 16
