@@ -32,6 +32,7 @@ import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,12 +107,21 @@ class TrainingPairs:
         """The captions' languages, sorted."""
         return sorted({pair.language for pair in self.pairs})
 
+    @cached_property
     def captions_of(self) -> list[list[int]]:
-        """For each picture, the indices of its pairs."""
+        """For each picture, the indices of its pairs (computed once: every step reads it)."""
         owned: list[list[int]] = [[] for _ in self.images]
         for index, pair in enumerate(self.pairs):
             owned[pair.image].append(index)
         return owned
+
+    @cached_property
+    def pictures_of(self) -> dict[str, frozenset[int]]:
+        """For each caption text, the pictures it describes (computed once)."""
+        found: dict[str, set[int]] = defaultdict(set)
+        for pair in self.pairs:
+            found[pair.caption].add(pair.image)
+        return {text: frozenset(images) for text, images in found.items()}
 
     def subset(self, images: list[int]) -> TrainingPairs:
         """The pictures at ``images`` and their pairs."""
@@ -248,11 +258,8 @@ def batch_for_step(
     order = np.random.default_rng([seed, epoch]).permutation(count)
     images = [int(i) for i in order[slot * size : (slot + 1) * size]]
     rng = np.random.default_rng([seed, epoch, slot, 1])
-    owned = data.captions_of()
+    owned, by_caption = data.captions_of, data.pictures_of
     captions = [data.pairs[owned[i][int(rng.integers(len(owned[i])))]].caption for i in images]
-    by_caption: dict[str, set[int]] = defaultdict(set)
-    for pair in data.pairs:
-        by_caption[pair.caption].add(pair.image)
     positives = np.array([[image in by_caption[text] for text in captions] for image in images], dtype=bool)
     positives |= np.eye(len(images), dtype=bool)
     crops = [_crop(rng, crop_scale, flip) for _ in images]
