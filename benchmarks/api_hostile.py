@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
+from workloads import cpu_model
 
 TEMPLATES = ["{}{}", "{x} {}", "{} {", "{0} {}", "{!r} {}", "{{}}{0:>100000001}"]
 SERVER = textwrap.dedent(
@@ -109,8 +110,7 @@ def upload_memory(slots: int, name: str, data: bytes, small: Path) -> None:
 
 
 def main() -> None:
-    lines = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "?")
+    cpu = cpu_model()
     print(f"python benchmarks/api_hostile.py  ({os.cpu_count()} CPUs, {cpu}, {time.strftime('%Y-%m-%d')})\n")
     template_times()
     print()

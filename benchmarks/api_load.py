@@ -41,6 +41,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image, ImageDraw
+from workloads import cpu_model
 
 import siglip_retriever
 from siglip_retriever import MultimodalStore
@@ -449,16 +450,6 @@ def summarise(clients: int, samples: list[Sample], wall: float) -> Summary:
         percentile_ms(times, 0.99),
         by_route,
     )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def code_state() -> str:

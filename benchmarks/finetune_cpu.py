@@ -211,14 +211,7 @@ def summarise(one: dict[str, Any], many: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine(child_info: dict[str, Any]) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = workloads.cpu_model()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
