@@ -485,11 +485,13 @@ class MultimodalStore:
         k: int = 10,
         kind: Kind | None = None,
         where: Mapping[str, Any] | None = None,
+        include_vectors: bool = False,
     ) -> list[tuple[StoredItem, float]]:
         """Nearest entries to a vector, as ``(item, cosine similarity)`` pairs, best first.
 
         This is the raw nearest-neighbour read; :class:`~siglip_retriever.search.Retriever`
-        turns it into ranked hits with probabilities and thresholds.
+        turns it into ranked hits with probabilities and thresholds. With ``include_vectors``
+        each item carries its stored vector (``item.vector``), as diverse (MMR) searches need.
         """
         if not isinstance(k, int) or k < 1:
             raise ConfigurationError(f"k must be a positive integer, not {k!r}")
@@ -503,34 +505,39 @@ class MultimodalStore:
             # entries): ask for the nearest entries of any kind first, filter here, and fall back
             # to the filtered query only when too few of the wanted kind came back
             wanted = max(4 * k, 32)
-            hits = self._query(query, wanted, None)
+            hits = self._query(query, wanted, None, include_vectors)
             matching = [hit for hit in hits if hit[0].kind == kind]
             if len(matching) >= k or len(hits) < wanted:
                 return matching[:k]
         filters = dict(where or {})
         if kind is not None:
             filters = {"$and": [{KIND: kind}, filters]} if filters else {KIND: kind}
-        return self._query(query, k, filters)
+        return self._query(query, k, filters, include_vectors)
 
     def _query(
-        self, query: npt.NDArray[np.float32], k: int, where: Mapping[str, Any] | None
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        where: Mapping[str, Any] | None,
+        include_vectors: bool = False,
     ) -> list[tuple[StoredItem, float]]:
+        include = ["metadatas", "documents", "distances"] + (["embeddings"] if include_vectors else [])
         result = self._call(
             "query",
             lambda: self._collection.query(
-                query_embeddings=query,
-                n_results=k,
-                where=_where(where),
-                include=["metadatas", "documents", "distances"],
+                query_embeddings=query, n_results=k, where=_where(where), include=include
             ),
         )
+        ids = result["ids"][0]
+        vectors = result["embeddings"][0] if include_vectors else [None] * len(ids)
         return [
-            (stored_item(i, meta, doc), 1.0 - float(distance))
-            for i, meta, doc, distance in zip(
-                result["ids"][0],
+            (stored_item(i, meta, doc, vector), 1.0 - float(distance))
+            for i, meta, doc, distance, vector in zip(
+                ids,
                 result["metadatas"][0],
                 result["documents"][0],
                 result["distances"][0],
+                vectors,
                 strict=True,
             )
         ]
