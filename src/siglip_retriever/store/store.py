@@ -68,6 +68,7 @@ from siglip_retriever.store.entries import (
     stored_item,
     user_metadatas,
 )
+from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
 from siglip_retriever.store.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
 
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.scores import ScoreKind
+    from siglip_retriever.store.duplicates import DuplicateGroups
     from siglip_retriever.store.indexing import FolderOptions
     from siglip_retriever.store.report import IndexReport
 
@@ -541,6 +543,16 @@ class MultimodalStore:
                 strict=True,
             )
         ]
+
+    def find_duplicates(
+        self, *, max_bits: int = SAME_PICTURE_BITS, similar: float | None = None, neighbours: int = 10
+    ) -> DuplicateGroups:
+        """Groups of image files that hold the same picture (identical bytes, or fingerprints at
+        most ``max_bits`` apart; with ``similar``, embeddings at least that cosine), the one to
+        keep first; nothing is deleted. See :func:`siglip_retriever.store.duplicates.find_duplicates`."""
+        from siglip_retriever.store.duplicates import find_duplicates
+
+        return find_duplicates(self, max_bits=max_bits, similar=similar, neighbours=neighbours)
 
 
 _WRITES = frozenset({"upsert", "add", "update", "delete"})
