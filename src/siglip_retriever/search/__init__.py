@@ -5,6 +5,7 @@ It sits on the store and encoding layers and imports nothing above them. Its mod
 - :mod:`.retriever`: :class:`Retriever`, the one search path: directions, scores, thresholds,
   filters;
 - :mod:`.hits`: :class:`SearchHit` and the metadata keys every front-end's results carry;
+- :mod:`.diversity`: diverse results: maximal marginal relevance (MMR), duplicate collapsing;
 - :mod:`.cache`: the result cache of a retriever;
 - :mod:`.zero_shot`: :class:`ZeroShotClassifier`, labels scored against images;
 - :mod:`.templates`: zero-shot prompt templates, checked as data (one ``{}``, nothing else).
@@ -17,15 +18,19 @@ Example:
 
 from __future__ import annotations
 
+from siglip_retriever.search.diversity import DUPLICATES_KEY, Diversity, maximal_marginal_relevance
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, RESULT_KEYS, SearchHit
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
 
 __all__ = [
     "DEFAULT_CAPTION_KEY",
+    "DUPLICATES_KEY",
     "RESULT_KEYS",
     "Classification",
+    "Diversity",
     "Retriever",
     "SearchHit",
     "ZeroShotClassifier",
+    "maximal_marginal_relevance",
 ]

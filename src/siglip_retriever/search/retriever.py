@@ -26,6 +26,12 @@ computed with the scale and bias the store's collection records. The thresholds:
 A threshold given to the constructor is a default for the pairs it applies to and is ignored
 elsewhere; a threshold given to a call that can return no pair it applies to is an error.
 
+Diverse results (:mod:`siglip_retriever.search.diversity`): ``diverse=True`` picks the hits by
+maximal marginal relevance among the ``fetch_k`` nearest (``lambda_mult`` weighs relevance
+against diversity), and ``collapse_duplicates=True`` returns one hit per group of duplicate
+pictures, the others listed in its metadata (``duplicates``). Both are constructor defaults and
+options of every search; hits keep their true scores, and thresholds apply before the picks.
+
 Results are cached (:mod:`siglip_retriever.search.cache`): keep one retriever per store, and a
 repeated query on a store nothing has written to since is answered without asking chromadb.
 
@@ -44,7 +50,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -55,10 +61,13 @@ from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.encoding.scores import sigmoid_probability
 from siglip_retriever.errors import ConfigurationError, InputTypeError, StoreError
 from siglip_retriever.search.cache import ResultCache, frozen_filter
+from siglip_retriever.search.diversity import Candidates, Diversity, DiversityOptions, pick
 from siglip_retriever.search.hits import SearchHit
 from siglip_retriever.store.scanning import IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from siglip_retriever.encoding.preparing import PreparedImage
     from siglip_retriever.store.entries import Kind, StoredItem
     from siglip_retriever.store.store import MultimodalStore
@@ -77,6 +86,10 @@ class SearchOptions(TypedDict, total=False):
     min_similarity: float | None
     where: Mapping[str, Any] | None
     cache_size: int
+    diverse: bool
+    fetch_k: int | None
+    lambda_mult: float
+    collapse_duplicates: bool
 
 
 _SAME_PICTURE = 1.0 - 1e-5  # a cosine this high: the query image itself
@@ -96,6 +109,11 @@ class Retriever:
         where: default Chroma ``where`` filter on the entries' metadata.
         cache_size: results of this many recent searches are kept (0: none); see
             :mod:`siglip_retriever.search.cache` for when the cache is used.
+        diverse: by default, pick the hits by maximal marginal relevance (MMR) among the
+            ``fetch_k`` nearest.
+        fetch_k: default number of candidates MMR picks from (``None``: ``max(20, k)``).
+        lambda_mult: default weight of relevance against diversity in MMR, in [0, 1].
+        collapse_duplicates: by default, one hit per group of duplicate pictures.
 
     Raises:
         ConfigurationError: an option is out of its range.
@@ -118,6 +136,10 @@ class Retriever:
         min_similarity: float | None = None,
         where: Mapping[str, Any] | None = None,
         cache_size: int = 256,
+        diverse: bool = False,
+        fetch_k: int | None = None,
+        lambda_mult: float = 0.5,
+        collapse_duplicates: bool = False,
     ) -> None:
         self.store = store
         self.k = check_k(k)
@@ -125,6 +147,8 @@ class Retriever:
         self.min_similarity = check_threshold("min_similarity", min_similarity)
         self.where = dict(where) if where is not None else None
         self.cache: ResultCache[SearchHit] = ResultCache(store, cache_size)
+        self.diversity = Diversity(diverse, fetch_k, lambda_mult, collapse_duplicates)
+        """The default diversity options (:class:`~siglip_retriever.search.diversity.Diversity`)."""
 
     @property
     def cache_size(self) -> int:
@@ -140,11 +164,18 @@ class Retriever:
         k: int | None = None,
         where: Mapping[str, Any] | None = None,
         min_probability: float | None = None,
+        **diversity: Unpack[DiversityOptions],
     ) -> list[SearchHit]:
         """Images matching a text query in any language, best first."""
         vector = self.text_vector(query)
         return self.by_vector(
-            vector, query_kind="text", kind="image", k=k, where=where, min_probability=min_probability
+            vector,
+            query_kind="text",
+            kind="image",
+            k=k,
+            where=where,
+            min_probability=min_probability,
+            **diversity,
         )
 
     def image_to_texts(
@@ -154,11 +185,18 @@ class Retriever:
         k: int | None = None,
         where: Mapping[str, Any] | None = None,
         min_probability: float | None = None,
+        **diversity: Unpack[DiversityOptions],
     ) -> list[SearchHit]:
         """Stored texts (captions, labels) that describe an image, best first."""
         vector = self.image_vector(image)
         return self.by_vector(
-            vector, query_kind="image", kind="text", k=k, where=where, min_probability=min_probability
+            vector,
+            query_kind="image",
+            kind="text",
+            k=k,
+            where=where,
+            min_probability=min_probability,
+            **diversity,
         )
 
     def image_to_images(
@@ -169,25 +207,16 @@ class Retriever:
         where: Mapping[str, Any] | None = None,
         min_similarity: float | None = None,
         exclude_self: bool = True,
+        **diversity: Unpack[DiversityOptions],
     ) -> list[SearchHit]:
         """Images similar to a given one, best first, ranked by cosine similarity.
 
         With ``exclude_self`` an entry whose vector is identical to the query's (the query image
         itself, when it is in the store) is left out.
         """
-        count = check_k(k if k is not None else self.k)
         vector = self.image_vector(image)
-        hits = self.by_vector(
-            vector,
-            query_kind="image",
-            kind="image",
-            k=count + (1 if exclude_self else 0),
-            where=where,
-            min_similarity=min_similarity,
-        )
-        if exclude_self:
-            hits = [hit for hit in hits if hit.similarity < _SAME_PICTURE]
-        return _ranked(hits[:count])
+        leave_out = _LeaveOut(same_picture=exclude_self)
+        return self._search(vector, "image", "image", k, where, (None, min_similarity), diversity, leave_out)
 
     def text_to_texts(
         self,
@@ -196,11 +225,18 @@ class Retriever:
         k: int | None = None,
         where: Mapping[str, Any] | None = None,
         min_similarity: float | None = None,
+        **diversity: Unpack[DiversityOptions],
     ) -> list[SearchHit]:
         """Stored texts closest to a text query, ranked by cosine similarity (no probability)."""
         vector = self.text_vector(query)
         return self.by_vector(
-            vector, query_kind="text", kind="text", k=k, where=where, min_similarity=min_similarity
+            vector,
+            query_kind="text",
+            kind="text",
+            k=k,
+            where=where,
+            min_similarity=min_similarity,
+            **diversity,
         )
 
     def similar_to_stored(
@@ -212,6 +248,7 @@ class Retriever:
         where: Mapping[str, Any] | None = None,
         min_similarity: float | None = None,
         min_probability: float | None = None,
+        **diversity: Unpack[DiversityOptions],
     ) -> list[SearchHit]:
         """Entries similar to a stored one (itself left out), from its stored vector: nothing is
         decoded or encoded.
@@ -223,18 +260,9 @@ class Retriever:
         vector = found[0].vector if found else None
         if vector is None:
             raise StoreError(f"no entry with id {entry_id!r} in the store")
-        entry = found[0]
-        count = check_k(k if k is not None else self.k)
-        hits = self.by_vector(
-            vector,
-            query_kind=entry.kind,
-            kind=kind,
-            k=count + 1,
-            where=where,
-            min_similarity=min_similarity,
-            min_probability=min_probability,
-        )
-        return _ranked([hit for hit in hits if hit.id != entry_id][:count])
+        thresholds = (min_probability, min_similarity)
+        leave_out = _LeaveOut(entry_id=entry_id)
+        return self._search(vector, found[0].kind, kind, k, where, thresholds, diversity, leave_out)
 
     def search(self, query: str | ImageInput, **kwargs: Any) -> list[SearchHit]:
         """A text query finds images; an image query (a picture, a data URI, an existing image
@@ -255,6 +283,7 @@ class Retriever:
         where: Mapping[str, Any] | None = None,
         min_probability: float | None = None,
         min_similarity: float | None = None,
+        **diversity: Unpack[DiversityOptions],
     ) -> list[SearchHit]:
         """Entries nearest to a vector, as ranked hits with their scores, best first.
 
@@ -267,28 +296,67 @@ class Retriever:
             where: metadata filter (default: the retriever's).
             min_probability: threshold on image-text pairs (default: the retriever's).
             min_similarity: threshold on the other pairs (default: the retriever's).
+            diversity: ``diverse``, ``fetch_k``, ``lambda_mult``, ``collapse_duplicates``
+                (default: the retriever's; see :mod:`siglip_retriever.search.diversity`).
 
         Raises:
             ConfigurationError: a bad option, or a threshold this search cannot apply.
         """
+        thresholds = (min_probability, min_similarity)
+        return self._search(vector, query_kind, kind, k, where, thresholds, diversity, _LeaveOut())
+
+    def _search(
+        self,
+        vector: npt.ArrayLike,
+        query_kind: QueryKind | None,
+        kind: Kind | None,
+        k: int | None,
+        where: Mapping[str, Any] | None,
+        thresholds: tuple[float | None, float | None],
+        diversity: DiversityOptions,
+        leave_out: _LeaveOut,
+    ) -> list[SearchHit]:
+        """:meth:`by_vector`, leaving out the query's own entry (``leave_out``) before the picks."""
         count = check_k(k if k is not None else self.k)
         filters = where if where is not None else self.where
-        threshold_p, threshold_s = self._thresholds(query_kind, kind, min_probability, min_similarity)
+        threshold_p, threshold_s = self._thresholds(query_kind, kind, *thresholds)
+        options = self.diversity.merged(diversity)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        key = (query.tobytes(), query_kind, kind, count, frozen_filter(filters), threshold_p, threshold_s)
+        where_key = frozen_filter(filters)
+        key = (
+            query.tobytes(),
+            query_kind,
+            kind,
+            count,
+            where_key,
+            threshold_p,
+            threshold_s,
+            options,
+            leave_out,
+        )
         cached = self.cache.get(key)
         if cached is not None:
             return cached
         generation = self.cache.generation
-        hits = []
-        for item, similarity in self.store.query(query, k=count, kind=kind, where=filters):
-            cross_modal = query_kind is not None and item.kind != query_kind
-            probability = self._probability(similarity) if cross_modal else None
-            threshold, value = (threshold_p, probability) if cross_modal else (threshold_s, similarity)
-            if threshold is not None and (value is None or value < threshold):
-                continue
-            hits.append(_hit(item, similarity, probability))
-        ranked = _ranked(hits)
+
+        def fetch(n: int) -> Candidates:
+            asked = n + leave_out.extra
+            found = self.store.query(
+                query, k=asked, kind=kind, where=filters, include_vectors=options.diverse
+            )
+            hits, vectors = [], []
+            for item, similarity in found:
+                if leave_out.leaves_out(item.id, similarity):
+                    continue
+                cross_modal = query_kind is not None and item.kind != query_kind
+                probability = self._probability(similarity) if cross_modal else None
+                threshold, value = (threshold_p, probability) if cross_modal else (threshold_s, similarity)
+                if threshold is None or (value is not None and value >= threshold):
+                    hits.append(_hit(item, similarity, probability))
+                    vectors.append(item.vector)
+            return hits[:n], vectors[:n], len(found) < asked
+
+        ranked = _ranked(pick(fetch, query, count, options))
         self.cache.put(key, generation, ranked)
         return list(ranked)
 
@@ -404,6 +472,22 @@ def _hit(item: StoredItem, similarity: float, probability: float | None) -> Sear
         similarity=similarity,
         probability=probability,
     )
+
+
+@dataclass(frozen=True)
+class _LeaveOut:
+    """What a search leaves out before its picks: the query's own entry."""
+
+    entry_id: str | None = None
+    same_picture: bool = False  # an entry whose vector is the query's
+
+    @property
+    def extra(self) -> int:
+        """How many more candidates to read, for the one left out."""
+        return int(self.entry_id is not None or self.same_picture)
+
+    def leaves_out(self, entry_id: str, similarity: float) -> bool:
+        return entry_id == self.entry_id or (self.same_picture and similarity >= _SAME_PICTURE)
 
 
 def _ranked(hits: list[SearchHit]) -> list[SearchHit]:

@@ -1,0 +1,287 @@
+"""Diverse results: maximal marginal relevance (MMR) and duplicate collapsing, for every front-end.
+
+A plain search returns the ``k`` entries nearest to the query, and near-identical pictures (a
+photo and its resized copy, ten shots of one scene) crowd each other in. Two options, which
+:class:`~siglip_retriever.search.retriever.Retriever` takes on every search and every front-end
+passes through under the same names (:class:`Diversity`):
+
+- ``diverse=True``: the ``k`` hits are picked by maximal marginal relevance among the
+  ``fetch_k`` nearest candidates (:func:`maximal_marginal_relevance`, the same picks as
+  ``langchain_core.vectorstores.utils.maximal_marginal_relevance``). ``lambda_mult`` weighs
+  relevance against diversity: 1 is the plain ranking, 0 the most diverse.
+- ``collapse_duplicates=True``: one hit per group of duplicates (:func:`collapse_duplicates`),
+  the best of its group; the others' ids are listed in its metadata under :data:`DUPLICATES_KEY`.
+  Duplicates are images whose perceptual hashes (metadata
+  :data:`~siglip_retriever.store.fingerprints.PHASH_KEY`, written at indexing) differ by at most
+  :data:`~siglip_retriever.store.fingerprints.SAME_PICTURE_BITS` bits; an entry without a hash
+  is never collapsed. More candidates are read (:data:`COLLAPSE_FIRST_READ`, then 4 times as
+  many, up to :data:`COLLAPSE_FETCH_LIMIT`) so that ``k`` hits still come back when the store has
+  them; a hit lists the duplicates among the candidates read.
+
+A hit's ``similarity`` and ``probability`` stay its true scores against the query, thresholds
+apply before the picks, and ``rank`` is the order of the picks.
+
+Example:
+    >>> import numpy as np
+    >>> from siglip_retriever.search.diversity import maximal_marginal_relevance
+    >>> query = np.array([1.0, 0.0])
+    >>> candidates = np.array([[1.0, 0.05], [1.0, 0.06], [0.8, -0.6]])  # the first two: near-copies
+    >>> maximal_marginal_relevance(query, candidates, k=2, lambda_mult=1.0)  # plain ranking
+    [0, 1]
+    >>> maximal_marginal_relevance(query, candidates, k=2, lambda_mult=0.5)  # diverse
+    [0, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+from siglip_retriever.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from siglip_retriever.search.hits import SearchHit
+
+__all__ = [
+    "COLLAPSE_FETCH_LIMIT",
+    "COLLAPSE_FIRST_READ",
+    "DEFAULT_FETCH_K",
+    "DEFAULT_LAMBDA_MULT",
+    "DUPLICATES_KEY",
+    "Candidates",
+    "Diversity",
+    "DiversityOptions",
+    "collapse_duplicates",
+    "maximal_marginal_relevance",
+    "pick",
+]
+
+DEFAULT_FETCH_K = 20
+"""Candidates a diverse search picks from by default (LangChain's default ``fetch_k``)."""
+DEFAULT_LAMBDA_MULT = 0.5
+"""Relevance against diversity in a diverse search by default (LangChain's default)."""
+DUPLICATES_KEY = "duplicates"
+"""The metadata key of a collapsed hit that lists the ids of its duplicates, best first."""
+COLLAPSE_FIRST_READ = 32
+"""Fewest candidates a search with ``collapse_duplicates`` reads (4 per hit wanted, else this)."""
+COLLAPSE_FETCH_LIMIT = 4096
+"""Most candidates one search with ``collapse_duplicates`` reads to find ``k`` distinct hits."""
+
+
+class DiversityOptions(TypedDict, total=False):
+    """The diversity options of one search (keyword arguments of the retriever's directions)."""
+
+    diverse: bool | None
+    fetch_k: int | None
+    lambda_mult: float | None
+    collapse_duplicates: bool | None
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """How a search picks its hits among the nearest candidates (see the module's docstring).
+
+    Attributes:
+        diverse: pick the hits by maximal marginal relevance (MMR).
+        fetch_k: how many nearest candidates MMR picks from; ``None``: ``max(20, k)``.
+        lambda_mult: in [0, 1]; 1 ranks by relevance alone, 0 by diversity alone.
+        collapse_duplicates: one hit per group of duplicate pictures.
+
+    Raises:
+        ConfigurationError: an option of the wrong type or out of its range.
+
+    Example:
+        >>> from siglip_retriever.search.diversity import Diversity
+        >>> Diversity(diverse=True, fetch_k=50).candidates(k=5)
+        50
+        >>> Diversity(diverse=True, fetch_k=3).candidates(k=5)
+        Traceback (most recent call last):
+        ...
+        siglip_retriever.errors.ConfigurationError: fetch_k (3) must be at least k (5): MMR picks ...
+    """
+
+    diverse: bool = False
+    fetch_k: int | None = None
+    lambda_mult: float = DEFAULT_LAMBDA_MULT
+    collapse_duplicates: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("diverse", "collapse_duplicates"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        fetch_k = self.fetch_k
+        if fetch_k is not None and (isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or fetch_k < 1):
+            raise ConfigurationError(f"fetch_k must be a positive integer, not {fetch_k!r}")
+        value = self.lambda_mult
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ConfigurationError(f"lambda_mult must be a number between 0 and 1, not {value!r}")
+        object.__setattr__(self, "lambda_mult", float(value))
+
+    def merged(self, options: DiversityOptions) -> Diversity:
+        """These defaults with one call's options (``None`` or missing: the default) applied.
+
+        Raises:
+            ConfigurationError: a bad option, or ``fetch_k`` / ``lambda_mult`` given to a search
+                that is not diverse.
+        """
+        given = {name: value for name, value in options.items() if value is not None}
+        unknown = set(given) - set(DiversityOptions.__annotations__)
+        if unknown:
+            raise ConfigurationError(f"unknown search options {sorted(unknown)}")
+        merged = replace(self, **given)  # type: ignore[arg-type]
+        if not merged.diverse and {"fetch_k", "lambda_mult"} & set(given):
+            raise ConfigurationError(
+                "fetch_k and lambda_mult apply to diverse (MMR) searches; add diverse=True"
+            )
+        return merged
+
+    def candidates(self, k: int) -> int:
+        """How many candidates the picks need: ``fetch_k`` for a diverse search, else ``k``.
+
+        Raises:
+            ConfigurationError: ``fetch_k`` is smaller than ``k``.
+        """
+        if not self.diverse:
+            return k
+        if self.fetch_k is None:
+            return max(DEFAULT_FETCH_K, k)
+        if self.fetch_k < k:
+            raise ConfigurationError(
+                f"fetch_k ({self.fetch_k}) must be at least k ({k}): MMR picks k hits among fetch_k "
+                "candidates"
+            )
+        return self.fetch_k
+
+
+def maximal_marginal_relevance(
+    query: npt.ArrayLike, candidates: npt.ArrayLike, *, k: int, lambda_mult: float = DEFAULT_LAMBDA_MULT
+) -> list[int]:
+    """The indexes of ``k`` candidates picked by maximal marginal relevance, in the order picked.
+
+    The first pick is the candidate most similar (cosine) to the query; each next one maximises
+    ``lambda_mult * sim(query) - (1 - lambda_mult) * max(sim(picked))``; ties go to the lower
+    index. These are the picks of ``langchain_core.vectorstores.utils.maximal_marginal_relevance``.
+
+    Example:
+        >>> from siglip_retriever.search.diversity import maximal_marginal_relevance
+        >>> maximal_marginal_relevance([1.0, 0.0], [[0.0, 1.0], [1.0, 0.1], [1.0, 0.0]], k=2)
+        [2, 0]
+    """
+    vectors = np.asarray(candidates, dtype=np.float64)
+    count = min(k, len(vectors))
+    if count <= 0:
+        return []
+    to_query = _cosines(vectors, np.asarray(query, dtype=np.float64).reshape(-1))
+    picked = [int(np.argmax(to_query))]
+    redundancy = _cosines(vectors, vectors[picked[0]])
+    while len(picked) < count:
+        scores = lambda_mult * to_query - (1.0 - lambda_mult) * redundancy
+        scores[picked] = -np.inf
+        chosen = int(np.argmax(scores))
+        picked.append(chosen)
+        redundancy = np.maximum(redundancy, _cosines(vectors, vectors[chosen]))
+    return picked
+
+
+def _cosines(vectors: npt.NDArray[np.float64], other: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Cosine of each row with ``other``; 0 where a norm is 0 (as langchain_core counts it)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = vectors @ other / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(other))
+    values[~np.isfinite(values)] = 0.0
+    return np.asarray(values, dtype=np.float64)
+
+
+def collapse_duplicates(hits: Sequence[SearchHit]) -> list[tuple[int, list[str]]]:
+    """Groups of duplicate pictures among ``hits`` (best first): ``(index of the group's first
+    hit, ids of the others)`` for each group, in the hits' order.
+
+    A hit joins the first group whose first hit's perceptual hash is within
+    ``SAME_PICTURE_BITS`` bits of its own; a hit without a hash is a group of its own.
+
+    Example:
+        >>> from siglip_retriever.search.diversity import collapse_duplicates
+        >>> from siglip_retriever.search.hits import SearchHit
+        >>> from siglip_retriever.store.fingerprints import PHASH_KEY
+        >>> hashes = ["ffff0000ffff0000", "ffff0000ffff0001", "0123456789abcdef", None]
+        >>> metadatas = [{PHASH_KEY: code} if code else {} for code in hashes]
+        >>> hits = [SearchHit(f"img-{n}", "image", None, None, meta) for n, meta in enumerate(metadatas)]
+        >>> collapse_duplicates(hits)
+        [(0, ['img-1']), (2, []), (3, [])]
+    """
+    from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS, hash_distance, picture_facts
+
+    groups: list[tuple[int, list[str]]] = []
+    leaders: list[tuple[str, list[str]]] = []  # (hash, the group's list of duplicates)
+    for index, hit in enumerate(hits):
+        fingerprint = picture_facts(hit.metadata).phash if hit.kind == "image" else None
+        if fingerprint:
+            group = next(
+                (ids for leader, ids in leaders if hash_distance(leader, fingerprint) <= SAME_PICTURE_BITS),
+                None,
+            )
+            if group is not None:
+                group.append(hit.id)
+                continue
+        ids: list[str] = []
+        groups.append((index, ids))
+        if fingerprint:
+            leaders.append((fingerprint, ids))
+    return groups
+
+
+Candidates = tuple[list["SearchHit"], list["npt.NDArray[np.float32] | None"], bool]
+"""What a search's fetch gives :func:`pick`: the hits that pass its thresholds (best first),
+their stored vectors (``None`` unless asked for), and whether the store has no more."""
+
+
+def pick(
+    fetch: Callable[[int], Candidates], query: npt.ArrayLike, k: int, diversity: Diversity
+) -> list[SearchHit]:
+    """The ``k`` hits of a search as ``diversity`` says (unranked: the caller numbers them).
+
+    Args:
+        fetch: reads the ``n`` nearest entries of the store as :data:`Candidates`.
+        query: the query's vector (for MMR).
+        k: how many hits.
+        diversity: the options.
+
+    Example:
+        >>> from siglip_retriever.search.diversity import Diversity, pick
+        >>> from siglip_retriever.search.hits import SearchHit
+        >>> hits = [SearchHit(f"e{n}", "text", None, str(n)) for n in range(5)]
+        >>> fetch = lambda n: (hits[:n], [None] * min(n, 5), n >= 5)
+        >>> [hit.id for hit in pick(fetch, [1.0], 2, Diversity())]
+        ['e0', 'e1']
+    """
+    wanted = diversity.candidates(k)
+    count = max(4 * wanted, COLLAPSE_FIRST_READ) if diversity.collapse_duplicates else wanted
+    groups: list[tuple[int, list[str]]]
+    while True:
+        hits, vectors, complete = fetch(count)
+        if not diversity.collapse_duplicates:
+            groups = [(index, []) for index in range(len(hits))]
+            break
+        groups = collapse_duplicates(hits)
+        if len(groups) >= wanted or complete or count >= COLLAPSE_FETCH_LIMIT:
+            break
+        count = min(count * 4, COLLAPSE_FETCH_LIMIT)
+    groups = groups[:wanted]
+    if diversity.diverse and groups:
+        chosen = [vectors[index] for index, _ in groups]
+        if any(vector is None for vector in chosen):
+            raise ConfigurationError("a diverse search needs the candidates' vectors")
+        matrix = np.stack([vector for vector in chosen if vector is not None])
+        order = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=diversity.lambda_mult)
+        groups = [groups[n] for n in order]
+    return [
+        _with_duplicates(hits[index], ids) if diversity.collapse_duplicates else hits[index]
+        for index, ids in groups[:k]
+    ]
+
+
+def _with_duplicates(hit: SearchHit, ids: list[str]) -> SearchHit:
+    return replace(hit, metadata={**hit.metadata, DUPLICATES_KEY: list(ids)})
