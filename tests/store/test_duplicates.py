@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store import MultimodalStore
 from siglip_retriever.store.duplicates import DuplicateGroup, DuplicateGroups
 from siglip_retriever.store.hash_index import MAX_BITS, block_radii, group_hashes, join_pairs, near_pairs
-from tests.helpers import save_photo
+from tests.helpers import photo_like, save_photo
 
 # -- the multi-index --------------------------------------------------------------------------------
 
@@ -77,30 +77,6 @@ def test_max_bits_out_of_range_is_a_clear_error(bad: object) -> None:
 # -- a corpus of photo-like pictures and their copies ---------------------------------------------
 
 
-def photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
-    """A photo-like picture: smooth colour fields, a few shapes, sensor noise."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    y, x = np.mgrid[0:height, 0:width] / max(size)
-    pixels = np.zeros((height, width, 3))
-    for channel in range(3):
-        field = np.full((height, width), rng.uniform(0.2, 0.8))
-        for _ in range(6):
-            fx, fy = rng.uniform(0.3, 4.0, 2)
-            wave = np.cos(2 * np.pi * (fx * x + rng.uniform())) * np.cos(2 * np.pi * (fy * y + rng.uniform()))
-            field += rng.normal(0, 0.15) * wave
-        pixels[..., channel] = field
-    picture = Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8))
-    draw = ImageDraw.Draw(picture)
-    for _ in range(int(rng.integers(3, 7))):
-        x0, y0 = rng.uniform(-0.1, 0.9) * width, rng.uniform(-0.1, 0.9) * height
-        box = (x0, y0, x0 + rng.uniform(0.1, 0.5) * width, y0 + rng.uniform(0.1, 0.5) * height)
-        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
-        (draw.ellipse if rng.uniform() < 0.5 else draw.rectangle)(box, fill=colour)
-    noisy = np.asarray(picture, dtype=np.float32) + rng.normal(0, 6, (height, width, 3))
-    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
-
-
 COPIES = ("resized", "recompressed", "png", "rotated", "cropped", "identical")
 
 
@@ -136,7 +112,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[Path, i
         folder.mkdir(parents=True)
     family: dict[Path, int] = {}
     for number in range(60):
-        picture = photo(number)
+        picture = photo_like(number)
         original = photos / f"p{number:02d}.jpg"
         picture.save(original, quality=95)
         os.utime(original, (1_500_000_000 + number, 1_500_000_000 + number))  # originals oldest
@@ -231,7 +207,7 @@ def test_group_to_dict_follows_the_documented_schema() -> None:
 def test_exif_rotated_copy_is_the_same_picture_as_shown(tmp_path: Path) -> None:
     from siglip_retriever.store.fingerprints import fingerprint, hash_distance
 
-    picture = photo(7)
+    picture = photo_like(7)
     rotated = save_photo(tmp_path / "r.jpg", picture.transpose(Image.Transpose.ROTATE_90), orientation=6)
     buffer = io.BytesIO()
     picture.save(buffer, "JPEG", quality=95)

@@ -11,7 +11,7 @@ encoder and the store), :mod:`.options` (the global options, before and after
 the command, and the options several commands share), :mod:`.output` (JSON, the
 hits table, errors as one line), and one module a command group: :mod:`.index`, :mod:`.search`
 (search, similar), :mod:`.classify`, :mod:`.info` (info, presets, embed), :mod:`.serve`,
-:mod:`.compare`, :mod:`.demo`.
+:mod:`.compare`, :mod:`.demo`, :mod:`.finetune`, :mod:`.duplicates`.
 
 Example:
     >>> from click.testing import CliRunner
@@ -30,6 +30,7 @@ from siglip_retriever._version import __version__
 from siglip_retriever.cli.classify import classify_command
 from siglip_retriever.cli.compare import compare_command
 from siglip_retriever.cli.demo import demo_command
+from siglip_retriever.cli.duplicates import duplicates_command
 from siglip_retriever.cli.finetune import finetune_command
 from siglip_retriever.cli.index import index_command
 from siglip_retriever.cli.info import embed_command, info_command, presets_command
@@ -80,5 +81,6 @@ for _command in (
     serve_command,
     compare_command,
     finetune_command,
+    duplicates_command,
 ):
     main.add_command(_command)
