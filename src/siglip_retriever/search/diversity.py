@@ -139,6 +139,21 @@ class Diversity:
             )
         return merged
 
+    def options(self) -> DiversityOptions:
+        """These options as one search's keyword arguments (``fetch_k`` and ``lambda_mult`` only
+        when the search is diverse): how a front-end holding its own defaults passes them on.
+
+        Example:
+            >>> from siglip_retriever.search.diversity import Diversity
+            >>> Diversity(fetch_k=40).options()
+            {'diverse': False, 'collapse_duplicates': False}
+        """
+        options: DiversityOptions = {"diverse": self.diverse, "collapse_duplicates": self.collapse_duplicates}
+        if self.diverse:
+            options["fetch_k"] = self.fetch_k
+            options["lambda_mult"] = self.lambda_mult
+        return options
+
     def candidates(self, k: int) -> int:
         """How many candidates the picks need: ``fetch_k`` for a diverse search, else ``k``.
 

@@ -19,6 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from siglip_retriever.integrations.langchain.documents import hit_document
+from siglip_retriever.search.diversity import DEFAULT_LAMBDA_MULT, Diversity, DiversityOptions
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store.store import MultimodalStore
@@ -36,9 +37,13 @@ class SiglipImageRetriever(BaseRetriever):
     ``image_base64`` and ``image_mime_type`` (images stored from files only; PNG, JPEG, GIF and
     WebP are sent as they are, other formats as PNG).
 
-    ``k``, ``min_probability``, ``where`` and ``include_image_base64`` can be set per call:
-    ``retriever.invoke(query, k=2)``, or inside a chain ``retriever.bind(k=2)``. When nothing
-    reaches ``min_probability`` the result is empty.
+    ``k``, ``min_probability``, ``where``, ``include_image_base64`` and the diversity options can
+    be set per call: ``retriever.invoke(query, k=2)``, or inside a chain ``retriever.bind(k=2)``.
+    When nothing reaches ``min_probability`` the result is empty. Diverse results
+    (:mod:`siglip_retriever.search.diversity`): ``diverse=True`` picks the images by maximal
+    marginal relevance among the ``fetch_k`` nearest (``lambda_mult``: 1 the plain ranking, 0 the
+    most diverse); ``collapse_duplicates=True`` returns one image per group of duplicate pictures,
+    the others' ids in its metadata under ``duplicates``.
 
     Example:
         >>> import tempfile
@@ -56,6 +61,8 @@ class SiglipImageRetriever(BaseRetriever):
         ('a red square', 'image/png', True)
         >>> retriever.invoke("un carré rouge", min_probability=1.0)
         []
+        >>> len(retriever.invoke("un carré rouge", diverse=True, lambda_mult=0.25))
+        1
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -74,6 +81,22 @@ class SiglipImageRetriever(BaseRetriever):
     caption_key: str = Field(
         default=DEFAULT_CAPTION_KEY,
         description="Metadata key whose value, when present, is the page_content.",
+    )
+    diverse: bool = Field(
+        default=False, description="Pick the images by maximal marginal relevance (MMR) among fetch_k."
+    )
+    fetch_k: int | None = Field(
+        default=None, gt=0, description="Candidates MMR picks from (default: max(20, k)); at least k."
+    )
+    lambda_mult: float = Field(
+        default=DEFAULT_LAMBDA_MULT,
+        ge=0.0,
+        le=1.0,
+        description="MMR's weight of relevance against diversity: 1 the plain ranking, 0 the most diverse.",
+    )
+    collapse_duplicates: bool = Field(
+        default=False,
+        description="One image per group of duplicate pictures (the others' ids: metadata 'duplicates').",
     )
 
     _search: Retriever = PrivateAttr()
@@ -97,12 +120,24 @@ class SiglipImageRetriever(BaseRetriever):
         min_probability: float | None = None,
         where: dict[str, Any] | None = None,
         include_image_base64: bool | None = None,
+        diverse: bool | None = None,
+        fetch_k: int | None = None,
+        lambda_mult: float | None = None,
+        collapse_duplicates: bool | None = None,
     ) -> list[Document]:
+        defaults = Diversity(self.diverse, self.fetch_k, self.lambda_mult, self.collapse_duplicates)
+        diversity: DiversityOptions = {
+            "diverse": diverse,
+            "fetch_k": fetch_k,
+            "lambda_mult": lambda_mult,
+            "collapse_duplicates": collapse_duplicates,
+        }
         hits = self.search.text_to_images(
             query,
             k=k if k is not None else self.k,
             where=where if where is not None else self.where,
             min_probability=min_probability if min_probability is not None else self.min_probability,
+            **defaults.merged(diversity).options(),
         )
         attach = self.include_image_base64 if include_image_base64 is None else include_image_base64
         return [hit_document(hit, caption_key=self.caption_key, attach_image=attach) for hit in hits]

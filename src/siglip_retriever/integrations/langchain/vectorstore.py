@@ -5,7 +5,10 @@ collection. Text queries search the stored texts by default (``kind="text"``: do
 as LangChain users expect); pass ``kind="image"`` (or ``"any"``) per call, as a constructor
 default, or in ``as_retriever(search_kwargs={"kind": "image"})`` to search images. Every search
 goes through the search layer (:class:`~siglip_retriever.search.retriever.Retriever`): the same
-scores, thresholds and result cache as every other front-end.
+scores, thresholds and result cache as every other front-end, and the same diverse results:
+:meth:`SiglipVectorStore.max_marginal_relevance_search` (and ``as_retriever(search_type="mmr")``)
+picks by maximal marginal relevance, and ``collapse_duplicates=True`` returns one hit per group of
+duplicate pictures (see :mod:`siglip_retriever.search.diversity`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.integrations.langchain.documents import hit_document, item_document
 from siglip_retriever.integrations.langchain.embeddings import SiglipEmbeddings
+from siglip_retriever.search.diversity import DEFAULT_FETCH_K, DEFAULT_LAMBDA_MULT
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
 from siglip_retriever.search.retriever import QueryKind, Retriever
 from siglip_retriever.store.entries import content_id
@@ -35,7 +39,8 @@ __all__ = ["SearchKind", "SiglipVectorStore"]
 SearchKind = Literal["text", "image", "any"]
 """What a search returns: stored texts, images, or both."""
 
-_SEARCH_OPTIONS = ("kind", "filter", "min_probability", "min_similarity")
+_SEARCH_OPTIONS = ("kind", "filter", "min_probability", "min_similarity", "collapse_duplicates")
+_MMR_OPTIONS = ("diverse", "fetch_k", "lambda_mult")  # set by the MMR methods
 
 
 class SiglipVectorStore(VectorStore):
@@ -55,8 +60,11 @@ class SiglipVectorStore(VectorStore):
     Search options (keyword arguments of every search, and ``as_retriever(search_kwargs=...)``):
     ``kind`` (``"text"``, ``"image"`` or ``"any"``), ``filter`` (a Chroma ``where`` filter on
     metadata: LangChain's name for the ``where`` of the other front-ends), ``min_probability``
-    (image-text pairs) and ``min_similarity`` (text-text and image-image pairs), as
-    :class:`~siglip_retriever.search.retriever.Retriever` defines them. Images come back with the
+    (image-text pairs), ``min_similarity`` (text-text and image-image pairs) and
+    ``collapse_duplicates`` (one document per group of duplicate pictures, the others' ids in its
+    metadata under ``duplicates``), as :class:`~siglip_retriever.search.retriever.Retriever`
+    defines them. :meth:`max_marginal_relevance_search` (``as_retriever(search_type="mmr")``)
+    takes them too, beside ``fetch_k`` and ``lambda_mult``. Images come back with the
     metadata every front-end gives them (``id``, ``uri``, ``kind``, ``rank``, ``similarity``,
     ``probability``) and their caption (metadata ``caption_key``) as ``page_content``; texts come
     back as they were added.
@@ -80,6 +88,9 @@ class SiglipVectorStore(VectorStore):
         >>> images = vectors.as_retriever(search_kwargs={"kind": "image", "k": 1})
         >>> [(doc.id, doc.metadata["kind"]) for doc in images.invoke("ein grüner Stern")]
         [('star', 'image')]
+        >>> diverse = vectors.as_retriever(search_type="mmr", search_kwargs={"k": 2, "lambda_mult": 0.3})
+        >>> sorted(doc.id for doc in diverse.invoke("a red circle"))
+        ['en', 'fr']
     """
 
     def __init__(
@@ -219,6 +230,57 @@ class SiglipVectorStore(VectorStore):
         """Like :meth:`similarity_search_by_image`, in a worker thread."""
         return await asyncio.to_thread(self.similarity_search_by_image, image, k, kind=kind, **kwargs)
 
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = DEFAULT_FETCH_K,
+        lambda_mult: float = DEFAULT_LAMBDA_MULT,
+        filter: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Documents for a text query picked by maximal marginal relevance: ``k`` among the
+        ``fetch_k`` nearest, ``lambda_mult`` from 0 (most diverse) to 1 (the plain ranking).
+
+        The search layer picks them (:func:`~siglip_retriever.search.diversity.maximal_marginal_relevance`,
+        as ``langchain_core``'s); each document keeps its true scores in its metadata. Options as
+        :meth:`similarity_search` (``kind``, ``min_probability``, ``min_similarity``,
+        ``collapse_duplicates``).
+
+        Raises:
+            ConfigurationError: ``fetch_k`` is smaller than ``k``, ``lambda_mult`` is not in
+                [0, 1], or an unknown option.
+        """
+        vector = self.retriever.text_vector(query)
+        options = {
+            **kwargs,
+            "filter": filter,
+            "diverse": True,
+            "fetch_k": fetch_k,
+            "lambda_mult": lambda_mult,
+        }
+        return [self._document(hit) for hit in self._hits(vector, "text", k, options)]
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = DEFAULT_FETCH_K,
+        lambda_mult: float = DEFAULT_LAMBDA_MULT,
+        filter: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Like :meth:`max_marginal_relevance_search`, from a SigLIP vector (no hit has a
+        probability: whether it was made from a text or an image is not known)."""
+        options = {
+            **kwargs,
+            "filter": filter,
+            "diverse": True,
+            "fetch_k": fetch_k,
+            "lambda_mult": lambda_mult,
+        }
+        return [self._document(hit) for hit in self._hits(np.asarray(embedding), None, k, options)]
+
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
@@ -238,7 +300,7 @@ class SiglipVectorStore(VectorStore):
     ) -> list[SearchHit]:
         """The search, with LangChain's option names mapped to the search layer's (``filter`` is
         ``where``)."""
-        unknown = set(options) - set(_SEARCH_OPTIONS)
+        unknown = set(options) - {*_SEARCH_OPTIONS, *_MMR_OPTIONS}
         _no_options({name: options[name] for name in unknown}, "search")
         kind = _check_kind(options.get("kind", self.kind))
         return self.retriever.by_vector(
@@ -249,6 +311,10 @@ class SiglipVectorStore(VectorStore):
             where=options.get("filter"),
             min_probability=options.get("min_probability"),
             min_similarity=options.get("min_similarity"),
+            collapse_duplicates=options.get("collapse_duplicates"),
+            diverse=options.get("diverse"),
+            fetch_k=options.get("fetch_k"),
+            lambda_mult=options.get("lambda_mult"),
         )
 
 

@@ -53,7 +53,12 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         search: the search's options, as :class:`~siglip_retriever.search.retriever.Retriever`
             takes them: ``k`` (images at most, default 4), ``min_probability`` (text-to-image
             hits; when none passes, the result is empty), ``min_similarity`` (image-to-image
-            hits), ``where`` (a Chroma filter on the images' metadata), ``cache_size``.
+            hits), ``where`` (a Chroma filter on the images' metadata), ``cache_size``, and the
+            diversity options (:mod:`siglip_retriever.search.diversity`): ``diverse`` (pick the
+            images by maximal marginal relevance among the ``fetch_k`` nearest, ``lambda_mult``
+            from 0, the most diverse, to 1, the plain ranking) and ``collapse_duplicates`` (one
+            image per group of duplicate pictures, the others' ids in its metadata under
+            ``duplicates``).
 
     Example:
         >>> import tempfile
@@ -70,6 +75,9 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         >>> similar = retriever.retrieve(QueryBundle("", image_path=f"{folder}/red_circle_000.png"))
         >>> similar[0].score == similar[0].node.metadata["similarity"]  # image queries: the cosine
         True
+        >>> diverse = SiglipImageNodeRetriever(store, k=3, diverse=True, lambda_mult=0.3)
+        >>> len(diverse.retrieve("un cercle rouge"))
+        3
     """
 
     def __init__(
