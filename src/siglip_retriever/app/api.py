@@ -12,6 +12,8 @@
 - ``GET /api/images/{id}`` and ``GET /api/images/{id}/thumbnail``: a stored picture and its
   thumbnail, found by id in the store and served from the path the store recorded; never a
   path taken from the request;
+- ``GET /api/duplicates?max_bits=&similar=``: groups of stored files that hold the same picture,
+  the one to keep first (nothing is deleted);
 - ``GET /docs``, ``GET /redoc``, ``GET /openapi.json``: the API's documentation.
 
 Every error is JSON: ``{"error": "<code>", "message": "<what happened and what to do>"}``, with

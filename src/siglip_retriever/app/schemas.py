@@ -3,10 +3,11 @@
 The routes return plain dicts; FastAPI checks them against these models (``response_model``) and
 the docs at ``/docs`` describe every field from them, and each model by the first paragraph of its
 docstring (:class:`Schema`), so the examples below stay out of the API docs.
-:data:`COMMON_RESPONSES`, :data:`ERROR_RESPONSES`, :data:`ID_RESPONSES` and
-:data:`UPLOAD_RESPONSES` declare every error status a route may answer with, each with the
-:class:`ErrorBody` schema; :data:`NOT_BLANK` and :data:`TEMPLATE_PATTERN` are the patterns the
-OpenAPI document gives queries, labels and templates (:mod:`siglip_retriever.app.openapi`).
+:data:`COMMON_RESPONSES`, :data:`ERROR_RESPONSES`, :data:`ID_RESPONSES`,
+:data:`UPLOAD_RESPONSES` and :data:`DUPLICATES_RESPONSES` declare every error status a route may
+answer with, each with the :class:`ErrorBody` schema; :data:`NOT_BLANK` and
+:data:`TEMPLATE_PATTERN` are the patterns the OpenAPI document gives queries, labels and templates
+(:mod:`siglip_retriever.app.openapi`).
 
 Example:
     >>> from siglip_retriever.app.schemas import Health, LabelProbability
@@ -34,12 +35,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMON_RESPONSES",
+    "DUPLICATES_RESPONSES",
     "ERROR_RESPONSES",
     "ID_RESPONSES",
     "NOT_BLANK",
     "TEMPLATE_PATTERN",
     "UPLOAD_RESPONSES",
     "ClassifyResponse",
+    "DuplicateFileBody",
+    "DuplicateGroupBody",
+    "DuplicatesResponse",
     "ErrorBody",
     "Health",
     "Hit",
@@ -137,6 +142,17 @@ ID_RESPONSES = {
     **_errors({404: "No image with this id in the store, or its file is gone (not_found)."}),
 }
 """The errors of the routes that take a stored image's id."""
+
+DUPLICATES_RESPONSES = {
+    **COMMON_RESPONSES,
+    **_errors(
+        {
+            422: "max_bits or similar outside its range, or malformed (invalid_request).",
+            503: "The store's Chroma server does not answer (store_unavailable).",
+        }
+    ),
+}
+"""The errors of the duplicates route."""
 
 UPLOAD_RESPONSES = {
     **ERROR_RESPONSES,
@@ -266,3 +282,63 @@ class Info(Schema):
     images: int
     texts: int
     limits: dict[str, int]
+
+
+class DuplicateFileBody(Schema):
+    """One file of a group of duplicates.
+
+    Example:
+        >>> from siglip_retriever.app.schemas import DuplicateFileBody
+        >>> DuplicateFileBody(id="img-1", name="a.jpg", size=2048, width=640, height=480, date=None,
+        ...     date_source=None, bits=0, similarity=None, keep=True, image_url="/api/images/img-1",
+        ...     thumbnail_url="/api/images/img-1/thumbnail").keep
+        True
+    """
+
+    id: str = Field(description="The store entry holding its content (byte-identical files share one).")
+    name: str | None = Field(description="The file's name (the full path is not disclosed).")
+    size: int | None = Field(description="Its size in bytes.")
+    width: int | None = Field(description="The picture's width in pixels, as shown.")
+    height: int | None = Field(description="The picture's height in pixels, as shown.")
+    date: str | None = Field(description="When it was taken (EXIF), else last modified: ISO 8601.")
+    date_source: str | None = Field(description="'taken' or 'modified': where date comes from.")
+    bits: int | None = Field(description="Bits its fingerprint differs from the kept file's (0 to 64).")
+    similarity: float | None = Field(description="Cosine to the kept picture (when similar was given).")
+    keep: bool = Field(description="Whether this is the file the group suggests keeping.")
+    image_url: str | None = Field(description="Where the picture is served; null without a file.")
+    thumbnail_url: str | None = Field(description="Where its thumbnail is served.")
+
+
+class DuplicateGroupBody(Schema):
+    """Files that hold the same picture, the one to keep first.
+
+    Example:
+        >>> from siglip_retriever.app.schemas import DuplicateGroupBody
+        >>> DuplicateGroupBody(files=[], reasons=["picture"], reclaimable_bytes=0).reasons
+        ['picture']
+    """
+
+    files: list[DuplicateFileBody] = Field(description="The kept file first (largest, then oldest).")
+    reasons: list[str] = Field(
+        description="'identical' (the same bytes), 'picture' (fingerprints within max_bits), "
+        "'similar' (embeddings within similar)."
+    )
+    reclaimable_bytes: int = Field(description="The bytes the other files take.")
+
+
+class DuplicatesResponse(Schema):
+    """Groups of files that hold the same picture; nothing is deleted.
+
+    Example:
+        >>> from siglip_retriever.app.schemas import DuplicatesResponse
+        >>> DuplicatesResponse(max_bits=12, similar=None, checked=3, unhashed=0, message=None,
+        ...     groups=[]).checked
+        3
+    """
+
+    max_bits: int = Field(description="Fingerprints at most this many bits apart were grouped.")
+    similar: float | None = Field(description="The cosine threshold, when embeddings were compared.")
+    checked: int = Field(description="The image entries looked at.")
+    unhashed: int = Field(description="Entries without a fingerprint: index their folders again.")
+    message: str | None = Field(description="What to do about entries without a fingerprint.")
+    groups: list[DuplicateGroupBody]

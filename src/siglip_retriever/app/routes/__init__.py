@@ -4,7 +4,8 @@
 - :mod:`~siglip_retriever.app.routes.search`: ``GET /api/search``, ``POST /api/similar``,
   ``GET /api/images/{id}/similar``;
 - :mod:`~siglip_retriever.app.routes.classify`: ``POST /api/classify``;
-- :mod:`~siglip_retriever.app.routes.images`: ``GET /api/images/{id}`` and its thumbnail.
+- :mod:`~siglip_retriever.app.routes.images`: ``GET /api/images/{id}`` and its thumbnail;
+- :mod:`~siglip_retriever.app.routes.duplicates`: ``GET /api/duplicates``.
 
 A route reads its parameters, calls :class:`~siglip_retriever.app.service.SearchService`
 (a ``service: ServiceDep`` parameter) and gives the answer the shape of its
@@ -19,9 +20,9 @@ Example:
 
 from __future__ import annotations
 
-from siglip_retriever.app.routes import classify, images, meta, search
+from siglip_retriever.app.routes import classify, duplicates, images, meta, search
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (meta.router, search.router, classify.router, images.router)
+ROUTERS = (meta.router, search.router, classify.router, images.router, duplicates.router)
 """Every router of the app, in the order the app includes them."""

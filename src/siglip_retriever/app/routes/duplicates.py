@@ -1,0 +1,103 @@
+"""The web app's duplicates route: groups of stored files that hold the same picture.
+
+- ``GET /api/duplicates?max_bits=&similar=``: the groups of
+  :meth:`MultimodalStore.find_duplicates <siglip_retriever.store.store.MultimodalStore.find_duplicates>`,
+  the file to keep first; nothing is deleted or moved. Each file is given by its name (its full
+  path is not disclosed), its sizes and date, and the URLs its picture and thumbnail are served at
+  (byte-identical files share one entry, so one picture).
+
+Example:
+    >>> from siglip_retriever.app.routes.duplicates import router
+    >>> [(route.path, sorted(route.methods)) for route in router.routes]
+    [('/api/duplicates', ['GET'])]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
+
+from siglip_retriever.app.schemas import DUPLICATES_RESPONSES, DuplicatesResponse
+from siglip_retriever.app.service import ServiceDep
+from siglip_retriever.errors import MissingDependencyError
+from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
+from siglip_retriever.store.hash_index import MAX_BITS
+
+try:
+    from fastapi import APIRouter, Query, Request
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise MissingDependencyError("fastapi", "app", "The web app") from exc
+
+if TYPE_CHECKING:
+    from siglip_retriever.store.duplicates import DuplicateFile, DuplicateGroups
+
+__all__ = ["duplicates_body", "router"]
+
+router = APIRouter()
+
+
+@router.get(
+    "/api/duplicates", response_model=DuplicatesResponse, responses=DUPLICATES_RESPONSES, tags=["images"]
+)
+def duplicates(
+    request: Request,
+    service: ServiceDep,
+    max_bits: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_BITS,
+            description="Pictures whose fingerprints differ in at most this many of 64 bits are the "
+            "same picture (copies: up to about 10; distinct photos: 20 or more).",
+        ),
+    ] = SAME_PICTURE_BITS,
+    similar: Annotated[
+        float | None,
+        Query(
+            ge=-1.0,
+            le=1.0,
+            description="Also group pictures whose embeddings have at least this cosine similarity "
+            "(burst shots; model-dependent, one search per picture).",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Groups of stored files that hold the same picture, the one to keep first; nothing is deleted."""
+    groups = service.store.find_duplicates(max_bits=max_bits, similar=similar)
+    return duplicates_body(groups, str(request.scope.get("root_path", "")).rstrip("/"))
+
+
+def duplicates_body(groups: DuplicateGroups, root: str) -> dict[str, Any]:
+    """The :class:`~siglip_retriever.app.schemas.DuplicatesResponse` body of ``groups``: file
+    names instead of paths, and where each picture and thumbnail is served under ``root``.
+
+    Example:
+        >>> from siglip_retriever.app.routes.duplicates import duplicates_body
+        >>> from siglip_retriever.store.duplicates import DuplicateFile, DuplicateGroup, DuplicateGroups
+        >>> kept = DuplicateFile("img-1", "/p/a.jpg", 900, 640, 480, None, None, 0, keep=True)
+        >>> groups = DuplicateGroups([DuplicateGroup((kept,), ("identical",))], checked=1, unhashed=0,
+        ...     max_bits=12, similar=None)
+        >>> duplicates_body(groups, "")["groups"][0]["files"][0]["thumbnail_url"]
+        '/api/images/img-1/thumbnail'
+    """
+    data = groups.to_dict()
+    data["groups"] = [
+        {
+            "files": [_file_body(item, root) for item in group.files],
+            "reasons": list(group.reasons),
+            "reclaimable_bytes": group.reclaimable_bytes,
+        }
+        for group in groups
+    ]
+    return data
+
+
+def _file_body(item: DuplicateFile, root: str) -> dict[str, Any]:
+    """One file as the API answers it: its name, not its path."""
+    data = item.to_dict()
+    data.pop("path")
+    data["name"] = Path(item.path).name if item.path else None
+    base = f"{root}/api/images/{quote(item.id, safe='')}"
+    data["image_url"] = base if item.path else None
+    data["thumbnail_url"] = f"{base}/thumbnail" if item.path else None
+    return data
