@@ -15,6 +15,8 @@ from PIL import Image
 from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import PreparedImage, SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.store import indexing
+from siglip_retriever.store.fingerprints import PictureFacts
 from tests.helpers import random_pictures
 
 
@@ -207,16 +209,17 @@ def test_touched_files_are_not_decoded_again(
     for path in folder.iterdir():
         os.utime(path, ns=(path.stat().st_mtime_ns + 10**9, path.stat().st_mtime_ns + 10**9))
     calls: list[int] = []
-    real = tiny_encoder.prepare_image
+    real = indexing.prepare_picture
 
-    def prepare_image(image: Any) -> PreparedImage:
+    def prepare_picture(preparer: Any, image: Any) -> tuple[PreparedImage, PictureFacts]:
         calls.append(1)
-        return real(image)
+        return real(preparer, image)
 
-    monkeypatch.setattr(tiny_encoder, "prepare_image", prepare_image)
+    monkeypatch.setattr(indexing, "prepare_picture", prepare_picture)
     again = store.index_folder(folder)
     assert not again.added and not again.updated
-    assert {f.status for f in again.skipped} == {"unchanged", "duplicate"}
+    # the copy is one of its entry's files now: touched, it is unchanged like the others
+    assert {f.status for f in again.skipped} == {"unchanged"}
     assert len(again.skipped) == len(first.skipped) + len(first.added)
     assert [(f.path, f.reason) for f in again.failed] == [(f.path, f.reason) for f in first.failed]
     # only the broken file, whose content is in no entry, is decoded (and fails again)

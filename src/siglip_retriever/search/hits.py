@@ -3,7 +3,9 @@
 A hit carries the cosine similarity to the query and, for an image-text pair on a SigLIP
 (sigmoid) model, the calibrated probability that query and entry match. Front-ends (LangChain
 documents, LlamaIndex nodes, the CLI, the web app) take their content and metadata from here,
-so every one of them names the same facts with the same keys (:data:`RESULT_KEYS`).
+so every one of them names the same facts with the same keys (:data:`RESULT_KEYS`). An image
+indexed from files also says every file that holds it (:attr:`SearchHit.paths`; ``paths`` in
+:meth:`~SearchHit.result_metadata` and :meth:`~SearchHit.to_dict`), its ``uri`` first.
 
 Example:
     >>> from siglip_retriever.search.hits import SearchHit
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from siglip_retriever.store.fingerprints import PATHS_KEY, StoredFile, stored_files
 
 __all__ = ["DEFAULT_CAPTION_KEY", "RESULT_KEYS", "SearchHit"]
 
@@ -78,11 +82,28 @@ class SearchHit:
             return self.text
         return self.caption(caption_key) or self.uri or self.id
 
+    @property
+    def paths(self) -> list[StoredFile]:
+        """Every file that holds this entry's picture (path, size, modification time), the
+        primary one (:attr:`uri`) first; ``[]`` for entries not indexed from files.
+
+        Example:
+            >>> meta = {"uri": "/p/a.jpg", "paths": '[{"path": "/p/a.jpg", "mtime_ns": 0, "size": 9}]'}
+            >>> [f.path for f in SearchHit("img-1", "image", "/p/a.jpg", None, meta).paths]
+            ['/p/a.jpg']
+        """
+        return stored_files(self.metadata) if self.kind == "image" else []
+
     def result_metadata(self) -> dict[str, Any]:
         """The entry's metadata with :data:`RESULT_KEYS` (``id``, ``uri``, ``kind``, ``rank``,
-        ``similarity``, ``probability``) set from the hit."""
+        ``similarity``, ``probability``) set from the hit, and for an image from files ``paths``:
+        the list of every file holding it, primary first."""
+        metadata = dict(self.metadata)
+        files = self.paths
+        if files:
+            metadata[PATHS_KEY] = [file.path for file in files]
         return {
-            **self.metadata,
+            **metadata,
             "id": self.id,
             "uri": self.uri,
             "kind": self.kind,
@@ -92,12 +113,14 @@ class SearchHit:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the schema of the CLI's and the API's ``--json`` output)."""
+        """A JSON-ready dict (the schema of the CLI's and the API's ``--json`` output); ``paths``
+        lists every file holding the picture (``[]`` when it came from no file)."""
         return {
             "rank": self.rank,
             "id": self.id,
             "kind": self.kind,
             "uri": self.uri,
+            "paths": [file.path for file in self.paths],
             "text": self.text,
             "similarity": self.similarity,
             "probability": self.probability,

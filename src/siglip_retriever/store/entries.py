@@ -28,6 +28,7 @@ from PIL.Image import Image as PILImage
 
 from siglip_retriever.encoding.images import ImageInput, describe_source
 from siglip_retriever.errors import ConfigurationError, ImageLoadError
+from siglip_retriever.store.fingerprints import PATHS_KEY, paths_value
 
 __all__ = [
     "FACTS",
@@ -59,12 +60,14 @@ KIND, URI, MTIME, SIZE = "kind", "uri", "mtime_ns", "file_size"
 WIDTH, HEIGHT = "width", "height"
 """Metadata keys of an image entry's size: the picture's own pixels, after EXIF orientation."""
 
-FACTS, FACTS_VERSION = "facts", 2
+FACTS, FACTS_VERSION = "facts", 3
 """The key and the current version of the file facts an indexed image records. Version 2: ``width``
-and ``height`` are the file's own size (before it, the size a large JPEG was decoded at). Entries
-of an older version are corrected by the next indexing run, without embedding them again."""
+and ``height`` are the file's own size (before it, the size a large JPEG was decoded at). Version
+3: the picture's fingerprint (``phash``) and EXIF date (``taken``), and every file holding the
+picture (``paths``), are recorded too. Entries of an older version are corrected by the next
+indexing run, without embedding them again."""
 
-RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, FACTS})
+RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, FACTS, PATHS_KEY})
 """Keys user metadata may not use."""
 
 
@@ -127,13 +130,15 @@ def _is_file(path: Path) -> bool:
 
 
 def file_metadata(path: Path) -> Metadata:
-    """What incremental indexing compares: the path, modification time and size of a file (and the
-    version of these facts: the entry's ``width`` and ``height`` are the picture's own)."""
+    """What incremental indexing compares: the path, modification time and size of a file, the
+    file as the entry's one ``paths`` record, and the version of these facts."""
     stat = path.stat()
+    uri, mtime, size = str(path.resolve()), int(stat.st_mtime_ns), int(stat.st_size)
     return {
-        URI: str(path.resolve()),
-        MTIME: int(stat.st_mtime_ns),
-        SIZE: int(stat.st_size),
+        URI: uri,
+        MTIME: mtime,
+        SIZE: size,
+        PATHS_KEY: paths_value([(uri, mtime, size)]),
         FACTS: FACTS_VERSION,
     }
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,11 +53,13 @@ __all__ = [
     "StoredFile",
     "exif_taken",
     "file_records",
+    "files_metadata",
     "fingerprint",
     "hash_distance",
     "measure_picture",
     "paths_value",
     "picture_facts",
+    "picture_facts_of",
     "prepare_picture",
     "stored_files",
 ]
@@ -197,7 +200,7 @@ def exif_taken(exif: Exif) -> str | None:
 
 
 def _taken_of(source: object) -> str | None:
-    """The EXIF date of an encoded image (bytes) or a PIL picture, reading no pixels."""
+    """The EXIF date of an encoded image (bytes, a local file) or a PIL picture, reading no pixels."""
     from PIL import Image
 
     try:
@@ -205,6 +208,9 @@ def _taken_of(source: object) -> str | None:
             return exif_taken(source.getexif())
         if isinstance(source, (bytes, bytearray, memoryview)):
             with Image.open(io.BytesIO(bytes(source))) as image:
+                return exif_taken(image.getexif())
+        if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+            with Image.open(source) as image:
                 return exif_taken(image.getexif())
     except Exception:  # no readable EXIF: no date (the picture itself decoded, or failed, elsewhere)
         return None
@@ -257,6 +263,34 @@ def prepare_picture(preparer: ImagePreparer, image: ImageInput) -> tuple[Prepare
     prepared = PreparedImage(preparer.model_id, arrays, decoded.width, decoded.height)
     facts = PictureFacts(_phash(decoded.image), decoded.width, decoded.height, _taken_of(image))
     return prepared, facts
+
+
+def picture_facts_of(preparer: ImagePreparer, image: ImageInput) -> PictureFacts:
+    """The :class:`PictureFacts` of an image decoded as :func:`prepare_picture` decodes it for
+    ``preparer``'s model (so the fingerprint is the one indexing records), without preprocessing.
+
+    Raises:
+        ImageLoadError: the image cannot be read; the message names it.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> from siglip_retriever import SiglipEncoder
+        >>> from siglip_retriever.tiny import build_checkpoint
+        >>> preparer = SiglipEncoder(build_checkpoint(tempfile.mkdtemp())).image_preparer()
+        >>> picture = Image.new("RGB", (64, 48), "red")
+        >>> picture_facts_of(preparer, picture) == prepare_picture(preparer, picture)[1]
+        True
+    """
+    from siglip_retriever.encoding.images import decode_image
+
+    decoded = decode_image(
+        image,
+        target_size=preparer.target_size or None,
+        max_pixels=preparer.max_pixels,
+        allow_urls=preparer.url_policy or False,
+    )
+    return PictureFacts(_phash(decoded.image), decoded.width, decoded.height, _taken_of(image))
 
 
 def picture_facts(metadata: Mapping[str, Any] | None) -> PictureFacts:
@@ -332,6 +366,23 @@ def paths_value(records: Sequence[tuple[str, int, int]]) -> str:
         [{"path": path, "mtime_ns": int(mtime), "size": int(size)} for path, mtime, size in records],
         ensure_ascii=False,
     )
+
+
+def files_metadata(records: Sequence[tuple[str, int, int]]) -> dict[str, Any]:
+    """What an entry records of its files, given as ``(path, mtime_ns, size)`` records: the
+    primary one (the first: ``uri``, ``mtime_ns``, ``file_size``) and all of them (``paths``).
+
+    Raises:
+        ConfigurationError: ``records`` is empty.
+
+    Example:
+        >>> files_metadata([("/p/a.jpg", 5, 9)])["uri"]
+        '/p/a.jpg'
+    """
+    if not records:
+        raise ConfigurationError("an entry's files cannot be empty: delete the entry instead")
+    path, mtime, size = records[0]
+    return {_URI: path, _MTIME: int(mtime), _SIZE: int(size), PATHS_KEY: paths_value(records)}
 
 
 def stored_files(metadata: Mapping[str, Any] | None) -> list[StoredFile]:

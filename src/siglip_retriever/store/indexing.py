@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from siglip_retriever.errors import ImageLoadError, StoreError
+from siglip_retriever.store.fingerprints import PictureFacts, prepare_picture
 from siglip_retriever.store.plan import (
     BatchWriter,
+    EntryFiles,
     FileFacts,
-    KnownFiles,
     changed_files,
     decide,
     delete_missing,
@@ -51,7 +52,6 @@ from siglip_retriever.store.plan import (
     outdated_facts,
     read_and_hash,
     refresh_facts,
-    stored_uris,
 )
 from siglip_retriever.store.report import IndexReport, stopped
 from siglip_retriever.store.scanning import file_uri, printable, scan_folder
@@ -139,7 +139,8 @@ def index_files(
     # ones. What to do with each file is still decided here, batch after batch, against the store
     # as the previous batches left it, so the outcome is the same as one batch at a time.
     encoder = store.encoder
-    stored = {entry[0] for entries in known.values() for entry in entries}
+    entries = EntryFiles(known)
+    stored = {entry[0] for held in known.values() for entry in held}
     # on a CPU the model is as fast on 8 images as on 32: start it as soon as 8 are decoded
     chunk = min(batch_size, _CPU_CHUNK) if encoder.device == "cpu" else batch_size
     ahead: deque[list[Future[_ReadFile]]] = deque()
@@ -157,10 +158,10 @@ def index_files(
             top_up()
             current = ahead.popleft()
             top_up()  # the next batches are read and decoded while this one is in the model
-            _index_batch(BatchWriter(store, report), current, known, chunk)
+            _index_batch(BatchWriter(store, report, entries), entries, current, chunk)
             if bar is not None:
                 bar.update(len(batch))
-        report.refreshed = refresh_facts(store, outdated_facts(facts, known))
+        report.refreshed = refresh_facts(store, outdated_facts(facts, known), submit=encoder.submit)
     except StoreError as exc:  # a server gone, say: tell what landed
         report.seconds = time.perf_counter() - started
         raise stopped(exc, report) from exc
@@ -183,6 +184,7 @@ class _ReadFile:
     failure: str = ""  # could not be read: the reason
     data: bytes | None = None  # kept when the file was not decoded ahead
     prepared: PreparedImage | None = None
+    facts: PictureFacts | None = None  # with ``prepared``: what the entry records of the picture
     decode_failure: str = ""  # could not be decoded: the reason (reported only if it was needed)
 
 
@@ -194,22 +196,24 @@ def _read_file(encoder: SiglipEncoder, file: FileFacts, stored: set[str]) -> _Re
     if key in stored:  # most likely touched or moved: no decoding unless it turns out needed
         return _ReadFile(file, key, data=data)
     try:
-        return _ReadFile(file, key, prepared=encoder.prepare_image(data))
+        prepared, facts = prepare_picture(encoder.image_preparer(), data)
+        return _ReadFile(file, key, prepared=prepared, facts=facts)
     except ImageLoadError as exc:
         return _ReadFile(file, key, decode_failure=exc.reason)
 
 
-def _index_batch(writer: BatchWriter, batch: list[Future[_ReadFile]], known: KnownFiles, chunk: int) -> None:
+def _index_batch(
+    writer: BatchWriter, entries: EntryFiles, batch: list[Future[_ReadFile]], chunk: int
+) -> None:
     """Decide what to do with one batch of files, in order, and write the batch's new pictures.
 
     The files' decisions and the model's forward passes go ``chunk`` files at a time, as soon as
     the worker threads have read them, so the model starts before the whole batch is decoded.
-    The outcome is that of deciding the whole batch at once: every id is looked up in the store
-    once, before this batch changes it; read failures are reported before decoding failures.
+    The outcome is that of deciding the whole batch at once: every entry is looked up in the
+    store once, and then followed through the run's decisions (``entries``); read
+    failures are reported before decoding failures.
     """
     store = writer.store
-    stored: dict[str, Any] = {}
-    looked_up: set[str] = set()
     waiting: list[PreparedImage] = []
     for start in range(0, len(batch), chunk):
         read: list[_ReadFile] = []
@@ -219,20 +223,18 @@ def _index_batch(writer: BatchWriter, batch: list[Future[_ReadFile]], known: Kno
                 writer.unreadable(item.file.uri, item.failure)
             else:
                 read.append(item)
-        new_keys = {r.key for r in read} - looked_up
-        stored.update(stored_uris(store, new_keys))
-        looked_up.update(new_keys)
+        entries.load(store, {r.key for r in read}, [r.file.uri for r in read])
         for item in read:
             uri, key = item.file.uri, item.key
-            decision = decide(item.file, key, known, stored, writer.ids)
+            decision = decide(item.file, key, entries, writer.ids)
             if not writer.record(uri, key, decision):
                 continue
             try:
-                picture = _prepared(store.encoder, item)
+                picture, facts = _prepared(store.encoder, item)
             except ImageLoadError as exc:
-                writer.undecodable(uri, exc.reason)
+                writer.undecodable(uri, exc.reason, key)
                 continue
-            writer.embedded(uri, key, decision, picture.width, picture.height)
+            writer.embedded(uri, key, decision, facts)
             waiting.append(picture)
         if len(waiting) >= chunk:
             writer.add_vectors(store.encoder.encode_images(waiting))
@@ -242,13 +244,14 @@ def _index_batch(writer: BatchWriter, batch: list[Future[_ReadFile]], known: Kno
     writer.commit()
 
 
-def _prepared(encoder: SiglipEncoder, item: _ReadFile) -> PreparedImage:
-    """The file's decoded picture: from the worker thread, or decoded now if it skipped it."""
+def _prepared(encoder: SiglipEncoder, item: _ReadFile) -> tuple[PreparedImage, PictureFacts]:
+    """The file's decoded picture and its facts: from the worker thread, or decoded now if it
+    skipped it."""
     if item.decode_failure:
         raise ImageLoadError(item.file.uri, item.decode_failure)
-    if item.prepared is not None:
-        return item.prepared
-    return encoder.prepare_image(item.data or b"")
+    if item.prepared is not None and item.facts is not None:
+        return item.prepared, item.facts
+    return prepare_picture(encoder.image_preparer(), item.data or b"")
 
 
 def progress_bar(total: int, show: bool) -> Any:

@@ -2,31 +2,39 @@
 
 A run goes through these steps, each a public function here:
 
-1. :func:`known_files`: what the store holds of files (``uri -> [(id, mtime, size)]``);
+1. :func:`known_files`: what the store holds of files (``path -> [(id, mtime, size)]``, every
+   file of every entry);
 2. :func:`local_facts` (or a filesystem listing): each file's :class:`FileFacts`;
 3. :func:`changed_files`: files whose facts match their one entry are skipped unread;
 4. :func:`read_and_hash` / :func:`hash_bytes`: a changed file's content id (or why it cannot be read);
-5. :func:`stored_uris` and :func:`decide`: embed it (``added``, ``updated``), or record it as
-   ``unchanged`` (touched), ``moved`` or ``duplicate`` content, without the model;
-6. :class:`BatchWriter`: a batch's writes and report lines, in order: file facts of touched
-   entries, then the new vectors, then the deletion of replaced pictures;
-7. :func:`delete_missing`: delete the entries whose files are gone (``remove_missing=True``).
+5. :meth:`EntryFiles.load` and :func:`decide`: embed it (``added``, ``updated``), or record it
+   as ``unchanged`` (touched), ``moved`` or ``duplicate`` content (one more file of an entry),
+   without the model;
+6. :class:`BatchWriter`: a batch's writes and report lines, in order: the files of touched
+   entries, then the new vectors, then the entries that lost files (deleted when none is left);
+7. :func:`refresh_facts`: entries of an older version get their facts without the model;
+8. :func:`delete_missing`: forget the files that are gone (``remove_missing=True``).
+
+An entry records every file that holds its content (``paths``, sorted; the first is its ``uri``):
+a copy joins it, a changed or deleted file leaves it, and an entry with no file left is deleted.
 
 Example:
-    >>> from siglip_retriever.store.plan import FileFacts, decide
-    >>> facts = FileFacts("/p/b.png", mtime_ns=1, size=10)
-    >>> decide(facts, "img-a", known={}, stored={}, batch_ids=[]).status
+    >>> from siglip_retriever.store.plan import EntryFiles, FileFacts, decide
+    >>> entries = EntryFiles({})
+    >>> decide(FileFacts("/p/b.png", mtime_ns=1, size=10), "img-a", entries, batch_ids=[]).status
     'added'
-    >>> decide(facts, "img-a", known={}, stored={}, batch_ids=["img-a"]).status
-    'duplicate'
-    >>> decide(facts, "img-a", known={}, stored={"img-a": "/gone/a.png"}, batch_ids=[]).status
+    >>> entries.set("img-b", [("/gone/c.png", 1, 10)]) and None
+    >>> decide(FileFacts("/p/c.png", 2, 10), "img-b", entries, batch_ids=[]).status
     'moved'
+    >>> entries.files["img-b"]
+    [('/p/c.png', 2, 10)]
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,19 +42,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.encoding.images import image_size
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.store.entries import (
-    FACTS,
-    FACTS_VERSION,
-    HEIGHT,
-    KIND,
-    MTIME,
-    SIZE,
-    URI,
-    WIDTH,
-    content_id,
-)
+from siglip_retriever.store.entries import FACTS, FACTS_VERSION, KIND, MTIME, SIZE, URI, content_id
+from siglip_retriever.store.fingerprints import PictureFacts, file_records, files_metadata, picture_facts_of
 from siglip_retriever.store.report import FailedFile, IndexedFile, IndexReport, Status
 from siglip_retriever.store.scanning import file_uri
 
@@ -56,8 +54,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchWriter",
     "Decision",
+    "EntryFiles",
     "FileFacts",
     "KnownFiles",
+    "Record",
     "changed_files",
     "decide",
     "delete_missing",
@@ -70,12 +70,15 @@ __all__ = [
     "outdated_facts",
     "read_and_hash",
     "refresh_facts",
-    "stored_uris",
 ]
 
 KnownFiles = dict[str, list[tuple[str, int, int, bool]]]
-"""``uri -> [(id, mtime_ns, size, current)]`` of the store's entries that came from files;
-``current``: the entry's file facts are of the current version (``FACTS_VERSION``)."""
+"""``path -> [(id, mtime_ns, size, current)]`` of the files the store's entries record (every one
+of an entry's ``paths``); ``current``: the entry's facts are of the current version
+(``FACTS_VERSION``)."""
+
+Record = tuple[str, int, int]
+"""One file of an entry: ``(path, mtime_ns, size)``."""
 
 _LOOKUP_CHUNK = 1000  # ids per store lookup
 
@@ -102,10 +105,13 @@ class Decision:
     Attributes:
         status: what happens to the file (see :data:`~siglip_retriever.store.report.Status`).
         meta: the file's facts as the entry records them (``uri``, ``mtime_ns``, ``file_size``).
-        previous: ids of this path's older pictures, to delete once the batch is written.
+        previous: ids of other entries this path held (its older pictures): they lose the path,
+            and are deleted once the batch is written when it was their last.
         detail: why it was skipped (``same picture as ...``).
         embed: the picture goes through the model.
-        touch: the stored entry's file facts are updated (same picture, touched or moved here).
+        touch: the stored entry's files are updated (same picture, touched, moved or copied here).
+        changes: every entry whose files this decision changes, with its files after it
+            (``(path, mtime_ns, size)``, primary first; empty: the entry has no file left).
     """
 
     status: Status
@@ -114,18 +120,85 @@ class Decision:
     detail: str = ""
     embed: bool = False
     touch: bool = False
+    changes: dict[str, list[Record]] = field(default_factory=dict)
 
 
 def known_files(store: MultimodalStore) -> KnownFiles:
-    """``uri -> [(id, mtime_ns, size, current)]`` of every image entry that came from a file."""
+    """``path -> [(id, mtime_ns, size, current)]`` of every file the store's image entries record
+    (each of an entry's ``paths``)."""
     known: KnownFiles = {}
     for item_id, meta in store.iter_metadata(where={KIND: "image"}):
-        uri = (meta or {}).get(URI)
-        if uri:
-            current = meta.get(FACTS) == FACTS_VERSION
-            entry = (item_id, int(meta.get(MTIME, -1)), int(meta.get(SIZE, -1)), current)
-            known.setdefault(str(uri), []).append(entry)
+        current = (meta or {}).get(FACTS) == FACTS_VERSION
+        for path, mtime, size in file_records(meta):
+            known.setdefault(path, []).append((item_id, mtime, size, current))
     return known
+
+
+class EntryFiles:
+    """The files of the store's entries as the run leaves them, decision after decision.
+
+    Local and Ray indexing keep one each: :meth:`load` reads the entries a batch's files may
+    touch (their content ids, and the entries that hold their paths), :func:`decide` changes it,
+    and :meth:`end_batch` forgets the entries the batch's commit deletes. An entry's files are
+    kept sorted, so that the store after a run is the same whatever order the files came in.
+
+    Example:
+        >>> entries = EntryFiles({})
+        >>> decide(FileFacts("/p/b.png", 1, 10), "img-a", entries, batch_ids=[]).status
+        'added'
+        >>> decide(FileFacts("/p/a.png", 1, 10), "img-a", entries, batch_ids=["img-a"]).changes
+        {'img-a': [('/p/a.png', 1, 10), ('/p/b.png', 1, 10)]}
+    """
+
+    def __init__(self, known: KnownFiles) -> None:
+        self.known = known
+        self.files: dict[str, list[Record]] = {}
+        """``id -> files`` of the entries read or written in this run (``[]``: none from files)."""
+        self._holders: dict[str, set[str]] = {}
+        self._looked_up: set[str] = set()
+        self._emptied: set[str] = set()
+
+    def load(self, store: MultimodalStore, keys: Iterable[str], uris: Iterable[str] = ()) -> None:
+        """Read the files of the entries ``keys`` and of those the ``known`` files ``uris`` held,
+        unless this run read (or wrote) them already."""
+        wanted = set(keys) | {entry[0] for uri in uris for entry in self.known.get(uri, [])}
+        ordered = sorted(wanted - self._looked_up)
+        self._looked_up.update(ordered)
+        for start in range(0, len(ordered), _LOOKUP_CHUNK):
+            for key, meta in store.lookup(ordered[start : start + _LOOKUP_CHUNK]).items():
+                if key not in self.files:
+                    self.set(key, file_records(meta))
+
+    def holders(self, uri: str) -> set[str]:
+        """Ids of the (loaded) entries that hold ``uri`` now."""
+        return set(self._holders.get(uri, ()))
+
+    def set(self, key: str, records: Iterable[Record]) -> list[Record]:
+        """Record the files of entry ``key`` (sorted, one record per path); returns them."""
+        for path, *_ in self.files.get(key, []):
+            self._holders.get(path, set()).discard(key)
+        unique = {record[0]: record for record in records}
+        ordered = [unique[path] for path in sorted(unique)]
+        self.files[key] = ordered
+        self._looked_up.add(key)
+        for path, *_ in ordered:
+            self._holders.setdefault(path, set()).add(key)
+        if ordered:
+            self._emptied.discard(key)
+        else:
+            self._emptied.add(key)
+        return ordered
+
+    def forget(self, key: str) -> None:
+        """Drop entry ``key``: it is not (or no longer) in the store."""
+        for path, *_ in self.files.pop(key, []):
+            self._holders.get(path, set()).discard(key)
+        self._emptied.discard(key)
+
+    def end_batch(self) -> None:
+        """Forget the entries that lost their last file in this batch: its commit deletes them."""
+        for key in list(self._emptied):
+            self.forget(key)
 
 
 def local_facts(paths: Iterable[Path], report: IndexReport) -> list[FileFacts]:
@@ -181,33 +254,61 @@ def outdated_facts(files: Iterable[FileFacts], known: KnownFiles) -> list[tuple[
 def refresh_facts(
     store: MultimodalStore,
     outdated: Iterable[tuple[FileFacts, str]],
-    size_of: Callable[[FileFacts], tuple[int, int]] | None = None,
+    facts_of: Callable[[FileFacts], PictureFacts] | None = None,
+    submit: Callable[..., Future[Any]] | None = None,
 ) -> int:
-    """Bring the file facts of ``outdated`` entries to the current version, without the model:
-    ``width`` and ``height`` read from each file's header. Returns how many were corrected.
+    """Bring the facts of ``outdated`` entries to the current version, without the model: each
+    file decoded once for its fingerprint, size and date (:func:`picture_facts_of`), and the
+    entry's files recorded as ``paths``. Returns how many entries were corrected.
 
     Args:
         store: the store holding the entries.
         outdated: ``(file, id)`` pairs from :func:`outdated_facts`.
-        size_of: a file's ``(width, height)``; default: the local file's header
-            (:func:`~siglip_retriever.encoding.images.image_size`).
+        facts_of: a file's :class:`~siglip_retriever.store.fingerprints.PictureFacts`; default:
+            the local file decoded as the store's model decodes it.
+        submit: runs ``facts_of`` in worker threads (``store.encoder.submit``); default: here.
 
-    A file whose header cannot be read keeps its entry as it is (the next change to the file
-    embeds it again, and reports it then).
+    A file that cannot be decoded keeps its entry as it is (the next change to the file embeds
+    it again, and reports it then).
     """
-    read = size_of or (lambda file: image_size(file.path or file.uri))
-    ids: list[str] = []
-    metas: list[dict[str, Any]] = []
-    for file, key in outdated:
-        try:
-            width, height = read(file)
-        except (ImageLoadError, OSError):
-            continue
-        ids.append(key)
-        metas.append({**facts_metadata(file), WIDTH: width, HEIGHT: height, FACTS: FACTS_VERSION})
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        store.update_file_facts(ids[start : start + _LOOKUP_CHUNK], metas[start : start + _LOOKUP_CHUNK])
-    return len(ids)
+    read = facts_of or _local_reader(store)
+    pairs = list({key: file for file, key in outdated}.items())
+    done = 0
+    for start in range(0, len(pairs), _LOOKUP_CHUNK):
+        chunk = pairs[start : start + _LOOKUP_CHUNK]
+        pending = [(key, (submit or _now)(_facts_or_none, read, file)) for key, file in chunk]
+        current = store.lookup([key for key, _ in chunk])
+        ids, metas = [], []
+        for key, future in pending:
+            facts = future.result()
+            records = file_records(current.get(key))
+            if facts is None or not records:
+                continue
+            ids.append(key)
+            metas.append({**files_metadata(records), **facts.metadata(), FACTS: FACTS_VERSION})
+        store.update_file_facts(ids, metas)
+        done += len(ids)
+    return done
+
+
+def _local_reader(store: MultimodalStore) -> Callable[[FileFacts], PictureFacts]:
+    """A local file's facts, decoded as the store's model decodes it."""
+    preparer = store.encoder.image_preparer()
+    return lambda file: picture_facts_of(preparer, file.path or file.uri)
+
+
+def _facts_or_none(read: Callable[[FileFacts], PictureFacts], file: FileFacts) -> PictureFacts | None:
+    try:
+        return read(file)
+    except (ImageLoadError, OSError):
+        return None
+
+
+def _now(function: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``function(*args)`` run here, as a finished future."""
+    future: Future[Any] = Future()
+    future.set_result(function(*args))
+    return future
 
 
 def facts_metadata(file: FileFacts) -> dict[str, Any]:
@@ -233,46 +334,47 @@ def read_and_hash(path: Path) -> tuple[bytes, str, str]:
     return (data, key, "") if key else (b"", "", failure)
 
 
-def stored_uris(store: MultimodalStore, keys: Collection[str]) -> dict[str, Any]:
-    """``id -> uri`` (``None`` for entries not from files) of those ``keys`` that are stored."""
-    stored: dict[str, Any] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), _LOOKUP_CHUNK):
-        for key, meta in store.lookup(ordered[start : start + _LOOKUP_CHUNK]).items():
-            stored[key] = meta.get(URI)
-    return stored
-
-
 def decide(
     file: FileFacts,
     key: str,
-    known: KnownFiles,
-    stored: Mapping[str, Any],
+    entries: EntryFiles,
     batch_ids: Collection[str],
     exists: Callable[[str], bool] | None = None,
 ) -> Decision:
-    """Decide one read file against the store and the batch so far.
+    """Decide one read file against the store as the run left it, and record the outcome in
+    ``entries``.
 
     Args:
         file: the file's facts.
         key: its content id.
-        known: the store's file entries before the run (:func:`known_files`).
-        stored: ``id -> uri`` of the stored entries, for at least ``key`` (:func:`stored_uris`).
+        entries: the entries' files so far, loaded (:meth:`EntryFiles.load`) for ``key`` and for
+            the entries that held ``file``.
         batch_ids: ids the batch already embeds.
-        exists: whether the file a stored uri names is still there (default: a local path).
+        exists: whether a file an entry records is still there (default: a local path). Files
+            of the entry ``file`` joins that are gone are dropped from it (they moved).
     """
     meta = facts_metadata(file)
-    previous = [entry[0] for entry in known.get(file.uri, []) if entry[0] != key]
-    if key in stored:
-        other = stored[key]
-        if other == file.uri or other is None or not (exists or _path_exists)(str(other)):
-            # same picture: only the file's facts changed (touched, or moved here)
-            status: Status = "unchanged" if other == file.uri else "moved"
-            return Decision(status, meta, previous, touch=True)
-        return Decision("duplicate", meta, previous, f"same picture as {other}")
-    if key in batch_ids:
-        return Decision("duplicate", meta, previous, "same picture as another file")
-    return Decision("updated" if previous else "added", meta, previous, embed=True)
+    record: Record = (file.uri, int(file.mtime_ns), int(file.size))
+    changes: dict[str, list[Record]] = {}
+    previous = sorted(entries.holders(file.uri) - {key})
+    for other in previous:  # this path held another picture before
+        changes[other] = entries.set(other, [r for r in entries.files[other] if r[0] != file.uri])
+    if key in entries.files:
+        held = entries.files[key]
+        if any(r[0] == file.uri for r in held):
+            status: Status = "unchanged"
+            kept = [r for r in held if r[0] != file.uri]
+        else:
+            there = exists or _path_exists
+            kept = [r for r in held if key in batch_ids or there(r[0])]
+            status = "duplicate" if kept else "moved"
+        changes[key] = entries.set(key, [*kept, record])
+        if status != "duplicate":
+            return Decision(status, meta, previous, touch=True, changes=changes)
+        other_file = "another file" if key in batch_ids else kept[0][0]
+        return Decision(status, meta, previous, f"same picture as {other_file}", touch=True, changes=changes)
+    changes[key] = entries.set(key, [record])
+    return Decision("updated" if previous else "added", meta, previous, embed=True, changes=changes)
 
 
 def _path_exists(path: str) -> bool:
@@ -280,7 +382,8 @@ def _path_exists(path: str) -> bool:
 
 
 def missing_entries(known: KnownFiles, prefix: str, present: Collection[str]) -> dict[str, str]:
-    """``uri -> id`` of the known entries under ``prefix`` whose uri is not in ``present``."""
+    """``path -> id`` of the known files under ``prefix`` that are not in ``present`` (a path
+    several entries hold names one of them)."""
     return {
         uri: entry[0]
         for uri, entries in known.items()
@@ -296,19 +399,23 @@ class BatchWriter:
     For each file, in order: :meth:`unreadable`, or :meth:`record` with its decision; a file the
     decision sends to the model then gets :meth:`embedded` (and its vector, in the same order,
     through :meth:`add_vectors`) or :meth:`undecodable`. Touched entries are updated at once; the
-    new vectors are written and the replaced pictures deleted by :meth:`commit`, and only then do
-    the batch's files go into the run's report, so the report of a run that stopped half-way lists
-    only files that are in the store.
+    new vectors are written, the entries that lost files updated and those left with none deleted
+    by :meth:`commit`, and only then do the batch's files go into the run's report, so the report
+    of a run that stopped half-way lists only files that are in the store.
     """
 
     store: MultimodalStore
     report: IndexReport
+    entries: EntryFiles | None = None
+    """The run's :class:`EntryFiles`: told when a picture to embed turns out undecodable, and at
+    the end of the batch."""
     ids: list[str] = field(default_factory=list)
     """Ids the batch embeds so far, in order (``batch_ids`` of :func:`decide`)."""
     _done: IndexReport = field(init=False)
     _metas: list[dict[str, Any]] = field(default_factory=list)
     _vectors: list[npt.NDArray[np.float32]] = field(default_factory=list)
-    _replaced: list[str] = field(default_factory=list)
+    _changes: dict[str, list[Record]] = field(default_factory=dict)
+    _written: dict[str, list[Record]] = field(default_factory=dict)
     _undecodable: list[FailedFile] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -324,26 +431,41 @@ class BatchWriter:
         ``undecodable``: the picture this file's decision rests on turned out undecodable (a
         duplicate of a file embedded in the same run that failed): the file fails with it.
         """
-        self._replaced.extend(decision.previous)
+        for other, records in decision.changes.items():
+            if other == key and (undecodable or decision.embed):
+                continue
+            if other in self.ids:  # embedded by this batch: its metadata is not written yet
+                self._metas[self.ids.index(other)].update(files_metadata(records))
+            else:
+                self._changes[other] = records
         if undecodable:
             self._undecodable.append(FailedFile(uri, undecodable))
             return False
-        if decision.touch:
-            self.store.update_file_facts([key], [decision.meta])
+        if decision.touch and key not in self.ids:
+            records = decision.changes[key]
+            self.store.update_file_facts([key], [files_metadata(records)])
+            self._written[key] = records
         if not decision.embed:
             self._done.skipped.append(IndexedFile(uri, key, decision.status, decision.detail))
             return False
         return True
 
-    def undecodable(self, uri: str, reason: str) -> None:
-        """A file to embed whose picture could not be decoded."""
+    def undecodable(self, uri: str, reason: str, key: str = "") -> None:
+        """A file to embed whose picture could not be decoded (``key``: its content id)."""
         self._undecodable.append(FailedFile(uri, reason))
+        if key and self.entries is not None:
+            self.entries.forget(key)
 
-    def embedded(self, uri: str, key: str, decision: Decision, width: int, height: int) -> None:
+    def embedded(self, uri: str, key: str, decision: Decision, facts: PictureFacts) -> None:
         """A file whose picture is embedded: its vector comes through :meth:`add_vectors`."""
         self.ids.append(key)
-        size = {WIDTH: width, HEIGHT: height, FACTS: FACTS_VERSION}
-        self._metas.append({**decision.meta, KIND: "image", **size})
+        self._changes.pop(key, None)
+        files = files_metadata(
+            decision.changes.get(key) or [(uri, decision.meta[MTIME], decision.meta[SIZE])]
+        )
+        self._metas.append(
+            {**decision.meta, **files, KIND: "image", **facts.metadata(), FACTS: FACTS_VERSION}
+        )
         outcome = self._done.updated if decision.status == "updated" else self._done.added
         outcome.append(IndexedFile(uri, key, decision.status))
 
@@ -352,22 +474,46 @@ class BatchWriter:
         self._vectors.append(np.asarray(vectors, dtype=np.float32))
 
     def commit(self) -> None:
-        """Write the new vectors, delete the replaced pictures, then report the batch's files."""
+        """Write the new vectors, then the entries that lost files (deleted when they have none
+        left), then report the batch's files."""
         self._done.failed.extend(self._undecodable)
         if self.ids:
             self.store.upsert_vectors(self.ids, np.concatenate(self._vectors), self._metas)
-        if self._replaced:
-            self.store.delete(ids=self._replaced)
+        changed = {k: v for k, v in self._changes.items() if k not in self.ids and self._written.get(k) != v}
+        kept = sorted(key for key, records in changed.items() if records)
+        self.store.update_file_facts(kept, [files_metadata(changed[key]) for key in kept])
+        gone = sorted(key for key, records in changed.items() if not records)
+        if gone:
+            self.store.delete(ids=gone)
+        if self.entries is not None:
+            self.entries.end_batch()
         self.report.extend(self._done)
 
 
 def delete_missing(store: MultimodalStore, prefix: str, present: Collection[str]) -> list[str]:
-    """Delete the entries of files under ``prefix`` that are not ``present`` (as the store holds
-    them now); returns their uris, sorted."""
-    gone = missing_entries(known_files(store), prefix, present)
-    if gone:
-        store.delete(ids=sorted(set(gone.values())))
-    return sorted(gone)
+    """Forget the files under ``prefix`` that are not ``present`` (as the store holds them now):
+    an entry loses them from its files, and is deleted when it has none left. Returns the
+    forgotten paths, sorted."""
+    gone: list[str] = []
+    kept_ids: list[str] = []
+    kept_metas: list[dict[str, Any]] = []
+    deleted: list[str] = []
+    for item_id, meta in list(store.iter_metadata(where={KIND: "image"})):
+        records = file_records(meta)
+        missing = [r for r in records if r[0].startswith(prefix) and r[0] not in present]
+        if not missing:
+            continue
+        gone.extend(r[0] for r in missing)
+        left = [r for r in records if r not in missing]
+        if left:
+            kept_ids.append(item_id)
+            kept_metas.append(files_metadata(left))
+        else:
+            deleted.append(item_id)
+    store.update_file_facts(kept_ids, kept_metas)
+    if deleted:
+        store.delete(ids=sorted(deleted))
+    return sorted(set(gone))
 
 
 def local_prefix(root: Path) -> str:

@@ -54,10 +54,8 @@ from siglip_retriever.errors import (
 from siglip_retriever.store.clients import chroma_settings, close, describe_client, persist_directory
 from siglip_retriever.store.collection import ModelRecord, existing_metadata, open_collection, recorded_model
 from siglip_retriever.store.entries import (
-    HEIGHT,
     KIND,
     URI,
-    WIDTH,
     Kind,
     Metadata,
     StoredItem,
@@ -68,7 +66,12 @@ from siglip_retriever.store.entries import (
     stored_item,
     user_metadatas,
 )
-from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
+from siglip_retriever.store.fingerprints import (
+    SAME_PICTURE_BITS,
+    file_records,
+    files_metadata,
+    prepare_picture,
+)
 from siglip_retriever.store.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -312,8 +315,11 @@ class MultimodalStore:
         """Embed and store images (paths, PIL images, bytes, arrays, data URIs); returns their ids.
 
         Images stream through in batches of ``batch_size``; they are never all in memory. Default
-        ids are content hashes: adding a picture twice stores it once. To add the pictures of a
-        folder, use :meth:`index_folder`, which skips unchanged files and reports unreadable ones.
+        ids are content hashes: adding a picture twice stores it once. Each entry records the
+        picture's fingerprint, size and EXIF date (:mod:`siglip_retriever.store.fingerprints`);
+        an image from a file records the file too, beside the other files the entry holds. To add
+        the pictures of a folder, use :meth:`index_folder`, which skips unchanged files and
+        reports unreadable ones.
 
         Raises:
             ImageLoadError: an image cannot be read; the message names it.
@@ -330,22 +336,26 @@ class MultimodalStore:
             raise ConfigurationError(f"got {len(ids)} ids for {len(items)} images")
         keys: list[str] = []
         size = self.encoder.batch_size
+        preparer = self.encoder.image_preparer()
         for start in range(0, len(items), size):
-            batch_keys, pictures, batch_meta = [], [], []
+            batch_keys, pictures, batch_meta, batch_data = [], [], [], []
             for offset, item in enumerate(items[start : start + size]):
                 key, data = image_content_id(item)
                 if ids is not None:
                     key = ids[start + offset]
                 try:
-                    picture = self.encoder.prepare_image(data if data is not None else item)
+                    picture, facts = prepare_picture(preparer, data if data is not None else item)
                 except ImageLoadError as exc:  # name the input, not the bytes read from it
                     raise ImageLoadError(describe_source(item), exc.reason) from exc
-                meta = {**metas[start + offset], KIND: "image", WIDTH: picture.width, HEIGHT: picture.height}
+                meta = {**metas[start + offset], KIND: "image", **facts.metadata()}
                 if isinstance(item, (str, os.PathLike)) and data is not None:
                     meta.update(file_metadata(Path(os.fsdecode(item))))
                 batch_keys.append(key)
                 pictures.append(picture)
                 batch_meta.append(meta)
+                batch_data.append(data)
+            from_files = [key for key, data in zip(batch_keys, batch_data, strict=True) if data is not None]
+            _keep_other_files(batch_keys, batch_meta, self.lookup(from_files))
             self.upsert_vectors(batch_keys, self.encoder.encode_images(pictures), batch_meta)
             keys.extend(batch_keys)
         return keys
@@ -557,6 +567,20 @@ class MultimodalStore:
 
 _WRITES = frozenset({"upsert", "add", "update", "delete"})
 """The chromadb calls that change a collection."""
+
+
+def _keep_other_files(keys: Sequence[str], metas: Sequence[Metadata], stored: Mapping[str, Metadata]) -> None:
+    """Entries written again keep the files they hold: an image added from a file joins them
+    (sorted, so the first is the entry's ``uri``). ``metas`` are updated in place. Only images
+    read from bytes can have the id of an indexed file, so only their ids are looked up (with
+    chromadb 1.5.9, a read between two writes of an in-memory collection made its next query
+    with a large ``k`` return fewer entries than it holds)."""
+    for key, meta in zip(keys, metas, strict=True):
+        held = file_records(stored.get(key))
+        if not held:
+            continue
+        merged = {record[0]: record for record in [*held, *file_records(meta)]}
+        meta.update(files_metadata([merged[path] for path in sorted(merged)]))
 
 
 def _is_dir(path: str | os.PathLike[str]) -> bool:

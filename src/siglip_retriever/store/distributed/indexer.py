@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from siglip_retriever.encoding.images import image_size
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.distributed.cluster import ray_cluster, require_ray
 from siglip_retriever.store.distributed.filesystems import resolve_source
 from siglip_retriever.store.distributed.plan import EmbedResult, HashedFile, PlannedBatch, plan_batches
+from siglip_retriever.store.fingerprints import PictureFacts, picture_facts_of
 from siglip_retriever.store.indexing import progress_bar
 from siglip_retriever.store.plan import (
+    EntryFiles,
     FileFacts,
     changed_files,
     delete_missing,
@@ -47,7 +48,6 @@ from siglip_retriever.store.plan import (
     local_prefix,
     outdated_facts,
     refresh_facts,
-    stored_uris,
 )
 from siglip_retriever.store.report import IndexReport
 from siglip_retriever.store.scanning import file_uri, scan_folder
@@ -125,11 +125,14 @@ def index_distributed(
         with ray_cluster(ray_address, num_cpus=num_cpus) as ray:
             workers.resolve(ray)
             hashed = _hash(ray, pending, size, fs)
-            stored = stored_uris(store, {f.key for f in hashed if f.key})
+            entries = EntryFiles(known)
+            entries.load(store, {f.key for f in hashed if f.key}, [f.file.uri for f in hashed])
             batches = [hashed[start : start + size] for start in range(0, len(hashed), size)]
-            plan = plan_batches(batches, known=known, stored=stored, exists=scan.exists)
+            plan = plan_batches(batches, entries=entries, exists=scan.exists)
             _embed_and_write(ray, store, plan, workers, report, show_progress, fs)
-    report.refreshed = refresh_facts(store, outdated_facts(scan.files, known), _size_reader(scan.filesystem))
+    outdated = outdated_facts(scan.files, known)
+    reader = _facts_reader(store, scan.filesystem)
+    report.refreshed = refresh_facts(store, outdated, reader, submit=store.encoder.submit)
     if remove_missing and scan.prefix is not None:
         report.removed = delete_missing(store, scan.prefix, scan.present | {f.path for f in report.failed})
     report.seconds = time.perf_counter() - started
@@ -184,17 +187,18 @@ def _scan(
     return _Scan(report, files, prefix=prefix, present=present)
 
 
-def _size_reader(filesystem: Any) -> Callable[[FileFacts], tuple[int, int]] | None:
-    """How to read a file's picture size from its header: local files by default, else through
-    the pyarrow ``filesystem``."""
+def _facts_reader(store: MultimodalStore, filesystem: Any) -> Callable[[FileFacts], PictureFacts] | None:
+    """How to read a file's picture facts (decoded here, on the driver, as the store's model
+    decodes it): local files by default, else through the pyarrow ``filesystem``."""
     if filesystem is None:
         return None
+    preparer = store.encoder.image_preparer()
 
-    def size_of(file: FileFacts) -> tuple[int, int]:
+    def facts_of(file: FileFacts) -> PictureFacts:
         with filesystem.open_input_file(file.path or file.uri) as handle:
-            return image_size(handle)
+            return picture_facts_of(preparer, handle.read())
 
-    return size_of
+    return facts_of
 
 
 @dataclass
@@ -318,8 +322,9 @@ def _embed_and_write(
         try:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 columns = (batch["row"], batch["vector"], batch["width"], batch["height"], batch["failure"])
-                for row, vector, width, height, failure in zip(*columns, strict=True):
-                    results[int(row)] = EmbedResult(vector, int(width), int(height), str(failure))
+                for n, (row, vector, width, height, failure) in enumerate(zip(*columns, strict=True)):
+                    facts = {"phash": str(batch["phash"][n]), "taken": str(batch["taken"][n])}
+                    results[int(row)] = EmbedResult(vector, int(width), int(height), str(failure), **facts)
                 flush()
                 if bar is not None:
                     bar.update(len(batch["row"]))

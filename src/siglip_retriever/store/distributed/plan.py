@@ -3,16 +3,17 @@
 Local indexing (:func:`siglip_retriever.store.indexing.index_files`) decides batch after batch
 against the store as the previous batches left it. :func:`plan_batches` takes the same decisions,
 with the same function (:func:`siglip_retriever.store.plan.decide`), before any picture is
-embedded: it keeps a copy of what the store would hold after each batch (``id -> uri``). The
-workers then embed only the files planned for embedding, and :class:`PlannedBatch` turns their
-results into the same report and the same writes, batch after batch, through the same
+embedded: it follows the entries' files through the decisions (an
+:class:`~siglip_retriever.store.plan.EntryFiles`, as local indexing does). The workers then
+embed only the files planned for embedding, and :class:`PlannedBatch` turns their results into
+the same report and the same writes, batch after batch, through the same
 :class:`~siglip_retriever.store.plan.BatchWriter`.
 
 Example:
     >>> from siglip_retriever.store.distributed.plan import HashedFile, plan_batches
-    >>> from siglip_retriever.store.plan import FileFacts
+    >>> from siglip_retriever.store.plan import EntryFiles, FileFacts
     >>> files = [HashedFile(FileFacts(f"/p/{n}.png", 1, 10), "img-a") for n in "ab"]
-    >>> [batch] = plan_batches([files], known={}, stored={})
+    >>> [batch] = plan_batches([files], entries=EntryFiles({}))
     >>> [(f.file.uri, f.decision.status) for f in batch.files if f.decision]
     [('/p/a.png', 'added'), ('/p/b.png', 'duplicate')]
 """
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.store.plan import BatchWriter, Decision, FileFacts, KnownFiles, decide
+from siglip_retriever.store.fingerprints import PictureFacts
+from siglip_retriever.store.plan import BatchWriter, Decision, EntryFiles, FileFacts, decide
 
 if TYPE_CHECKING:
     from siglip_retriever.store.report import IndexReport
@@ -49,12 +51,18 @@ class HashedFile:
 
 @dataclass(frozen=True)
 class EmbedResult:
-    """One embedded file from the workers: its vector and picture size, or why it failed."""
+    """One embedded file from the workers: its vector and picture facts, or why it failed."""
 
     vector: npt.NDArray[np.float32] | None
     width: int = 0
     height: int = 0
     failure: str = ""
+    phash: str = ""
+    taken: str = ""
+
+    def facts(self) -> PictureFacts:
+        """What the entry records of the picture."""
+        return PictureFacts(self.phash or None, self.width, self.height, self.taken or None)
 
 
 @dataclass
@@ -84,7 +92,7 @@ class PlannedBatch:
             if result.failure or result.vector is None:
                 writer.undecodable(uri, result.failure)
                 continue
-            writer.embedded(uri, hashed.key, decision, result.width, result.height)
+            writer.embedded(uri, hashed.key, decision, result.facts())
             writer.add_vectors(result.vector[np.newaxis])
         writer.commit()
 
@@ -92,18 +100,17 @@ class PlannedBatch:
 def plan_batches(
     batches: Sequence[Sequence[HashedFile]],
     *,
-    known: KnownFiles,
-    stored: dict[str, Any],
+    entries: EntryFiles,
     exists: Callable[[str], bool] | None = None,
 ) -> list[PlannedBatch]:
-    """Decide every file, batch after batch, against the store as the earlier batches leave it.
+    """Decide every file, batch after batch, as local indexing decides them.
 
     Args:
         batches: the changed files in local indexing's batches (its batch size, its order).
-        known: ``uri -> [(id, mtime_ns, size)]`` of the store's file entries before this run.
-        stored: ``id -> uri`` of the store's entries, for at least every key in ``batches``.
-            It is updated in place to what the store holds after the run.
-        exists: whether the file a stored uri names is still there (default: a local path).
+        entries: the entries' files before this run, loaded (:meth:`EntryFiles.load`) for every
+            key in ``batches`` and for the entries that hold their paths. It is updated in place
+            to what the store holds after the run.
+        exists: whether a file an entry records is still there (default: a local path).
 
     Returns:
         The batches, each file with its decision (``None`` for files that could not be read) and
@@ -114,34 +121,21 @@ def plan_batches(
     row = 0
     for files in batches:
         batch = PlannedBatch(list(files))
-        # local indexing looks ids up once per batch, before it writes: the batch's own changes
-        # to the store (touched, new and deleted entries) apply after its last decision
-        new_ids: list[str] = []
-        new_rows: dict[str, tuple[int, str]] = {}
-        touched: list[tuple[str, str]] = []
-        deleted: list[str] = []
+        new_rows: dict[str, int] = {}
         for hashed in batch.files:
             if hashed.failure:
                 continue
-            decision = decide(hashed.file, hashed.key, known, stored, new_ids, exists)
+            decision = decide(hashed.file, hashed.key, entries, list(new_rows), exists)
             hashed.decision = decision
-            deleted.extend(decision.previous)
             if decision.embed:
-                hashed.row = row
-                new_ids.append(hashed.key)
-                new_rows[hashed.key] = (row, hashed.file.uri)
+                hashed.row = new_rows[hashed.key] = row
                 batch.embed_rows.append(row)
                 row += 1
                 continue
-            hashed.depends_on = new_rows[hashed.key][0] if hashed.key in new_rows else made_by.get(hashed.key)
-            if decision.touch:
-                touched.append((hashed.key, hashed.file.uri))
-        stored.update(touched)
-        for key, (embedding, uri) in new_rows.items():
-            stored[key] = uri
-            made_by[key] = embedding
-        for key in deleted:
-            stored.pop(key, None)
-            made_by.pop(key, None)
+            hashed.depends_on = new_rows[hashed.key] if hashed.key in new_rows else made_by.get(hashed.key)
+        made_by.update(new_rows)
+        entries.end_batch()  # the entries left with no file are deleted by this batch's commit
+        for key in [key for key in made_by if key not in entries.files]:
+            del made_by[key]
         planned.append(batch)
     return planned

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siglip_retriever.errors import ImageLoadError
+from siglip_retriever.store.fingerprints import prepare_picture
 from siglip_retriever.store.plan import hash_bytes, read_and_hash
 
 if TYPE_CHECKING:
@@ -69,7 +70,9 @@ def hash_files(batch: Batch, filesystem: Any = None) -> Batch:
 
 
 def prepare_files(batch: Batch, preparer: ImagePreparer, filesystem: Any = None) -> Batch:
-    """Decode and preprocess each file for the model, as ``SiglipEncoder.prepare_image`` does.
+    """Decode and preprocess each file for the model, as ``SiglipEncoder.prepare_image`` does, and
+    give the picture's facts from the same decoding (``width``, ``height``, ``phash``, ``taken``:
+    ``""`` when unknown).
 
     ``prepared`` holds the pickled :class:`~siglip_retriever.encoding.encoder.PreparedImage` (empty on
     failure). A file whose content no longer matches the ``key`` it was planned with (it changed
@@ -79,26 +82,32 @@ def prepare_files(batch: Batch, preparer: ImagePreparer, filesystem: Any = None)
     prepared: list[bytes] = []
     widths: list[int] = []
     heights: list[int] = []
+    phashes: list[str] = []
+    takens: list[str] = []
     failures: list[str] = []
     for n, key in enumerate(batch["key"]):
         data, now, failure = _read(batch, n, filesystem)
-        picture = None
+        picture = facts = None
         if not failure and now != key:
             failure = "file changed while it was being indexed; index again"
         if not failure:
             try:
-                picture = preparer(data)
+                picture, facts = prepare_picture(preparer, data)
             except ImageLoadError as exc:
                 failure = exc.reason
         prepared.append(pickle.dumps(picture, protocol=pickle.HIGHEST_PROTOCOL) if picture else b"")
         widths.append(picture.width if picture else 0)
         heights.append(picture.height if picture else 0)
+        phashes.append(facts.phash or "" if facts else "")
+        takens.append(facts.taken or "" if facts else "")
         failures.append(failure)
     return {
         "row": batch["row"],
         "prepared": np.array(prepared, dtype=object),
         "width": np.array(widths, dtype=np.int64),
         "height": np.array(heights, dtype=np.int64),
+        "phash": _strings(phashes),
+        "taken": _strings(takens),
         "failure": _strings(failures),
     }
 
@@ -144,7 +153,8 @@ class EmbedWorker:
         self.encoder = SiglipEncoder(model, device=device, dtype=dtype, batch_size=batch_size, num_workers=0)
 
     def __call__(self, batch: Batch) -> Batch:
-        """Embed the batch's prepared pictures; rows that failed upstream keep a zero vector."""
+        """Embed the batch's prepared pictures; rows that failed upstream keep a zero vector. The
+        pictures' facts pass through."""
         failures = [str(f) for f in batch["failure"]]
         good = [n for n, failure in enumerate(failures) if not failure]
         vectors = np.zeros((len(failures), self.encoder.dim), dtype=np.float32)
@@ -156,5 +166,7 @@ class EmbedWorker:
             "vector": vectors,
             "width": batch["width"],
             "height": batch["height"],
+            "phash": batch["phash"],
+            "taken": batch["taken"],
             "failure": _strings(failures),
         }
