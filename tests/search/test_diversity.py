@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from langchain_core.vectorstores.utils import maximal_marginal_relevance as langchain_mmr
-from PIL import Image
 
 from siglip_retriever import MultimodalStore, Retriever
 from siglip_retriever.encoding.encoder import SiglipEncoder
@@ -22,7 +21,8 @@ from siglip_retriever.search.diversity import (
     pick,
 )
 from siglip_retriever.search.hits import SearchHit
-from siglip_retriever.store.fingerprints import PHASH_KEY, fingerprint
+from siglip_retriever.store.fingerprints import PHASH_KEY
+from tests.copies import store_copies
 from tests.helpers import random_pictures
 
 
@@ -177,35 +177,9 @@ def test_collapse_groups_by_perceptual_hash() -> None:
 
 @pytest.fixture
 def duplicates_store(tiny_encoder: SiglipEncoder, tmp_path: Path) -> tuple[MultimodalStore, list[set[str]]]:
-    """8 pictures, each stored with 2 resized copies (3 entries per picture, the same pHash group),
-    plus 4 pictures without a recorded hash."""
+    """8 pictures, each stored with 2 resized copies, and 4 pictures without a recorded hash."""
     store = MultimodalStore.in_memory(encoder=tiny_encoder, collection=f"dups_{tmp_path.name}")
-    pictures = [_smooth(seed) for seed in range(8)]
-    groups: list[set[str]] = []
-    ids, copies, metadatas = [], [], []
-    for n, picture in enumerate(pictures):
-        group = set()
-        for size in (64, 61, 58):
-            copy = picture.resize((size, size))
-            key = f"img-{n}-{size}"
-            ids.append(key)
-            copies.append(copy)
-            metadatas.append({"kind": "image", PHASH_KEY: fingerprint(copy)})
-            group.add(key)
-        groups.append(group)
-    for n in range(4):
-        ids.append(f"img-plain-{n}")
-        copies.append(pictures[n].resize((60, 60)))
-        metadatas.append({"kind": "image"})
-    store.upsert_vectors(ids, store.encoder.encode_images(copies), metadatas)
-    return store, groups
-
-
-def _smooth(seed: int) -> Image.Image:
-    """A smooth random picture (a few blobs of colour): its pHash survives resizing."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    return Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC)
+    return store, store_copies(store)
 
 
 def test_collapse_duplicates_returns_one_hit_per_group(
