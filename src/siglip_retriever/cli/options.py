@@ -42,6 +42,8 @@ __all__ = [
     "GlobalOption",
     "PathOrUri",
     "SettingsCommand",
+    "diversity_kwargs",
+    "diversity_options",
     "global_options",
     "json_option",
     "k_option",
@@ -113,6 +115,55 @@ def templates_option(help: str) -> Callable[[F], F]:
 
 k_option = option("-k", "--k", "k", type=click.IntRange(min=1), default=5, help="Number of hits.")
 """``-k/--k``: the number of hits."""
+
+diversity_options = stacked(
+    click.option(
+        "--diverse",
+        is_flag=True,
+        help="Diverse hits: picked by maximal marginal relevance among the --fetch-k nearest.",
+    ),
+    click.option(
+        "--fetch-k",
+        type=click.IntRange(min=1),
+        help="With --diverse: candidates to pick from, at least -k  [default: the larger of 20 and -k]",
+    ),
+    click.option(
+        "--lambda-mult",
+        type=click.FloatRange(0, 1),
+        help="With --diverse: 1 ranks by relevance alone, 0 by diversity alone  [default: 0.5]",
+    ),
+    click.option(
+        "--collapse-duplicates",
+        is_flag=True,
+        help="One hit per group of duplicate pictures (perceptual hash); --json lists the others "
+        "under metadata.duplicates.",
+    ),
+)
+"""``--diverse``, ``--fetch-k``, ``--lambda-mult`` and ``--collapse-duplicates``: the search
+layer's diversity options (parameters ``diverse``, ``fetch_k``, ``lambda_mult``,
+``collapse_duplicates``; see :func:`diversity_kwargs`)."""
+
+
+def diversity_kwargs(
+    diverse: bool, fetch_k: int | None, lambda_mult: float | None, collapse_duplicates: bool
+) -> dict[str, Any]:
+    """The search layer's diversity options from those of :data:`diversity_options`.
+
+    Raises:
+        click.UsageError: ``--fetch-k`` or ``--lambda-mult`` without ``--diverse``.
+
+    Example:
+        >>> diversity_kwargs(True, None, 0.3, False)
+        {'diverse': True, 'fetch_k': None, 'lambda_mult': 0.3, 'collapse_duplicates': False}
+    """
+    if not diverse and (fetch_k is not None or lambda_mult is not None):
+        raise click.UsageError("--fetch-k and --lambda-mult apply to diverse searches: add --diverse")
+    return {
+        "diverse": diverse,
+        "fetch_k": fetch_k,
+        "lambda_mult": lambda_mult,
+        "collapse_duplicates": collapse_duplicates,
+    }
 
 
 def parse_where(text: str | None) -> dict[str, Any] | None:

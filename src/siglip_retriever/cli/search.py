@@ -16,6 +16,8 @@ import click
 from siglip_retriever.cli.options import (
     EXISTING_FILE,
     SettingsCommand,
+    diversity_kwargs,
+    diversity_options,
     json_option,
     k_option,
     min_probability_option,
@@ -38,6 +40,7 @@ __all__ = ["search_command", "similar_command"]
 @min_similarity_option("Only hits with at least this cosine similarity (with --texts).")
 @where_option('Metadata filter as JSON, e.g. \'{"album": "2019"}\'.')
 @click.option("--texts", is_flag=True, help="Search stored texts instead of images.")
+@diversity_options
 @json_option("Print JSON (schema in the README).")
 @with_settings
 def search_command(
@@ -49,10 +52,18 @@ def search_command(
     where: str | None,
     texts: bool,
     as_json: bool,
+    diverse: bool,
+    fetch_k: int | None,
+    lambda_mult: float | None,
+    collapse_duplicates: bool,
 ) -> None:
-    """Find images matching QUERY, in any language the model knows (stored texts with --texts)."""
+    """Find images matching QUERY, in any language the model knows (stored texts with --texts).
+
+    With --diverse the hits are picked for variety as well as relevance; with
+    --collapse-duplicates copies of one picture count once."""
     from siglip_retriever.search.retriever import Retriever
 
+    diversity = diversity_kwargs(diverse, fetch_k, lambda_mult, collapse_duplicates)
     if not query.strip():
         raise ConfigurationError("the query is empty; type what the picture should show")
     store = settings.store(must_exist=True)
@@ -64,6 +75,7 @@ def search_command(
         where=parse_where(where),
         min_probability=min_probability,
         min_similarity=min_similarity,
+        **diversity,
     )
     print_hits(query, store.model_name, store.score_kind, hits, as_json)
 
@@ -73,15 +85,28 @@ def search_command(
 @k_option
 @min_similarity_option("Only hits with at least this cosine similarity.")
 @where_option("Metadata filter as JSON.")
+@diversity_options
 @json_option("Print JSON (same schema as search).")
 @with_settings
 def similar_command(
-    settings: Settings, image: Path, k: int, min_similarity: float | None, where: str | None, as_json: bool
+    settings: Settings,
+    image: Path,
+    k: int,
+    min_similarity: float | None,
+    where: str | None,
+    as_json: bool,
+    diverse: bool,
+    fetch_k: int | None,
+    lambda_mult: float | None,
+    collapse_duplicates: bool,
 ) -> None:
     """Find images similar to IMAGE (the image itself is left out)."""
     from siglip_retriever.search.retriever import Retriever
 
+    diversity = diversity_kwargs(diverse, fetch_k, lambda_mult, collapse_duplicates)
     store = settings.store(must_exist=True)
     retriever = Retriever(store, k=k)
-    hits = retriever.image_to_images(image, where=parse_where(where), min_similarity=min_similarity)
+    hits = retriever.image_to_images(
+        image, where=parse_where(where), min_similarity=min_similarity, **diversity
+    )
     print_hits(str(image), store.model_name, "cosine", hits, as_json)
