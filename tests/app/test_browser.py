@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from siglip_retriever.cli import main
 from siglip_retriever.demo.data import caption, write_image_folder
-from tests.helpers import cli_server
+from tests.helpers import cli_server, photo_like
 
 pytestmark = pytest.mark.slow  # a browser, the CLI indexing the demo store and a server process
 
@@ -176,3 +176,45 @@ def test_the_page_shows_api_errors(demo_server: tuple[str, Path], page: Page) ->
     page.press("#query", "Enter")
     expect(page.locator("#status.error")).to_contain_text("the limit is 500")
     expect(page.locator("#results .card")).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def duplicates_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A store of two photos, one with a smaller copy and the same bytes in another folder."""
+    root = tmp_path_factory.mktemp("e2e-duplicates")
+    (root / "photos").mkdir()
+    (root / "backup").mkdir()
+    picture = photo_like(11)
+    picture.save(root / "photos" / "beach.jpg", quality=95)
+    picture.resize((160, 120)).save(root / "photos" / "beach-small.png")
+    shutil.copyfile(root / "photos" / "beach.jpg", root / "backup" / "IMG_0011.jpg")
+    photo_like(12).save(root / "photos" / "forest.jpg", quality=95)
+    options = ["--model", "demo", "--db", str(root / "db"), "--device", "cpu"]
+    indexed = CliRunner().invoke(main, [*options, "index", str(root)])
+    assert indexed.exit_code == 0, indexed.output
+    arguments = ["--db", str(root / "db"), "--device", "cpu", "serve", "--listen-port", "0"]
+    with cli_server(arguments, first_line="Serving 3 pictures") as url:
+        yield url
+
+
+def test_duplicates_tab_shows_groups_with_thumbnails(duplicates_server: str, page: Page) -> None:
+    page.goto(duplicates_server)
+    expect(page.locator("#store-info")).to_contain_text("3 pictures")
+    page.click("#tab-duplicates")
+    expect(page.locator("#panel-duplicates")).to_be_visible()
+    expect(page.locator("#panel-search")).to_be_hidden()
+    expect(page.locator("#duplicates-status")).to_contain_text("1 group among 3 pictures")
+    cards = page.locator("#duplicates-results .card")
+    expect(cards).to_have_count(3)
+    expect(cards.first.locator(".score")).to_have_text("keep")
+    expect(cards.last.locator(".name").first).to_have_text("beach-small.png")
+    expect(cards.first.locator("img")).to_have_js_property("complete", True)
+    assert cards.first.locator("img").evaluate("img => img.naturalWidth") > 0  # the thumbnail loaded
+    with page.expect_response(lambda response: "max_bits=0" in response.url) as answer:
+        page.fill("#max-bits", "0")
+        page.click("#duplicates-form button[type=submit]")
+    assert answer.value.ok
+    expect(page.locator("#duplicates-status")).to_contain_text("among 3 pictures")
+    assert cards.count() >= 2  # the same bytes at least (the resized copy may hash the same)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-duplicates.png"), full_page=False)

@@ -55,7 +55,7 @@ def test_duplicates_table_and_json(tiny_siglip_dir: Path, tmp_path: Path) -> Non
     lines = table.stdout.splitlines()
     assert lines[0].startswith("group 1: 3 files (same bytes, same picture)")
     assert lines[1].split()[:2] == ["keep", "320x240"]
-    assert "1 groups among 3 pictures (max 12 bits): 2 files beside the kept ones" in table.stdout
+    assert "1 group among 3 pictures (max 12 bits): 2 files beside the kept ones" in table.stdout
     assert "Nothing was deleted." in table.stdout
 
     strict = run_cli(*options, "duplicates", "--max-bits", "0", "--json")

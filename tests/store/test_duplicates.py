@@ -146,6 +146,7 @@ def test_copies_of_a_photo_are_grouped_and_distinct_photos_are_not(
     truth = _pairs(list(by_photo.values()))
     recall = len(found & truth) / len(truth)
     precision = len(found & truth) / len(found)
+    print(f"pair recall {recall:.3f}, precision {precision:.3f}, {len(truth)} true pairs")
     assert recall >= 0.95 and precision >= 0.98, (recall, precision)
     for group in groups:
         originals = [Path(f.path) for f in group.files if Path(f.path or "").parent.name == "photos"]

@@ -100,10 +100,14 @@ def print_groups(groups: DuplicateGroups) -> None:
     if groups:
         click.echo("")
     click.echo(
-        f"{len(groups)} groups among {groups.checked} pictures (max {groups.max_bits} bits"
+        f"{_plural(len(groups), 'group')} among {groups.checked} pictures (max {groups.max_bits} bits"
         + (f", cosine >= {groups.similar}" if groups.similar is not None else "")
-        + f"): {files} files beside the kept ones, {human_size(reclaimable)}. Nothing was deleted."
+        + f"): {_plural(files, 'file')} beside the kept ones, {human_size(reclaimable)}. Nothing was deleted."
     )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _file_line(item: DuplicateFile) -> str:

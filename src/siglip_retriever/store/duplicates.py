@@ -51,6 +51,7 @@ from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.entries import KIND
 from siglip_retriever.store.fingerprints import (
     SAME_PICTURE_BITS,
+    StoredFile,
     file_records,
     hash_distance,
     picture_facts,
@@ -350,9 +351,11 @@ def _groups(
             )
     groups = []
     for group, why in zip(members, reasons, strict=True):
-        files = sorted(
-            (item for entry in group for item in _files(entry, metadata.get(entry, {}))), key=_keeping_order
+        ordered = sorted(
+            (pair for entry in group for pair in _files(entry, metadata.get(entry, {}))),
+            key=lambda pair: pair[0],
         )
+        files = [item for _, item in ordered]
         keeper = files[0]
         code = {entry: picture_facts(metadata.get(entry)).phash for entry in group}
         ranked = []
@@ -367,19 +370,22 @@ def _groups(
     return groups
 
 
-def _files(entry: str, metadata: dict[str, Any]) -> list[DuplicateFile]:
-    """One :class:`DuplicateFile` per file holding an entry's content (one without a path when
-    it was stored from no file)."""
+def _files(entry: str, metadata: dict[str, Any]) -> list[tuple[tuple[int, float, float, str], DuplicateFile]]:
+    """One :class:`DuplicateFile` per file holding an entry's content (one without a path when it
+    was stored from no file), each with its keeping order: the largest pixel size first, then the
+    oldest date (EXIF, else the file's time, to the nanosecond recorded), then the path."""
     facts = picture_facts(metadata)
-    stored = stored_files(metadata)
-    if not stored:
-        date, source = _date(facts.taken, None)
-        return [DuplicateFile(entry, None, None, facts.width, facts.height, date, source)]
     files = []
-    for item in stored:
-        date, source = _date(facts.taken, item.modified if item.modified > 0 else None)
-        size = item.size if item.size >= 0 else None
-        files.append(DuplicateFile(entry, item.path, size, facts.width, facts.height, date, source))
+    stored: list[StoredFile | None] = [*stored_files(metadata)]
+    for item in stored or [None]:
+        modified = item.modified if item is not None and item.modified > 0 else None
+        date, source = _date(facts.taken, modified)
+        size = item.size if item is not None and item.size >= 0 else None
+        path = item.path if item is not None else None
+        found = DuplicateFile(entry, path, size, facts.width, facts.height, date, source)
+        later = float("inf") if modified is None else modified
+        key = (-found.pixels, _timestamp(facts.taken) if facts.taken else later, later, path or "")
+        files.append((key, found))
     return files
 
 
@@ -392,11 +398,6 @@ def _date(
     if modified is not None:
         return datetime.fromtimestamp(modified, timezone.utc).isoformat(timespec="seconds"), "modified"
     return None, None
-
-
-def _keeping_order(item: DuplicateFile) -> tuple[int, float, str]:
-    """The order of keeping: largest pixel size first, then the oldest date, then the path."""
-    return -item.pixels, _timestamp(item.date), item.path or ""
 
 
 def _timestamp(date: str | None) -> float:

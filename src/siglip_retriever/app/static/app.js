@@ -235,10 +235,102 @@ async function classify(event) {
   }
 }
 
+// -- duplicates -----------------------------------------------------------------------------------
+
+function bytes(size) {
+  if (size === null || size === undefined) return "size unknown";
+  const units = ["B", "kB", "MB", "GB"];
+  let value = size;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function duplicateCard(file) {
+  const item = document.createElement("li");
+  const card = document.createElement("div");
+  card.className = file.keep ? "card dup keep" : "card dup";
+  card.dataset.id = file.id;
+  card.dataset.name = file.name || "";
+  const img = document.createElement("img");
+  img.loading = "lazy";
+  img.alt = file.name || file.id;
+  if (file.thumbnail_url) img.src = file.thumbnail_url;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const badge = document.createElement("span");
+  badge.className = "score";
+  badge.textContent = file.keep ? "keep" : file.bits !== null ? `${file.bits} bits` : "similar";
+  badge.title = file.keep ? "The one to keep: the largest picture, then the oldest" : "Bits its fingerprint differs from the kept one";
+  const pixels = document.createElement("span");
+  pixels.className = "rank";
+  pixels.textContent = file.width && file.height ? `${file.width}×${file.height}` : "";
+  meta.append(badge, pixels);
+  const name = document.createElement("div");
+  name.className = "name";
+  name.textContent = file.name || file.id;
+  name.title = name.textContent;
+  const facts = document.createElement("div");
+  facts.className = "name facts";
+  const date = file.date ? `${file.date.slice(0, 10)}${file.date_source === "taken" ? " (taken)" : ""}` : "no date";
+  facts.textContent = `${bytes(file.size)} · ${date}`;
+  card.append(img, meta, name, facts);
+  item.append(card);
+  return item;
+}
+
+function renderDuplicates(data) {
+  const list = $("#duplicates-results");
+  list.replaceChildren();
+  const reasons = { identical: "same bytes", picture: "same picture", similar: "similar" };
+  for (const group of data.groups) {
+    const item = document.createElement("li");
+    item.className = "dup-group";
+    const title = document.createElement("div");
+    title.className = "dup-title";
+    const why = group.reasons.map((reason) => reasons[reason] || reason).join(", ");
+    title.textContent = `${group.files.length} files · ${why} · ${bytes(group.reclaimable_bytes)} in the others`;
+    const files = document.createElement("ul");
+    files.className = "grid";
+    files.append(...group.files.map(duplicateCard));
+    item.append(title, files);
+    list.append(item);
+  }
+}
+
+async function findDuplicates(event) {
+  if (event) event.preventDefault();
+  const status = $("#duplicates-status");
+  const params = new URLSearchParams({ max_bits: $("#max-bits").value || "12" });
+  const similar = $("#similar").value.trim();
+  if (similar) params.set("similar", similar);
+  setStatus(status, "Looking for duplicates…");
+  try {
+    const data = await api(`api/duplicates?${params}`);
+    renderDuplicates(data);
+    const extra = data.groups.reduce((count, group) => count + group.files.length - 1, 0);
+    const text = data.groups.length
+      ? `${plural(data.groups.length, "group")} among ${data.checked} pictures: ${plural(extra, "file")} beside the ones to keep. Nothing was deleted.`
+      : `No duplicates among ${data.checked} pictures.`;
+    setStatus(status, data.message ? `${text} ${data.message}` : text);
+    state.duplicatesLoaded = true;
+  } catch (error) {
+    $("#duplicates-results").replaceChildren();
+    setStatus(status, error.message, true);
+  }
+}
+
 // -- tabs, drag and drop, start -------------------------------------------------------------------
 
 function selectTab(name) {
-  for (const tab of ["search", "classify"]) {
+  for (const tab of ["search", "classify", "duplicates"]) {
     const selected = tab === name;
     $(`#tab-${tab}`).setAttribute("aria-selected", String(selected));
     $(`#panel-${tab}`).hidden = !selected;
@@ -246,7 +338,8 @@ function selectTab(name) {
 }
 
 function currentTab() {
-  return $("#panel-classify").hidden ? "search" : "classify";
+  if (!$("#panel-classify").hidden) return "classify";
+  return $("#panel-duplicates").hidden ? "search" : "duplicates";
 }
 
 function setupDragAndDrop() {
@@ -257,8 +350,8 @@ function setupDragAndDrop() {
     if (!hasFiles(event)) return;
     event.preventDefault();
     depth += 1;
-    if (currentTab() === "search") overlay.hidden = false;
-    else $("#classify-drop").classList.add("active");
+    if (currentTab() === "classify") $("#classify-drop").classList.add("active");
+    else overlay.hidden = false;
   });
   window.addEventListener("dragover", (event) => {
     if (hasFiles(event)) event.preventDefault();
@@ -318,6 +411,11 @@ function start() {
   $("#classify-form").addEventListener("submit", classify);
   $("#tab-search").addEventListener("click", () => selectTab("search"));
   $("#tab-classify").addEventListener("click", () => selectTab("classify"));
+  $("#tab-duplicates").addEventListener("click", () => {
+    selectTab("duplicates");
+    if (!state.duplicatesLoaded) findDuplicates();
+  });
+  $("#duplicates-form").addEventListener("submit", findDuplicates);
   window.addEventListener("popstate", runFromLocation);
   setupDragAndDrop();
   loadInfo();
