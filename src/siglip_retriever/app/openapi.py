@@ -6,7 +6,7 @@ was started with; :func:`install` makes the app's ``/openapi.json`` carry them, 
 
 - ``q``: 1 to ``max_query_chars`` characters, one of them not white space (:data:`NOT_BLANK
   <siglip_retriever.app.schemas.NOT_BLANK>`);
-- ``k``: 1 to ``max_k``;
+- ``k``: 1 to ``max_k``, and so is ``fetch_k`` (diverse searches);
 - ``labels``: 1 to ``max_labels`` fields of 1 to ``max_label_chars`` characters, not blank;
 - ``template``: up to ``max_labels`` fields of at most ``max_label_chars`` characters, each with
   exactly one ``{}`` (:data:`TEMPLATE_PATTERN <siglip_retriever.app.schemas.TEMPLATE_PATTERN>`);
@@ -98,7 +98,7 @@ def _drop_null(schema: dict[str, Any]) -> None:
 def _parameter_limits(name: str, limits: Limits) -> dict[str, Any]:
     if name == "q":
         return {"minLength": 1, "maxLength": limits.max_query_chars, "pattern": NOT_BLANK}
-    if name == "k":
+    if name in ("k", "fetch_k"):
         return {"minimum": 1, "maximum": limits.max_k}
     return {}
 

@@ -1,7 +1,10 @@
 """The web app's search routes: images for a text query, for an uploaded image, for a stored image.
 
 - ``GET /api/search?q=&k=&min_probability=``: images matching a text query in any language, with
-  SigLIP's probability;
+  SigLIP's probability; ``diverse=true`` (with ``fetch_k`` and ``lambda_mult``) picks them by
+  maximal marginal relevance, ``collapse_duplicates=true`` gives one per group of duplicate
+  pictures (the others' ids in its ``metadata.duplicates``), as the search layer defines them
+  (:mod:`siglip_retriever.search.diversity`);
 - ``POST /api/similar``: images similar to an uploaded image (multipart field ``image``);
 - ``GET /api/images/{id}/similar``: images similar to a stored image, from its stored vector.
 
@@ -28,6 +31,7 @@ from siglip_retriever.app.errors import ApiError
 from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, UPLOAD_RESPONSES, SearchResponse
 from siglip_retriever.app.service import MultipartOnly, SearchService, ServiceDep
 from siglip_retriever.errors import MissingDependencyError
+from siglip_retriever.search.diversity import DEFAULT_LAMBDA_MULT, Diversity
 
 try:
     from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -57,11 +61,58 @@ def search(
         float | None, Query(ge=0.0, le=1.0, description="Only hits with at least this probability.")
     ] = None,
     min_prob: Annotated[float | None, Query(ge=0.0, le=1.0, include_in_schema=False)] = None,
+    diverse: Annotated[
+        bool,
+        Query(
+            description="Pick relevant and varied hits: maximal marginal relevance among the fetch_k nearest."
+        ),
+    ] = False,
+    fetch_k: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="With diverse: the nearest candidates to pick from (at most the server's max_k; "
+            "default: the larger of 20 and k; a value under k counts as k).",
+        ),
+    ] = None,
+    lambda_mult: Annotated[
+        float | None,
+        Query(
+            ge=0.0,
+            le=1.0,
+            description="With diverse: 1 ranks by relevance alone, 0 by diversity alone (default 0.5).",
+        ),
+    ] = None,
+    collapse_duplicates: Annotated[
+        bool,
+        Query(
+            description="One hit per group of duplicate pictures (the same perceptual hash); the "
+            "others' ids are listed in its metadata.duplicates."
+        ),
+    ] = False,
 ) -> dict[str, Any]:
-    """Images matching a text query, best first, with SigLIP's probability."""
+    """Images matching a text query, best first, with SigLIP's probability; optionally diverse, and
+    one per group of duplicate pictures."""
     query = service.check_query(q)
-    hits = service.search(query, service.check_k(k), _one("min_probability", min_probability, min_prob))
+    count = service.check_k(k)
+    threshold = _one("min_probability", min_probability, min_prob)
+    weight = lambda_mult if lambda_mult is not None else DEFAULT_LAMBDA_MULT
+    diversity = Diversity(diverse, _fetch_k(service, fetch_k, count), weight, collapse_duplicates)
+    with service.model_lock:
+        hits = service.retriever.text_to_images(
+            query, k=count, min_probability=threshold, **diversity.options()
+        )
     return _results(request, service, query, service.store.score_kind, hits)
+
+
+def _fetch_k(service: SearchService, fetch_k: int | None, k: int) -> int | None:
+    """``fetch_k`` within the server's ``max_k`` (``k_too_large`` otherwise), at least ``k``."""
+    if fetch_k is None:
+        return None
+    limit = service.limits.max_k
+    if fetch_k > limit:
+        raise ApiError(422, "k_too_large", f"fetch_k is at most {limit}, not {fetch_k}", limit=limit)
+    return max(fetch_k, k)
 
 
 @router.post(

@@ -93,6 +93,11 @@ function renderHits(data) {
     const name = document.createElement("div");
     name.className = "name";
     name.textContent = hit.name || hit.id;
+    const copies = hit.metadata && Array.isArray(hit.metadata.duplicates) ? hit.metadata.duplicates.length : 0;
+    if (copies) {
+      name.textContent += ` (+${copies === 1 ? "1 copy" : `${copies} copies`})`;
+      name.title = "Copies of this picture, left out of the results";
+    }
 
     card.append(img, bar, meta, name);
     card.addEventListener("click", () => similarToStored(hit));
@@ -127,9 +132,12 @@ async function searchText(query, push = true) {
   setStatus(status, "Searching…");
   try {
     const params = new URLSearchParams({ q: query, k: k() });
+    if ($("#diverse").checked) params.set("diverse", "true");
+    if ($("#collapse-duplicates").checked) params.set("collapse_duplicates", "true");
     const data = await api(`api/search?${params}`);
     renderHits(data);
-    setStatus(status, describe(data, `for “${query}”, most probable first`));
+    const order = params.has("diverse") ? "relevant and varied" : "most probable first";
+    setStatus(status, describe(data, `for “${query}”, ${order}`));
     if (push) history.pushState({ q: query }, "", `?${new URLSearchParams({ q: query })}`);
   } catch (error) {
     $("#results").replaceChildren();
