@@ -28,9 +28,10 @@ pytestmark = pytest.mark.slow  # every case indexes in a child process and kills
 
 
 def _photos(folder: Path) -> Path:
-    """24 demo pictures, a copy of one (same content, two names), one in a sub-folder, one broken."""
+    """24 demo pictures, copies of two (same content, two names), one in a sub-folder, one broken."""
     written = write_image_folder(folder, per_class=1, size=32)
     shutil.copy(written[0][0], folder / "copy_of_first.png")
+    shutil.copy(written[1][0], folder / "copy_of_second.png")
     (folder / "sub").mkdir()
     Image.new("RGB", (20, 30), "purple").save(folder / "sub" / "deep.jpg", format="JPEG")
     (folder / "broken.jpg").write_text("not a picture")
@@ -38,7 +39,8 @@ def _photos(folder: Path) -> Path:
 
 
 def _change(folder: Path) -> None:
-    """Edit the folder between two runs: changed, new, renamed and deleted files."""
+    """Edit the folder between two runs: changed, new, renamed and deleted files, and copies
+    added, moved and deleted (an entry's files change, its picture does not)."""
     files = sorted(folder.glob("*_000.png"))
     for n, path in enumerate(files[:4]):  # same name, new picture: 'updated'
         Image.new("RGB", (32, 32), (n * 40, 200, 17)).save(path)
@@ -48,6 +50,10 @@ def _change(folder: Path) -> None:
         path.rename(path.with_name("renamed_" + path.name))
     for path in files[6:9]:  # gone: removed with remove_missing=True
         path.unlink()
+    shutil.copy(files[9], folder / "aa_copy.png")  # copies added: 'duplicate', the first one the primary
+    shutil.copy(files[9], folder / "sub" / "copy.png")
+    (folder / "copy_of_first.png").rename(folder / "sub" / "moved_copy.png")  # a copy moved
+    (folder / "copy_of_second.png").unlink()  # one of two copies deleted
 
 
 def _differs(got: Snapshot, clean: Snapshot) -> bool:
@@ -185,6 +191,8 @@ def test_uninterrupted_incremental_run_equals_clean_run(
     shutil.copytree(before, tmp_path / "db")
     with MultimodalStore(tmp_path / "db", encoder=tiny_encoder) as store:
         report = store.index_folder(folder, remove_missing=True)
+        # removed: the 3 deleted files (the gone names of the moved and deleted copies left their
+        # entries when another file of the same picture was indexed)
         assert (len(report.updated), len(report.removed)) == (4, 3)
         assert {f.status for f in report.skipped} >= {"moved", "unchanged", "duplicate"}
         assert_same_store(snapshot(store), clean)
