@@ -6,7 +6,7 @@ The perceptual hashes of copies of one picture differ in a few of their 64 bits
 pigeonhole principle two hashes at most ``max_bits = 4 * s + a`` apart have one of the first
 ``a + 1`` blocks within ``s`` bits, or one of the others within ``s - 1`` (:func:`block_radii`;
 for 12 bits: the first block within 3 bits, or another within 2). So each hash is looked up under
-its blocks' few neighbouring values (1,105 for 12 bits) in tables of 65,536 buckets, and only the
+its blocks' few neighbouring values (1,108 for 12 bits) in tables of 65,536 buckets, and only the
 hashes found there are compared in full. Cutting the hash into ``max_bits + 1`` blocks and
 matching one exactly is the same argument, but 13 blocks of 5 bits put 100,000 hashes into
 32 buckets each: billions of candidates, where 16-bit blocks give tens of millions.
