@@ -122,7 +122,15 @@ def test_openapi_documents_every_route(env: Env) -> None:
         "/api/images/{image_id}/thumbnail",
         "/api/images/{image_id}/similar",
     }
-    assert {p["name"] for p in paths["/api/search"]["get"]["parameters"]} == {"q", "k", "min_probability"}
+    assert {p["name"] for p in paths["/api/search"]["get"]["parameters"]} == {
+        "q",
+        "k",
+        "min_probability",
+        "diverse",
+        "fetch_k",
+        "lambda_mult",
+        "collapse_duplicates",
+    }
     assert "413" in paths["/api/similar"]["post"]["responses"]
     assert env.client.get("/docs").status_code == 200
 
