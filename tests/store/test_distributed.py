@@ -145,6 +145,68 @@ def test_ray_indexing_equals_local_indexing(
     _assert_same(local, distributed)
 
 
+def _add_copies(folder: Path) -> None:
+    shutil.copy(folder / "02-blue.png", folder / "00a-blue-copy.png")  # sorts first: the primary
+    shutil.copy(folder / "02-blue.png", folder / "sub" / "blue-copy.png")
+    shutil.copy(folder / "01-green.png", folder / "zz-green.png")
+
+
+def _move_and_delete_copies(folder: Path) -> None:
+    (folder / "sub" / "green-copy.png").rename(folder / "sub" / "green-moved.png")
+    (folder / "01-green.png").unlink()  # the primary of green's entry
+    (folder / "02-blue.png").unlink()
+
+
+def _overwrite_a_copy(folder: Path) -> None:
+    Image.new("RGB", (26, 22), "pink").save(folder / "sub" / "blue-copy.png")
+
+
+def _delete_the_last_copies(folder: Path) -> None:
+    (folder / "zz-green.png").unlink()
+    (folder / "sub" / "green-moved.png").unlink()
+
+
+def _as_older_store(store: MultimodalStore) -> None:
+    """Entries as version 2 wrote them: no fingerprint, date or paths."""
+    for item in store.get(where={"kind": "image"}):
+        old = {"phash": None, "taken": None, "paths": None, "facts": 2}
+        store.collection.update(ids=[item.id], metadatas=[old])
+
+
+@pytest.mark.slow
+def test_ray_keeps_every_file_of_a_picture_as_local_indexing_does(
+    ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
+) -> None:
+    """Copies added, moved and deleted between runs, and an older store completed: Ray and local
+    indexing write the same entries, files (``paths``) and facts, and report the same."""
+    from siglip_retriever.store.distributed import index_distributed
+    from siglip_retriever.store.fingerprints import stored_files
+
+    local = _store(chroma_server, tiny_siglip_dir, "local-copies")
+    distributed = _store(chroma_server, tiny_siglip_dir, "ray-copies")
+    steps = [None, _add_copies, _move_and_delete_copies, _overwrite_a_copy, _delete_the_last_copies]
+    for step in steps:
+        if step is not None:
+            step(photos)
+        expected = local.index_folder(photos, remove_missing=True)
+        report = index_distributed(distributed, photos, num_workers=1, remove_missing=True)
+        assert _outcomes(report) == _outcomes(expected), step
+        _assert_same(local, distributed)
+        if step is _add_copies:
+            files = {
+                item.id: [Path(f.path).name for f in stored_files(item.metadata)] for item in local.get()
+            }
+            assert ["00a-blue-copy.png", "02-blue.png", "blue-copy.png"] in files.values()
+            assert ["01-green.png", "green-copy.png", "zz-green.png"] in files.values()
+            assert report.embedded == 0
+    for store in (local, distributed):
+        _as_older_store(store)
+    expected = local.index_folder(photos)
+    report = index_distributed(distributed, photos, num_workers=1)
+    assert report.refreshed == expected.refreshed == local.count(kind="image") and report.embedded == 0
+    _assert_same(local, distributed)
+
+
 @pytest.mark.slow
 def test_cli_engine_ray_writes_what_local_indexing_writes(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
