@@ -2,7 +2,8 @@
 
 Run: ``python benchmarks/duplicates.py`` (about half a minute; ``--sizes 10000,30000,100000``,
 ``--max-bits 12``, ``--store 20000`` to also time ``MultimodalStore.find_duplicates`` end to end on
-a store of that many entries with synthetic metadata, which takes a minute more to fill).
+a store of that many entries with synthetic metadata, and ``--similar 0.99`` to add its cosine
+part, one nearest-neighbour query per entry).
 
 Each size is a set of random 64-bit hashes, a fifth of them planted copies of others with 0 to
 10 bits flipped (what resized, recompressed, rotated and cropped copies of a photo differ by),
@@ -75,7 +76,7 @@ def measure(count: int, max_bits: int) -> None:
     )
 
 
-def measure_store(count: int, max_bits: int) -> None:
+def measure_store(count: int, max_bits: int, similar: float | None) -> None:
     """``MultimodalStore.find_duplicates`` on ``count`` entries with synthetic vectors and facts."""
     import tempfile
 
@@ -94,10 +95,11 @@ def measure_store(count: int, max_bits: int) -> None:
     store.upsert_vectors([f"img-{n}" for n in range(count)], vectors, metadatas)
     filled = time.perf_counter() - start
     start = time.perf_counter()
-    groups = store.find_duplicates(max_bits=max_bits)
+    groups = store.find_duplicates(max_bits=max_bits, similar=similar)
     seconds = time.perf_counter() - start
     print(
-        f"store of {count:,} entries (filled in {filled:.0f} s): find_duplicates {seconds:.2f} s, "
+        f"store of {count:,} entries (filled in {filled:.0f} s): find_duplicates(similar={similar}) "
+        f"{seconds:.2f} s ({1e3 * seconds / count:.2f} ms per entry), "
         f"{len(groups):,} groups; process peak RSS {peak_rss_mib():.0f} MiB",
         flush=True,
     )
@@ -109,13 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="10000,30000,100000")
     parser.add_argument("--max-bits", type=int, default=12)
     parser.add_argument("--store", type=int, default=0, help="also time find_duplicates on a store this big")
+    parser.add_argument("--similar", type=float, default=None, help="with --store: the cosine threshold")
     options = parser.parse_args(argv)
     versions = f"python {sys.version.split()[0]}, numpy {np.__version__}"
     print(f"{versions}; process peak RSS at start {peak_rss_mib():.0f} MiB")
     for count in sorted(int(size) for size in options.sizes.split(",")):
         measure(count, options.max_bits)
     if options.store:
-        measure_store(options.store, options.max_bits)
+        measure_store(options.store, options.max_bits, options.similar)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ __all__ = ["duplicates_command", "human_size", "print_groups"]
     type=click.FloatRange(-1, 1),
     metavar="THRESHOLD",
     help="Also group pictures whose embeddings have at least this cosine similarity (burst shots, "
-    "near-identical scenes; depends on the model: try 0.95 and look). One search per picture.",
+    "near-identical scenes; depends on the model: try 0.95 and look). Slower: reads every "
+    "picture's nearest neighbours.",
 )
 @json_option("Print JSON (schema in the README).")
 @with_settings

@@ -58,7 +58,7 @@ def duplicates(
             ge=-1.0,
             le=1.0,
             description="Also group pictures whose embeddings have at least this cosine similarity "
-            "(burst shots; model-dependent, one search per picture).",
+            "(burst shots; model-dependent; slower: reads every picture's nearest neighbours).",
         ),
     ] = None,
 ) -> dict[str, Any]:
