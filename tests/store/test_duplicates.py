@@ -176,10 +176,13 @@ def test_similar_widens_and_entries_without_a_fingerprint_are_counted(tiny_sigli
         {"kind": "image", "phash": "0f0f0f0f0f0f0f0e", "width": 80, "height": 60, "uri": "/p/big.jpg"},
     ]
     store.upsert_vectors(["img-a", "img-b", "img-old", "img-big"], vectors, metadatas)
+    store.upsert_vectors(
+        ["txt-a"], vectors[:1], [{"kind": "text"}], documents=["a burst shot"]
+    )  # not a picture
     plain = store.find_duplicates()
     assert [[f.path for f in g.files] for g in plain] == [["/p/big.jpg", "/p/a.jpg"]]
     assert plain[0].reasons == ("picture",) and plain[0].files[1].bits == 1
-    assert plain.unhashed == 1 and plain.checked == 4
+    assert plain.unhashed == 1 and plain.checked == 4  # the text is not looked at
     assert "run 'siglip-retriever index' on their folders again" in (plain.message or "")
     widened = store.find_duplicates(similar=0.99)
     assert [sorted(f.path or "" for f in g.files) for g in widened] == [
