@@ -12,7 +12,9 @@ It sits on the encoding layer and imports nothing above it. Its modules, one job
   store, retries while a server is unreachable;
 - :mod:`.scanning`, :mod:`.plan`, :mod:`.report`: finding image files, deciding what each one
   needs (one plan for every engine), and the report of a run;
-- :mod:`.indexing` (in this process) and :mod:`.distributed` (on Ray): the indexing engines.
+- :mod:`.indexing` (in this process) and :mod:`.distributed` (on Ray): the indexing engines;
+- :mod:`.hash_index` and :mod:`.duplicates`: hashes a few bits apart without comparing all
+  pairs, and the groups of files that hold the same picture (``MultimodalStore.find_duplicates``).
 
 The main names are importable from here: ``from siglip_retriever.store import MultimodalStore``.
 
