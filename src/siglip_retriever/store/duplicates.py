@@ -175,8 +175,9 @@ class DuplicateGroups(list[DuplicateGroup]):
 
     Attributes:
         checked: the image entries looked at.
-        unhashed: those without a fingerprint (indexed by an earlier version): only their
-            byte-identical copies (and, with ``similar``, similar pictures) can be found.
+        unhashed: those without a fingerprint (indexed by an earlier version): only the
+            byte-identical copies indexing recorded (and, with ``similar``, similar pictures) can
+            be found.
         max_bits, similar: the thresholds used.
 
     Example:
@@ -210,7 +211,7 @@ class DuplicateGroups(list[DuplicateGroup]):
             return None
         return (
             f"{self.unhashed} of {self.checked} pictures have no fingerprint (indexed by an earlier "
-            "version), so only their byte-identical copies can be found: run 'siglip-retriever "
+            "version), so their resized or converted copies cannot be found: run 'siglip-retriever "
             "index' on their folders again to record it (their pictures are not embedded again)"
         )
 
