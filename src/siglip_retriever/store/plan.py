@@ -286,7 +286,8 @@ def refresh_facts(
                 continue
             ids.append(key)
             metas.append({**files_metadata(records), **facts.metadata(), FACTS: FACTS_VERSION})
-        store.update_file_facts(ids, metas)
+        if ids:
+            store.update_file_facts(ids, metas)
         done += len(ids)
     return done
 
@@ -481,7 +482,8 @@ class BatchWriter:
             self.store.upsert_vectors(self.ids, np.concatenate(self._vectors), self._metas)
         changed = {k: v for k, v in self._changes.items() if k not in self.ids and self._written.get(k) != v}
         kept = sorted(key for key, records in changed.items() if records)
-        self.store.update_file_facts(kept, [files_metadata(changed[key]) for key in kept])
+        if kept:
+            self.store.update_file_facts(kept, [files_metadata(changed[key]) for key in kept])
         gone = sorted(key for key, records in changed.items() if not records)
         if gone:
             self.store.delete(ids=gone)
@@ -510,7 +512,8 @@ def delete_missing(store: MultimodalStore, prefix: str, present: Collection[str]
             kept_metas.append(files_metadata(left))
         else:
             deleted.append(item_id)
-    store.update_file_facts(kept_ids, kept_metas)
+    if kept_ids:
+        store.update_file_facts(kept_ids, kept_metas)
     if deleted:
         store.delete(ids=sorted(deleted))
     return sorted(set(gone))
