@@ -168,6 +168,7 @@ class EntryFiles:
             for key, meta in store.lookup(ordered[start : start + _LOOKUP_CHUNK]).items():
                 if key not in self.files:
                     self.set(key, file_records(meta))
+                    self._emptied.discard(key)  # stored without a file (add_images): it stays
 
     def holders(self, uri: str) -> set[str]:
         """Ids of the (loaded) entries that hold ``uri`` now."""
