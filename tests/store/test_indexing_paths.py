@@ -265,3 +265,23 @@ def test_a_broken_paths_value_is_read_as_the_uri(tiny_encoder: SiglipEncoder, tm
     assert [f.path for f in stored_files(store.get([added.id])[0].metadata)] == [added.path]
     report = store.index_folder(root)
     assert [f.status for f in report.skipped] == ["unchanged"] and report.embedded == 0
+
+
+def test_a_picture_added_from_bytes_takes_its_files_when_indexed(
+    tiny_encoder: SiglipEncoder, tmp_path: Path, embedded: list[int]
+) -> None:
+    """An entry from no file gets the files holding its picture, in whatever batch they come."""
+    root = tmp_path / "photos"
+    _save(root / "a.png", 1)
+    for n in range(5):  # the tiny encoder's batches are 4 files: the copy comes in the second
+        _save(root / f"b{n}.png", 10 + n)
+    shutil.copy(root / "a.png", root / "z-copy.png")
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    [key] = store.add_images([(root / "a.png").read_bytes()])
+    assert stored_files(store.get([key])[0].metadata) == []
+    before = sum(embedded)
+    report = store.index_folder(root)
+    assert sum(embedded) - before == 5 == report.embedded
+    statuses = {Path(f.path).name: f.status for f in report.skipped}
+    assert statuses == {"a.png": "moved", "z-copy.png": "duplicate"}
+    assert [Path(f.path).name for f in stored_files(store.get([key])[0].metadata)] == ["a.png", "z-copy.png"]
