@@ -170,7 +170,8 @@ def test_search_returns_hits_with_probabilities_and_urls(env: Env) -> None:
         assert hit["image_url"] == f"/api/images/{hit['id']}"
         assert hit["thumbnail_url"] == f"/api/images/{hit['id']}/thumbnail"
         assert "uri" not in hit
-        assert "uri" not in hit["metadata"]
+        assert "uri" not in hit["metadata"] and "paths" not in hit["metadata"]
+        assert hit["names"] and hit["names"][0] == hit["name"]
     assert str(env.root) not in response.text  # file paths are never disclosed
 
 

@@ -193,6 +193,11 @@ class Hit(Schema):
     id: str = Field(description="The entry's id in the store.")
     kind: str = Field(description="'image' (searches return images).")
     name: str | None = Field(description="The picture's file name (the full path is not disclosed).")
+    names: list[str] = Field(
+        default_factory=list,
+        description="The names of every file holding these exact bytes (the picture's, then its "
+        "byte-identical copies'); empty for pictures not indexed from files.",
+    )
     text: str | None = Field(default=None, description="The stored text, for text entries.")
     similarity: float = Field(description="Cosine similarity to the query, in [-1, 1].")
     probability: float | None = Field(

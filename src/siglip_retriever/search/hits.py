@@ -98,7 +98,7 @@ class SearchHit:
         """The entry's metadata with :data:`RESULT_KEYS` (``id``, ``uri``, ``kind``, ``rank``,
         ``similarity``, ``probability``) set from the hit, and for an image from files ``paths``:
         the list of every file holding it, primary first."""
-        metadata = dict(self.metadata)
+        metadata = {k: v for k, v in self.metadata.items() if k != PATHS_KEY}
         files = self.paths
         if files:
             metadata[PATHS_KEY] = [file.path for file in files]
@@ -124,5 +124,5 @@ class SearchHit:
             "text": self.text,
             "similarity": self.similarity,
             "probability": self.probability,
-            "metadata": self.metadata,
+            "metadata": {k: v for k, v in self.metadata.items() if k != PATHS_KEY},
         }

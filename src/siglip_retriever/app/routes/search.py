@@ -167,7 +167,8 @@ def _one(name: str, value: float | None, earlier: float | None) -> float | None:
 
 def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
     """A hit as the API answers it (:class:`~siglip_retriever.app.schemas.Hit`): the file's name
-    but not its path, and where the picture and its thumbnail are served under ``root``.
+    (and those of its byte-identical copies) but not their paths, and where the picture and its
+    thumbnail are served under ``root``.
 
     Args:
         hit: a hit from the service's retriever.
@@ -179,7 +180,8 @@ def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
     data = hit.to_dict()
     data.pop("uri")
     data["name"] = Path(hit.uri).name if hit.uri else None
-    data["metadata"] = {k: v for k, v in hit.metadata.items() if k != "uri"}
+    data["names"] = [Path(path).name for path in data.pop("paths")]
+    data["metadata"] = {k: v for k, v in data["metadata"].items() if k != "uri"}
     base = f"{root}/api/images/{quote(hit.id, safe='')}"
     data["image_url"] = base if hit.uri else None
     data["thumbnail_url"] = f"{base}/thumbnail" if hit.uri else None
