@@ -117,5 +117,7 @@ def test_the_config_refuses_what_cannot_work() -> None:
     for bad in ({"train": "some"}, {"steps": 0}, {"held_out": 1.0}, {"crop_scale": 0}, {"learning_rate": 0}):
         with pytest.raises(ConfigurationError):
             FinetuneConfig(**bad)  # type: ignore[arg-type]
-    assert FinetuneConfig(batch_size=8, epochs=2).total_steps(20) == 6
+    assert FinetuneConfig(batch_size=8, epochs=2, min_steps=1).total_steps(20) == 6
+    assert FinetuneConfig(batch_size=8, epochs=2).total_steps(20) == 400  # small sets: min_steps
+    assert FinetuneConfig(batch_size=8, epochs=2, min_steps=10).total_steps(1000) == 250
     assert FinetuneConfig(steps=5).total_steps(1000) == 5

@@ -48,15 +48,25 @@ __all__ = ["finetune_command"]
 )
 @option("--layers", type=click.IntRange(min=1), default=2, help="With --train last: layers per tower.")
 @option("--lora-rank", type=click.IntRange(min=1), default=8, help="With --train lora: the adapters' rank.")
-@click.option("--steps", type=click.IntRange(min=1), help="Optimisation steps (default: --epochs).")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    help="Optimisation steps (default: --epochs, and at least --min-steps).",
+)
 @option(
     "--epochs", type=click.FloatRange(min=0, min_open=True), default=15.0, help="Passes over the pictures."
+)
+@option(
+    "--min-steps",
+    type=click.IntRange(min=1),
+    default=400,
+    help="Without --steps: the fewest steps (a few hundred pairs need more than 15 passes).",
 )
 @click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
-    help="Peak learning rate of the towers. Default: by the model's width, 1e-3 x (96 / width)^2 "
-    "(1e-3 for demo, 1.6e-5 for a base model; ten times that for --train lora).",
+    help="Peak learning rate of the towers. Default: by the model's width, 2e-3 x (96 / width)^2 "
+    "(2e-3 for demo, 3.1e-5 for a base model; ten times that for --train lora).",
 )
 @option(
     "--logit-lr",
@@ -84,6 +94,7 @@ def finetune_command(
     lora_rank: int,
     steps: int | None,
     epochs: float,
+    min_steps: int,
     lr: float | None,
     logit_lr: float,
     weight_decay: float,
@@ -111,6 +122,7 @@ def finetune_command(
         batch_size=settings.batch_size,
         steps=steps,
         epochs=epochs,
+        min_steps=min_steps,
         learning_rate=lr,
         logit_learning_rate=logit_lr,
         weight_decay=weight_decay,

@@ -29,6 +29,7 @@ __all__ = [
     "CLASSES",
     "COLOURS",
     "LANGUAGES",
+    "NEW_COLOURS",
     "SHAPES",
     "canonical_text",
     "caption",
@@ -44,6 +45,10 @@ SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star")
 
 COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange")
 """The colours a shape can have."""
+
+NEW_COLOURS: tuple[str, ...] = ("cyan",)
+"""Colours the demo model never saw, with English captions only: what fine-tuning can teach it
+(:mod:`siglip_retriever.demo.new_concept`)."""
 
 CLASSES: tuple[tuple[str, str], ...] = tuple((shape, colour) for shape in SHAPES for colour in COLOURS)
 """Every ``(shape, colour)`` pair, in a fixed order; a class's index is its label."""
@@ -330,7 +335,8 @@ def num_templates(lang: str) -> int:
 def caption(shape: str, colour: str, lang: str = "en", template_index: int = 0) -> str:
     """Caption a ``colour`` ``shape`` in ``lang`` with template ``template_index``.
 
-    Template 0 of every language is the bare noun phrase ("a red circle").
+    Template 0 of every language is the bare noun phrase ("a red circle"). A colour of
+    :data:`NEW_COLOURS` has English captions only.
 
     Raises:
         ConfigurationError: an unknown shape, colour or language, or a template index out of range.
@@ -342,8 +348,13 @@ def caption(shape: str, colour: str, lang: str = "en", template_index: int = 0) 
         'la estrella es verde'
         >>> caption("circle", "red", "ar")
         'دائرة حمراء'
+        >>> caption("star", "cyan", "en", 5)
+        'there is a cyan star'
     """
-    check_class(shape, colour)
+    if colour in NEW_COLOURS and lang == "en":
+        check_class(shape, COLOURS[0])
+    else:
+        check_class(shape, colour)
     templates = _templates(lang)
     if not 0 <= template_index < len(templates):
         raise ConfigurationError(

@@ -19,14 +19,10 @@ import colorsys
 import numpy as np
 from PIL import Image, ImageDraw
 
-from siglip_retriever.demo.captions import check_class
+from siglip_retriever.demo.captions import COLOURS, NEW_COLOURS, check_class
 from siglip_retriever.errors import ConfigurationError
 
-__all__ = ["NEW_SHAPES", "render", "render_new_shape"]
-
-NEW_SHAPES: tuple[str, ...] = ("cross",)
-"""Shapes the demo model never saw, drawn like its own: what fine-tuning can teach it
-(:mod:`siglip_retriever.demo.new_concept`)."""
+__all__ = ["render", "render_new_colour"]
 
 # hue centre (degrees), hue jitter, value range
 _HUES: dict[str, tuple[float, float, tuple[float, float]]] = {
@@ -36,6 +32,7 @@ _HUES: dict[str, tuple[float, float, tuple[float, float]]] = {
     "green": (122.0, 18.0, (0.5, 0.95)),
     "blue": (222.0, 14.0, (0.6, 1.0)),
     "purple": (282.0, 12.0, (0.5, 0.95)),
+    "cyan": (182.0, 8.0, (0.6, 1.0)),  # a NEW_COLOURS colour: far from green's and blue's hues
 }
 _BACKGROUNDS = ("plain", "gradient", "stripes", "checks", "blotches")
 _SUPERSAMPLE = 4
@@ -88,22 +85,6 @@ def _outline(shape: str, cx: float, cy: float, radius: float, angle: float) -> l
     if shape == "square":
         half = radius * 0.8
         corners = [(-half, -half), (half, -half), (half, half), (-half, half)]
-    elif shape == "cross":  # a plus sign, arms a third of its width
-        a, b = radius * 0.9, radius * 0.3
-        corners = [
-            (-b, -a),
-            (b, -a),
-            (b, -b),
-            (a, -b),
-            (a, b),
-            (b, b),
-            (b, a),
-            (-b, a),
-            (-b, b),
-            (-a, b),
-            (-a, -b),
-            (-b, -b),
-        ]
     elif shape == "triangle":
         corners = [
             (radius * np.cos(a), radius * np.sin(a))
@@ -131,7 +112,7 @@ def _shape_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
         r = radius * 0.9
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
     else:
-        spread = {"square": np.pi / 15, "triangle": np.pi / 6, "star": np.pi / 5, "cross": np.pi / 15}[shape]
+        spread = {"square": np.pi / 15, "triangle": np.pi / 6, "star": np.pi / 5}[shape]
         draw.polygon(_outline(shape, cx, cy, radius, rng.uniform(-spread, spread)), fill=255)
     small = mask.resize((size, size), Image.Resampling.BOX)
     return np.asarray(small, dtype=np.float32)[..., None] / 255.0
@@ -173,21 +154,23 @@ def render(
     return _render(shape, colour, _as_rng(rng), size)
 
 
-def render_new_shape(
+def render_new_colour(
     shape: str, colour: str, rng: np.random.Generator | int | None = None, size: int = 64
 ) -> Image.Image:
-    """Draw a shape of :data:`NEW_SHAPES` as :func:`render` draws the demo's own.
+    """Draw a ``shape`` in a colour of :data:`~siglip_retriever.demo.captions.NEW_COLOURS` (or
+    one of the demo's own) as :func:`render` draws the demo's pictures.
 
     Raises:
-        ConfigurationError: a shape not in :data:`NEW_SHAPES`, an unknown colour, or a bad size.
+        ConfigurationError: an unknown shape or colour, a bad ``rng`` or a bad size.
 
     Example:
-        >>> render_new_shape("cross", "blue", 3, size=32).size
+        >>> render_new_colour("star", "cyan", 3, size=32).size
         (32, 32)
     """
-    if shape not in NEW_SHAPES:
-        raise ConfigurationError(f"new shapes are {', '.join(NEW_SHAPES)}, not {shape!r}")
-    check_class("circle", colour)
+    check_class(shape, COLOURS[0])
+    if colour not in NEW_COLOURS + COLOURS:
+        known = ", ".join(NEW_COLOURS + COLOURS)
+        raise ConfigurationError(f"unknown colour {colour!r}; choose one of {known}")
     return _render(shape, colour, _as_rng(rng), size)
 
 

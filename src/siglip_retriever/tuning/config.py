@@ -24,15 +24,15 @@ norms and the temperature and bias); or LoRA adapters (merged into the weights w
 
 def auto_learning_rate(width: int) -> float:
     """The default peak learning rate of the towers for a model whose text tower is ``width`` wide:
-    ``1e-3 * (96 / width) ** 2``: 1e-3 for the demo model (96), 1.6e-5 for a base model (768),
-    8.8e-6 for a large one (1024). Wider models are further along and move with smaller steps.
+    ``2e-3 * (96 / width) ** 2``: 2e-3 for the demo model (96), 3.1e-5 for a base model (768),
+    1.8e-5 for a large one (1024). Wider models are further along and move with smaller steps.
 
     Example:
         >>> from siglip_retriever.tuning.config import auto_learning_rate
         >>> auto_learning_rate(96), round(auto_learning_rate(768), 7)
-        (0.001, 1.56e-05)
+        (0.002, 3.13e-05)
     """
-    return 1e-3 * (96 / max(1, width)) ** 2
+    return 2e-3 * (96 / max(1, width)) ** 2
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,12 @@ class FinetuneConfig:
         lora_rank: with ``train="lora"``, the adapters' rank.
         lora_alpha: with ``train="lora"``, their scale (``alpha / rank`` multiplies them).
         batch_size: pairs per step (a batch has distinct images).
-        steps: optimisation steps; ``None``: ``epochs`` passes over the training images.
+        steps: optimisation steps; ``None``: ``epochs`` passes over the training images, and at
+            least ``min_steps``.
         epochs: passes over the training images when ``steps`` is ``None``.
+        min_steps: when ``steps`` is ``None``, the fewest steps a run takes: a few hundred pairs
+            make only ~10 steps an epoch, too few updates to learn a new word in 15 passes
+            (with the defaults: 300 pairs take 400 steps, 3,000 pairs 15 epochs = 1,410).
         learning_rate: AdamW's peak learning rate of the towers (or adapters); ``None``: by the
             model's width (:func:`auto_learning_rate`), ten times that for LoRA adapters.
         logit_learning_rate: the peak learning rate of the temperature and the bias.
@@ -78,6 +82,7 @@ class FinetuneConfig:
     batch_size: int = 32
     steps: int | None = None
     epochs: float = 15.0
+    min_steps: int = 400
     learning_rate: float | None = None
     logit_learning_rate: float = 1e-3
     weight_decay: float = 1e-4
@@ -101,6 +106,7 @@ class FinetuneConfig:
             "lora_rank": self.lora_rank,
             "lora_alpha": self.lora_alpha,
             "epochs": self.epochs,
+            "min_steps": self.min_steps,
             "logit_learning_rate": self.logit_learning_rate,
             "checkpoint_every": self.checkpoint_every,
         }
@@ -119,11 +125,18 @@ class FinetuneConfig:
             raise ConfigurationError(f"crop_scale must be in (0, 1], not {self.crop_scale}")
 
     def total_steps(self, images: int) -> int:
-        """The run's steps: ``steps``, or ``epochs`` passes over ``images`` training images."""
+        """The run's steps: ``steps``, or ``epochs`` passes over ``images`` training images and
+        at least ``min_steps``.
+
+        Example:
+            >>> from siglip_retriever.tuning.config import FinetuneConfig
+            >>> FinetuneConfig().total_steps(300), FinetuneConfig().total_steps(3000)
+            (400, 1410)
+        """
         if self.steps is not None:
             return self.steps
         per_epoch = max(1, -(-images // self.batch_size))
-        return max(1, round(self.epochs * per_epoch))
+        return max(self.min_steps, round(self.epochs * per_epoch))
 
     def resolved(self, width: int) -> FinetuneConfig:
         """This configuration with ``learning_rate`` set for a model of ``width``."""
