@@ -1,12 +1,15 @@
-"""Fixtures of the store tests: the fork server that starts the indexing child processes."""
+"""Fixtures of the store tests: the fork server that starts the indexing child processes, and a
+count of the images the encoder embeds."""
 
 from __future__ import annotations
 
 import multiprocessing
 from multiprocessing.context import ForkServerContext
+from typing import Any
 
 import pytest
 
+from siglip_retriever import SiglipEncoder
 from tests.store import index_worker
 
 
@@ -16,3 +19,18 @@ def forkserver() -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([index_worker.__name__])
     return context
+
+
+@pytest.fixture
+def embedded(tiny_encoder: SiglipEncoder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the images that go through the (real) encoder; ``sum(embedded)`` is the total."""
+    counts: list[int] = []
+    real = tiny_encoder.encode_images
+
+    def encode_images(images: Any, **kwargs: Any) -> Any:
+        items = list(images)
+        counts.append(len(items))
+        return real(items, **kwargs)
+
+    monkeypatch.setattr(tiny_encoder, "encode_images", encode_images)
+    return counts

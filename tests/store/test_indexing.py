@@ -34,21 +34,6 @@ def _folder(root: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def embedded(tiny_encoder: SiglipEncoder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the images that go through the (real) encoder; ``sum(embedded)`` is the total."""
-    counts: list[int] = []
-    real = tiny_encoder.encode_images
-
-    def encode_images(images: Any, **kwargs: Any) -> Any:
-        items = list(images)
-        counts.append(len(items))
-        return real(items, **kwargs)
-
-    monkeypatch.setattr(tiny_encoder, "encode_images", encode_images)
-    return counts
-
-
 def test_index_report_and_incremental_rerun(
     tiny_encoder: SiglipEncoder, embedded: list[int], tmp_path: Path
 ) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pytest
 from PIL import Image
 
 from siglip_retriever import MultimodalStore
@@ -26,21 +24,6 @@ from siglip_retriever.store.fingerprints import (
     stored_files,
 )
 from tests.helpers import assert_same_store, photo_like, snapshot
-
-
-@pytest.fixture
-def embedded(tiny_encoder: SiglipEncoder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the images that go through the (real) encoder."""
-    counts: list[int] = []
-    real = tiny_encoder.encode_images
-
-    def encode_images(images: Any, **kwargs: Any) -> Any:
-        items = list(images)
-        counts.append(len(items))
-        return real(items, **kwargs)
-
-    monkeypatch.setattr(tiny_encoder, "encode_images", encode_images)
-    return counts
 
 
 def _save(path: Path, seed: int) -> Path:

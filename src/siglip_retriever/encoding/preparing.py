@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.encoding.images import ImageInput, decode_image
+from siglip_retriever.encoding.images import DecodedImage, ImageInput, decode_image
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.remote import UrlPolicy
@@ -69,12 +69,24 @@ class ImagePreparer:
         Raises:
             ImageLoadError: the input cannot be read; the message names it.
         """
-        decoded = decode_image(
+        return self.preprocess(self.decode(image))
+
+    def decode(self, image: ImageInput) -> DecodedImage:
+        """Decode one input as this checkpoint's model takes it (reduced-scale JPEG decoding,
+        EXIF orientation, RGB), for callers that read the picture too; thread-safe.
+
+        Raises:
+            ImageLoadError: the input cannot be read; the message names it.
+        """
+        return decode_image(
             image,
             target_size=self.target_size or None,
             max_pixels=self.max_pixels,
             allow_urls=self.url_policy or False,
         )
+
+    def preprocess(self, decoded: DecodedImage) -> PreparedImage:
+        """The checkpoint's own resize and normalisation of a picture :meth:`decode` gave."""
         inputs = self.image_processor(images=[decoded.image], return_tensors="np")
         arrays = {key: np.asarray(value) for key, value in inputs.items()}
         return PreparedImage(self.model_id, arrays, decoded.width, decoded.height)

@@ -31,8 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from siglip_retriever.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -249,20 +247,9 @@ def prepare_picture(preparer: ImagePreparer, image: ImageInput) -> tuple[Prepare
         >>> (prepared.width, prepared.height), (facts.width, facts.height)
         ((64, 48), (64, 48))
     """
-    from siglip_retriever.encoding.images import decode_image
-    from siglip_retriever.encoding.preparing import PreparedImage
-
-    decoded = decode_image(
-        image,
-        target_size=preparer.target_size or None,
-        max_pixels=preparer.max_pixels,
-        allow_urls=preparer.url_policy or False,
-    )
-    inputs = preparer.image_processor(images=[decoded.image], return_tensors="np")
-    arrays = {key: np.asarray(value) for key, value in inputs.items()}
-    prepared = PreparedImage(preparer.model_id, arrays, decoded.width, decoded.height)
+    decoded = preparer.decode(image)
     facts = PictureFacts(_phash(decoded.image), decoded.width, decoded.height, _taken_of(image))
-    return prepared, facts
+    return preparer.preprocess(decoded), facts
 
 
 def picture_facts_of(preparer: ImagePreparer, image: ImageInput) -> PictureFacts:
@@ -282,14 +269,7 @@ def picture_facts_of(preparer: ImagePreparer, image: ImageInput) -> PictureFacts
         >>> picture_facts_of(preparer, picture) == prepare_picture(preparer, picture)[1]
         True
     """
-    from siglip_retriever.encoding.images import decode_image
-
-    decoded = decode_image(
-        image,
-        target_size=preparer.target_size or None,
-        max_pixels=preparer.max_pixels,
-        allow_urls=preparer.url_policy or False,
-    )
+    decoded = preparer.decode(image)
     return PictureFacts(_phash(decoded.image), decoded.width, decoded.height, _taken_of(image))
 
 
