@@ -147,7 +147,7 @@ def test_an_old_store_is_corrected_without_embedding_again(
     report: IndexReport = store.index_folder(tmp_path / "photos")
     assert report.refreshed == 4
     assert len(report.skipped) == 4
-    assert "4 recorded picture sizes corrected" in report.summary()
+    assert "4 older entries completed (picture facts, files)" in report.summary()
     assert _sizes(store) == expected
     after = store.get(include_vectors=True)
     assert all(np.array_equal(before[item.id], item.vector) for item in after)

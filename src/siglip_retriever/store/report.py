@@ -79,8 +79,8 @@ class IndexReport:
     ``skipped`` holds files that needed no embedding: unchanged since the last run, or holding the
     same picture as another indexed file (``status == "duplicate"``). ``ignored`` holds the files
     of a scanned folder whose extension is not indexed (videos, sidecars, drawings...), each with
-    what it is; ``refreshed`` counts the entries whose recorded facts (the picture's size) were
-    corrected without embedding them again.
+    what it is; ``refreshed`` counts the older entries whose recorded facts (the picture's size,
+    fingerprint and date, its files) were completed without embedding them again.
     """
 
     folder: str
@@ -122,7 +122,7 @@ class IndexReport:
             f"{len(self.failed)} failed, {len(self.removed)} removed in {self.seconds:.1f}s{rate}"
         )
         if self.refreshed:
-            line += f"; {self.refreshed} recorded picture sizes corrected"
+            line += f"; {self.refreshed} older entries completed (picture facts, files)"
         if self.ignored:
             counts = ", ".join(f"{ext} {n}" for ext, n in self.ignored_by_extension().items())
             line += f"; ignored {len(self.ignored)} file{'s' * (len(self.ignored) != 1)}: {counts}"
