@@ -1,8 +1,11 @@
 """Diverse results in the web API (app/routes/search.py, app/openapi.py): ``GET /api/search`` with
 ``diverse``, ``fetch_k``, ``lambda_mult`` and ``collapse_duplicates`` answers the search layer's
-picks, within the server's limits, as the OpenAPI document declares them; and the page's checkboxes."""
+picks, within the server's limits, as the OpenAPI document declares them, and so do the two similar
+routes; and the page's checkboxes."""
 
 from __future__ import annotations
+
+import io
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +13,7 @@ from fastapi.testclient import TestClient
 from siglip_retriever import MultimodalStore, Retriever
 from siglip_retriever.app import Limits, create_app
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from tests.copies import store_copies
+from tests.copies import smooth_picture, store_copies
 
 BASE = "http://127.0.0.1"
 
@@ -45,6 +48,32 @@ def test_diverse_search_answers_the_search_layer_s_picks(
     ]
     default = retriever.text_to_images("a picture", k=5, diverse=True)
     assert _ids(client, k=5, diverse="true") == [hit.id for hit in default]
+
+
+def test_the_similar_routes_take_the_same_diversity_parameters(
+    app_copies: tuple[MultimodalStore, TestClient, dict[str, int]],
+) -> None:
+    store, client, group_of = app_copies
+    retriever = Retriever(store)
+    expected = retriever.similar_to_stored("img-0-64", k=5, diverse=True, fetch_k=12, lambda_mult=0.0)
+    params = {"k": 5, "diverse": "true", "fetch_k": 12, "lambda_mult": 0}
+    stored = client.get("/api/images/img-0-64/similar", params=params)
+    assert stored.status_code == 200, stored.text
+    assert [hit["id"] for hit in stored.json()["hits"]] == [hit.id for hit in expected]
+    plain = client.get("/api/images/img-0-64/similar", params={"k": 5}).json()["hits"]
+    assert [hit["id"] for hit in plain] != [hit.id for hit in expected]  # the copies crowd the plain list
+    collapsed = client.get("/api/images/img-0-64/similar", params={"k": 6, "collapse_duplicates": "true"})
+    hits = collapsed.json()["hits"]
+    assert len({group_of.get(hit["id"], hit["id"]) for hit in hits}) == len(hits) == 6
+    png = io.BytesIO()
+    smooth_picture(3).save(png, format="PNG")
+    files = {"image": ("three.png", png.getvalue(), "image/png")}
+    upload = client.post("/api/similar", params={"k": 6, "collapse_duplicates": "true"}, files=files)
+    assert upload.status_code == 200, upload.text
+    ids = [hit["id"] for hit in upload.json()["hits"]]
+    assert len({group_of.get(key, key) for key in ids}) == 6 and group_of[ids[0]] == 3
+    over = client.get("/api/images/img-0-64/similar", params={"diverse": "true", "fetch_k": 31})
+    assert over.status_code == 422 and over.json()["error"] == "k_too_large"
 
 
 def test_collapse_duplicates(app_copies: tuple[MultimodalStore, TestClient, dict[str, int]]) -> None:

@@ -70,6 +70,10 @@ def test_search_collapse_duplicates(copies: tuple[list[str], dict[str, int]]) ->
     assert copies_listed == sum(1 for hit in hits if hit["id"] in group_of) * 2  # every copy found
     plain = _ids(*options, "search", "a picture", "-k", "10")
     assert len({group_of.get(key, key) for key in plain}) < 10  # without it, copies crowd in
+    table = run_cli(*options, "search", "a picture", "-k", "10", "--collapse-duplicates")
+    assert table.exit_code == 0, table.output
+    with_two = sum(1 for hit in hits if len(hit["metadata"]["duplicates"]) == 2)
+    assert with_two and table.stdout.count("(+2 copies)") == with_two
 
 
 def test_diversity_option_errors(copies: tuple[list[str], dict[str, int]]) -> None:

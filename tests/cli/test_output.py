@@ -1,10 +1,28 @@
-"""What the commands print on a user's mistake (cli/output.py): one line on stderr, no traceback."""
+"""What the commands print (cli/output.py): one line on stderr, no traceback, on a user's mistake;
+the hits table with each hit's other files and copies."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from siglip_retriever.cli.output import hits_table
+from siglip_retriever.search.hits import SearchHit
+from siglip_retriever.store.fingerprints import paths_value
 from tests.helpers import run_cli
+
+
+def test_the_hits_table_counts_identical_files_and_copies(capsys: pytest.CaptureFixture[str]) -> None:
+    files = paths_value([("/p/a.jpg", 1, 9), ("/q/a.jpg", 2, 9), ("/r/a.jpg", 3, 9)])
+    hits = [
+        SearchHit("img-1", "image", "/p/a.jpg", None, {"paths": files, "duplicates": ["img-2"]}, 0.3, 0.9, 1),
+        SearchHit("img-3", "image", "/p/b.jpg", None, {"duplicates": []}, 0.2, 0.5, 2),
+    ]
+    hits_table(hits)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].endswith("a.jpg (+2 identical files, +1 copy)")
+    assert lines[2].endswith("b.jpg")
 
 
 def test_user_errors_are_one_line(indexed: tuple[list[str], Path], tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import PreparedImage
+    from siglip_retriever.search.diversity import Diversity, DiversityOptions
     from siglip_retriever.search.hits import SearchHit
     from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
     from siglip_retriever.store.entries import StoredItem
@@ -307,17 +308,33 @@ class SearchService:
         with self.model_lock:
             return self.retriever.text_to_images(query, k=k, min_probability=min_probability)
 
-    def similar_to_image(self, image: PreparedImage, k: int, min_similarity: float | None) -> list[SearchHit]:
+    def search_text(
+        self, query: str, k: int, min_probability: float | None, diversity: Diversity | None = None
+    ) -> list[SearchHit]:
+        """Images matching a text query (``diversity``: how the hits are picked)."""
+        options = _options(diversity)
+        with self.model_lock:
+            return self.retriever.text_to_images(query, k=k, min_probability=min_probability, **options)
+
+    def similar_to_image(
+        self, image: PreparedImage, k: int, min_similarity: float | None, diversity: Diversity | None = None
+    ) -> list[SearchHit]:
         """Stored images similar to an uploaded one (itself included if it is stored)."""
+        options = _options(diversity)
         with self.model_lock:
             return self.retriever.image_to_images(
-                image, k=k, min_similarity=min_similarity, exclude_self=False
+                image, k=k, min_similarity=min_similarity, exclude_self=False, **options
             )
 
-    def similar_to_id(self, image_id: str, k: int, min_similarity: float | None) -> list[SearchHit]:
+    def similar_to_id(
+        self, image_id: str, k: int, min_similarity: float | None, diversity: Diversity | None = None
+    ) -> list[SearchHit]:
         """Neighbours of a stored image from its stored vector: nothing is decoded or encoded."""
         self.stored_item(image_id)
-        return self.retriever.similar_to_stored(image_id, k=k, kind="image", min_similarity=min_similarity)
+        options = _options(diversity)
+        return self.retriever.similar_to_stored(
+            image_id, k=k, kind="image", min_similarity=min_similarity, **options
+        )
 
     def classify(
         self, image: PreparedImage, labels: list[str], templates: list[str]
@@ -429,3 +446,8 @@ async def require_multipart(request: Request) -> None:
 
 MultipartOnly = Depends(require_multipart)
 """A route dependency (``dependencies=[MultipartOnly]``) for the upload routes."""
+
+
+def _options(diversity: Diversity | None) -> DiversityOptions:
+    """A search's diversity keyword arguments (none: the retriever's defaults)."""
+    return diversity.options() if diversity is not None else {}

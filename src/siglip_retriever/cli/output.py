@@ -66,14 +66,30 @@ def show(path: str | None) -> str:
 
 
 def hits_table(hits: Sequence[SearchHit]) -> None:
-    """Print ``hits`` as a table: rank, probability, cosine similarity, the picture or text."""
+    """Print ``hits`` as a table: rank, probability, cosine similarity, the picture or text, and
+    how many other files hold the same bytes and how many copies a collapsed hit stands for."""
     if not hits:
         click.echo("no match above the threshold")
         return
     click.echo(f"{'rank':>4}  {'prob':>6}  {'cosine':>7}  item")
     for hit in hits:
         prob = f"{hit.probability:6.3f}" if hit.probability is not None else f"{'-':>6}"
-        click.echo(f"{hit.rank:>4}  {prob}  {hit.similarity:7.3f}  {show(hit.uri) if hit.uri else hit.text}")
+        item = show(hit.uri) if hit.uri else hit.text
+        click.echo(f"{hit.rank:>4}  {prob}  {hit.similarity:7.3f}  {item}{_others(hit)}")
+
+
+def _others(hit: SearchHit) -> str:
+    """`` (+2 identical files, +3 copies)``: the hit's other files and collapsed duplicates."""
+    from siglip_retriever.search.diversity import DUPLICATES_KEY
+
+    notes = []
+    identical = len(hit.paths) - 1
+    if identical > 0:
+        notes.append(f"+{identical} identical file{'s' if identical > 1 else ''}")
+    copies = hit.metadata.get(DUPLICATES_KEY)
+    if isinstance(copies, list) and copies:
+        notes.append(f"+{len(copies)} cop{'ies' if len(copies) > 1 else 'y'}")
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def print_hits(query: str, model: str, score_kind: str, hits: Sequence[SearchHit], as_json: bool) -> None:

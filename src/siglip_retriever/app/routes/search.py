@@ -8,6 +8,8 @@
 - ``POST /api/similar``: images similar to an uploaded image (multipart field ``image``);
 - ``GET /api/images/{id}/similar``: images similar to a stored image, from its stored vector.
 
+The two similar routes take the same four diversity parameters (:func:`diversity_query`).
+
 The thresholds have the search layer's names, ``min_probability`` and ``min_similarity`` (the
 earlier ``min_prob`` and ``min_sim`` are still accepted, and left out of the OpenAPI document).
 Every hit and score comes from the service's
@@ -23,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
@@ -34,14 +37,14 @@ from siglip_retriever.errors import MissingDependencyError
 from siglip_retriever.search.diversity import DEFAULT_LAMBDA_MULT, Diversity
 
 try:
-    from fastapi import APIRouter, File, Query, Request, UploadFile
+    from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
 
-__all__ = ["hit_body", "router"]
+__all__ = ["DiversityQuery", "diversity_query", "hit_body", "router"]
 
 router = APIRouter()
 
@@ -51,16 +54,40 @@ MinSimilarity = Annotated[
 EarlierMinSimilarity = Annotated[float | None, Query(ge=-1.0, le=1.0, include_in_schema=False)]
 
 
-@router.get("/api/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
-def search(
-    request: Request,
-    service: ServiceDep,
-    q: Annotated[str, Query(description="What the picture should show, in any language.")],
-    k: Annotated[int, Query(description="Number of hits (at most the server's max_k).")] = 12,
-    min_probability: Annotated[
-        float | None, Query(ge=0.0, le=1.0, description="Only hits with at least this probability.")
-    ] = None,
-    min_prob: Annotated[float | None, Query(ge=0.0, le=1.0, include_in_schema=False)] = None,
+@dataclass(frozen=True)
+class DiversityQuery:
+    """The diversity parameters of a search request, as given (see :func:`diversity_query`).
+
+    Example:
+        >>> from siglip_retriever.app.routes.search import DiversityQuery
+        >>> DiversityQuery(diverse=True, fetch_k=None, lambda_mult=None, collapse_duplicates=False).diverse
+        True
+    """
+
+    diverse: bool
+    fetch_k: int | None
+    lambda_mult: float | None
+    collapse_duplicates: bool
+
+    def resolve(self, service: SearchService, k: int) -> Diversity:
+        """The search layer's :class:`~siglip_retriever.search.diversity.Diversity` of these
+        parameters for ``k`` hits: ``fetch_k`` within the server's ``max_k`` (``422 k_too_large``
+        above it) and at least ``k``, ``lambda_mult`` 0.5 unless given.
+
+        Raises:
+            ApiError: ``fetch_k`` above the server's ``max_k``.
+        """
+        fetch_k = self.fetch_k
+        if fetch_k is not None:
+            limit = service.limits.max_k
+            if fetch_k > limit:
+                raise ApiError(422, "k_too_large", f"fetch_k is at most {limit}, not {fetch_k}", limit=limit)
+            fetch_k = max(fetch_k, k)
+        weight = self.lambda_mult if self.lambda_mult is not None else DEFAULT_LAMBDA_MULT
+        return Diversity(self.diverse, fetch_k, weight, self.collapse_duplicates)
+
+
+def diversity_query(
     diverse: Annotated[
         bool,
         Query(
@@ -90,29 +117,42 @@ def search(
             "others' ids are listed in its metadata.duplicates."
         ),
     ] = False,
+) -> DiversityQuery:
+    """The diversity query parameters every search route takes (a FastAPI dependency): as the
+    search layer defines them (:mod:`siglip_retriever.search.diversity`). Without
+    ``diverse=true``, ``fetch_k`` and ``lambda_mult`` do nothing: a truthful schema cannot refuse
+    them, so they are accepted and ignored.
+
+    Example:
+        >>> from siglip_retriever.app.routes.search import diversity_query
+        >>> diversity_query(collapse_duplicates=True).collapse_duplicates
+        True
+    """
+    return DiversityQuery(diverse, fetch_k, lambda_mult, collapse_duplicates)
+
+
+DiversityDep = Annotated[DiversityQuery, Depends(diversity_query)]
+
+
+@router.get("/api/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
+def search(
+    request: Request,
+    service: ServiceDep,
+    diversity: DiversityDep,
+    q: Annotated[str, Query(description="What the picture should show, in any language.")],
+    k: Annotated[int, Query(description="Number of hits (at most the server's max_k).")] = 12,
+    min_probability: Annotated[
+        float | None, Query(ge=0.0, le=1.0, description="Only hits with at least this probability.")
+    ] = None,
+    min_prob: Annotated[float | None, Query(ge=0.0, le=1.0, include_in_schema=False)] = None,
 ) -> dict[str, Any]:
     """Images matching a text query, best first, with SigLIP's probability; optionally diverse, and
     one per group of duplicate pictures."""
     query = service.check_query(q)
     count = service.check_k(k)
     threshold = _one("min_probability", min_probability, min_prob)
-    weight = lambda_mult if lambda_mult is not None else DEFAULT_LAMBDA_MULT
-    diversity = Diversity(diverse, _fetch_k(service, fetch_k, count), weight, collapse_duplicates)
-    with service.model_lock:
-        hits = service.retriever.text_to_images(
-            query, k=count, min_probability=threshold, **diversity.options()
-        )
+    hits = service.search_text(query, count, threshold, diversity.resolve(service, count))
     return _results(request, service, query, service.store.score_kind, hits)
-
-
-def _fetch_k(service: SearchService, fetch_k: int | None, k: int) -> int | None:
-    """``fetch_k`` within the server's ``max_k`` (``k_too_large`` otherwise), at least ``k``."""
-    if fetch_k is None:
-        return None
-    limit = service.limits.max_k
-    if fetch_k > limit:
-        raise ApiError(422, "k_too_large", f"fetch_k is at most {limit}, not {fetch_k}", limit=limit)
-    return max(fetch_k, k)
 
 
 @router.post(
@@ -125,16 +165,20 @@ def _fetch_k(service: SearchService, fetch_k: int | None, k: int) -> int | None:
 def similar(
     request: Request,
     service: ServiceDep,
+    diversity: DiversityDep,
     image: Annotated[UploadFile | str, File(description="The example image (a picture file).")],
     k: Annotated[int, Query(description="Number of hits.")] = 12,
     min_similarity: MinSimilarity = None,
     min_sim: EarlierMinSimilarity = None,
 ) -> dict[str, Any]:
-    """Stored images similar to an uploaded one, ranked by cosine similarity."""
+    """Stored images similar to an uploaded one, ranked by cosine similarity; optionally diverse,
+    and one per group of duplicate pictures."""
     count = service.check_k(k)
     threshold = _one("min_similarity", min_similarity, min_sim)
+    options = diversity.resolve(service, count)
     picture, name = service.decode_upload(image)
-    return _results(request, service, name, "cosine", service.similar_to_image(picture, count, threshold))
+    hits = service.similar_to_image(picture, count, threshold, options)
+    return _results(request, service, name, "cosine", hits)
 
 
 @router.get(
@@ -146,14 +190,17 @@ def similar(
 def similar_to_stored(
     request: Request,
     service: ServiceDep,
+    diversity: DiversityDep,
     image_id: str,
     k: Annotated[int, Query(description="Number of hits.")] = 12,
     min_similarity: MinSimilarity = None,
     min_sim: EarlierMinSimilarity = None,
 ) -> dict[str, Any]:
-    """Stored images similar to a stored one (itself left out), from its stored vector."""
+    """Stored images similar to a stored one (itself left out), from its stored vector; optionally
+    diverse, and one per group of duplicate pictures."""
     threshold = _one("min_similarity", min_similarity, min_sim)
-    hits = service.similar_to_id(image_id, service.check_k(k), threshold)
+    count = service.check_k(k)
+    hits = service.similar_to_id(image_id, count, threshold, diversity.resolve(service, count))
     return _results(request, service, image_id, "cosine", hits)
 
 
