@@ -130,6 +130,15 @@ def test_french_query_then_similar_images(demo_server: tuple[str, Path], page: P
     page.screenshot(path=str(ARTIFACTS / "app-similar.png"), full_page=False)
     assert (ARTIFACTS / "app-search-fr.png").stat().st_size > 10_000
 
+    page.check("#diverse")  # the checkboxes apply to text searches and similar searches alike
+    page.fill("#query", query)
+    page.press("#query", "Enter")
+    expect(page.locator("#status")).to_contain_text("relevant and varied")
+    expect(cards).to_have_count(24)
+    cards.first.click()
+    expect(page.locator("#status")).to_contain_text("similar to the one you clicked, relevant and varied")
+    expect(cards).to_have_count(24)
+
 
 def test_drop_an_image_and_zero_shot_tab(demo_server: tuple[str, Path], page: Page) -> None:
     url, images = demo_server

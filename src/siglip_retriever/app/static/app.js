@@ -126,14 +126,20 @@ function describe(data, what) {
 
 // -- searches -------------------------------------------------------------------------------------
 
+// k and the search form's two checkboxes, as the query parameters every search route takes
+function searchParams(extra = {}) {
+  const params = new URLSearchParams({ ...extra, k: k() });
+  if ($("#diverse").checked) params.set("diverse", "true");
+  if ($("#collapse-duplicates").checked) params.set("collapse_duplicates", "true");
+  return params;
+}
+
 async function searchText(query, push = true) {
   const status = $("#status");
   showQueryCard(null);
   setStatus(status, "Searching…");
   try {
-    const params = new URLSearchParams({ q: query, k: k() });
-    if ($("#diverse").checked) params.set("diverse", "true");
-    if ($("#collapse-duplicates").checked) params.set("collapse_duplicates", "true");
+    const params = searchParams({ q: query });
     const data = await api(`api/search?${params}`);
     renderHits(data);
     const order = params.has("diverse") ? "relevant and varied" : "most probable first";
@@ -149,11 +155,12 @@ async function similarToStored(hit) {
   const status = $("#status");
   setStatus(status, "Finding similar pictures…");
   try {
-    const params = new URLSearchParams({ k: k() });
+    const params = searchParams();
     const data = await api(`api/images/${encodeURIComponent(hit.id)}/similar?${params}`);
     showQueryCard(hit.thumbnail_url, hit.name || hit.id);
     renderHits(data);
-    setStatus(status, describe(data, "similar to the one you clicked, most similar first"));
+    const order = params.has("diverse") ? "relevant and varied" : "most similar first";
+    setStatus(status, describe(data, `similar to the one you clicked, ${order}`));
     window.scrollTo({ top: 0, behavior: "smooth" });
   } catch (error) {
     setStatus(status, error.message, true);
@@ -171,10 +178,12 @@ async function similarToFile(file) {
   const form = new FormData();
   form.append("image", file, file.name);
   try {
-    const data = await api(`api/similar?${new URLSearchParams({ k: k() })}`, { method: "POST", body: form });
+    const params = searchParams();
+    const data = await api(`api/similar?${params}`, { method: "POST", body: form });
     showQueryCard(localUrl(file), file.name);
     renderHits(data);
-    setStatus(status, describe(data, `similar to ${file.name}, most similar first`));
+    const order = params.has("diverse") ? "relevant and varied" : "most similar first";
+    setStatus(status, describe(data, `similar to ${file.name}, ${order}`));
   } catch (error) {
     setStatus(status, error.message, true);
   }
