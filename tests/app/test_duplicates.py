@@ -4,6 +4,7 @@ TestClient: groups with names and thumbnails (no paths), thresholds, errors and 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -38,7 +39,7 @@ def test_duplicates_lists_groups_with_names_and_thumbnails(client: TestClient) -
     assert response.status_code == 200, response.text
     data = response.json()
     assert (data["max_bits"], data["similar"], data["checked"], data["unhashed"]) == (12, None, 3, 0)
-    assert data["message"] is None
+    assert data["message"] is None and data["total_groups"] == 1
     [group] = data["groups"]
     assert group["reasons"] == ["identical", "picture"]
     names = [item["name"] for item in group["files"]]
@@ -57,6 +58,20 @@ def test_duplicates_lists_groups_with_names_and_thumbnails(client: TestClient) -
     assert widened["groups"][0]["files"][0]["similarity"] == pytest.approx(1.0, abs=1e-4)
 
 
+def test_limit_bounds_the_groups_listed(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
+    for n in range(3):  # three pictures, each stored twice under other names
+        photo_like(20 + n).save(tmp_path / f"p{n}.png")
+        (tmp_path / f"copy{n}.png").write_bytes((tmp_path / f"p{n}.png").read_bytes())
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    store.index_folder(tmp_path)
+    client = TestClient(create_app(store), base_url=BASE)
+    every = client.get("/api/duplicates").json()
+    assert every["total_groups"] == len(every["groups"]) == 3
+    two = client.get("/api/duplicates", params={"limit": 2}).json()
+    assert two["total_groups"] == 3 and two["groups"] == every["groups"][:2]  # most bytes first
+    assert client.get("/api/duplicates", params={"limit": 1001}).status_code == 422
+
+
 @pytest.mark.parametrize(
     "params", [{"max_bits": 21}, {"max_bits": -1}, {"max_bits": "many"}, {"similar": 1.5}, {"similar": "nan"}]
 )
@@ -72,6 +87,8 @@ def test_openapi_declares_the_route_its_limits_and_errors(client: TestClient) ->
     assert (parameters["max_bits"]["minimum"], parameters["max_bits"]["maximum"]) == (0, 20)
     assert parameters["max_bits"]["default"] == 12
     assert (parameters["similar"]["minimum"], parameters["similar"]["maximum"]) == (-1, 1)
+    limit = parameters["limit"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 1000, 100)
     assert {"200", "400", "405", "408", "413", "422", "503"} <= set(operation["responses"])
 
 

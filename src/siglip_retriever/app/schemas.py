@@ -346,4 +346,5 @@ class DuplicatesResponse(Schema):
     checked: int = Field(description="The image entries looked at.")
     unhashed: int = Field(description="Entries without a fingerprint: index their folders again.")
     message: str | None = Field(description="What to do about entries without a fingerprint.")
-    groups: list[DuplicateGroupBody]
+    total_groups: int = Field(default=0, description="How many groups there are (the answer lists `limit`).")
+    groups: list[DuplicateGroupBody] = Field(description="The groups, most bytes to reclaim first.")

@@ -333,8 +333,9 @@ async function findDuplicates(event) {
     const data = await api(`api/duplicates?${params}`);
     renderDuplicates(data);
     const extra = data.groups.reduce((count, group) => count + group.files.length - 1, 0);
+    const shown = data.total_groups > data.groups.length ? ` (the ${data.groups.length} with most bytes to reclaim shown)` : "";
     const text = data.groups.length
-      ? `${plural(data.groups.length, "group")} among ${data.checked} pictures: ${plural(extra, "file")} beside the ones to keep. Nothing was deleted.`
+      ? `${plural(data.total_groups, "group")} among ${data.checked} pictures${shown}: ${plural(extra, "file")} beside the ones to keep. Nothing was deleted.`
       : `No duplicates among ${data.checked} pictures.`;
     setStatus(status, data.message ? `${text} ${data.message}` : text);
     state.duplicatesLoaded = true;
