@@ -14,6 +14,7 @@ import pytest
 from llama_index.core.llms.mock import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle
+from PIL import Image
 
 import siglip_retriever
 from siglip_retriever.encoding.encoder import SiglipEncoder
@@ -126,3 +127,15 @@ def test_in_a_query_engine(store: MultimodalStore, image_paths: list[str]) -> No
 
 def test_package_exports_the_class_lazily() -> None:
     assert siglip_retriever.SiglipImageNodeRetriever is SiglipImageNodeRetriever
+
+
+def test_pictures_without_files_or_captions_stay_distinct_nodes(tiny_encoder: SiglipEncoder) -> None:
+    """llama-index-core up to 0.14.10 drops retrieved nodes with equal hashes, and hashes an
+    ImageNode by its caption and file alone: the nodes' hashes must name the entries."""
+    store = MultimodalStore.in_memory(encoder=tiny_encoder)
+    pictures = [Image.new("RGB", (40, 40), colour) for colour in ("red", "green", "blue", "yellow")]
+    store.add_images(pictures)  # from memory: no file, no caption
+    nodes = SiglipImageNodeRetriever(store, k=4).retrieve("a picture")
+    assert len(nodes) == 4
+    assert len({node.node.hash for node in nodes}) == 4
+    assert all(isinstance(node.node, ImageNode) and node.node.image_path is None for node in nodes)

@@ -35,7 +35,8 @@ def _planted(count: int, copies: int, bits: int, seed: int) -> np.ndarray:
 
 
 def _all_pairs(hashes: np.ndarray, max_bits: int) -> list[list[int]]:
-    distance = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
+    xor = np.ascontiguousarray(hashes[:, None] ^ hashes[None, :])  # an independent count: unpacked bits
+    distance = np.unpackbits(xor.view(np.uint8).reshape(*xor.shape, 8), axis=-1).sum(axis=-1)
     first, second = np.nonzero(np.triu(distance <= max_bits, 1))
     return np.stack([first, second], axis=1).tolist()
 
@@ -218,3 +219,15 @@ def test_exif_rotated_copy_is_the_same_picture_as_shown(tmp_path: Path) -> None:
     with Image.open(rotated) as stored, Image.open(buffer) as plain:
         assert stored.size == (240, 320)
         assert hash_distance(fingerprint(stored), fingerprint(plain)) <= 2
+
+
+def test_bit_counts_without_numpy_bitwise_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy 1.26, the lowest numpy allowed, has no bitwise_count: the byte table counts the same."""
+    from siglip_retriever.store.hash_index import bit_counts
+
+    values = _planted(300, 100, 12, seed=5).reshape(20, 20)
+    expected = bit_counts(values)
+    if hasattr(np, "bitwise_count"):
+        monkeypatch.delattr(np, "bitwise_count")
+    assert bit_counts(values).tolist() == expected.tolist()
+    assert near_pairs(values.ravel(), 12).tolist() == _all_pairs(values.ravel(), 12)

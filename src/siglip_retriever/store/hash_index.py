@@ -35,6 +35,7 @@ from siglip_retriever.errors import ConfigurationError
 __all__ = [
     "BLOCK_BITS",
     "MAX_BITS",
+    "bit_counts",
     "block_radii",
     "check_bits",
     "group_hashes",
@@ -49,6 +50,24 @@ MAX_BITS = 20
 """The largest ``max_bits`` accepted: distinct photo-like pictures differ by about 20 bits or more."""
 _BLOCKS = 64 // BLOCK_BITS
 _STEP = 65_536  # lookups per step at least (several flips at once for a few entries); bounds memory
+_BYTE_BITS = np.array([bin(n).count("1") for n in range(256)], dtype=np.uint8)
+
+
+def bit_counts(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
+    """The number of set bits of each ``uint64`` (``numpy.bitwise_count`` on numpy 2, a table of
+    the 256 bytes' counts on numpy 1.26, which has no such function).
+
+    Example:
+        >>> import numpy as np
+        >>> from siglip_retriever.store.hash_index import bit_counts
+        >>> bit_counts(np.array([0, 1, 0xFF, 2**64 - 1], dtype=np.uint64)).tolist()
+        [0, 1, 8, 64]
+    """
+    values = np.asarray(values, dtype=np.uint64)
+    if hasattr(np, "bitwise_count"):
+        return np.asarray(np.bitwise_count(values), dtype=np.uint8)
+    octets = np.ascontiguousarray(values).view(np.uint8).reshape(*values.shape, 8)
+    return np.asarray(_BYTE_BITS[octets].sum(axis=-1), dtype=np.uint8)
 
 
 def hash_values(hashes: Iterable[str | int]) -> npt.NDArray[np.uint64]:
@@ -143,7 +162,7 @@ def _block_pairs(
     table = _Buckets(values[order], keys[order])
     yield from table.within(order, max_bits)
     flips = np.arange(1, 1 << BLOCK_BITS, dtype=np.int32)
-    flips = flips[np.bitwise_count(flips) <= radius]
+    flips = flips[bit_counts(flips) <= radius]
     for high in range(BLOCK_BITS):
         group = flips[(flips >> high) == 1]  # the flips whose highest bit is ``high``
         sources = np.flatnonzero((table.keys >> high) & 1 == 0).astype(np.int32)
@@ -182,7 +201,7 @@ class _Buckets:
             if not more.any():
                 return
             first, second, ends = first[more], second[more], ends[more]
-            close = np.bitwise_count(self.values[first] ^ self.values[second]) <= max_bits
+            close = bit_counts(self.values[first] ^ self.values[second]) <= max_bits
             if close.any():
                 yield np.stack([order[first[close]], order[second[close]]], axis=1)
             second = second + 1
@@ -205,7 +224,7 @@ class _Buckets:
             if left < len(position) // 2:  # most buckets are done: keep only the others
                 position, ends, mine, sources = position[valid], ends[valid], mine[valid], sources[valid]
                 valid = np.ones(left, dtype=bool)
-            close = np.bitwise_count(mine ^ self.values[np.minimum(position, last)]) <= max_bits
+            close = bit_counts(mine ^ self.values[np.minimum(position, last)]) <= max_bits
             close &= valid
             if close.any():
                 found.append(np.stack([sources[close], position[close]], axis=1))

@@ -10,12 +10,16 @@
 It is a LlamaIndex ``BaseRetriever`` (``retrieve``, ``aretrieve``, usable in a
 ``RetrieverQueryEngine``) and ``BaseImageRetriever`` (``text_to_image_retrieve``,
 ``image_to_image_retrieve`` and their async forms). Async methods run the model in a worker
-thread.
+thread. Its nodes are :class:`StoredImageNode`: ``ImageNode`` whose hash names the store entry,
+because llama-index-core up to 0.14.10 at least removes "duplicate" results by hash, and an
+``ImageNode``'s hash there is only its caption and file: pictures stored without a file, with the
+same caption or none, would come back as one.
 """
 
 from __future__ import annotations
 
 import asyncio
+from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -32,7 +36,26 @@ from siglip_retriever.store.store import MultimodalStore
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["SiglipImageNodeRetriever"]
+__all__ = ["SiglipImageNodeRetriever", "StoredImageNode"]
+
+
+class StoredImageNode(ImageNode):
+    """An ``ImageNode`` of a store entry whose :attr:`hash` includes the entry's id, so that two
+    stored pictures are never taken for one (llama-index-core up to 0.14.10 at least removes retrieved
+    nodes with equal hashes, and hashes an ``ImageNode`` by its caption and file alone). It is an
+    ``ImageNode`` in every other way, and serialises as one.
+
+    Example:
+        >>> from siglip_retriever.integrations.llama_index.retriever import StoredImageNode
+        >>> a, b = StoredImageNode(id_="img-1", text=""), StoredImageNode(id_="img-2", text="")
+        >>> a.hash != b.hash, a.class_name()
+        (True, 'ImageNode')
+    """
+
+    @property
+    def hash(self) -> str:
+        """The ``ImageNode``'s hash with the entry's id."""
+        return sha256(f"{self.node_id}-{super().hash}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
@@ -130,7 +153,7 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         return await asyncio.to_thread(self._image_to_image_retrieve, query_bundle)
 
     def _node(self, hit: SearchHit) -> NodeWithScore:
-        node = ImageNode(
+        node = StoredImageNode(
             id_=hit.id,
             text=hit.caption(self.caption_key) or "",
             image_path=hit.uri,
