@@ -53,7 +53,7 @@ _STEP = 65_536  # lookups per step at least (several flips at once for a few ent
 _BYTE_BITS = np.array([bin(n).count("1") for n in range(256)], dtype=np.uint8)
 
 
-def bit_counts(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
+def bit_counts(values: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     """The number of set bits of each ``uint64`` (``numpy.bitwise_count`` on numpy 2, a table of
     the 256 bytes' counts on numpy 1.26, which has no such function).
 

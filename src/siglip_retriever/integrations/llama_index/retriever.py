@@ -52,6 +52,11 @@ class StoredImageNode(ImageNode):
         (True, 'ImageNode')
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        # ImageNode's own signature (type checkers would otherwise derive one from the model's
+        # field aliases, ``extra_info`` for ``metadata``)
+        super().__init__(**kwargs)
+
     @property
     def hash(self) -> str:
         """The ``ImageNode``'s hash with the entry's id."""
