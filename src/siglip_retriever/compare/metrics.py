@@ -152,6 +152,8 @@ def retrieval_scores(
     caption_image: Sequence[int] | npt.ArrayLike,
     caption_language: Sequence[str],
     ks: Iterable[int] = DEFAULT_KS,
+    *,
+    relevant: npt.ArrayLike | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Recall@k both ways, over all captions and over each language's.
 
@@ -164,6 +166,17 @@ def retrieval_scores(
         caption_image: each caption's image index.
         caption_language: each caption's language.
         ks: the k of Recall@k.
+        relevant: ``(n_captions, n_images)`` booleans: which images are right for each caption,
+            when more than its own image is (a caption shared by several pictures); by default
+            only ``caption_image``.
+
+    Example:
+        >>> import numpy as np
+        >>> from siglip_retriever.compare.metrics import retrieval_scores
+        >>> same = np.array([[True, True], [True, True]])  # one caption text on both pictures
+        >>> scores = retrieval_scores(np.eye(2)[::-1], [0, 1], ["en", "en"], relevant=same)
+        >>> scores["overall"]["text_to_image"]["R@1"]
+        1.0
 
     Returns:
         ``{"overall" | language: {"captions": n, "images": n, "text_to_image": {"R@k": r},
@@ -179,9 +192,15 @@ def retrieval_scores(
     for language in sorted(set(languages)):
         scopes[language] = [i for i, lang in enumerate(languages) if lang == language]
     result = {}
+    mask = None if relevant is None else np.asarray(relevant, dtype=bool)
     for scope, rows in scopes.items():
-        t2i = text_to_image_ranks(scores[rows], owners[rows])
-        i2t, found = image_to_text_ranks(scores[rows].T, owners[rows])
+        if mask is None:
+            t2i = text_to_image_ranks(scores[rows], owners[rows])
+            i2t, found = image_to_text_ranks(scores[rows].T, owners[rows])
+        else:
+            found = np.flatnonzero(mask[rows].any(axis=0))
+            t2i = ranks_of_relevant(scores[rows], mask[rows])
+            i2t = ranks_of_relevant(scores[rows].T[found], mask[rows].T[found])
         result[scope] = {
             "captions": len(rows),
             "images": len(found),

@@ -2,7 +2,7 @@
 language, on pictures the run never trains on (:func:`score`).
 
 A caption counts as right for every picture that has the same caption, as in training: with
-"a red cross" under ten pictures, any of them first is a hit (:func:`relevance`).
+"a cyan star" under ten pictures, any of them first is a hit (:func:`relevance`).
 
 The pictures are preprocessed as the encoders do (no augmentation) and the captions tokenised as
 :meth:`~siglip_retriever.encoding.encoder.SiglipEncoder.encode_texts` does, so the scores are
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from siglip_retriever.compare.metrics import OVERALL, ranks_of_relevant, recall_at_k
+from siglip_retriever.compare.metrics import retrieval_scores
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.loading import LoadedModel
     from siglip_retriever.tuning.data import TrainingPairs
 
-__all__ = ["KS", "encode_pictures", "encode_texts", "relevance", "retrieval", "score"]
+__all__ = ["KS", "encode_pictures", "encode_texts", "relevance", "score"]
 
 KS = (1, 5, 10)
 """The k of the Recall@k reported."""
@@ -78,7 +78,9 @@ def score(model: Any, loaded: LoadedModel, data: TrainingPairs) -> dict[str, dic
             ]
         )
     model.train(was_training)
-    return retrieval(texts @ images.T, relevance(data), [pair.language for pair in data.pairs])
+    owners = [pair.image for pair in data.pairs]
+    languages = [pair.language for pair in data.pairs]
+    return retrieval_scores(texts @ images.T, owners, languages, KS, relevant=relevance(data))
 
 
 def relevance(data: TrainingPairs) -> np.ndarray:
@@ -87,36 +89,3 @@ def relevance(data: TrainingPairs) -> np.ndarray:
     for pair in data.pairs:
         texts_of[pair.image].add(pair.caption)
     return np.array([[pair.caption in texts for texts in texts_of] for pair in data.pairs], dtype=bool)
-
-
-def retrieval(
-    similarity: np.ndarray, relevant: np.ndarray, languages: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Recall@k both ways, overall and per language, of ``(n_captions, n_pictures)`` scores.
-
-    Text->image: each caption ranks every picture. Image->text: each picture with a caption in the
-    scope ranks the scope's captions.
-
-    Example:
-        >>> import numpy as np
-        >>> from siglip_retriever.tuning.evaluate import retrieval
-        >>> scores = retrieval(np.eye(2), np.eye(2, dtype=bool), ["en", "fr"])
-        >>> scores["overall"]["text_to_image"]["R@1"], sorted(scores)
-        (1.0, ['en', 'fr', 'overall'])
-    """
-    scopes = {OVERALL: list(range(len(languages)))}
-    for language in sorted(set(languages)):
-        scopes[language] = [i for i, lang in enumerate(languages) if lang == language]
-    result = {}
-    for scope, rows in scopes.items():
-        mask = relevant[rows]
-        pictures = np.flatnonzero(mask.any(axis=0))
-        t2i = ranks_of_relevant(similarity[rows], mask)
-        i2t = ranks_of_relevant(similarity[rows].T[pictures], mask.T[pictures])
-        result[scope] = {
-            "captions": len(rows),
-            "images": len(pictures),
-            "text_to_image": {f"R@{k}": v for k, v in recall_at_k(t2i, KS).items()},
-            "image_to_text": {f"R@{k}": v for k, v in recall_at_k(i2t, KS).items()},
-        }
-    return result
