@@ -54,7 +54,6 @@ __all__ = [
     "files_metadata",
     "fingerprint",
     "hash_distance",
-    "measure_picture",
     "paths_value",
     "picture_facts",
     "picture_facts_of",
@@ -213,21 +212,6 @@ def _taken_of(source: object) -> str | None:
     except Exception:  # no readable EXIF: no date (the picture itself decoded, or failed, elsewhere)
         return None
     return None
-
-
-def measure_picture(picture: PILImage) -> PictureFacts:
-    """The :class:`PictureFacts` of a picture: fingerprint, size as shown, EXIF date.
-
-    Example:
-        >>> from PIL import Image
-        >>> facts = measure_picture(Image.new("RGB", (64, 48), "red"))
-        >>> facts.width, facts.height, facts.taken, len(facts.phash)
-        (64, 48, None, 16)
-    """
-    from siglip_retriever.encoding.images import decode_image
-
-    decoded = decode_image(picture, max_pixels=None)
-    return PictureFacts(_phash(decoded.image), decoded.width, decoded.height, _taken_of(picture))
 
 
 def prepare_picture(preparer: ImagePreparer, image: ImageInput) -> tuple[PreparedImage, PictureFacts]:
