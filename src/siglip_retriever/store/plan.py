@@ -66,7 +66,6 @@ __all__ = [
     "known_files",
     "local_facts",
     "local_prefix",
-    "missing_entries",
     "outdated_facts",
     "read_and_hash",
     "refresh_facts",
@@ -381,17 +380,6 @@ def decide(
 
 def _path_exists(path: str) -> bool:
     return Path(path).exists()
-
-
-def missing_entries(known: KnownFiles, prefix: str, present: Collection[str]) -> dict[str, str]:
-    """``path -> id`` of the known files under ``prefix`` that are not in ``present`` (a path
-    several entries hold names one of them)."""
-    return {
-        uri: entry[0]
-        for uri, entries in known.items()
-        for entry in entries
-        if uri.startswith(prefix) and uri not in present
-    }
 
 
 @dataclass
