@@ -1,15 +1,12 @@
-"""The package's shape (docs/architecture.md): import contracts, sizes, documented import paths."""
+"""The package's shape (docs/architecture.md): import contracts, private names, sizes, exports."""
 
 from __future__ import annotations
 
 import ast
-import importlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from checks.private_names import private_uses
 
@@ -83,36 +80,3 @@ def test_lazy_exports_are_declared_for_type_checkers() -> None:
     lazy = set(vars(siglip_retriever)["_LAZY"])
     assert typed == lazy
     assert lazy <= set(siglip_retriever.__all__)
-
-
-# module paths the README has documented; each keeps working as a thin re-export
-DOCUMENTED_PATHS = {
-    "siglip_retriever.remote": ["UrlPolicy"],
-    "siglip_retriever.backends": ["ImageTextEncoder", "load_encoder"],
-    "siglip_retriever.distributed": ["index_distributed"],
-    "siglip_retriever.integrations.langchain_store": [
-        "SiglipVectorStore",
-        "SiglipImageRetriever",
-        "image_content_blocks",
-    ],
-    "siglip_retriever.integrations.llama_index_retriever": ["SiglipImageNodeRetriever"],
-    "siglip_retriever.integrations.langchain": ["SiglipEmbeddings", "MODEL_ENV"],
-    "siglip_retriever.integrations.llama_index": ["SiglipEmbedding"],
-    "siglip_retriever.integrations.chroma": ["SiglipEmbeddingFunction", "SiglipImageLoader"],
-    "siglip_retriever.store": ["MultimodalStore", "StoredItem", "content_id", "IndexReport"],
-    "siglip_retriever.app": ["Limits", "create_app", "serve"],
-    "siglip_retriever.tiny": ["build_checkpoint"],
-    "siglip_retriever.losses": ["sigmoid_loss", "softmax_loss"],
-    "siglip_retriever.demo.data": ["render", "caption", "generate_dataset", "write_image_folder"],
-}
-
-
-@pytest.mark.parametrize("module", sorted(DOCUMENTED_PATHS))
-def test_documented_import_paths_still_work(module: str) -> None:
-    import siglip_retriever
-
-    loaded = importlib.import_module(module)
-    for name in DOCUMENTED_PATHS[module]:
-        value = getattr(loaded, name)
-        if name in siglip_retriever.__all__:  # the same object as the package root's
-            assert value is getattr(siglip_retriever, name), (module, name)
