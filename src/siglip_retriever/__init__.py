@@ -23,6 +23,7 @@ from siglip_retriever.errors import (
     ImageLoadError,
     InputTypeError,
     InvalidTemplateError,
+    LimitExceededError,
     MissingDependencyError,
     ModelLoadError,
     ModelMismatchError,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from siglip_retriever.integrations.llama_index.embedding import SiglipEmbedding
     from siglip_retriever.integrations.llama_index.retriever import SiglipImageNodeRetriever
     from siglip_retriever.search.hits import SearchHit
+    from siglip_retriever.search.options import SearchOptions
     from siglip_retriever.search.retriever import Retriever
     from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
     from siglip_retriever.store.distributed.indexer import index_distributed
@@ -68,6 +70,7 @@ __all__ = [
     "IndexReport",
     "InputTypeError",
     "InvalidTemplateError",
+    "LimitExceededError",
     "MissingDependencyError",
     "ModelLoadError",
     "ModelMismatchError",
@@ -77,6 +80,7 @@ __all__ = [
     "RemoteImageError",
     "Retriever",
     "SearchHit",
+    "SearchOptions",
     "ServerUnavailableError",
     "SiglipEmbedding",
     "SiglipEmbeddingFunction",
@@ -113,6 +117,7 @@ _LAZY = {
     "index_distributed": "siglip_retriever.store.distributed.indexer",
     "Retriever": "siglip_retriever.search.retriever",
     "SearchHit": "siglip_retriever.search.hits",
+    "SearchOptions": "siglip_retriever.search.options",
     "ZeroShotClassifier": "siglip_retriever.search.zero_shot",
     "Classification": "siglip_retriever.search.zero_shot",
     "SiglipEmbeddings": "siglip_retriever.integrations.langchain.embeddings",

@@ -7,7 +7,8 @@ working::
 
     SiglipRetrieverError
     ├── ConfigurationError (ValueError)      a bad option or argument value
-    │   └── InvalidTemplateError             a zero-shot template that is not text with one {}
+    │   ├── InvalidTemplateError             a zero-shot template that is not text with one {}
+    │   └── LimitExceededError               a count above its limit (k above the most a search returns)
     ├── InputTypeError (TypeError)           an input of the wrong type (None, a number for a text)
     ├── ModelLoadError                       a checkpoint that cannot be found or loaded
     │   └── UnknownPresetError (KeyError)    a preset name that does not exist
@@ -43,6 +44,7 @@ __all__ = [
     "ImageLoadError",
     "InputTypeError",
     "InvalidTemplateError",
+    "LimitExceededError",
     "MissingDependencyError",
     "ModelLoadError",
     "ModelMismatchError",
@@ -67,6 +69,26 @@ class ConfigurationError(SiglipRetrieverError, ValueError):
 class InvalidTemplateError(ConfigurationError):
     """A zero-shot prompt template that is not text with exactly one ``{}`` where the label goes
     (see :func:`siglip_retriever.search.templates.parse_template`)."""
+
+
+class LimitExceededError(ConfigurationError):
+    """A count above its limit: ``k`` or ``fetch_k`` above the most one search returns (the
+    package's, or a server's lower one).
+
+    Attributes:
+        option: the option's name.
+        value: the value given.
+        limit: the most it may be.
+
+    Example:
+        >>> from siglip_retriever.errors import LimitExceededError
+        >>> print(LimitExceededError("k", 500, 100))
+        k must be at most 100, not 500
+    """
+
+    def __init__(self, option: str, value: int, limit: int) -> None:
+        super().__init__(f"{option} must be at most {limit}, not {value}")
+        self.option, self.value, self.limit = option, value, limit
 
 
 class InputTypeError(SiglipRetrieverError, TypeError):

@@ -17,6 +17,7 @@ from siglip_retriever import MultimodalStore
 from siglip_retriever.app import Limits, create_app
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.search.options import option_specs
 from tests.helpers import png_bytes
 
 SECRET = "TOP-SECRET-CONTENT-42"
@@ -124,12 +125,7 @@ def test_openapi_documents_every_route(env: Env) -> None:
     }
     assert {p["name"] for p in paths["/api/search"]["get"]["parameters"]} == {
         "q",
-        "k",
-        "min_probability",
-        "diverse",
-        "fetch_k",
-        "lambda_mult",
-        "collapse_duplicates",
+        *(spec.name for spec in option_specs()),  # every search option, under its own name
     }
     assert "413" in paths["/api/similar"]["post"]["responses"]
     assert env.client.get("/docs").status_code == 200
@@ -178,12 +174,11 @@ def test_search_returns_hits_with_probabilities_and_urls(env: Env) -> None:
 def test_search_in_any_language_and_threshold(env: Env) -> None:
     for query in ("红色的圆", "ein roter Kreis", "красный круг"):
         assert len(env.client.get("/api/search", params={"q": query, "k": 2}).json()["hits"]) == 2
-    for name in ("min_probability", "min_prob"):  # the search layer's name, and the earlier one
-        nothing = env.client.get("/api/search", params={"q": "a red circle", name: 1.0})
-        assert nothing.status_code == 200
-        assert nothing.json()["hits"] == []
-    both = env.client.get("/api/search", params={"q": "x", "min_probability": 1.0, "min_prob": 0.5})
-    assert "not both" in _error(both, 422, "invalid_request")["message"]
+    nothing = env.client.get("/api/search", params={"q": "a red circle", "min_probability": 1.0})
+    assert nothing.status_code == 200
+    assert nothing.json()["hits"] == []
+    wrong = env.client.get("/api/search", params={"q": "x", "min_similarity": 0.5})
+    assert "min_similarity applies to image-image" in _error(wrong, 422, "invalid_request")["message"]
 
 
 @pytest.mark.parametrize(
@@ -196,8 +191,8 @@ def test_search_in_any_language_and_threshold(env: Env) -> None:
         ({"q": "   "}, 422, "empty_query"),
         ({"q": ""}, 422, "empty_query"),
         ({}, 422, "invalid_request"),
-        ({"q": "x", "min_prob": 1.5}, 422, "invalid_request"),
-        ({"q": "x", "min_prob": "high"}, 422, "invalid_request"),
+        ({"q": "x", "min_probability": 1.5}, 422, "invalid_request"),
+        ({"q": "x", "min_probability": "high"}, 422, "invalid_request"),
     ],
 )
 def test_search_limits_are_clear_errors(env: Env, params: dict[str, object], status: int, code: str) -> None:
@@ -249,9 +244,8 @@ def test_similar_to_a_stored_picture_leaves_it_out(env: Env) -> None:
     assert [h["rank"] for h in hits] == [1, 2, 3, 4]
     similarities = [h["similarity"] for h in hits]
     assert similarities == sorted(similarities, reverse=True)
-    for name in ("min_similarity", "min_sim"):
-        strict = env.client.get(f"/api/images/{env.ids['red']}/similar", params={name: 1.0})
-        assert strict.json()["hits"] == []
+    strict = env.client.get(f"/api/images/{env.ids['red']}/similar", params={"min_similarity": 1.0})
+    assert strict.json()["hits"] == []
     _error(env.client.get(f"/api/images/{env.ids['red']}/similar", params={"k": 500}), 422, "k_too_large")
     _error(env.client.get("/api/images/img-0000/similar"), 404, "not_found")
     _error(env.client.get(f"/api/images/{env.text_id}/similar"), 404, "not_found")

@@ -79,8 +79,8 @@ def test_search_collapse_duplicates(copies: tuple[list[str], dict[str, int]]) ->
 def test_diversity_option_errors(copies: tuple[list[str], dict[str, int]]) -> None:
     options, _ = copies
     alone = run_cli(*options, "search", "a picture", "--fetch-k", "30")
-    assert alone.exit_code == 2 and "add --diverse" in alone.output
+    assert alone.exit_code == 2 and "add diverse=True" in alone.output
     small = run_cli(*options, "search", "a picture", "-k", "5", "--diverse", "--fetch-k", "3")
-    assert small.exit_code == 1 and "fetch_k (3) must be at least k (5)" in small.output
+    assert small.exit_code == 2 and "fetch_k (3) must be at least k (5)" in small.output
     wide = run_cli(*options, "search", "a picture", "--diverse", "--lambda-mult", "2")
-    assert wide.exit_code == 2 and "--lambda-mult" in wide.output
+    assert wide.exit_code == 2 and "lambda_mult must be a number between 0 and 1, not 2.0" in wide.output

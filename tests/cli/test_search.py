@@ -25,9 +25,9 @@ def test_search_table_and_json(indexed: tuple[list[str], Path]) -> None:
     assert set(hit) == {"rank", "id", "kind", "uri", "paths", "text", "similarity", "probability", "metadata"}
     assert hit["paths"][0] == hit["uri"] and "paths" not in hit["metadata"]
     assert 0.0 <= hit["probability"] <= 1.0
-    nothing = run_cli(*options, "search", "a red circle", "--min-prob", "1", "--json")
+    nothing = run_cli(*options, "search", "a red circle", "--min-probability", "1", "--json")
     assert json.loads(nothing.stdout)["hits"] == []
-    assert "no match" in run_cli(*options, "search", "x", "--min-prob", "1").stdout
+    assert "no match" in run_cli(*options, "search", "x", "--min-probability", "1").stdout
     filtered = run_cli(*options, "search", "x", "--where", '{"kind": "text"}', "--json")
     assert json.loads(filtered.stdout)["hits"] == []
 
@@ -63,21 +63,22 @@ def test_similar_classify_info(indexed: tuple[list[str], Path]) -> None:
 
 
 def test_thresholds_have_the_search_layers_names_and_rules(indexed: tuple[list[str], Path]) -> None:
-    """--min-probability / --min-similarity (old spellings still accepted) mean what they mean in
-    every front-end; one that cannot apply to the search is one error line, as the library says."""
+    """--min-probability / --min-similarity mean what they mean in every front-end (the earlier
+    --min-prob and --min-sim are gone); one that cannot apply to the search is one error line, as
+    the library says, and exit code 2."""
     options, photos = indexed
-    for spelling in ("--min-probability", "--min-prob"):
-        result = run_cli(*options, "search", "a red circle", spelling, "1", "--json")
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["hits"] == []
-    for spelling in ("--min-similarity", "--min-sim"):
-        result = run_cli(*options, "similar", str(photos / "red.png"), spelling, "1", "--json")
-        assert json.loads(result.stdout)["hits"] == []
-    texts = run_cli(*options, "search", "red", "--texts", "--min-similarity", "-1", "--json")
+    result = run_cli(*options, "search", "a red circle", "--min-probability", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hits"] == []
+    result = run_cli(*options, "similar", str(photos / "red.png"), "--min-similarity", "1", "--json")
+    assert json.loads(result.stdout)["hits"] == []
+    for spelling in ("--min-prob", "--min-sim"):
+        assert run_cli(*options, "search", "red", spelling, "1").exit_code == 2
+    texts = run_cli(*options, "search", "red", "--kind", "text", "--min-similarity", "-1", "--json")
     assert texts.exit_code == 0 and json.loads(texts.stdout)["hits"] == []
-    wrong = run_cli(*options, "search", "red", "--texts", "--min-probability", "0.5")
-    assert wrong.exit_code == 1
+    wrong = run_cli(*options, "search", "red", "--kind", "text", "--min-probability", "0.5")
+    assert wrong.exit_code == 2
     assert "min_probability applies to image-text pairs" in wrong.stderr
     wrong = run_cli(*options, "search", "red", "--min-similarity", "0.5")
-    assert wrong.exit_code == 1
+    assert wrong.exit_code == 2
     assert "min_similarity applies to image-image and text-text pairs" in wrong.stderr

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from langchain_core.vectorstores.utils import maximal_marginal_relevance as langchain_mmr
 from llama_index.core.schema import QueryBundle
-from pydantic import ValidationError
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
@@ -136,10 +135,10 @@ def test_image_retriever_fields_and_per_call_options(copies: tuple[MultimodalSto
     assert len({group_of.get(str(doc.id), doc.id) for doc in collapsed}) == 10
     assert all(DUPLICATES_KEY in doc.metadata for doc in collapsed)
     assert len(plain.invoke("a picture", collapse_duplicates=True, k=10)) == 10
-    with pytest.raises(ValidationError):
-        SiglipImageRetriever(store=store, lambda_mult=2.0)
-    with pytest.raises(ValidationError):
-        SiglipImageRetriever(store=store, fetch_k=0)
+    with pytest.raises(ConfigurationError, match="lambda_mult must be a number between 0 and 1"):
+        SiglipImageRetriever(store=store, diverse=True, lambda_mult=2.0)
+    with pytest.raises(ConfigurationError, match="fetch_k must be a positive integer"):
+        SiglipImageRetriever(store=store, diverse=True, fetch_k=0)
     with pytest.raises(ConfigurationError, match="add diverse=True"):
         plain.invoke("a picture", fetch_k=30)
     with pytest.raises(ConfigurationError, match=r"fetch_k \(5\) must be at least k \(6\)"):

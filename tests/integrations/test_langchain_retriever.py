@@ -21,9 +21,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import ConfigurableField, RunnableLambda
 from PIL import Image
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.integrations.langchain import SiglipImageRetriever, image_content_blocks
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store import MultimodalStore
@@ -97,9 +98,9 @@ def test_retriever_per_call_options_and_threshold(store: MultimodalStore) -> Non
     assert len(retriever.bind(k=1).invoke(QUERY)) == 1
     configurable = retriever.configurable_fields(k=ConfigurableField(id="k"))
     assert len(configurable.with_config(configurable={"k": 3}).invoke(QUERY)) == 3
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigurationError, match="k must be a positive integer, not 0"):
         SiglipImageRetriever(store=store, k=0)
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigurationError, match=r"unknown search options \['top_k'\]"):
         retriever.invoke(QUERY, top_k=2)
 
 

@@ -15,13 +15,13 @@ from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.search.diversity import (
     DUPLICATES_KEY,
     Candidates,
-    Diversity,
     collapse_duplicates,
     maximal_marginal_relevance,
     pick,
 )
 from siglip_retriever.search.hits import SearchHit
-from siglip_retriever.store.fingerprints import PHASH_KEY
+from siglip_retriever.search.options import SearchOptions
+from siglip_retriever.store.metadata import PHASH
 from tests.copies import store_copies
 from tests.helpers import random_pictures
 
@@ -112,7 +112,7 @@ def test_filters_and_every_direction_take_the_options(store: MultimodalStore) ->
 
 def test_the_retriever_s_defaults_and_the_cache(store: MultimodalStore) -> None:
     retriever = Retriever(store, k=5, diverse=True, fetch_k=25, lambda_mult=0.0)
-    assert retriever.diversity == Diversity(diverse=True, fetch_k=25, lambda_mult=0.0)
+    assert retriever.options == SearchOptions(k=5, diverse=True, fetch_k=25, lambda_mult=0.0)
     diverse = retriever.text_to_images("a picture")
     assert diverse == Retriever(store, k=5).text_to_images(
         "a picture", diverse=True, fetch_k=25, lambda_mult=0
@@ -140,16 +140,16 @@ def test_bad_options_are_clear_errors(store: MultimodalStore) -> None:
 
 
 def test_fetch_k_defaults_to_20_or_k() -> None:
-    assert Diversity(diverse=True).candidates(4) == 20
-    assert Diversity(diverse=True).candidates(50) == 50
-    assert Diversity().candidates(7) == 7
+    assert SearchOptions(diverse=True, k=4).candidates() == 20
+    assert SearchOptions(diverse=True, k=50).candidates() == 50
+    assert SearchOptions(k=7).candidates() == 7
 
 
 # -- duplicates --------------------------------------------------------------------------------
 
 
 def _hit(name: str, code: str | None, kind: str = "image") -> SearchHit:
-    return SearchHit(name, kind, None, None, {PHASH_KEY: code} if code else {})
+    return SearchHit(name, kind, None, None, {PHASH: code} if code else {})
 
 
 def test_collapse_groups_by_perceptual_hash() -> None:
@@ -226,9 +226,9 @@ def test_collapse_reads_more_candidates_until_k_groups() -> None:
         reads.append(n)
         return hits[:n], [None] * min(n, len(hits)), n >= len(hits)
 
-    picked = pick(fetch, [1.0], 3, Diversity(collapse_duplicates=True))
+    picked = pick(fetch, [1.0], SearchOptions(k=3, collapse_duplicates=True))
     assert reads == [32, 128]
     assert [hit.id for hit in picked] == ["copy-0", "other-0", "other-1"]
     assert picked[0].metadata[DUPLICATES_KEY] == [f"copy-{n}" for n in range(1, 60)]
     reads.clear()
-    assert len(pick(fetch, [1.0], 3, Diversity())) == 3 and reads == [3]
+    assert len(pick(fetch, [1.0], SearchOptions(k=3))) == 3 and reads == [3]

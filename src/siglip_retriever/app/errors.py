@@ -4,7 +4,7 @@ Every error is ``{"error": "<code>", "message": "<what happened and what to do>"
 limit that was passed where there is one. :func:`add_error_handlers` makes a FastAPI app answer
 so for its own :class:`ApiError`, for FastAPI's parameter checks (``invalid_request``), for
 unknown routes and methods (``not_found``, ``method_not_allowed``) and for the package's own
-exceptions (:class:`~siglip_retriever.errors.SiglipRetrieverError`: ``invalid_template``,
+exceptions (:class:`~siglip_retriever.errors.SiglipRetrieverError`: ``invalid_template``, ``k_too_large``,
 ``invalid_request``, ``store_unavailable`` or ``internal_error``).
 
 No framework message reaches a client: a parameter that fails FastAPI's checks is described in
@@ -36,6 +36,7 @@ from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
     InvalidTemplateError,
+    LimitExceededError,
     MissingDependencyError,
     ServerUnavailableError,
     SiglipRetrieverError,
@@ -193,6 +194,8 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 async def _package_error(request: Request, exc: SiglipRetrieverError) -> JSONResponse:
     if isinstance(exc, InvalidTemplateError):
         return ApiError(422, "invalid_template", str(exc)).response()
+    if isinstance(exc, LimitExceededError):
+        return ApiError(422, "k_too_large", str(exc), limit=exc.limit).response()
     if isinstance(exc, (ConfigurationError, ImageLoadError)):
         return ApiError(422, "invalid_request", str(exc)).response()
     if isinstance(exc, ServerUnavailableError):

@@ -28,12 +28,12 @@ Example:
     >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
     >>> _ = store.add_images([Image.new("RGB", (24, 24), c) for c in ("red", "teal")])
     >>> service = SearchService(store, Limits(max_k=5))
-    >>> [hit.rank for hit in service.search("un carré rouge", service.check_k(2), None)]
+    >>> [hit.rank for hit in service.search_text("un carré rouge", service.check_options({"k": 2}))]
     [1, 2]
-    >>> service.check_k(6)
+    >>> service.check_options({"k": 6})
     Traceback (most recent call last):
     ...
-    siglip_retriever.app.errors.ApiError: k is at most 5, not 6
+    siglip_retriever.errors.LimitExceededError: k must be at most 5, not 6
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.thumbnails import Thumbnail, ThumbnailCache
 from siglip_retriever.encoding.images import enable_plugins
 from siglip_retriever.errors import ImageLoadError, InvalidTemplateError, MissingDependencyError
+from siglip_retriever.search.options import WEB_DEFAULTS
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.search.templates import parse_template
 
@@ -63,7 +64,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import PreparedImage
-    from siglip_retriever.search.diversity import Diversity, DiversityOptions
     from siglip_retriever.search.hits import SearchHit
     from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
     from siglip_retriever.store.entries import StoredItem
@@ -99,7 +99,8 @@ class SearchService:
     Attributes:
         store: the store.
         limits: the limits.
-        retriever: the one retriever every search goes through.
+        retriever: the one retriever every search goes through, with the web's default search
+            options (:data:`~siglip_retriever.search.options.WEB_DEFAULTS`).
         thumbnails: the thumbnail cache.
         model_lock: held while the model encodes (tokenizers are not re-entrant).
         decode_slots: the decoding slots (:meth:`decode`).
@@ -120,7 +121,7 @@ class SearchService:
     def __init__(self, store: MultimodalStore, limits: Limits) -> None:
         self.store = store
         self.limits = limits
-        self.retriever = Retriever(store)
+        self.retriever = Retriever(store, **WEB_DEFAULTS.as_kwargs())
         self.thumbnails = ThumbnailCache(
             limits.thumbnail_size, max_bytes=limits.thumbnail_cache_bytes, max_pixels=limits.max_pixels
         )
@@ -131,15 +132,16 @@ class SearchService:
 
     # -- checks -----------------------------------------------------------------------------------
 
-    def check_k(self, k: int) -> int:
-        """``k`` if it is between 1 and ``limits.max_k``; else ``invalid_request`` or ``k_too_large``."""
-        if k < 1:
-            raise ApiError(422, "invalid_request", f"k must be at least 1, not {k}")
-        if k > self.limits.max_k:
-            raise ApiError(
-                422, "k_too_large", f"k is at most {self.limits.max_k}, not {k}", limit=self.limits.max_k
-            )
-        return k
+    def check_options(self, given: dict[str, Any]) -> dict[str, Any]:
+        """A request's search options, when they are good over the web's defaults and ``k`` and
+        ``fetch_k`` are within ``limits.max_k``.
+
+        Raises:
+            ConfigurationError: a bad option or combination (``422 invalid_request``).
+            LimitExceededError: ``k`` or ``fetch_k`` above ``limits.max_k`` (``422 k_too_large``).
+        """
+        self.retriever.options.merged(**given).within(self.limits.max_k)
+        return given
 
     def check_query(self, query: str) -> str:
         """``query`` if it has text and at most ``limits.max_query_chars`` characters."""
@@ -303,38 +305,20 @@ class SearchService:
 
     # -- searches and zero-shot -------------------------------------------------------------------
 
-    def search(self, query: str, k: int, min_probability: float | None) -> list[SearchHit]:
-        """Images matching a text query, best first."""
+    def search_text(self, query: str, options: dict[str, Any]) -> list[SearchHit]:
+        """Entries for a text query (images unless ``options`` say otherwise)."""
         with self.model_lock:
-            return self.retriever.text_to_images(query, k=k, min_probability=min_probability)
+            return self.retriever.search_text(query, **options)
 
-    def search_text(
-        self, query: str, k: int, min_probability: float | None, diversity: Diversity | None = None
-    ) -> list[SearchHit]:
-        """Images matching a text query (``diversity``: how the hits are picked)."""
-        options = _options(diversity)
+    def similar_to_image(self, image: PreparedImage, options: dict[str, Any]) -> list[SearchHit]:
+        """Stored entries similar to an uploaded image (itself included if it is stored)."""
         with self.model_lock:
-            return self.retriever.text_to_images(query, k=k, min_probability=min_probability, **options)
+            return self.retriever.search_image(image, exclude_self=False, **options)
 
-    def similar_to_image(
-        self, image: PreparedImage, k: int, min_similarity: float | None, diversity: Diversity | None = None
-    ) -> list[SearchHit]:
-        """Stored images similar to an uploaded one (itself included if it is stored)."""
-        options = _options(diversity)
-        with self.model_lock:
-            return self.retriever.image_to_images(
-                image, k=k, min_similarity=min_similarity, exclude_self=False, **options
-            )
-
-    def similar_to_id(
-        self, image_id: str, k: int, min_similarity: float | None, diversity: Diversity | None = None
-    ) -> list[SearchHit]:
+    def similar_to_id(self, image_id: str, options: dict[str, Any]) -> list[SearchHit]:
         """Neighbours of a stored image from its stored vector: nothing is decoded or encoded."""
         self.stored_item(image_id)
-        options = _options(diversity)
-        return self.retriever.similar_to_stored(
-            image_id, k=k, kind="image", min_similarity=min_similarity, **options
-        )
+        return self.retriever.similar_to_stored(image_id, **options)
 
     def classify(
         self, image: PreparedImage, labels: list[str], templates: list[str]
@@ -446,8 +430,3 @@ async def require_multipart(request: Request) -> None:
 
 MultipartOnly = Depends(require_multipart)
 """A route dependency (``dependencies=[MultipartOnly]``) for the upload routes."""
-
-
-def _options(diversity: Diversity | None) -> DiversityOptions:
-    """A search's diversity keyword arguments (none: the retriever's defaults)."""
-    return diversity.options() if diversity is not None else {}

@@ -7,19 +7,18 @@ The global options (:data:`GLOBAL_OPTIONS`) are accepted before the command (the
 Example:
     >>> import click
     >>> from click.testing import CliRunner
-    >>> from siglip_retriever.cli.options import json_option, k_option
+    >>> from siglip_retriever.cli.options import json_option, search_options
     >>> @click.command()
-    ... @k_option
+    ... @search_options
     ... @json_option("Print JSON.")
-    ... def hits(k: int, as_json: bool) -> None:
-    ...     click.echo(f"k={k} json={as_json}")
+    ... def hits(options: dict, as_json: bool) -> None:
+    ...     click.echo(f"k={options.get('k')} json={as_json}")
     >>> CliRunner().invoke(hits, ["-k", "3", "--json"]).output
     'k=3 json=True\\n'
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import wraps
@@ -31,7 +30,7 @@ from click.core import ParameterSource
 
 from siglip_retriever.cli.output import user_errors
 from siglip_retriever.cli.settings import Settings, show_library_logs
-from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.search.options import CLI_DEFAULTS, KINDS, OptionSpec, option_specs, parse_where
 
 __all__ = [
     "AFTER_COMMAND_RULE",
@@ -42,18 +41,12 @@ __all__ = [
     "GlobalOption",
     "PathOrUri",
     "SettingsCommand",
-    "diversity_kwargs",
-    "diversity_options",
     "global_options",
     "json_option",
-    "k_option",
-    "min_probability_option",
-    "min_similarity_option",
     "option",
-    "parse_where",
+    "search_options",
     "stacked",
     "templates_option",
-    "where_option",
     "with_global_options",
     "with_settings",
 ]
@@ -86,101 +79,68 @@ def json_option(help: str) -> Callable[[F], F]:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
-min_probability_option = click.option(
-    "--min-probability",
-    "--min-prob",
-    "min_probability",
-    type=click.FloatRange(0, 1),
-    help="Only hits with at least this probability (image-text pairs).",
-)
-"""``--min-probability`` (alias ``--min-prob``): the search layer's ``min_probability``."""
-
-
-def min_similarity_option(help: str) -> Callable[[F], F]:
-    """``--min-similarity`` (alias ``--min-sim``): the search layer's ``min_similarity``."""
-    return click.option(
-        "--min-similarity", "--min-sim", "min_similarity", type=click.FloatRange(-1, 1), help=help
-    )
-
-
-def where_option(help: str) -> Callable[[F], F]:
-    """``--where``: a metadata filter as JSON (see :func:`parse_where`)."""
-    return click.option("--where", help=help)
-
-
 def templates_option(help: str) -> Callable[[F], F]:
     """``-t/--template`` (parameter ``templates``), repeatable: prompts with ``{}`` for the label."""
     return click.option("-t", "--template", "templates", multiple=True, help=help)
 
 
-k_option = option("-k", "--k", "k", type=click.IntRange(min=1), default=5, help="Number of hits.")
-"""``-k/--k``: the number of hits."""
-
-diversity_options = stacked(
-    click.option(
-        "--diverse",
-        is_flag=True,
-        help="Diverse hits: picked by maximal marginal relevance among the --fetch-k nearest.",
-    ),
-    click.option(
-        "--fetch-k",
-        type=click.IntRange(min=1),
-        help="With --diverse: candidates to pick from, at least -k  [default: the larger of 20 and -k]",
-    ),
-    click.option(
-        "--lambda-mult",
-        type=click.FloatRange(0, 1),
-        help="With --diverse: 1 ranks by relevance alone, 0 by diversity alone  [default: 0.5]",
-    ),
-    click.option(
-        "--collapse-duplicates",
-        is_flag=True,
-        help="One hit per group of duplicate pictures (perceptual hash); --json lists the others "
-        "under metadata.duplicates.",
-    ),
-)
-"""``--diverse``, ``--fetch-k``, ``--lambda-mult`` and ``--collapse-duplicates``: the search
-layer's diversity options (parameters ``diverse``, ``fetch_k``, ``lambda_mult``,
-``collapse_duplicates``; see :func:`diversity_kwargs`)."""
+_CLICK_TYPES: dict[str, click.ParamType] = {
+    "count": click.INT,
+    "probability": click.FLOAT,
+    "cosine": click.FLOAT,
+    "kind": click.STRING,
+    "filter": click.STRING,
+}
+_METAVARS = {"kind": "[" + "|".join(KINDS) + "]", "filter": "JSON"}
 
 
-def diversity_kwargs(
-    diverse: bool, fetch_k: int | None, lambda_mult: float | None, collapse_duplicates: bool
-) -> dict[str, Any]:
-    """The search layer's diversity options from those of :data:`diversity_options`.
+def _search_option(spec: OptionSpec) -> Callable[[F], F]:
+    """One search option as a click option, named as the search layer names it (``--fetch-k``).
+    Values are checked by the search layer, so a wrong one gets its words (``error:``, exit 2)."""
+    flag = "--" + spec.name.replace("_", "-")
+    default = getattr(CLI_DEFAULTS, spec.name)
+    shown = f"  [default: {default}]" if default not in (None, False) else ""
+    if spec.type == "flag":
+        return click.option(f"{flag}/--no-{flag[2:]}", spec.name, default=None, help=spec.help + shown)
+    names = [spec.short, flag] if spec.short else [flag]
+    return click.option(
+        *names,
+        spec.name,
+        type=_CLICK_TYPES[spec.type],
+        metavar=_METAVARS.get(spec.type),
+        help=spec.help + shown,
+    )
 
-    Raises:
-        click.UsageError: ``--fetch-k`` or ``--lambda-mult`` without ``--diverse``.
+
+def search_options(func: F) -> F:
+    """Every search option (:func:`~siglip_retriever.search.options.option_specs`) as a click option,
+    handed to the command as one parameter ``options``: a dict of those given (``--where`` parsed
+    from JSON), to pass to the :class:`~siglip_retriever.search.retriever.Retriever` made with
+    :data:`~siglip_retriever.search.options.CLI_DEFAULTS`.
 
     Example:
-        >>> diversity_kwargs(True, None, 0.3, False)
-        {'diverse': True, 'fetch_k': None, 'lambda_mult': 0.3, 'collapse_duplicates': False}
+        >>> import click
+        >>> from click.testing import CliRunner
+        >>> from siglip_retriever.cli.options import search_options
+        >>> @click.command()
+        ... @search_options
+        ... def hits(options: dict) -> None:
+        ...     click.echo(sorted(options))
+        >>> CliRunner().invoke(hits, ["-k", "3", "--diverse"]).output.strip()
+        "['diverse', 'k']"
     """
-    if not diverse and (fetch_k is not None or lambda_mult is not None):
-        raise click.UsageError("--fetch-k and --lambda-mult apply to diverse searches: add --diverse")
-    return {
-        "diverse": diverse,
-        "fetch_k": fetch_k,
-        "lambda_mult": lambda_mult,
-        "collapse_duplicates": collapse_duplicates,
-    }
+    names = [spec.name for spec in option_specs()]
 
+    @wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        given = {name: value for name in names if (value := kwargs.pop(name)) is not None}
+        if "where" in given:
+            given["where"] = parse_where(given["where"])
+        return func(*args, options=given, **kwargs)
 
-def parse_where(text: str | None) -> dict[str, Any] | None:
-    """The ``--where`` filter as a dict (``None`` when not given).
-
-    Raises:
-        ConfigurationError: ``text`` is not a JSON object.
-    """
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f'--where must be JSON, such as \'{{"album": "2019"}}\' ({exc})') from None
-    if not isinstance(value, dict):
-        raise ConfigurationError("--where must be a JSON object")
-    return value
+    for spec in reversed(option_specs()):
+        command = _search_option(spec)(command)
+    return cast(F, command)
 
 
 class PathOrUri(click.Path):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from siglip_retriever.cli.settings import Settings
-from siglip_retriever.errors import SiglipRetrieverError
+from siglip_retriever.errors import ConfigurationError, SiglipRetrieverError
 
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
@@ -34,7 +34,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_errors(func: F) -> F:
-    """Print a package error as one line and exit 1; ``--verbose`` shows the traceback."""
+    """Print a package error as one line and exit 1, or 2 for a bad option or argument
+    (:class:`~siglip_retriever.errors.ConfigurationError`, as click's usage errors); ``--verbose``
+    shows the traceback."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,7 +47,7 @@ def user_errors(func: F) -> F:
             if settings is not None and settings.verbose:
                 raise
             click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
 
     return wrapper  # type: ignore[return-value]
 

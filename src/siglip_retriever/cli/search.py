@@ -1,5 +1,10 @@
 """The search commands over a store: ``search`` (a text query) and ``similar`` (a query image).
 
+Both take every search option (:func:`~siglip_retriever.cli.options.search_options`: ``-k``,
+``--kind``, ``--where``, ``--min-probability``, ``--min-similarity``, ``--diverse``,
+``--fetch-k``, ``--lambda-mult``, ``--collapse-duplicates``) over the CLI's defaults
+(:data:`~siglip_retriever.search.options.CLI_DEFAULTS`).
+
 Example:
     >>> from click.testing import CliRunner
     >>> from siglip_retriever.cli.search import search_command
@@ -10,103 +15,69 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from siglip_retriever.cli.options import (
     EXISTING_FILE,
     SettingsCommand,
-    diversity_kwargs,
-    diversity_options,
     json_option,
-    k_option,
-    min_probability_option,
-    min_similarity_option,
-    parse_where,
-    where_option,
+    search_options,
     with_settings,
 )
 from siglip_retriever.cli.output import print_hits
 from siglip_retriever.cli.settings import Settings
 from siglip_retriever.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from siglip_retriever.search.retriever import Retriever
+
 __all__ = ["search_command", "similar_command"]
 
 
 @click.command("search", cls=SettingsCommand)
 @click.argument("query")
-@k_option
-@min_probability_option
-@min_similarity_option("Only hits with at least this cosine similarity (with --texts).")
-@where_option('Metadata filter as JSON, e.g. \'{"album": "2019"}\'.')
-@click.option("--texts", is_flag=True, help="Search stored texts instead of images.")
-@diversity_options
+@search_options
 @json_option("Print JSON (schema in the README).")
 @with_settings
-def search_command(
-    settings: Settings,
-    query: str,
-    k: int,
-    min_probability: float | None,
-    min_similarity: float | None,
-    where: str | None,
-    texts: bool,
-    as_json: bool,
-    diverse: bool,
-    fetch_k: int | None,
-    lambda_mult: float | None,
-    collapse_duplicates: bool,
-) -> None:
-    """Find images matching QUERY, in any language the model knows (stored texts with --texts).
+def search_command(settings: Settings, query: str, options: dict[str, Any], as_json: bool) -> None:
+    """Find images matching QUERY, in any language the model knows (stored texts with --kind text).
 
     With --diverse the hits are picked for variety as well as relevance; with
     --collapse-duplicates copies of one picture count once."""
-    from siglip_retriever.search.retriever import Retriever
-
-    diversity = diversity_kwargs(diverse, fetch_k, lambda_mult, collapse_duplicates)
     if not query.strip():
         raise ConfigurationError("the query is empty; type what the picture should show")
-    store = settings.store(must_exist=True)
-    retriever = Retriever(store, k=k)
-    hits = retriever.by_vector(
-        retriever.text_vector(query),
-        query_kind="text",
-        kind="text" if texts else "image",
-        where=parse_where(where),
-        min_probability=min_probability,
-        min_similarity=min_similarity,
-        **diversity,
-    )
-    print_hits(query, store.model_name, store.score_kind, hits, as_json)
+    retriever = _retriever(settings, options)
+    hits = retriever.search_text(query, **options)
+    print_hits(query, retriever.store.model_name, _score_kind(retriever, options, "text"), hits, as_json)
 
 
 @click.command("similar", cls=SettingsCommand)
 @click.argument("image", type=EXISTING_FILE)
-@k_option
-@min_similarity_option("Only hits with at least this cosine similarity.")
-@where_option("Metadata filter as JSON.")
-@diversity_options
+@search_options
 @json_option("Print JSON (same schema as search).")
 @with_settings
-def similar_command(
-    settings: Settings,
-    image: Path,
-    k: int,
-    min_similarity: float | None,
-    where: str | None,
-    as_json: bool,
-    diverse: bool,
-    fetch_k: int | None,
-    lambda_mult: float | None,
-    collapse_duplicates: bool,
-) -> None:
-    """Find images similar to IMAGE (the image itself is left out)."""
+def similar_command(settings: Settings, image: Path, options: dict[str, Any], as_json: bool) -> None:
+    """Find images similar to IMAGE (the image itself is left out; captions with --kind text)."""
+    retriever = _retriever(settings, options)
+    hits = retriever.search_image(image, **options)
+    print_hits(
+        str(image), retriever.store.model_name, _score_kind(retriever, options, "image"), hits, as_json
+    )
+
+
+def _retriever(settings: Settings, options: dict[str, Any]) -> Retriever:
+    """A retriever on the settings' store with the CLI's defaults, once the options are checked
+    (before the store is opened)."""
+    from siglip_retriever.search.options import CLI_DEFAULTS
     from siglip_retriever.search.retriever import Retriever
 
-    diversity = diversity_kwargs(diverse, fetch_k, lambda_mult, collapse_duplicates)
-    store = settings.store(must_exist=True)
-    retriever = Retriever(store, k=k)
-    hits = retriever.image_to_images(
-        image, where=parse_where(where), min_similarity=min_similarity, **diversity
-    )
-    print_hits(str(image), store.model_name, "cosine", hits, as_json)
+    CLI_DEFAULTS.merged(**options)
+    return Retriever(settings.store(must_exist=True), **CLI_DEFAULTS.as_kwargs())
+
+
+def _score_kind(retriever: Retriever, options: dict[str, Any], query_kind: str) -> str:
+    """What the hits are ranked by: the cosine when the query and the hits are of one kind."""
+    kind = retriever.options.merged(**options).kind
+    return "cosine" if kind == query_kind else retriever.store.score_kind

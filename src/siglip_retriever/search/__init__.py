@@ -2,6 +2,8 @@
 
 It sits on the store and encoding layers and imports nothing above them. Its modules:
 
+- :mod:`.options`: :class:`SearchOptions`, every search option defined once: defaults, checks,
+  merging one call's options over a front-end's defaults;
 - :mod:`.retriever`: :class:`Retriever`, the one search path: directions, scores, thresholds,
   filters;
 - :mod:`.hits`: :class:`SearchHit` and the metadata keys every front-end's results carry;
@@ -18,19 +20,53 @@ Example:
 
 from __future__ import annotations
 
-from siglip_retriever.search.diversity import DUPLICATES_KEY, Diversity, maximal_marginal_relevance
-from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, RESULT_KEYS, SearchHit
-from siglip_retriever.search.retriever import Retriever
-from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from siglip_retriever.search.diversity import DUPLICATES_KEY, maximal_marginal_relevance
+    from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, RESULT_KEYS, SearchHit
+    from siglip_retriever.search.options import UNSET, SearchOptions
+    from siglip_retriever.search.retriever import Retriever
+    from siglip_retriever.search.zero_shot import Classification, ZeroShotClassifier
 
 __all__ = [
     "DEFAULT_CAPTION_KEY",
     "DUPLICATES_KEY",
     "RESULT_KEYS",
+    "UNSET",
     "Classification",
-    "Diversity",
     "Retriever",
     "SearchHit",
+    "SearchOptions",
     "ZeroShotClassifier",
     "maximal_marginal_relevance",
 ]
+
+# public name -> module that defines it, imported on first access (the CLI reads the search
+# options' specs at start-up without loading numpy, Pillow or the store)
+_LAZY = {
+    "DEFAULT_CAPTION_KEY": "hits",
+    "DUPLICATES_KEY": "diversity",
+    "RESULT_KEYS": "hits",
+    "UNSET": "options",
+    "Classification": "zero_shot",
+    "Retriever": "retriever",
+    "SearchHit": "hits",
+    "SearchOptions": "options",
+    "ZeroShotClassifier": "zero_shot",
+    "maximal_marginal_relevance": "diversity",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'siglip_retriever.search' has no attribute {name!r}")
+    value = getattr(import_module(f"siglip_retriever.search.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

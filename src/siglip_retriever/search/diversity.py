@@ -3,7 +3,8 @@
 A plain search returns the ``k`` entries nearest to the query, and near-identical pictures (a
 photo and its resized copy, ten shots of one scene) crowd each other in. Two options, which
 :class:`~siglip_retriever.search.retriever.Retriever` takes on every search and every front-end
-passes through under the same names (:class:`Diversity`):
+passes through under the same names (they are fields of
+:class:`~siglip_retriever.search.options.SearchOptions`):
 
 - ``diverse=True``: the ``k`` hits are picked by maximal marginal relevance among the
   ``fetch_k`` nearest candidates (:func:`maximal_marginal_relevance`, the same picks as
@@ -12,7 +13,7 @@ passes through under the same names (:class:`Diversity`):
 - ``collapse_duplicates=True``: one hit per group of duplicates (:func:`collapse_duplicates`),
   the best of its group; the others' ids are listed in its metadata under :data:`DUPLICATES_KEY`.
   Duplicates are images whose perceptual hashes (metadata
-  :data:`~siglip_retriever.store.fingerprints.PHASH_KEY`, written at indexing) differ by at most
+  :data:`~siglip_retriever.store.metadata.PHASH`, written at indexing) differ by at most
   :data:`~siglip_retriever.store.fingerprints.SAME_PICTURE_BITS` bits; an entry without a hash
   is never collapsed. More candidates are read (:data:`COLLAPSE_FIRST_READ`, then 4 times as
   many, up to :data:`COLLAPSE_FETCH_LIMIT`) so that ``k`` hits still come back when the store has
@@ -35,141 +36,35 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypedDict
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.search.options import DEFAULT_LAMBDA_MULT
 
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
+    from siglip_retriever.search.options import SearchOptions
 
 __all__ = [
     "COLLAPSE_FETCH_LIMIT",
     "COLLAPSE_FIRST_READ",
-    "DEFAULT_FETCH_K",
-    "DEFAULT_LAMBDA_MULT",
     "DUPLICATES_KEY",
     "Candidates",
-    "Diversity",
-    "DiversityOptions",
     "collapse_duplicates",
     "maximal_marginal_relevance",
     "pick",
 ]
 
-DEFAULT_FETCH_K = 20
-"""Candidates a diverse search picks from by default (LangChain's default ``fetch_k``)."""
-DEFAULT_LAMBDA_MULT = 0.5
-"""Relevance against diversity in a diverse search by default (LangChain's default)."""
 DUPLICATES_KEY = "duplicates"
 """The metadata key of a collapsed hit that lists the ids of its duplicates, best first."""
 COLLAPSE_FIRST_READ = 32
 """Fewest candidates a search with ``collapse_duplicates`` reads (4 per hit wanted, else this)."""
 COLLAPSE_FETCH_LIMIT = 4096
 """Most candidates one search with ``collapse_duplicates`` reads to find ``k`` distinct hits."""
-
-
-class DiversityOptions(TypedDict, total=False):
-    """The diversity options of one search (keyword arguments of the retriever's directions)."""
-
-    diverse: bool | None
-    fetch_k: int | None
-    lambda_mult: float | None
-    collapse_duplicates: bool | None
-
-
-@dataclass(frozen=True)
-class Diversity:
-    """How a search picks its hits among the nearest candidates (see the module's docstring).
-
-    Attributes:
-        diverse: pick the hits by maximal marginal relevance (MMR).
-        fetch_k: how many nearest candidates MMR picks from; ``None``: ``max(20, k)``.
-        lambda_mult: in [0, 1]; 1 ranks by relevance alone, 0 by diversity alone.
-        collapse_duplicates: one hit per group of duplicate pictures.
-
-    Raises:
-        ConfigurationError: an option of the wrong type or out of its range.
-
-    Example:
-        >>> from siglip_retriever.search.diversity import Diversity
-        >>> Diversity(diverse=True, fetch_k=50).candidates(k=5)
-        50
-        >>> Diversity(diverse=True, fetch_k=3).candidates(k=5)
-        Traceback (most recent call last):
-        ...
-        siglip_retriever.errors.ConfigurationError: fetch_k (3) must be at least k (5): MMR picks ...
-    """
-
-    diverse: bool = False
-    fetch_k: int | None = None
-    lambda_mult: float = DEFAULT_LAMBDA_MULT
-    collapse_duplicates: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("diverse", "collapse_duplicates"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigurationError(f"{name} must be True or False, not {getattr(self, name)!r}")
-        fetch_k = self.fetch_k
-        if fetch_k is not None and (isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or fetch_k < 1):
-            raise ConfigurationError(f"fetch_k must be a positive integer, not {fetch_k!r}")
-        value = self.lambda_mult
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise ConfigurationError(f"lambda_mult must be a number between 0 and 1, not {value!r}")
-        object.__setattr__(self, "lambda_mult", float(value))
-
-    def merged(self, options: DiversityOptions) -> Diversity:
-        """These defaults with one call's options (``None`` or missing: the default) applied.
-
-        Raises:
-            ConfigurationError: a bad option, or ``fetch_k`` / ``lambda_mult`` given to a search
-                that is not diverse.
-        """
-        given = {name: value for name, value in options.items() if value is not None}
-        unknown = set(given) - set(DiversityOptions.__annotations__)
-        if unknown:
-            raise ConfigurationError(f"unknown search options {sorted(unknown)}")
-        merged = replace(self, **given)  # type: ignore[arg-type]
-        if not merged.diverse and {"fetch_k", "lambda_mult"} & set(given):
-            raise ConfigurationError(
-                "fetch_k and lambda_mult apply to diverse (MMR) searches; add diverse=True"
-            )
-        return merged
-
-    def options(self) -> DiversityOptions:
-        """These options as one search's keyword arguments (``fetch_k`` and ``lambda_mult`` only
-        when the search is diverse): how a front-end holding its own defaults passes them on.
-
-        Example:
-            >>> from siglip_retriever.search.diversity import Diversity
-            >>> Diversity(fetch_k=40).options()
-            {'diverse': False, 'collapse_duplicates': False}
-        """
-        options: DiversityOptions = {"diverse": self.diverse, "collapse_duplicates": self.collapse_duplicates}
-        if self.diverse:
-            options["fetch_k"] = self.fetch_k
-            options["lambda_mult"] = self.lambda_mult
-        return options
-
-    def candidates(self, k: int) -> int:
-        """How many candidates the picks need: ``fetch_k`` for a diverse search, else ``k``.
-
-        Raises:
-            ConfigurationError: ``fetch_k`` is smaller than ``k``.
-        """
-        if not self.diverse:
-            return k
-        if self.fetch_k is None:
-            return max(DEFAULT_FETCH_K, k)
-        if self.fetch_k < k:
-            raise ConfigurationError(
-                f"fetch_k ({self.fetch_k}) must be at least k ({k}): MMR picks k hits among fetch_k "
-                "candidates"
-            )
-        return self.fetch_k
 
 
 def maximal_marginal_relevance(
@@ -220,14 +115,15 @@ def collapse_duplicates(hits: Sequence[SearchHit]) -> list[tuple[int, list[str]]
     Example:
         >>> from siglip_retriever.search.diversity import collapse_duplicates
         >>> from siglip_retriever.search.hits import SearchHit
-        >>> from siglip_retriever.store.fingerprints import PHASH_KEY
+        >>> from siglip_retriever.store.metadata import PHASH
         >>> hashes = ["ffff0000ffff0000", "ffff0000ffff0001", "0123456789abcdef", None]
-        >>> metadatas = [{PHASH_KEY: code} if code else {} for code in hashes]
+        >>> metadatas = [{PHASH: code} if code else {} for code in hashes]
         >>> hits = [SearchHit(f"img-{n}", "image", None, None, meta) for n, meta in enumerate(metadatas)]
         >>> collapse_duplicates(hits)
         [(0, ['img-1']), (2, []), (3, [])]
     """
-    from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS, hash_distance, picture_facts
+    from siglip_retriever.store.facts import picture_facts
+    from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS, hash_distance
 
     groups: list[tuple[int, list[str]]] = []
     leaders: list[tuple[str, list[str]]] = []  # (hash, the group's list of duplicates)
@@ -253,31 +149,31 @@ Candidates = tuple[list["SearchHit"], list["npt.NDArray[np.float32] | None"], bo
 their stored vectors (``None`` unless asked for), and whether the store has no more."""
 
 
-def pick(
-    fetch: Callable[[int], Candidates], query: npt.ArrayLike, k: int, diversity: Diversity
-) -> list[SearchHit]:
-    """The ``k`` hits of a search as ``diversity`` says (unranked: the caller numbers them).
+def pick(fetch: Callable[[int], Candidates], query: npt.ArrayLike, options: SearchOptions) -> list[SearchHit]:
+    """The ``options.k`` hits of a search as its diversity options say (unranked: the caller
+    numbers them).
 
     Args:
         fetch: reads the ``n`` nearest entries of the store as :data:`Candidates`.
         query: the query's vector (for MMR).
-        k: how many hits.
-        diversity: the options.
+        options: the search's options (``k``, ``diverse``, ``fetch_k``, ``lambda_mult``,
+            ``collapse_duplicates``).
 
     Example:
-        >>> from siglip_retriever.search.diversity import Diversity, pick
+        >>> from siglip_retriever.search.diversity import pick
         >>> from siglip_retriever.search.hits import SearchHit
+        >>> from siglip_retriever.search.options import SearchOptions
         >>> hits = [SearchHit(f"e{n}", "text", None, str(n)) for n in range(5)]
         >>> fetch = lambda n: (hits[:n], [None] * min(n, 5), n >= 5)
-        >>> [hit.id for hit in pick(fetch, [1.0], 2, Diversity())]
+        >>> [hit.id for hit in pick(fetch, [1.0], SearchOptions(k=2))]
         ['e0', 'e1']
     """
-    wanted = diversity.candidates(k)
-    count = max(4 * wanted, COLLAPSE_FIRST_READ) if diversity.collapse_duplicates else wanted
+    k, wanted, collapse = options.k, options.candidates(), options.collapse_duplicates
+    count = max(4 * wanted, COLLAPSE_FIRST_READ) if collapse else wanted
     groups: list[tuple[int, list[str]]]
     while True:
         hits, vectors, complete = fetch(count)
-        if not diversity.collapse_duplicates:
+        if not collapse:
             groups = [(index, []) for index in range(len(hits))]
             break
         groups = collapse_duplicates(hits)
@@ -285,17 +181,14 @@ def pick(
             break
         count = min(count * 4, COLLAPSE_FETCH_LIMIT)
     groups = groups[:wanted]
-    if diversity.diverse and groups:
+    if options.diverse and groups:
         chosen = [vectors[index] for index, _ in groups]
         if any(vector is None for vector in chosen):
             raise ConfigurationError("a diverse search needs the candidates' vectors")
         matrix = np.stack([vector for vector in chosen if vector is not None])
-        order = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=diversity.lambda_mult)
+        order = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=options.mmr_weight)
         groups = [groups[n] for n in order]
-    return [
-        _with_duplicates(hits[index], ids) if diversity.collapse_duplicates else hits[index]
-        for index, ids in groups[:k]
-    ]
+    return [_with_duplicates(hits[index], ids) if collapse else hits[index] for index, ids in groups[:k]]
 
 
 def _with_duplicates(hit: SearchHit, ids: list[str]) -> SearchHit:

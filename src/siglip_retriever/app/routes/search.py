@@ -1,18 +1,17 @@
-"""The web app's search routes: images for a text query, for an uploaded image, for a stored image.
+"""The web app's search routes: entries for a text query, for an uploaded image, for a stored image.
 
-- ``GET /api/search?q=&k=&min_probability=``: images matching a text query in any language, with
-  SigLIP's probability; ``diverse=true`` (with ``fetch_k`` and ``lambda_mult``) picks them by
-  maximal marginal relevance, ``collapse_duplicates=true`` gives one per group of duplicate
-  pictures (the others' ids in its ``metadata.duplicates``), as the search layer defines them
-  (:mod:`siglip_retriever.search.diversity`);
+- ``GET /api/search?q=``: images matching a text query in any language, with SigLIP's probability;
 - ``POST /api/similar``: images similar to an uploaded image (multipart field ``image``);
 - ``GET /api/images/{id}/similar``: images similar to a stored image, from its stored vector.
 
-The two similar routes take the same four diversity parameters (:func:`diversity_query`).
-
-The thresholds have the search layer's names, ``min_probability`` and ``min_similarity`` (the
-earlier ``min_prob`` and ``min_sim`` are still accepted, and left out of the OpenAPI document).
-Every hit and score comes from the service's
+All three take the search options as query parameters, every field of
+:class:`~siglip_retriever.search.options.SearchOptions` under its own name (``k``, ``kind``,
+``where`` as JSON, ``min_probability``, ``min_similarity``, ``diverse``, ``fetch_k``,
+``lambda_mult``, ``collapse_duplicates``), over the web's defaults
+(:data:`~siglip_retriever.search.options.WEB_DEFAULTS`). The parameters are made from the
+options' specs (:func:`search_options_query`), and checked by the search layer, so a wrong one
+gets the same words as in Python and the CLI (``422 invalid_request``, or ``422 k_too_large``
+above the server's ``max_k``). Every hit and score comes from the service's
 :class:`~siglip_retriever.search.retriever.Retriever`; :func:`hit_body` only gives a hit the
 :class:`~siglip_retriever.app.schemas.Hit` shape: the file's name instead of its path, and the
 URLs its picture and thumbnail are served at.
@@ -25,16 +24,16 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from siglip_retriever.app.errors import ApiError
 from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, UPLOAD_RESPONSES, SearchResponse
 from siglip_retriever.app.service import MultipartOnly, SearchService, ServiceDep
 from siglip_retriever.errors import MissingDependencyError
-from siglip_retriever.search.diversity import DEFAULT_LAMBDA_MULT, Diversity
+from siglip_retriever.search.options import KINDS, WEB_DEFAULTS, OptionSpec, option_specs, parse_where
 
 try:
     from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -44,114 +43,81 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
 
-__all__ = ["DiversityQuery", "diversity_query", "hit_body", "router"]
+__all__ = ["hit_body", "router", "search_options_query"]
 
 router = APIRouter()
 
-MinSimilarity = Annotated[
-    float | None, Query(ge=-1.0, le=1.0, description="Only hits with at least this cosine.")
-]
-EarlierMinSimilarity = Annotated[float | None, Query(ge=-1.0, le=1.0, include_in_schema=False)]
+_TYPES: dict[str, Any] = {
+    "count": int,
+    "probability": float,
+    "cosine": float,
+    "flag": bool,
+    "kind": str,
+    "filter": str,
+}
 
 
-@dataclass(frozen=True)
-class DiversityQuery:
-    """The diversity parameters of a search request, as given (see :func:`diversity_query`).
-
-    Example:
-        >>> from siglip_retriever.app.routes.search import DiversityQuery
-        >>> DiversityQuery(diverse=True, fetch_k=None, lambda_mult=None, collapse_duplicates=False).diverse
-        True
-    """
-
-    diverse: bool
-    fetch_k: int | None
-    lambda_mult: float | None
-    collapse_duplicates: bool
-
-    def resolve(self, service: SearchService, k: int) -> Diversity:
-        """The search layer's :class:`~siglip_retriever.search.diversity.Diversity` of these
-        parameters for ``k`` hits: ``fetch_k`` within the server's ``max_k`` (``422 k_too_large``
-        above it) and at least ``k``, ``lambda_mult`` 0.5 unless given.
-
-        Raises:
-            ApiError: ``fetch_k`` above the server's ``max_k``.
-        """
-        fetch_k = self.fetch_k
-        if fetch_k is not None:
-            limit = service.limits.max_k
-            if fetch_k > limit:
-                raise ApiError(422, "k_too_large", f"fetch_k is at most {limit}, not {fetch_k}", limit=limit)
-            fetch_k = max(fetch_k, k)
-        weight = self.lambda_mult if self.lambda_mult is not None else DEFAULT_LAMBDA_MULT
-        return Diversity(self.diverse, fetch_k, weight, self.collapse_duplicates)
+def _parameter(spec: OptionSpec) -> inspect.Parameter:
+    """One option as a query parameter: its type, its meaning and its range in the OpenAPI
+    document; the search layer checks the value (so the messages are its own)."""
+    default = getattr(WEB_DEFAULTS, spec.name)
+    schema: dict[str, Any] = {}
+    if spec.bounds is not None:
+        low, high = spec.bounds
+        schema = {"minimum": low} if spec.type == "count" else {"minimum": low, "maximum": high}
+    if spec.type == "kind":
+        schema = {"enum": list(KINDS)}
+    if default is not None:
+        schema["default"] = default
+    description = spec.help
+    if spec.type == "count":
+        description += " At most the server's max_k."
+    if spec.type == "filter":
+        description += " As JSON."
+    query = Query(description=description, json_schema_extra=schema or None)
+    annotation = Annotated[_TYPES[spec.type] | None, query]
+    return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
-def diversity_query(
-    diverse: Annotated[
-        bool,
-        Query(
-            description="Pick relevant and varied hits: maximal marginal relevance among the fetch_k nearest."
-        ),
-    ] = False,
-    fetch_k: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            description="With diverse: the nearest candidates to pick from (at most the server's max_k; "
-            "default: the larger of 20 and k; a value under k counts as k).",
-        ),
-    ] = None,
-    lambda_mult: Annotated[
-        float | None,
-        Query(
-            ge=0.0,
-            le=1.0,
-            description="With diverse: 1 ranks by relevance alone, 0 by diversity alone (default 0.5).",
-        ),
-    ] = None,
-    collapse_duplicates: Annotated[
-        bool,
-        Query(
-            description="One hit per group of duplicate pictures (the same perceptual hash); the "
-            "others' ids are listed in its metadata.duplicates."
-        ),
-    ] = False,
-) -> DiversityQuery:
-    """The diversity query parameters every search route takes (a FastAPI dependency): as the
-    search layer defines them (:mod:`siglip_retriever.search.diversity`). Without
-    ``diverse=true``, ``fetch_k`` and ``lambda_mult`` do nothing: a truthful schema cannot refuse
-    them, so they are accepted and ignored.
+def search_options_query() -> Callable[..., dict[str, Any]]:
+    """A FastAPI dependency that reads the search options of a request: every field of
+    :class:`~siglip_retriever.search.options.SearchOptions` as a query parameter, made from
+    :func:`~siglip_retriever.search.options.option_specs`; it returns those given (``where``
+    parsed from JSON).
 
     Example:
-        >>> from siglip_retriever.app.routes.search import diversity_query
-        >>> diversity_query(collapse_duplicates=True).collapse_duplicates
-        True
+        >>> from siglip_retriever.app.routes.search import search_options_query
+        >>> read = search_options_query()
+        >>> read(k=3, where='{"album": "2019"}', diverse=None)
+        {'k': 3, 'where': {'album': '2019'}}
     """
-    return DiversityQuery(diverse, fetch_k, lambda_mult, collapse_duplicates)
+
+    def read(**values: Any) -> dict[str, Any]:
+        given = {name: value for name, value in values.items() if value is not None}
+        if "where" in given:
+            given["where"] = parse_where(given["where"])
+        return given
+
+    read.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [_parameter(spec) for spec in option_specs()], return_annotation=dict
+    )
+    return read
 
 
-DiversityDep = Annotated[DiversityQuery, Depends(diversity_query)]
+OptionsDep = Annotated[dict[str, Any], Depends(search_options_query())]
 
 
 @router.get("/api/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
 def search(
     request: Request,
     service: ServiceDep,
-    diversity: DiversityDep,
+    options: OptionsDep,
     q: Annotated[str, Query(description="What the picture should show, in any language.")],
-    k: Annotated[int, Query(description="Number of hits (at most the server's max_k).")] = 12,
-    min_probability: Annotated[
-        float | None, Query(ge=0.0, le=1.0, description="Only hits with at least this probability.")
-    ] = None,
-    min_prob: Annotated[float | None, Query(ge=0.0, le=1.0, include_in_schema=False)] = None,
 ) -> dict[str, Any]:
-    """Images matching a text query, best first, with SigLIP's probability; optionally diverse, and
-    one per group of duplicate pictures."""
+    """Images matching a text query (or texts, with kind), best first, with SigLIP's probability;
+    optionally diverse, and one per group of duplicate pictures."""
     query = service.check_query(q)
-    count = service.check_k(k)
-    threshold = _one("min_probability", min_probability, min_prob)
-    hits = service.search_text(query, count, threshold, diversity.resolve(service, count))
+    hits = service.search_text(query, service.check_options(options))
     return _results(request, service, query, service.store.score_kind, hits)
 
 
@@ -165,20 +131,15 @@ def search(
 def similar(
     request: Request,
     service: ServiceDep,
-    diversity: DiversityDep,
+    options: OptionsDep,
     image: Annotated[UploadFile | str, File(description="The example image (a picture file).")],
-    k: Annotated[int, Query(description="Number of hits.")] = 12,
-    min_similarity: MinSimilarity = None,
-    min_sim: EarlierMinSimilarity = None,
 ) -> dict[str, Any]:
-    """Stored images similar to an uploaded one, ranked by cosine similarity; optionally diverse,
-    and one per group of duplicate pictures."""
-    count = service.check_k(k)
-    threshold = _one("min_similarity", min_similarity, min_sim)
-    options = diversity.resolve(service, count)
+    """Stored images similar to an uploaded one, ranked by cosine similarity (or captions, with
+    kind); optionally diverse, and one per group of duplicate pictures."""
+    checked = service.check_options(options)
     picture, name = service.decode_upload(image)
-    hits = service.similar_to_image(picture, count, threshold, options)
-    return _results(request, service, name, "cosine", hits)
+    hits = service.similar_to_image(picture, checked)
+    return _results(request, service, name, _score_kind(service, checked), hits)
 
 
 @router.get(
@@ -190,26 +151,18 @@ def similar(
 def similar_to_stored(
     request: Request,
     service: ServiceDep,
-    diversity: DiversityDep,
+    options: OptionsDep,
     image_id: str,
-    k: Annotated[int, Query(description="Number of hits.")] = 12,
-    min_similarity: MinSimilarity = None,
-    min_sim: EarlierMinSimilarity = None,
 ) -> dict[str, Any]:
     """Stored images similar to a stored one (itself left out), from its stored vector; optionally
     diverse, and one per group of duplicate pictures."""
-    threshold = _one("min_similarity", min_similarity, min_sim)
-    count = service.check_k(k)
-    hits = service.similar_to_id(image_id, count, threshold, diversity.resolve(service, count))
-    return _results(request, service, image_id, "cosine", hits)
+    hits = service.similar_to_id(image_id, service.check_options(options))
+    return _results(request, service, image_id, _score_kind(service, options), hits)
 
 
-def _one(name: str, value: float | None, earlier: float | None) -> float | None:
-    """A threshold given under its name or its earlier short name (not both, unless equal)."""
-    if value is not None and earlier is not None and value != earlier:
-        short = {"min_probability": "min_prob", "min_similarity": "min_sim"}[name]
-        raise ApiError(422, "invalid_request", f"give {name} or {short}, not both")
-    return value if value is not None else earlier
+def _score_kind(service: SearchService, options: dict[str, Any]) -> str:
+    """What an image query's hits are scored by: the cosine for images alone, else the model's."""
+    return "cosine" if options.get("kind", WEB_DEFAULTS.kind) == "image" else service.store.score_kind
 
 
 def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:

@@ -18,11 +18,10 @@ from __future__ import annotations
 from siglip_retriever.integrations.langchain.documents import image_content_blocks
 from siglip_retriever.integrations.langchain.embeddings import MODEL_ENV, SiglipEmbeddings
 from siglip_retriever.integrations.langchain.retriever import SiglipImageRetriever
-from siglip_retriever.integrations.langchain.vectorstore import SearchKind, SiglipVectorStore
+from siglip_retriever.integrations.langchain.vectorstore import SiglipVectorStore
 
 __all__ = [
     "MODEL_ENV",
-    "SearchKind",
     "SiglipEmbeddings",
     "SiglipImageRetriever",
     "SiglipVectorStore",

@@ -11,23 +11,50 @@ answered from the search layer's result cache.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, create_model
 
 from siglip_retriever.integrations.langchain.documents import hit_document
-from siglip_retriever.search.diversity import DEFAULT_LAMBDA_MULT, Diversity, DiversityOptions
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY
+from siglip_retriever.search.options import DEFAULTS, OptionSpec, SearchOptions, option_specs
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["SiglipImageRetriever"]
 
 
-class SiglipImageRetriever(BaseRetriever):
+_ANNOTATIONS: dict[str, Any] = {
+    "count": int,
+    "probability": float,
+    "cosine": float,
+    "flag": bool,
+    "kind": str,
+    "filter": dict[str, Any],
+}
+
+
+def _option_field(spec: OptionSpec) -> tuple[Any, Any]:
+    """A search option as a pydantic field: its type, default and meaning (the search layer checks
+    the value, so the errors are its own)."""
+    annotation = _ANNOTATIONS[spec.type]
+    if spec.default is None:
+        annotation = annotation | None
+    return annotation, Field(default=getattr(DEFAULTS, spec.name), description=spec.help)
+
+
+if TYPE_CHECKING:
+    _Retriever = BaseRetriever
+else:  # every search option a field, as LangChain's configurable_fields and serialisation want
+    _Retriever = create_model(
+        "_Retriever", __base__=BaseRetriever, **{spec.name: _option_field(spec) for spec in option_specs()}
+    )
+
+
+class SiglipImageRetriever(_Retriever):
     """Images for a query in any language, as LangChain ``Document`` objects.
 
     Each document's ``page_content`` is the image's caption (metadata ``caption_key``), else its
@@ -37,13 +64,16 @@ class SiglipImageRetriever(BaseRetriever):
     ``image_base64`` and ``image_mime_type`` (images stored from files only; PNG, JPEG, GIF and
     WebP are sent as they are, other formats as PNG).
 
-    ``k``, ``min_probability``, ``where``, ``include_image_base64`` and the diversity options can
-    be set per call: ``retriever.invoke(query, k=2)``, or inside a chain ``retriever.bind(k=2)``.
-    When nothing reaches ``min_probability`` the result is empty. Diverse results
-    (:mod:`siglip_retriever.search.diversity`): ``diverse=True`` picks the images by maximal
-    marginal relevance among the ``fetch_k`` nearest (``lambda_mult``: 1 the plain ranking, 0 the
-    most diverse); ``collapse_duplicates=True`` returns one image per group of duplicate pictures,
-    the others' ids in its metadata under ``duplicates``.
+    Search options: every field of :class:`~siglip_retriever.search.options.SearchOptions`
+    (``k``, ``kind``, ``where``, ``min_probability``, ``min_similarity``, ``diverse``,
+    ``fetch_k``, ``lambda_mult``, ``collapse_duplicates``) is a field of this retriever (made from
+    the options' specs; :attr:`options` gathers them), so it can be set by the constructor, by
+    ``configurable_fields`` and per call: ``retriever.invoke(query, k=2)``, or inside a chain
+    ``retriever.bind(k=2)``; ``include_image_base64`` can be set per call too.
+    When nothing reaches ``min_probability`` the result is empty. ``diverse=True`` picks the
+    images by maximal marginal relevance among the ``fetch_k`` nearest; ``collapse_duplicates=True``
+    returns one image per group of duplicate pictures, the others' ids in its metadata under
+    ``duplicates``.
 
     Example:
         >>> import tempfile
@@ -56,6 +86,8 @@ class SiglipImageRetriever(BaseRetriever):
         >>> Image.new("RGB", (40, 40), "red").save(path)
         >>> _ = store.add_images([path], metadatas=[{"caption": "a red square"}])
         >>> retriever = SiglipImageRetriever(store=store, k=2, include_image_base64=True)
+        >>> retriever.k, retriever.options.k
+        (2, 2)
         >>> doc = retriever.invoke("un carré rouge")[0]
         >>> doc.page_content, doc.metadata["image_mime_type"], 0 <= doc.metadata["probability"] <= 1
         ('a red square', 'image/png', True)
@@ -68,13 +100,6 @@ class SiglipImageRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: MultimodalStore = Field(description="The multimodal store to search.")
-    k: int = Field(default=4, gt=0, description="Number of images to return at most.")
-    min_probability: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Leave out images whose SigLIP probability is lower."
-    )
-    where: dict[str, Any] | None = Field(
-        default=None, description="Chroma `where` filter on the images' metadata."
-    )
     include_image_base64: bool = Field(
         default=False, description="Put the image (base64) and its mime type in each document's metadata."
     )
@@ -82,33 +107,31 @@ class SiglipImageRetriever(BaseRetriever):
         default=DEFAULT_CAPTION_KEY,
         description="Metadata key whose value, when present, is the page_content.",
     )
-    diverse: bool = Field(
-        default=False, description="Pick the images by maximal marginal relevance (MMR) among fetch_k."
-    )
-    fetch_k: int | None = Field(
-        default=None, gt=0, description="Candidates MMR picks from (default: max(20, k)); at least k."
-    )
-    lambda_mult: float = Field(
-        default=DEFAULT_LAMBDA_MULT,
-        ge=0.0,
-        le=1.0,
-        description="MMR's weight of relevance against diversity: 1 the plain ranking, 0 the most diverse.",
-    )
-    collapse_duplicates: bool = Field(
-        default=False,
-        description="One image per group of duplicate pictures (the others' ids: metadata 'duplicates').",
-    )
 
     _search: Retriever = PrivateAttr()
 
+    def __init__(self, **data: Any) -> None:
+        # the search options are checked by the search layer first, so that a bad one raises its
+        # ConfigurationError (not pydantic's ValidationError)
+        DEFAULTS.merged(**{spec.name: data[spec.name] for spec in option_specs() if spec.name in data})
+        super().__init__(**data)
+
     def model_post_init(self, context: Any, /) -> None:
-        self._search = Retriever(self.store)
+        self._search = self._retriever()
+
+    @property
+    def options(self) -> SearchOptions:
+        """The default search options: this retriever's option fields."""
+        return DEFAULTS.merged(**{spec.name: getattr(self, spec.name) for spec in option_specs()})
+
+    def _retriever(self) -> Retriever:
+        return Retriever(self.store, **self.options.as_kwargs())
 
     @property
     def search(self) -> Retriever:
         """The search this retriever goes through (one for its lifetime: its cache serves it)."""
-        if self._search.store is not self.store:  # the store was replaced after construction
-            self._search = Retriever(self.store)
+        if self._search.store is not self.store or self._search.options != self.options:
+            self._search = self._retriever()  # the store or the options were replaced
         return self._search
 
     def _get_relevant_documents(
@@ -116,29 +139,10 @@ class SiglipImageRetriever(BaseRetriever):
         query: str,
         *,
         run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        min_probability: float | None = None,
-        where: dict[str, Any] | None = None,
         include_image_base64: bool | None = None,
-        diverse: bool | None = None,
-        fetch_k: int | None = None,
-        lambda_mult: float | None = None,
-        collapse_duplicates: bool | None = None,
+        **options: Any,
     ) -> list[Document]:
-        defaults = Diversity(self.diverse, self.fetch_k, self.lambda_mult, self.collapse_duplicates)
-        diversity: DiversityOptions = {
-            "diverse": diverse,
-            "fetch_k": fetch_k,
-            "lambda_mult": lambda_mult,
-            "collapse_duplicates": collapse_duplicates,
-        }
-        hits = self.search.text_to_images(
-            query,
-            k=k if k is not None else self.k,
-            where=where if where is not None else self.where,
-            min_probability=min_probability if min_probability is not None else self.min_probability,
-            **defaults.merged(diversity).options(),
-        )
+        hits = self.search.search_text(query, **options)
         attach = self.include_image_base64 if include_image_base64 is None else include_image_base64
         return [hit_document(hit, caption_key=self.caption_key, attach_image=attach) for hit in hits]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, cast, get_args
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,19 +28,18 @@ from siglip_retriever.encoding.images import ImageInput
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.integrations.langchain.documents import hit_document, item_document
 from siglip_retriever.integrations.langchain.embeddings import SiglipEmbeddings
-from siglip_retriever.search.diversity import DEFAULT_FETCH_K, DEFAULT_LAMBDA_MULT
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
-from siglip_retriever.search.retriever import QueryKind, Retriever
+from siglip_retriever.search.options import UNSET, VECTOR_STORE_DEFAULTS, QueryKind, option_specs
+from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store.entries import content_id
 from siglip_retriever.store.store import DEFAULT_COLLECTION, MultimodalStore
 
-__all__ = ["SearchKind", "SiglipVectorStore"]
+__all__ = ["OPTION_NAMES", "SiglipVectorStore"]
 
-SearchKind = Literal["text", "image", "any"]
-"""What a search returns: stored texts, images, or both."""
-
-_SEARCH_OPTIONS = ("kind", "filter", "min_probability", "min_similarity", "collapse_duplicates")
-_MMR_OPTIONS = ("diverse", "fetch_k", "lambda_mult")  # set by the MMR methods
+OPTION_NAMES = {spec.name: "filter" if spec.name == "where" else spec.name for spec in option_specs()}
+"""The search layer's option names -> this vector store's: ``where`` is ``filter``, as LangChain's
+vector stores call it; the others keep their names."""
+_SEARCH_NAMES = {name: option for option, name in OPTION_NAMES.items()}
 
 
 class SiglipVectorStore(VectorStore):
@@ -57,24 +56,26 @@ class SiglipVectorStore(VectorStore):
     no calibrated probability (the sigmoid was trained on image-text pairs), so their relevance is
     the cosine similarity clipped to [0, 1].
 
-    Search options (keyword arguments of every search, and ``as_retriever(search_kwargs=...)``):
-    ``kind`` (``"text"``, ``"image"`` or ``"any"``), ``filter`` (a Chroma ``where`` filter on
-    metadata: LangChain's name for the ``where`` of the other front-ends), ``min_probability``
-    (image-text pairs), ``min_similarity`` (text-text and image-image pairs) and
-    ``collapse_duplicates`` (one document per group of duplicate pictures, the others' ids in its
-    metadata under ``duplicates``), as :class:`~siglip_retriever.search.retriever.Retriever`
-    defines them. :meth:`max_marginal_relevance_search` (``as_retriever(search_type="mmr")``)
-    takes them too, beside ``fetch_k`` and ``lambda_mult``. Images come back with the
+    Search options: the fields of :class:`~siglip_retriever.search.options.SearchOptions`, as
+    constructor defaults (over :data:`~siglip_retriever.search.options.VECTOR_STORE_DEFAULTS`:
+    texts, 4 hits), as keyword arguments of every search and in
+    ``as_retriever(search_kwargs=...)``: ``k``, ``kind`` (``"text"``, ``"image"`` or ``"any"``),
+    ``filter`` (a Chroma ``where`` filter on metadata: LangChain's name for the ``where`` of the
+    other front-ends, :data:`OPTION_NAMES`), ``min_probability`` (image-text pairs),
+    ``min_similarity`` (text-text and image-image pairs), ``diverse``, ``fetch_k`` and
+    ``lambda_mult`` (set by :meth:`max_marginal_relevance_search` and
+    ``as_retriever(search_type="mmr")``) and ``collapse_duplicates`` (one document per group of
+    duplicate pictures, the others' ids in its metadata under ``duplicates``). Images come back with the
     metadata every front-end gives them (``id``, ``uri``, ``kind``, ``rank``, ``similarity``,
     ``probability``) and their caption (metadata ``caption_key``) as ``page_content``; texts come
     back as they were added.
 
     Args:
         store: the store to read and write.
-        kind: what text queries search by default.
         caption_key: metadata key whose value, when present, is an image's ``page_content``.
         cache_size: results of this many recent searches are kept (see
             :mod:`siglip_retriever.search.cache`).
+        defaults: default search options (``kind="image"`` to search the pictures by default).
 
     Example:
         >>> from siglip_retriever import MultimodalStore, SiglipVectorStore
@@ -97,14 +98,14 @@ class SiglipVectorStore(VectorStore):
         self,
         store: MultimodalStore,
         *,
-        kind: SearchKind = "text",
         caption_key: str = DEFAULT_CAPTION_KEY,
         cache_size: int = 256,
+        **defaults: Any,
     ) -> None:
         self.store = store
-        self.kind = _check_kind(kind)
         self.caption_key = caption_key
-        self.retriever = Retriever(store, cache_size=cache_size)
+        options = VECTOR_STORE_DEFAULTS.merged(**_search_names(defaults, "SiglipVectorStore"))
+        self.retriever = Retriever(store, cache_size=cache_size, **options.as_kwargs())
         """The search this vector store goes through (one for its lifetime: its cache serves it)."""
         self._embeddings = SiglipEmbeddings(encoder=store.encoder)
 
@@ -174,15 +175,14 @@ class SiglipVectorStore(VectorStore):
         ids: list[str] | None = None,
         path: str | os.PathLike[str] | None = None,
         collection: str | None = None,
-        kind: SearchKind = "text",
-        **kwargs: Any,
+        **defaults: Any,
     ) -> SiglipVectorStore:
         """A store on ``embedding``'s encoder, holding ``texts``.
 
         On disk at ``path`` (collection ``collection`` or the default one), else in memory (a new
-        collection unless ``collection`` names one).
+        collection unless ``collection`` names one); ``defaults``: default search options.
         """
-        _no_options(kwargs, "from_texts")
+        _search_names(defaults, "from_texts")
         if not isinstance(embedding, SiglipEmbeddings):
             raise ConfigurationError(
                 f"SiglipVectorStore embeds with SigLIP; pass SiglipEmbeddings, not {type(embedding).__name__}"
@@ -193,59 +193,58 @@ class SiglipVectorStore(VectorStore):
             )
         else:
             store = MultimodalStore.in_memory(encoder=embedding.encoder, collection=collection)
-        vectors = cls(store, kind=kind)
+        vectors = cls(store, **defaults)
         vectors.add_texts(texts, metadatas, ids=ids)
         return vectors
 
     # -- searching -----------------------------------------------------------------------------
 
-    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+    def similarity_search(self, query: str, k: int = UNSET, **kwargs: Any) -> list[Document]:
         """Documents closest to a text query (stored texts unless ``kind`` says otherwise)."""
         return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
 
     def similarity_search_with_score(
-        self, query: str, k: int = 4, **kwargs: Any
+        self, query: str, k: int = UNSET, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """``(document, cosine similarity)`` pairs for a text query, best first."""
         hits = self._hits(self.retriever.text_vector(query), "text", k, kwargs)
         return [(self._document(hit), hit.similarity) for hit in hits]
 
     def similarity_search_by_vector(
-        self, embedding: list[float], k: int = 4, **kwargs: Any
+        self, embedding: list[float], k: int = UNSET, **kwargs: Any
     ) -> list[Document]:
         """Documents closest to a SigLIP vector (from :attr:`embeddings`); whether it was made from a
         text or an image is not known, so no hit has a probability."""
         return [self._document(hit) for hit in self._hits(np.asarray(embedding), None, k, kwargs)]
 
-    def similarity_search_by_image(
-        self, image: ImageInput, k: int = 4, *, kind: SearchKind = "image", **kwargs: Any
-    ) -> list[Document]:
-        """Documents closest to an image: similar images by default, ``kind="text"`` for captions."""
-        hits = self._hits(self.retriever.image_vector(image), "image", k, {**kwargs, "kind": kind})
+    def similarity_search_by_image(self, image: ImageInput, k: int = UNSET, **kwargs: Any) -> list[Document]:
+        """Documents closest to an image: similar images by default (``kind="image"`` unless
+        given), ``kind="text"`` for captions."""
+        hits = self._hits(self.retriever.image_vector(image), "image", k, {"kind": "image", **kwargs})
         return [self._document(hit) for hit in hits]
 
     async def asimilarity_search_by_image(
-        self, image: ImageInput, k: int = 4, *, kind: SearchKind = "image", **kwargs: Any
+        self, image: ImageInput, k: int = UNSET, **kwargs: Any
     ) -> list[Document]:
         """Like :meth:`similarity_search_by_image`, in a worker thread."""
-        return await asyncio.to_thread(self.similarity_search_by_image, image, k, kind=kind, **kwargs)
+        return await asyncio.to_thread(self.similarity_search_by_image, image, k, **kwargs)
 
     def max_marginal_relevance_search(
         self,
         query: str,
-        k: int = 4,
-        fetch_k: int = DEFAULT_FETCH_K,
-        lambda_mult: float = DEFAULT_LAMBDA_MULT,
-        filter: dict[str, Any] | None = None,
+        k: int = UNSET,
+        fetch_k: int | None = UNSET,
+        lambda_mult: float | None = UNSET,
+        filter: dict[str, Any] | None = UNSET,
         **kwargs: Any,
     ) -> list[Document]:
         """Documents for a text query picked by maximal marginal relevance: ``k`` among the
-        ``fetch_k`` nearest, ``lambda_mult`` from 0 (most diverse) to 1 (the plain ranking).
+        ``fetch_k`` nearest (default: 20, or ``k`` if larger), ``lambda_mult`` from 0 (most
+        diverse) to 1 (the plain ranking; default 0.5).
 
         The search layer picks them (:func:`~siglip_retriever.search.diversity.maximal_marginal_relevance`,
         as ``langchain_core``'s); each document keeps its true scores in its metadata. Options as
-        :meth:`similarity_search` (``kind``, ``min_probability``, ``min_similarity``,
-        ``collapse_duplicates``).
+        :meth:`similarity_search`.
 
         Raises:
             ConfigurationError: ``fetch_k`` is smaller than ``k``, ``lambda_mult`` is not in
@@ -264,10 +263,10 @@ class SiglipVectorStore(VectorStore):
     def max_marginal_relevance_search_by_vector(
         self,
         embedding: list[float],
-        k: int = 4,
-        fetch_k: int = DEFAULT_FETCH_K,
-        lambda_mult: float = DEFAULT_LAMBDA_MULT,
-        filter: dict[str, Any] | None = None,
+        k: int = UNSET,
+        fetch_k: int | None = UNSET,
+        lambda_mult: float | None = UNSET,
+        filter: dict[str, Any] | None = UNSET,
         **kwargs: Any,
     ) -> list[Document]:
         """Like :meth:`max_marginal_relevance_search`, from a SigLIP vector (no hit has a
@@ -298,30 +297,23 @@ class SiglipVectorStore(VectorStore):
     def _hits(
         self, vector: npt.ArrayLike, query_kind: QueryKind | None, k: int, options: Mapping[str, Any]
     ) -> list[SearchHit]:
-        """The search, with LangChain's option names mapped to the search layer's (``filter`` is
-        ``where``)."""
-        unknown = set(options) - {*_SEARCH_OPTIONS, *_MMR_OPTIONS}
-        _no_options({name: options[name] for name in unknown}, "search")
-        kind = _check_kind(options.get("kind", self.kind))
-        return self.retriever.by_vector(
-            vector,
-            query_kind=query_kind,
-            kind=None if kind == "any" else kind,
-            k=k,
-            where=options.get("filter"),
-            min_probability=options.get("min_probability"),
-            min_similarity=options.get("min_similarity"),
-            collapse_duplicates=options.get("collapse_duplicates"),
-            diverse=options.get("diverse"),
-            fetch_k=options.get("fetch_k"),
-            lambda_mult=options.get("lambda_mult"),
-        )
+        """The search, with LangChain's option names (:data:`OPTION_NAMES`) mapped to the search
+        layer's."""
+        given = _search_names({**options, "k": k}, "search")
+        return self.retriever.by_vector(vector, query_kind=query_kind, **given)
 
 
-def _check_kind(kind: Any) -> SearchKind:
-    if kind not in get_args(SearchKind):
-        raise ConfigurationError(f"kind must be 'text', 'image' or 'any', not {kind!r}")
-    return cast(SearchKind, kind)
+def _search_names(options: Mapping[str, Any], method: str) -> dict[str, Any]:
+    """Search options under LangChain's names -> the search layer's.
+
+    Raises:
+        ConfigurationError: an option this vector store does not know.
+    """
+    unknown = sorted(set(options) - set(_SEARCH_NAMES))
+    if unknown:
+        known = ", ".join(sorted(_SEARCH_NAMES))
+        raise ConfigurationError(f"{method} got unknown options {unknown}; the search options are {known}")
+    return {_SEARCH_NAMES[name]: value for name, value in options.items()}
 
 
 def _no_options(options: Mapping[str, Any], method: str) -> None:

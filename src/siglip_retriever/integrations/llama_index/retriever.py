@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.image_retriever import BaseImageRetriever
-from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle
+from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle, TextNode
 
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
-from siglip_retriever.search.retriever import Retriever, SearchOptions
-from siglip_retriever.store.entries import MTIME, SIZE
+from siglip_retriever.search.options import SearchKwargs
+from siglip_retriever.search.retriever import Retriever
+from siglip_retriever.store.metadata import MTIME, SIZE
 from siglip_retriever.store.store import MultimodalStore
 
 if TYPE_CHECKING:
@@ -78,15 +79,15 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         exclude_self: in image-to-image search, leave out the query image itself.
         caption_key: metadata key whose value becomes the node's text.
         callback_manager: LlamaIndex callback manager.
-        search: the search's options, as :class:`~siglip_retriever.search.retriever.Retriever`
-            takes them: ``k`` (images at most, default 4), ``min_probability`` (text-to-image
-            hits; when none passes, the result is empty), ``min_similarity`` (image-to-image
-            hits), ``where`` (a Chroma filter on the images' metadata), ``cache_size``, and the
-            diversity options (:mod:`siglip_retriever.search.diversity`): ``diverse`` (pick the
-            images by maximal marginal relevance among the ``fetch_k`` nearest, ``lambda_mult``
-            from 0, the most diverse, to 1, the plain ranking) and ``collapse_duplicates`` (one
-            image per group of duplicate pictures, the others' ids in its metadata under
-            ``duplicates``).
+        cache_size: results of this many recent searches are kept.
+        search: the search options, the fields of
+            :class:`~siglip_retriever.search.options.SearchOptions`: ``k`` (default 4), ``kind``
+            (``"image"`` by default; stored texts come back as ``TextNode``), ``where`` (a
+            Chroma filter on the entries' metadata), ``min_probability`` (text-to-image hits;
+            when none passes, the result is empty), ``min_similarity`` (image-to-image hits),
+            ``diverse``, ``fetch_k`` and ``lambda_mult`` (maximal marginal relevance) and
+            ``collapse_duplicates`` (one image per group of duplicate pictures, the others' ids
+            in its metadata under ``duplicates``).
 
     Example:
         >>> import tempfile
@@ -115,10 +116,11 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         exclude_self: bool = True,
         caption_key: str = DEFAULT_CAPTION_KEY,
         callback_manager: CallbackManager | None = None,
-        **search: Unpack[SearchOptions],
+        cache_size: int = 256,
+        **search: Unpack[SearchKwargs],
     ) -> None:
         super().__init__(callback_manager=callback_manager)
-        self.search = Retriever(store, **search)
+        self.search = Retriever(store, cache_size=cache_size, **search)
         """The search this retriever goes through (one for its lifetime: its cache serves it)."""
         self.exclude_self = exclude_self
         self.caption_key = caption_key
@@ -130,8 +132,8 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
 
     @property
     def where(self) -> dict[str, Any] | None:
-        """The Chroma ``where`` filter on the images' metadata."""
-        return self.search.where
+        """The Chroma ``where`` filter on the entries' metadata."""
+        return dict(self.search.options.where) if self.search.options.where is not None else None
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if query_bundle.image_path:
@@ -142,13 +144,13 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         return await asyncio.to_thread(self._retrieve, query_bundle)
 
     def _text_to_image_retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self.search.text_to_images(query_bundle.query_str)
+        hits = self.search.search_text(query_bundle.query_str)
         return [self._node(hit) for hit in hits]
 
     def _image_to_image_retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if not query_bundle.image_path:
             raise ConfigurationError("image-to-image retrieval needs QueryBundle(image_path=...)")
-        hits = self.search.image_to_images(query_bundle.image_path, exclude_self=self.exclude_self)
+        hits = self.search.search_image(query_bundle.image_path, exclude_self=self.exclude_self)
         return [self._node(hit) for hit in hits]
 
     async def _atext_to_image_retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -158,6 +160,9 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         return await asyncio.to_thread(self._image_to_image_retrieve, query_bundle)
 
     def _node(self, hit: SearchHit) -> NodeWithScore:
+        if hit.kind == "text":
+            text = TextNode(id_=hit.id, text=hit.text or "", metadata=hit.result_metadata())
+            return NodeWithScore(node=text, score=hit.score)
         node = StoredImageNode(
             id_=hit.id,
             text=hit.caption(self.caption_key) or "",
