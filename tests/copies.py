@@ -7,7 +7,8 @@ import numpy as np
 from PIL import Image
 
 from siglip_retriever.store import MultimodalStore
-from siglip_retriever.store.fingerprints import PHASH_KEY, fingerprint
+from siglip_retriever.store.fingerprints import fingerprint
+from siglip_retriever.store.metadata import PHASH
 
 SIZES = (64, 61, 58)
 """The sizes each picture is stored at: one group of 3 entries per picture."""
@@ -33,7 +34,7 @@ def store_copies(store: MultimodalStore, pictures: int = 8, unhashed: int = 4) -
             copy = picture.resize((size, size))
             ids.append(f"img-{n}-{size}")
             copies.append(copy)
-            metadatas.append({"kind": "image", PHASH_KEY: fingerprint(copy)})
+            metadatas.append({"kind": "image", PHASH: fingerprint(copy)})
             group.add(f"img-{n}-{size}")
         groups.append(group)
     for n in range(unhashed):

@@ -9,12 +9,12 @@ import pytest
 
 from siglip_retriever.cli.output import hits_table
 from siglip_retriever.search.hits import SearchHit
-from siglip_retriever.store.fingerprints import paths_value
+from siglip_retriever.store.files import StoredFile, paths_value
 from tests.helpers import run_cli
 
 
 def test_the_hits_table_counts_identical_files_and_copies(capsys: pytest.CaptureFixture[str]) -> None:
-    files = paths_value([("/p/a.jpg", 1, 9), ("/q/a.jpg", 2, 9), ("/r/a.jpg", 3, 9)])
+    files = paths_value([StoredFile(f"/{d}/a.jpg", 9, n) for n, d in enumerate("pqr", 1)])
     hits = [
         SearchHit("img-1", "image", "/p/a.jpg", None, {"paths": files, "duplicates": ["img-2"]}, 0.3, 0.9, 1),
         SearchHit("img-3", "image", "/p/b.jpg", None, {"duplicates": []}, 0.2, 0.5, 2),

@@ -12,7 +12,7 @@ from PIL import Image
 from siglip_retriever import MultimodalStore, Retriever
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.search.hits import RESULT_KEYS, SearchHit
-from siglip_retriever.store.fingerprints import StoredFile
+from siglip_retriever.store.files import StoredFile
 from tests.helpers import photo_like
 
 
@@ -31,7 +31,7 @@ def test_a_hit_names_every_file_of_its_picture(tiny_encoder: SiglipEncoder, tmp_
     hit = hits[expected[0]]
     assert [f.path for f in hit.paths] == expected and hit.uri == expected[0]
     assert all(isinstance(f, StoredFile) and f.size == (folder / "b.png").stat().st_size for f in hit.paths)
-    assert hit.paths[0].modified == (folder / "b.png").stat().st_mtime_ns / 1e9
+    assert hit.paths[0].mtime_ns == (folder / "b.png").stat().st_mtime_ns
     assert hit.result_metadata()["paths"] == expected
     assert set(RESULT_KEYS) <= set(hit.result_metadata())
     assert hit.to_dict()["paths"] == expected
@@ -47,5 +47,6 @@ def test_a_hit_names_every_file_of_its_picture(tiny_encoder: SiglipEncoder, tmp_
 def test_a_hit_of_an_older_entry_names_its_uri() -> None:
     meta = {"uri": "/p/a.jpg", "mtime_ns": 1_500_000_000_000_000_000, "file_size": 9}
     hit = SearchHit("img-1", "image", "/p/a.jpg", None, meta)
-    assert hit.paths == [StoredFile("/p/a.jpg", 9, 1.5e9)]
+    assert hit.paths == [StoredFile("/p/a.jpg", 9, 1_500_000_000_000_000_000)]
+    assert hit.paths[0].modified == 1.5e9
     assert hit.result_metadata()["paths"] == ["/p/a.jpg"]

@@ -180,7 +180,7 @@ def test_ray_keeps_every_file_of_a_picture_as_local_indexing_does(
     """Copies added, moved and deleted between runs, and an older store completed: Ray and local
     indexing write the same entries, files (``paths``) and facts, and report the same."""
     from siglip_retriever.store.distributed import index_distributed
-    from siglip_retriever.store.fingerprints import stored_files
+    from siglip_retriever.store.files import stored_files
 
     local = _store(chroma_server, tiny_siglip_dir, "local-copies")
     distributed = _store(chroma_server, tiny_siglip_dir, "ray-copies")
@@ -420,3 +420,4 @@ def test_filesystem_files_that_cannot_be_read_are_reported_with_their_uri(
     with pytest.raises(ConfigurationError, match=r"pyarrow\.fs\.FileSystem"):
         index_distributed(store, "photos", filesystem="not a filesystem")
     assert store.count() == 0
+

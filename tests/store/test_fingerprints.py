@@ -1,33 +1,21 @@
-"""Picture fingerprints and the facts entries record (store/fingerprints.py): copies of a picture
-stay within a few bits, distinct photo-like pictures are far apart, and the metadata readers
-take what indexing writes and shrug off what it never writes."""
+"""Picture fingerprints (store/fingerprints.py): copies of a picture stay within a few bits,
+distinct photo-like pictures are far apart."""
 
 from __future__ import annotations
 
 import io
 import itertools
-import json
 
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 
-from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.errors import ConfigurationError, ImageLoadError
+from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.fingerprints import (
-    PATHS_KEY,
     SAME_PICTURE_BITS,
-    PictureFacts,
-    StoredFile,
-    exif_taken,
-    file_records,
-    files_metadata,
     fingerprint,
     hash_distance,
-    paths_value,
-    picture_facts,
-    picture_facts_of,
-    prepare_picture,
-    stored_files,
+    is_fingerprint,
+    rgb_fingerprint,
 )
 from tests.helpers import photo_like
 
@@ -77,6 +65,8 @@ def test_a_fingerprint_is_16_lowercase_hex_digits(originals: list[tuple[Image.Im
     picture = originals[0][0]
     assert fingerprint(picture) == originals[0][1]  # deterministic
     assert fingerprint(picture.convert("RGBA")) == originals[0][1]  # as shown: RGB
+    assert rgb_fingerprint(picture) == originals[0][1]  # an RGB picture as it is
+    assert all(is_fingerprint(code) for _, code in originals)
 
 
 @pytest.mark.parametrize("change", sorted(COPIES))
@@ -103,74 +93,10 @@ def test_distinct_pictures_are_far_apart(originals: list[tuple[Image.Image, str]
 
 @pytest.mark.parametrize("bad", ["", "abc", "g" * 16, "0" * 17, None, 12])
 def test_hash_distance_refuses_what_is_not_a_fingerprint(bad: object) -> None:
+    assert not is_fingerprint(bad)
     with pytest.raises(ConfigurationError, match="not a picture fingerprint"):
         hash_distance("0" * 16, bad)  # type: ignore[arg-type]
     assert hash_distance("FFFFFFFFFFFFFFFF", "0" * 16) == 64
-
-
-def test_the_exif_date_is_iso_8601_text() -> None:
-    exif = Image.Exif()
-    assert exif_taken(exif) is None
-    exif.get_ifd(0x8769)[0x9003] = "2019:07:14 16:02:11"
-    assert exif_taken(exif) == "2019-07-14T16:02:11"
-    exif.get_ifd(0x8769)[0x9011] = "+02:00"
-    assert exif_taken(exif) == "2019-07-14T16:02:11+02:00"
-    for nonsense in ("0000:00:00 00:00:00", "    :  :     :  :  ", "yesterday", "2019:13:01 10:00:00"):
-        exif.get_ifd(0x8769)[0x9003] = nonsense
-        assert exif_taken(exif) is None, nonsense
-
-
-def test_measured_and_prepared_facts_agree(tiny_encoder: SiglipEncoder) -> None:
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    exif.get_ifd(0x8769)[0x9003] = "2021:01:02 03:04:05"
-    buffer = io.BytesIO()
-    photo_like(3, (200, 120)).save(buffer, "JPEG", quality=90, exif=exif.tobytes())
-    data = buffer.getvalue()
-    preparer = tiny_encoder.image_preparer()
-    prepared, facts = prepare_picture(preparer, data)
-    assert (facts.width, facts.height, facts.taken) == (120, 200, "2021-01-02T03:04:05")  # turned by EXIF
-    assert (prepared.width, prepared.height) == (120, 200)
-    assert picture_facts_of(preparer, data) == facts
-    # the fingerprint of the picture as decoded for the model is that of the picture itself, or close
-    original = Image.open(io.BytesIO(data))
-    shown = ImageOps.exif_transpose(original).convert("RGB")
-    assert (shown.width, shown.height, exif_taken(original.getexif())) == (120, 200, "2021-01-02T03:04:05")
-    assert facts.phash is not None
-    assert hash_distance(facts.phash, fingerprint(shown)) <= 4
-    with pytest.raises(ImageLoadError):
-        prepare_picture(preparer, b"not a picture")
-
-
-def test_picture_facts_read_what_indexing_writes() -> None:
-    facts = PictureFacts("00ff00ff00ff00ff", 640, 480, "2019-07-14T16:02:11")
-    assert picture_facts(facts.metadata()) == facts
-    assert picture_facts({}) == PictureFacts(None, None, None, None)
-    assert picture_facts(None) == PictureFacts(None, None, None, None)
-    odd = {"phash": "not hex", "width": "640", "height": True, "taken": ""}
-    assert picture_facts(odd) == PictureFacts(None, None, None, None)
-    assert picture_facts({"phash": "00FF00FF00FF00FF"}).phash == "00ff00ff00ff00ff"
-
-
-def test_stored_files_primary_first_and_old_entries() -> None:
-    records = [("/p/a.jpg", 1_600_000_000_000_000_000, 10), ("/q/b.jpg", 1_700_000_000_500_000_000, 10)]
-    meta = files_metadata(records)
-    assert meta["uri"] == "/p/a.jpg" and json.loads(meta[PATHS_KEY])[1]["path"] == "/q/b.jpg"
-    assert file_records(meta) == records
-    assert stored_files(meta) == [
-        StoredFile("/p/a.jpg", 10, 1.6e9),
-        StoredFile("/q/b.jpg", 10, 1.7000000005e9),
-    ]
-    # an entry written before paths were recorded: its uri alone
-    assert file_records({"uri": "/p/a.jpg", "mtime_ns": 5, "file_size": 9}) == [("/p/a.jpg", 5, 9)]
-    # an unreadable paths value falls back to the uri; entries from no file have none
-    assert file_records({"uri": "/p/a.jpg", "mtime_ns": 5, "file_size": 9, PATHS_KEY: "{oops"}) == [
-        ("/p/a.jpg", 5, 9)
-    ]
-    assert stored_files({"kind": "image"}) == [] and stored_files(None) == []
-    assert file_records({PATHS_KEY: paths_value([("/p/é ü.jpg", 1, 2)])}) == [("/p/é ü.jpg", 1, 2)]
-    with pytest.raises(ConfigurationError, match="cannot be empty"):
-        files_metadata([])
 
 
 def test_importing_the_package_loads_no_imagehash() -> None:

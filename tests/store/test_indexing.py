@@ -16,7 +16,7 @@ from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import PreparedImage, SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store import indexing
-from siglip_retriever.store.fingerprints import PictureFacts
+from siglip_retriever.store.facts import PictureFacts
 from tests.helpers import random_pictures
 
 
@@ -244,3 +244,4 @@ def test_chunked_decisions_match_whole_batch_decisions(
     moved = {name: status for name, _, status in chunked[1]["skipped"]}
     assert moved["a-moved.jpg"] == "moved"
     assert moved["img00.jpg"] == "duplicate"  # now the same picture as img12
+

@@ -13,16 +13,10 @@ from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.store.entries import FACTS
-from siglip_retriever.store.fingerprints import (
-    PATHS_KEY,
-    PHASH_KEY,
-    TAKEN_KEY,
-    files_metadata,
-    picture_facts,
-    picture_facts_of,
-    stored_files,
-)
+from siglip_retriever.store.facts import picture_facts, picture_facts_of
+from siglip_retriever.store.files import StoredFile, files_metadata, stored_files
+from siglip_retriever.store.metadata import FACTS, KIND, PATHS, PHASH, TAKEN
+from siglip_retriever.store.report import IndexReport
 from tests.helpers import assert_same_store, photo_like, snapshot
 
 
@@ -35,12 +29,21 @@ def _save(path: Path, seed: int) -> Path:
 def _files(store: MultimodalStore) -> dict[str, list[str]]:
     """Each entry's files, by the name of its primary file, as paths relative to the folder."""
     out = {}
-    for item in store.get(where={"kind": "image"}):
+    for item in store.get(where={KIND: "image"}):
         names = [f.path for f in stored_files(item.metadata)]
         assert item.uri == names[0]  # the primary is the entry's uri
         assert names == sorted(names)
         out[Path(names[0]).name] = names
     return out
+
+
+def _picture_and_copy(encoder: SiglipEncoder, tmp_path: Path) -> tuple[Path, MultimodalStore, IndexReport]:
+    """A folder holding ``a.png`` and its copy ``b.png``, indexed into a new store, and the report."""
+    root = tmp_path / "photos"
+    _save(root / "a.png", 1)
+    shutil.copy(root / "a.png", root / "b.png")
+    store = MultimodalStore.in_memory(encoder=encoder)
+    return root, store, store.index_folder(root)
 
 
 def _clean(encoder: SiglipEncoder, folder: Path) -> MultimodalStore:
@@ -134,11 +137,7 @@ def test_copies_added_moved_and_deleted_between_runs(
 def test_a_copy_moved_without_remove_missing_leaves_its_old_path(
     tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
-    root = tmp_path / "photos"
-    _save(root / "a.png", 1)
-    shutil.copy(root / "a.png", root / "b.png")
-    store = MultimodalStore.in_memory(encoder=tiny_encoder)
-    first = store.index_folder(root)
+    root, store, first = _picture_and_copy(tiny_encoder, tmp_path)
     assert [f.status for f in first.skipped] == ["duplicate"]
     assert first.skipped[0].detail == "same picture as another file"
     (root / "b.png").rename(root / "c.png")
@@ -158,18 +157,15 @@ def test_a_copy_moved_without_remove_missing_leaves_its_old_path(
 def test_the_same_path_in_two_entries_is_repaired(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
     """A run killed between writing a changed file's new entry and updating the old one leaves the
     path in both: the next run keeps it in the new one only, and the old one keeps its other file."""
-    root = tmp_path / "photos"
-    _save(root / "a.png", 1)
-    shutil.copy(root / "a.png", root / "b.png")
-    store = MultimodalStore.in_memory(encoder=tiny_encoder)
-    old = store.index_folder(root).added[0].id
+    root, store, first = _picture_and_copy(tiny_encoder, tmp_path)
+    old = first.added[0].id
     _save(root / "b.png", 2)
     store.index_folder(root)
     stale = store.get([old])[0].metadata
-    both = [(str((root / n).resolve()), 1, 1) for n in ("a.png", "b.png")]
+    both = [StoredFile(str((root / n).resolve()), 1, 1) for n in ("a.png", "b.png")]
     store.update_file_facts([old], [files_metadata(both)])  # b.png in both entries again
     assert len(store.index_folder(root).skipped) == 2
-    assert store.get([old])[0].metadata[PATHS_KEY] == stale[PATHS_KEY]
+    assert store.get([old])[0].metadata[PATHS] == stale[PATHS]
     assert_same_store(snapshot(store), snapshot(_clean(tiny_encoder, root)))
 
 
@@ -194,17 +190,13 @@ def test_indexing_records_each_pictures_facts(tiny_encoder: SiglipEncoder, tmp_p
         assert picture_facts(item.metadata) == picture_facts_of(preparer, root / name), name
     turned = picture_facts(items["turned.jpg"].metadata)
     assert (turned.width, turned.height, turned.taken) == (80, 120, "2019-07-14T16:02:11")
-    assert TAKEN_KEY not in items["plain.png"].metadata  # no EXIF date: no key
+    assert TAKEN not in items["plain.png"].metadata  # no EXIF date: no key
 
 
 def test_add_images_records_facts_and_keeps_the_other_files(
     tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
-    root = tmp_path / "photos"
-    _save(root / "a.png", 1)
-    shutil.copy(root / "a.png", root / "b.png")
-    store = MultimodalStore.in_memory(encoder=tiny_encoder)
-    store.index_folder(root)
+    root, store, _ = _picture_and_copy(tiny_encoder, tmp_path)
     [key] = store.add_images([root / "b.png"])
     assert [Path(f.path).name for f in stored_files(store.get([key])[0].metadata)] == ["a.png", "b.png"]
     [key] = store.add_images([(root / "a.png").read_bytes()])  # the same content, from bytes
@@ -228,9 +220,9 @@ def test_an_older_store_gets_facts_and_paths_without_embedding(
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
     store.index_folder(root)
     for item in store.get():  # as version 2 left them: the uri alone
-        old = {PHASH_KEY: None, TAKEN_KEY: None, PATHS_KEY: None, FACTS: 2}
+        old = {PHASH: None, TAKEN: None, PATHS: None, FACTS: 2}
         store.collection.update(ids=[item.id], metadatas=[old])
-    assert all(PHASH_KEY not in i.metadata and PATHS_KEY not in i.metadata for i in store.get())
+    assert all(PHASH not in i.metadata and PATHS not in i.metadata for i in store.get())
     before = sum(embedded)
     report = store.index_folder(root)
     assert sum(embedded) == before and report.embedded == 0
@@ -244,7 +236,7 @@ def test_a_broken_paths_value_is_read_as_the_uri(tiny_encoder: SiglipEncoder, tm
     _save(root / "a.png", 1)
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
     [added] = store.index_folder(root).added
-    store.collection.update(ids=[added.id], metadatas=[{PATHS_KEY: "[{not json"}])
+    store.collection.update(ids=[added.id], metadatas=[{PATHS: "[{not json"}])
     assert [f.path for f in stored_files(store.get([added.id])[0].metadata)] == [added.path]
     report = store.index_folder(root)
     assert [f.status for f in report.skipped] == ["unchanged"] and report.embedded == 0

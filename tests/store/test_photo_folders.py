@@ -13,7 +13,7 @@ import pytest
 from siglip_retriever import MultimodalStore
 from siglip_retriever.demo.pictures import render
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from siglip_retriever.store.entries import FACTS, FACTS_VERSION
+from siglip_retriever.store.metadata import FACTS, FACTS_VERSION, HEIGHT, WIDTH
 from siglip_retriever.store.report import IndexReport
 from tests.helpers import half_and_half, run_cli, save_photo
 
@@ -137,7 +137,7 @@ def test_an_old_store_is_corrected_without_embedding_again(
     before = {item.id: item.vector for item in store.get(include_vectors=True)}
     # as version 0.2 left it: the decoded size (40x30 for a 1600x1200 JPEG), no facts version
     for item in store.get():
-        store.collection.update(ids=[item.id], metadatas=[{"width": 40, "height": 30, FACTS: None}])
+        store.collection.update(ids=[item.id], metadatas=[{WIDTH: 40, HEIGHT: 30, FACTS: None}])
     assert set(_sizes(store).values()) == {(40, 30)}
 
     def no_model(*args: Any, **kwargs: Any) -> Any:
@@ -163,7 +163,7 @@ def test_a_touched_old_entry_is_corrected_by_the_next_run(
     store = MultimodalStore.in_memory(encoder=tiny_encoder, collection="touched")
     store.index_folder(folder)
     (item,) = store.get()
-    store.collection.update(ids=[item.id], metadatas=[{"width": 40, "height": 30, FACTS: None}])
+    store.collection.update(ids=[item.id], metadatas=[{WIDTH: 40, HEIGHT: 30, FACTS: None}])
     path.touch()  # a touched file keeps its entry (and its facts' version) ...
     assert store.index_folder(folder).skipped[0].status == "unchanged"
     assert store.index_folder(folder).refreshed == 1  # ... until the next run corrects it

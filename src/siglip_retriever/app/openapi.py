@@ -12,17 +12,14 @@ was started with; :func:`install` makes the app's ``/openapi.json`` carry them, 
   exactly one ``{}`` (:data:`TEMPLATE_PATTERN <siglip_retriever.app.schemas.TEMPLATE_PATTERN>`);
 - ``image``: a required picture file, of one of :data:`PICTURE_TYPES` (the form's ``encoding``).
 
-Example:
-    >>> import tempfile
-    >>> from fastapi.testclient import TestClient
-    >>> from siglip_retriever import MultimodalStore
-    >>> from siglip_retriever.app import Limits, create_app
-    >>> from siglip_retriever.tiny import build_checkpoint
-    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-    >>> document = TestClient(create_app(store, limits=Limits(max_k=20)), base_url="http://127.0.0.1").get("/openapi.json").json()
-    >>> k = next(p for p in document["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "k")
-    >>> k["schema"]["minimum"], k["schema"]["maximum"]
-    (1, 20)
+Example (what :func:`install` does to the document FastAPI writes; ``create_app`` installs it):
+    >>> from siglip_retriever.app.limits import Limits
+    >>> k = {"name": "k", "schema": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}
+    >>> document = {"paths": {"/api/search": {"get": {"parameters": [k]}}}}
+    >>> with_limits(document, Limits(max_k=20)) is document
+    True
+    >>> k["schema"]
+    {'type': 'integer', 'minimum': 1, 'maximum': 20}
 """
 
 from __future__ import annotations

@@ -19,11 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from siglip_retriever.store.fingerprints import PATHS_KEY, StoredFile, stored_files
+from siglip_retriever.store.files import StoredFile, stored_files
+from siglip_retriever.store.metadata import KIND, PATHS, URI
 
 __all__ = ["DEFAULT_CAPTION_KEY", "RESULT_KEYS", "SearchHit"]
 
-RESULT_KEYS = ("id", "uri", "kind", "rank", "similarity", "probability")
+RESULT_KEYS = ("id", URI, KIND, "rank", "similarity", "probability")
 """The metadata keys every front-end's results carry, besides the entry's own metadata."""
 
 DEFAULT_CAPTION_KEY = "caption"
@@ -98,15 +99,15 @@ class SearchHit:
         """The entry's metadata with :data:`RESULT_KEYS` (``id``, ``uri``, ``kind``, ``rank``,
         ``similarity``, ``probability``) set from the hit, and for an image from files ``paths``:
         the list of every file holding it, primary first."""
-        metadata = {k: v for k, v in self.metadata.items() if k != PATHS_KEY}
+        metadata = {k: v for k, v in self.metadata.items() if k != PATHS}
         files = self.paths
         if files:
-            metadata[PATHS_KEY] = [file.path for file in files]
+            metadata[PATHS] = [file.path for file in files]
         return {
             **metadata,
             "id": self.id,
-            "uri": self.uri,
-            "kind": self.kind,
+            URI: self.uri,
+            KIND: self.kind,
             "rank": self.rank,
             "similarity": self.similarity,
             "probability": self.probability,
@@ -124,5 +125,5 @@ class SearchHit:
             "text": self.text,
             "similarity": self.similarity,
             "probability": self.probability,
-            "metadata": {k: v for k, v in self.metadata.items() if k != PATHS_KEY},
+            "metadata": {k: v for k, v in self.metadata.items() if k != PATHS},
         }

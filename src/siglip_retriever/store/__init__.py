@@ -5,7 +5,11 @@ It sits on the encoding layer and imports nothing above it. Its modules, one job
 - :mod:`.store`: :class:`MultimodalStore`, images and texts in one chromadb collection (embedded
   on disk, in memory, or on a Chroma server): add, look up, write ready vectors, update file
   facts, delete, get, query;
-- :mod:`.entries`: what an entry is: content-hash ids, kinds, metadata keys, :class:`StoredItem`;
+- :mod:`.entries`: what an entry is: content-hash ids, kinds, :class:`StoredItem`;
+- :mod:`.metadata`: every metadata key this package writes, and which are internal bookkeeping;
+- :mod:`.files`: :class:`StoredFile`, a file holding an entry's bytes, as entries record them;
+- :mod:`.fingerprints` and :mod:`.facts`: a picture's perceptual hash, and the facts an image
+  entry records of its picture (fingerprint, size, EXIF date);
 - :mod:`.collection`: the collection and the record of the model that built it;
 - :mod:`.embedding_function`: the chromadb embedding function every collection is made with;
 - :mod:`.clients`, :mod:`.locking`, :mod:`.retry`: chromadb clients, one process per embedded
@@ -27,7 +31,16 @@ Example:
 from __future__ import annotations
 
 from siglip_retriever.store.entries import StoredItem, content_id
+from siglip_retriever.store.files import StoredFile
 from siglip_retriever.store.report import IndexReport
 from siglip_retriever.store.store import DEFAULT_COLLECTION, DEFAULT_PATH, MultimodalStore
 
-__all__ = ["DEFAULT_COLLECTION", "DEFAULT_PATH", "IndexReport", "MultimodalStore", "StoredItem", "content_id"]
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "DEFAULT_PATH",
+    "IndexReport",
+    "MultimodalStore",
+    "StoredFile",
+    "StoredItem",
+    "content_id",
+]

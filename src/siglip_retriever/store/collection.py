@@ -22,15 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 from siglip_retriever._version import __version__
 from siglip_retriever.errors import ModelMismatchError, ServerUnavailableError
+from siglip_retriever.store.metadata import (
+    RECORD_DIM,
+    RECORD_LOGIT_BIAS,
+    RECORD_LOGIT_SCALE,
+    RECORD_MODEL,
+    RECORD_SCORE_KIND,
+    RECORD_VERSION,
+)
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.scores import ScoreKind
 
 __all__ = ["ModelRecord", "existing_metadata", "open_collection", "recorded_model"]
-
-_MODEL, _DIM = "siglip_model", "siglip_dim"
-_SCALE, _BIAS, _SCORE = "siglip_logit_scale", "siglip_logit_bias", "siglip_score_kind"
 
 
 @dataclass(frozen=True)
@@ -62,22 +67,22 @@ class ModelRecord:
     def from_metadata(cls, metadata: Mapping[str, Any], *, fallback: ModelRecord) -> ModelRecord:
         """The record a collection's metadata holds; facts it lacks come from ``fallback``."""
         return cls(
-            str(metadata.get(_MODEL, fallback.model)),
-            int(metadata.get(_DIM, fallback.dim)),
-            float(metadata.get(_SCALE, fallback.logit_scale)),
-            float(metadata.get(_BIAS, fallback.logit_bias)),
-            metadata.get(_SCORE, fallback.score_kind),
+            str(metadata.get(RECORD_MODEL, fallback.model)),
+            int(metadata.get(RECORD_DIM, fallback.dim)),
+            float(metadata.get(RECORD_LOGIT_SCALE, fallback.logit_scale)),
+            float(metadata.get(RECORD_LOGIT_BIAS, fallback.logit_bias)),
+            metadata.get(RECORD_SCORE_KIND, fallback.score_kind),
         )
 
     def metadata(self) -> dict[str, Any]:
         """The collection metadata that records this model (and this package's version)."""
         return {
-            _MODEL: self.model,
-            _DIM: self.dim,
-            _SCALE: self.logit_scale,
-            _BIAS: self.logit_bias,
-            _SCORE: self.score_kind,
-            "siglip_retriever_version": __version__,
+            RECORD_MODEL: self.model,
+            RECORD_DIM: self.dim,
+            RECORD_LOGIT_SCALE: self.logit_scale,
+            RECORD_LOGIT_BIAS: self.logit_bias,
+            RECORD_SCORE_KIND: self.score_kind,
+            RECORD_VERSION: __version__,
         }
 
     def check(self, existing: Mapping[str, Any], *, collection: str, location: str) -> None:
@@ -86,13 +91,13 @@ class ModelRecord:
         Raises:
             ModelMismatchError: the collection records another model or vector size, or none.
         """
-        built_with = existing.get(_MODEL)
+        built_with = existing.get(RECORD_MODEL)
         if built_with is None:
             raise ModelMismatchError(
                 f"collection {collection!r} at {location} was not made by siglip-retriever (no model "
                 "recorded); use another collection name"
             )
-        dim = int(existing.get(_DIM, -1))
+        dim = int(existing.get(RECORD_DIM, -1))
         if built_with != self.model or dim != self.dim:
             raise ModelMismatchError(
                 f"the store at {location} (collection {collection!r}) was built with model "
@@ -105,9 +110,9 @@ class ModelRecord:
 
 def recorded_model(existing: Mapping[str, Any] | None) -> str | None:
     """The model a collection's metadata names, if any."""
-    if existing is None or _MODEL not in existing:
+    if existing is None or RECORD_MODEL not in existing:
         return None
-    return str(existing[_MODEL])
+    return str(existing[RECORD_MODEL])
 
 
 def existing_metadata(client: Any, name: str, location: str) -> Mapping[str, Any] | None:

@@ -2,7 +2,8 @@
 
 A group joins pictures that are the same photo:
 
-- byte-identical files (one entry of the store, several paths: :func:`stored_files`);
+- byte-identical files (one entry of the store, several paths:
+  :func:`~siglip_retriever.store.files.stored_files`);
 - copies whose perceptual hashes (the 64-bit pHash each image entry records at indexing,
   :mod:`siglip_retriever.store.fingerprints`) differ by at most ``max_bits`` bits: resized,
   recompressed, re-encoded in another format, EXIF-rotated, cropped by a few percent. This works
@@ -49,16 +50,11 @@ import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.store.entries import KIND
-from siglip_retriever.store.fingerprints import (
-    SAME_PICTURE_BITS,
-    StoredFile,
-    file_records,
-    hash_distance,
-    picture_facts,
-    stored_files,
-)
+from siglip_retriever.store.facts import picture_facts
+from siglip_retriever.store.files import StoredFile, stored_files
+from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS, hash_distance
 from siglip_retriever.store.hash_index import check_bits, join_pairs, near_pairs
+from siglip_retriever.store.metadata import KIND
 
 if TYPE_CHECKING:
     from siglip_retriever.store.store import MultimodalStore
@@ -310,7 +306,7 @@ def _read_entries(
             continue
         code = picture_facts(metadata).phash
         values.append(int(code, 16) if code else -1)
-        if len(file_records(metadata)) > 1:
+        if len(stored_files(metadata)) > 1:
             several.append(len(ids))
         ids.append(entry_id)
     known = np.array([value >= 0 for value in values], dtype=bool)
@@ -395,7 +391,7 @@ def _files(entry: str, metadata: dict[str, Any]) -> list[tuple[tuple[int, float,
     files = []
     stored: list[StoredFile | None] = [*stored_files(metadata)]
     for item in stored or [None]:
-        modified = item.modified if item is not None and item.modified > 0 else None
+        modified = item.modified if item is not None and item.modified else None
         date, source = _date(facts.taken, modified)
         size = item.size if item is not None and item.size >= 0 else None
         path = item.path if item is not None else None

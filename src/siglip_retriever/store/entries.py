@@ -1,5 +1,6 @@
-"""What one entry of a store is: its content-hash id, its kind, the metadata keys this package
-writes, and the :class:`StoredItem` that reads give back.
+"""What one entry of a store is: its content-hash id, its kind, its metadata as chromadb keeps it,
+and the :class:`StoredItem` that reads give back (the keys this package writes are named in
+:mod:`siglip_retriever.store.metadata`).
 
 Ids are content hashes (``img-`` + SHA-256 of an image file's bytes, ``txt-`` + SHA-256 of a
 text), so adding the same image or text twice stores it once, and a rerun after a crash converges
@@ -28,24 +29,14 @@ from PIL.Image import Image as PILImage
 
 from siglip_retriever.encoding.images import ImageInput, describe_source
 from siglip_retriever.errors import ConfigurationError, ImageLoadError
-from siglip_retriever.store.fingerprints import PATHS_KEY, paths_value
+from siglip_retriever.store.metadata import KIND, RESERVED_KEYS, URI
 
 __all__ = [
-    "FACTS",
-    "FACTS_VERSION",
-    "HEIGHT",
-    "KIND",
-    "MTIME",
-    "RESERVED_KEYS",
-    "SIZE",
-    "URI",
-    "WIDTH",
     "Kind",
     "Metadata",
     "StoredItem",
     "content_id",
     "entry_metadata",
-    "file_metadata",
     "image_content_id",
     "stored_item",
     "user_metadatas",
@@ -53,22 +44,6 @@ __all__ = [
 
 Kind = Literal["image", "text"]
 Metadata = dict[str, Any]
-
-KIND, URI, MTIME, SIZE = "kind", "uri", "mtime_ns", "file_size"
-"""Metadata keys this package writes on entries: the kind, and the file facts of images from files."""
-
-WIDTH, HEIGHT = "width", "height"
-"""Metadata keys of an image entry's size: the picture's own pixels, after EXIF orientation."""
-
-FACTS, FACTS_VERSION = "facts", 3
-"""The key and the current version of the file facts an indexed image records. Version 2: ``width``
-and ``height`` are the file's own size (before it, the size a large JPEG was decoded at). Version
-3: the picture's fingerprint (``phash``) and EXIF date (``taken``), and every file holding the
-picture (``paths``), are recorded too. Entries of an older version are corrected by the next
-indexing run, without embedding them again."""
-
-RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, FACTS, PATHS_KEY})
-"""Keys user metadata may not use."""
 
 
 @dataclass(frozen=True)
@@ -127,20 +102,6 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except (OSError, ValueError):
         return False
-
-
-def file_metadata(path: Path) -> Metadata:
-    """What incremental indexing compares: the path, modification time and size of a file, the
-    file as the entry's one ``paths`` record, and the version of these facts."""
-    stat = path.stat()
-    uri, mtime, size = str(path.resolve()), int(stat.st_mtime_ns), int(stat.st_size)
-    return {
-        URI: uri,
-        MTIME: mtime,
-        SIZE: size,
-        PATHS_KEY: paths_value([(uri, mtime, size)]),
-        FACTS: FACTS_VERSION,
-    }
 
 
 def user_metadatas(metadatas: Sequence[Mapping[str, Any] | None] | None, count: int) -> list[Metadata]:

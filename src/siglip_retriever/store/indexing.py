@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from siglip_retriever.errors import ImageLoadError, StoreError
-from siglip_retriever.store.fingerprints import PictureFacts, prepare_picture
+from siglip_retriever.store.facts import PictureFacts, prepare_picture
 from siglip_retriever.store.plan import (
     BatchWriter,
     EntryFiles,
@@ -140,7 +140,7 @@ def index_files(
     # as the previous batches left it, so the outcome is the same as one batch at a time.
     encoder = store.encoder
     entries = EntryFiles(known)
-    stored = {entry[0] for held in known.values() for entry in held}
+    stored = {entry.id for held in known.values() for entry in held}
     # on a CPU the model is as fast on 8 images as on 32: start it as soon as 8 are decoded
     chunk = min(batch_size, _CPU_CHUNK) if encoder.device == "cpu" else batch_size
     ahead: deque[list[Future[_ReadFile]]] = deque()
@@ -190,7 +190,7 @@ class _ReadFile:
 
 def _read_file(encoder: SiglipEncoder, file: FileFacts, stored: set[str]) -> _ReadFile:
     """Read and hash one file; decode and preprocess it unless its picture is already stored."""
-    data, key, failure = read_and_hash(Path(file.path or file.uri))
+    data, key, failure = read_and_hash(Path(file.source))
     if failure:
         return _ReadFile(file, failure=failure)
     if key in stored:  # most likely touched or moved: no decoding unless it turns out needed
@@ -220,12 +220,12 @@ def _index_batch(
         for future in batch[start : start + chunk]:
             item = future.result()
             if item.failure:
-                writer.unreadable(item.file.uri, item.failure)
+                writer.unreadable(item.file.path, item.failure)
             else:
                 read.append(item)
-        entries.load(store, {r.key for r in read}, [r.file.uri for r in read])
+        entries.load(store, {r.key for r in read}, [r.file.path for r in read])
         for item in read:
-            uri, key = item.file.uri, item.key
+            uri, key = item.file.path, item.key
             decision = decide(item.file, key, entries, writer.ids)
             if not writer.record(uri, key, decision):
                 continue
@@ -248,7 +248,7 @@ def _prepared(encoder: SiglipEncoder, item: _ReadFile) -> tuple[PreparedImage, P
     """The file's decoded picture and its facts: from the worker thread, or decoded now if it
     skipped it."""
     if item.decode_failure:
-        raise ImageLoadError(item.file.uri, item.decode_failure)
+        raise ImageLoadError(item.file.path, item.decode_failure)
     if item.prepared is not None and item.facts is not None:
         return item.prepared, item.facts
     return prepare_picture(encoder.image_preparer(), item.data or b"")

@@ -2,8 +2,8 @@
 
 A run goes through these steps, each a public function here:
 
-1. :func:`known_files`: what the store holds of files (``path -> [(id, mtime, size)]``, every
-   file of every entry);
+1. :func:`known_files`: what the store holds of files (``path -> [KnownFile]``, every file of
+   every entry);
 2. :func:`local_facts` (or a filesystem listing): each file's :class:`FileFacts`;
 3. :func:`changed_files`: files whose facts match their one entry are skipped unread;
 4. :func:`read_and_hash` / :func:`hash_bytes`: a changed file's content id (or why it cannot be read);
@@ -19,15 +19,16 @@ An entry records every file that holds its content (``paths``, sorted; the first
 a copy joins it, a changed or deleted file leaves it, and an entry with no file left is deleted.
 
 Example:
+    >>> from siglip_retriever.store.files import StoredFile
     >>> from siglip_retriever.store.plan import EntryFiles, FileFacts, decide
     >>> entries = EntryFiles({})
-    >>> decide(FileFacts("/p/b.png", mtime_ns=1, size=10), "img-a", entries, batch_ids=[]).status
+    >>> decide(FileFacts("/p/b.png", size=10, mtime_ns=1), "img-a", entries, batch_ids=[]).status
     'added'
-    >>> entries.set("img-b", [("/gone/c.png", 1, 10)]) and None
-    >>> decide(FileFacts("/p/c.png", 2, 10), "img-b", entries, batch_ids=[]).status
+    >>> entries.set("img-b", [StoredFile("/gone/c.png", 10, 1)]) and None
+    >>> decide(FileFacts("/p/c.png", 10, 2), "img-b", entries, batch_ids=[]).status
     'moved'
     >>> entries.files["img-b"]
-    [('/p/c.png', 2, 10)]
+    [StoredFile(path='/p/c.png', size=10, mtime_ns=2)]
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.store.entries import FACTS, FACTS_VERSION, KIND, MTIME, SIZE, URI, content_id
-from siglip_retriever.store.fingerprints import PictureFacts, file_records, files_metadata, picture_facts_of
+from siglip_retriever.store.entries import content_id
+from siglip_retriever.store.facts import PictureFacts, picture_facts_of
+from siglip_retriever.store.files import StoredFile, files_metadata, stored_files
+from siglip_retriever.store.metadata import FACTS, FACTS_VERSION, KIND
 from siglip_retriever.store.report import FailedFile, IndexedFile, IndexReport, Status
 from siglip_retriever.store.scanning import file_uri
 
@@ -56,12 +59,11 @@ __all__ = [
     "Decision",
     "EntryFiles",
     "FileFacts",
+    "KnownFile",
     "KnownFiles",
-    "Record",
     "changed_files",
     "decide",
     "delete_missing",
-    "facts_metadata",
     "hash_bytes",
     "known_files",
     "local_facts",
@@ -71,30 +73,59 @@ __all__ = [
     "refresh_facts",
 ]
 
-KnownFiles = dict[str, list[tuple[str, int, int, bool]]]
-"""``path -> [(id, mtime_ns, size, current)]`` of the files the store's entries record (every one
-of an entry's ``paths``); ``current``: the entry's facts are of the current version
-(``FACTS_VERSION``)."""
-
-Record = tuple[str, int, int]
-"""One file of an entry: ``(path, mtime_ns, size)``."""
-
 _LOOKUP_CHUNK = 1000  # ids per store lookup
 
 
 @dataclass(frozen=True)
-class FileFacts:
-    """A file as a scan or a listing sees it, before it is read."""
+class KnownFile:
+    """One file that one of the store's entries records, before the run.
 
-    uri: str
-    """The file as the store and the reports name it (:func:`file_uri`, or a full URI)."""
-    mtime_ns: int
-    """Its modification time."""
-    size: int
-    """Its size in bytes."""
-    path: str = ""
+    Attributes:
+        id: the entry's id.
+        file: the file as the entry records it.
+        current: whether the entry's facts are of the current version
+            (:data:`~siglip_retriever.store.metadata.FACTS_VERSION`).
+
+    Example:
+        >>> known = KnownFile("img-a", StoredFile("/p/a.png", 10, 1), current=True)
+        >>> known.file.path
+        '/p/a.png'
+    """
+
+    id: str
+    file: StoredFile
+    current: bool
+
+
+KnownFiles = dict[str, list[KnownFile]]
+"""``path -> [KnownFile]``: the files the store's entries record (every one of an entry's
+``paths``), by path."""
+
+
+@dataclass(frozen=True)
+class FileFacts(StoredFile):
+    """A file as a scan or a listing sees it, before it is read: the file as an entry would record
+    it (``path`` as the store and the reports name it: :func:`file_uri`, or a full URI), and where
+    to read it.
+
+    Example:
+        >>> file = FileFacts("s3://bucket/a.png", 10, 1, location="bucket/a.png")
+        >>> file.source, file.stored()
+        ('bucket/a.png', StoredFile(path='s3://bucket/a.png', size=10, mtime_ns=1))
+    """
+
+    location: str = ""
     """Where to read it: the local path (undecodable bytes of its name kept), or its path on a
-    pyarrow filesystem; empty: ``uri``."""
+    pyarrow filesystem; empty: ``path``."""
+
+    @property
+    def source(self) -> str:
+        """Where to read the file: :attr:`location`, else :attr:`path`."""
+        return self.location or self.path
+
+    def stored(self) -> StoredFile:
+        """The file as an entry records it."""
+        return StoredFile(self.path, self.size, self.mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -103,33 +134,30 @@ class Decision:
 
     Attributes:
         status: what happens to the file (see :data:`~siglip_retriever.store.report.Status`).
-        meta: the file's facts as the entry records them (``uri``, ``mtime_ns``, ``file_size``).
         previous: ids of other entries this path held (its older pictures): they lose the path,
             and are deleted once the batch is written when it was their last.
         detail: why it was skipped (``same picture as ...``).
         embed: the picture goes through the model.
         touch: the stored entry's files are updated (same picture, touched, moved or copied here).
-        changes: every entry whose files this decision changes, with its files after it
-            (``(path, mtime_ns, size)``, primary first; empty: the entry has no file left).
+        changes: every entry whose files this decision changes, with its files after it (sorted;
+            empty: the entry has no file left). The file's own entry is among them.
     """
 
     status: Status
-    meta: dict[str, Any]
     previous: list[str]
     detail: str = ""
     embed: bool = False
     touch: bool = False
-    changes: dict[str, list[Record]] = field(default_factory=dict)
+    changes: dict[str, list[StoredFile]] = field(default_factory=dict)
 
 
 def known_files(store: MultimodalStore) -> KnownFiles:
-    """``path -> [(id, mtime_ns, size, current)]`` of every file the store's image entries record
-    (each of an entry's ``paths``)."""
+    """Every file the store's image entries record (each of an entry's ``paths``), by path."""
     known: KnownFiles = {}
     for item_id, meta in store.iter_metadata(where={KIND: "image"}):
         current = (meta or {}).get(FACTS) == FACTS_VERSION
-        for path, mtime, size in file_records(meta):
-            known.setdefault(path, []).append((item_id, mtime, size, current))
+        for file in stored_files(meta):
+            known.setdefault(file.path, []).append(KnownFile(item_id, file, current))
     return known
 
 
@@ -143,15 +171,16 @@ class EntryFiles:
 
     Example:
         >>> entries = EntryFiles({})
-        >>> decide(FileFacts("/p/b.png", 1, 10), "img-a", entries, batch_ids=[]).status
+        >>> decide(FileFacts("/p/b.png", 10, 1), "img-a", entries, batch_ids=[]).status
         'added'
-        >>> decide(FileFacts("/p/a.png", 1, 10), "img-a", entries, batch_ids=["img-a"]).changes
-        {'img-a': [('/p/a.png', 1, 10), ('/p/b.png', 1, 10)]}
+        >>> decision = decide(FileFacts("/p/a.png", 10, 1), "img-a", entries, batch_ids=["img-a"])
+        >>> [file.path for file in decision.changes["img-a"]]
+        ['/p/a.png', '/p/b.png']
     """
 
     def __init__(self, known: KnownFiles) -> None:
         self.known = known
-        self.files: dict[str, list[Record]] = {}
+        self.files: dict[str, list[StoredFile]] = {}
         """``id -> files`` of the entries read or written in this run (``[]``: none from files)."""
         self._holders: dict[str, set[str]] = {}
         self._looked_up: set[str] = set()
@@ -160,29 +189,29 @@ class EntryFiles:
     def load(self, store: MultimodalStore, keys: Iterable[str], uris: Iterable[str] = ()) -> None:
         """Read the files of the entries ``keys`` and of those the ``known`` files ``uris`` held,
         unless this run read (or wrote) them already."""
-        wanted = set(keys) | {entry[0] for uri in uris for entry in self.known.get(uri, [])}
+        wanted = set(keys) | {entry.id for uri in uris for entry in self.known.get(uri, [])}
         ordered = sorted(wanted - self._looked_up)
         self._looked_up.update(ordered)
         for start in range(0, len(ordered), _LOOKUP_CHUNK):
             for key, meta in store.lookup(ordered[start : start + _LOOKUP_CHUNK]).items():
                 if key not in self.files:
-                    self.set(key, file_records(meta))
+                    self.set(key, stored_files(meta))
                     self._emptied.discard(key)  # stored without a file (add_images): it stays
 
     def holders(self, uri: str) -> set[str]:
         """Ids of the (loaded) entries that hold ``uri`` now."""
         return set(self._holders.get(uri, ()))
 
-    def set(self, key: str, records: Iterable[Record]) -> list[Record]:
-        """Record the files of entry ``key`` (sorted, one record per path); returns them."""
-        for path, *_ in self.files.get(key, []):
-            self._holders.get(path, set()).discard(key)
-        unique = {record[0]: record for record in records}
+    def set(self, key: str, files: Iterable[StoredFile]) -> list[StoredFile]:
+        """Record the files of entry ``key`` (sorted by path, one per path); returns them."""
+        for file in self.files.get(key, []):
+            self._holders.get(file.path, set()).discard(key)
+        unique = {file.path: file for file in files}
         ordered = [unique[path] for path in sorted(unique)]
         self.files[key] = ordered
         self._looked_up.add(key)
-        for path, *_ in ordered:
-            self._holders.setdefault(path, set()).add(key)
+        for file in ordered:
+            self._holders.setdefault(file.path, set()).add(key)
         if ordered:
             self._emptied.discard(key)
         else:
@@ -191,8 +220,8 @@ class EntryFiles:
 
     def forget(self, key: str) -> None:
         """Drop entry ``key``: it is not (or no longer) in the store."""
-        for path, *_ in self.files.pop(key, []):
-            self._holders.get(path, set()).discard(key)
+        for file in self.files.pop(key, []):
+            self._holders.get(file.path, set()).discard(key)
         self._emptied.discard(key)
 
     def end_batch(self) -> None:
@@ -211,7 +240,7 @@ def local_facts(paths: Iterable[Path], report: IndexReport) -> list[FileFacts]:
         except OSError as exc:
             report.failed.append(FailedFile(uri, f"cannot read file: {exc.strerror}"))
             continue
-        facts.append(FileFacts(uri, int(stat.st_mtime_ns), int(stat.st_size), str(path)))
+        facts.append(FileFacts(uri, int(stat.st_size), int(stat.st_mtime_ns), location=str(path)))
     return facts
 
 
@@ -226,16 +255,16 @@ def changed_files(files: Iterable[FileFacts], known: KnownFiles, report: IndexRe
     for file in files:
         entry = _unchanged_entry(file, known)
         if entry is not None:
-            report.skipped.append(IndexedFile(file.uri, entry[0], "unchanged"))
+            report.skipped.append(IndexedFile(file.path, entry.id, "unchanged"))
         else:
             pending.append(file)
     return pending
 
 
-def _unchanged_entry(file: FileFacts, known: KnownFiles) -> tuple[str, int, int, bool] | None:
+def _unchanged_entry(file: FileFacts, known: KnownFiles) -> KnownFile | None:
     """The file's one entry, when its size and time are those recorded there."""
-    entries = known.get(file.uri, [])
-    if len(entries) == 1 and entries[0][1:3] == (file.mtime_ns, file.size):
+    entries = known.get(file.path, [])
+    if len(entries) == 1 and entries[0].file == file.stored():
         return entries[0]
     return None
 
@@ -246,8 +275,8 @@ def outdated_facts(files: Iterable[FileFacts], known: KnownFiles) -> list[tuple[
     outdated = []
     for file in files:
         entry = _unchanged_entry(file, known)
-        if entry is not None and not entry[3]:
-            outdated.append((file, entry[0]))
+        if entry is not None and not entry.current:
+            outdated.append((file, entry.id))
     return outdated
 
 
@@ -264,7 +293,7 @@ def refresh_facts(
     Args:
         store: the store holding the entries.
         outdated: ``(file, id)`` pairs from :func:`outdated_facts`.
-        facts_of: a file's :class:`~siglip_retriever.store.fingerprints.PictureFacts`; default:
+        facts_of: a file's :class:`~siglip_retriever.store.facts.PictureFacts`; default:
             the local file decoded as the store's model decodes it.
         submit: runs ``facts_of`` in worker threads (``store.encoder.submit``); default: here.
 
@@ -281,11 +310,11 @@ def refresh_facts(
         ids, metas = [], []
         for key, future in pending:
             facts = future.result()
-            records = file_records(current.get(key))
-            if facts is None or not records:
+            files = stored_files(current.get(key))
+            if facts is None or not files:
                 continue
             ids.append(key)
-            metas.append({**files_metadata(records), **facts.metadata(), FACTS: FACTS_VERSION})
+            metas.append({**files_metadata(files), **facts.metadata(), FACTS: FACTS_VERSION})
         if ids:
             store.update_file_facts(ids, metas)
         done += len(ids)
@@ -295,7 +324,7 @@ def refresh_facts(
 def _local_reader(store: MultimodalStore) -> Callable[[FileFacts], PictureFacts]:
     """A local file's facts, decoded as the store's model decodes it."""
     preparer = store.encoder.image_preparer()
-    return lambda file: picture_facts_of(preparer, file.path or file.uri)
+    return lambda file: picture_facts_of(preparer, file.source)
 
 
 def _facts_or_none(read: Callable[[FileFacts], PictureFacts], file: FileFacts) -> PictureFacts | None:
@@ -310,12 +339,6 @@ def _now(function: Callable[..., Any], *args: Any) -> Future[Any]:
     future: Future[Any] = Future()
     future.set_result(function(*args))
     return future
-
-
-def facts_metadata(file: FileFacts) -> dict[str, Any]:
-    """What an entry records of ``file`` that a touch or a move changes: ``uri``, modification time
-    and size (an entry touched keeps its picture's size, and the version of its facts)."""
-    return {URI: file.uri, MTIME: int(file.mtime_ns), SIZE: int(file.size)}
 
 
 def hash_bytes(data: bytes) -> tuple[str, str]:
@@ -354,28 +377,27 @@ def decide(
         exists: whether a file an entry records is still there (default: a local path). Files
             of the entry ``file`` joins that are gone are dropped from it (they moved).
     """
-    meta = facts_metadata(file)
-    record: Record = (file.uri, int(file.mtime_ns), int(file.size))
-    changes: dict[str, list[Record]] = {}
-    previous = sorted(entries.holders(file.uri) - {key})
+    record = file.stored()
+    changes: dict[str, list[StoredFile]] = {}
+    previous = sorted(entries.holders(file.path) - {key})
     for other in previous:  # this path held another picture before
-        changes[other] = entries.set(other, [r for r in entries.files[other] if r[0] != file.uri])
+        changes[other] = entries.set(other, [f for f in entries.files[other] if f.path != file.path])
     if key in entries.files:
         held = entries.files[key]
-        if any(r[0] == file.uri for r in held):
+        if any(f.path == file.path for f in held):
             status: Status = "unchanged"
-            kept = [r for r in held if r[0] != file.uri]
+            kept = [f for f in held if f.path != file.path]
         else:
             there = exists or _path_exists
-            kept = [r for r in held if key in batch_ids or there(r[0])]
+            kept = [f for f in held if key in batch_ids or there(f.path)]
             status = "duplicate" if kept else "moved"
         changes[key] = entries.set(key, [*kept, record])
         if status != "duplicate":
-            return Decision(status, meta, previous, touch=True, changes=changes)
-        other_file = "another file" if key in batch_ids else kept[0][0]
-        return Decision(status, meta, previous, f"same picture as {other_file}", touch=True, changes=changes)
+            return Decision(status, previous, touch=True, changes=changes)
+        other_file = "another file" if key in batch_ids else kept[0].path
+        return Decision(status, previous, f"same picture as {other_file}", touch=True, changes=changes)
     changes[key] = entries.set(key, [record])
-    return Decision("updated" if previous else "added", meta, previous, embed=True, changes=changes)
+    return Decision("updated" if previous else "added", previous, embed=True, changes=changes)
 
 
 def _path_exists(path: str) -> bool:
@@ -404,8 +426,8 @@ class BatchWriter:
     _done: IndexReport = field(init=False)
     _metas: list[dict[str, Any]] = field(default_factory=list)
     _vectors: list[npt.NDArray[np.float32]] = field(default_factory=list)
-    _changes: dict[str, list[Record]] = field(default_factory=dict)
-    _written: dict[str, list[Record]] = field(default_factory=dict)
+    _changes: dict[str, list[StoredFile]] = field(default_factory=dict)
+    _written: dict[str, list[StoredFile]] = field(default_factory=dict)
     _undecodable: list[FailedFile] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -421,20 +443,20 @@ class BatchWriter:
         ``undecodable``: the picture this file's decision rests on turned out undecodable (a
         duplicate of a file embedded in the same run that failed): the file fails with it.
         """
-        for other, records in decision.changes.items():
+        for other, files in decision.changes.items():
             if other == key and (undecodable or decision.embed):
                 continue
             if other in self.ids:  # embedded by this batch: its metadata is not written yet
-                self._metas[self.ids.index(other)].update(files_metadata(records))
+                self._metas[self.ids.index(other)].update(files_metadata(files))
             else:
-                self._changes[other] = records
+                self._changes[other] = files
         if undecodable:
             self._undecodable.append(FailedFile(uri, undecodable))
             return False
         if decision.touch and key not in self.ids:
-            records = decision.changes[key]
-            self.store.update_file_facts([key], [files_metadata(records)])
-            self._written[key] = records
+            files = decision.changes[key]
+            self.store.update_file_facts([key], [files_metadata(files)])
+            self._written[key] = files
         if not decision.embed:
             self._done.skipped.append(IndexedFile(uri, key, decision.status, decision.detail))
             return False
@@ -450,12 +472,8 @@ class BatchWriter:
         """A file whose picture is embedded: its vector comes through :meth:`add_vectors`."""
         self.ids.append(key)
         self._changes.pop(key, None)
-        files = files_metadata(
-            decision.changes.get(key) or [(uri, decision.meta[MTIME], decision.meta[SIZE])]
-        )
-        self._metas.append(
-            {**decision.meta, **files, KIND: "image", **facts.metadata(), FACTS: FACTS_VERSION}
-        )
+        files = files_metadata(decision.changes[key])
+        self._metas.append({**files, KIND: "image", **facts.metadata(), FACTS: FACTS_VERSION})
         outcome = self._done.updated if decision.status == "updated" else self._done.added
         outcome.append(IndexedFile(uri, key, decision.status))
 
@@ -470,10 +488,10 @@ class BatchWriter:
         if self.ids:
             self.store.upsert_vectors(self.ids, np.concatenate(self._vectors), self._metas)
         changed = {k: v for k, v in self._changes.items() if k not in self.ids and self._written.get(k) != v}
-        kept = sorted(key for key, records in changed.items() if records)
+        kept = sorted(key for key, files in changed.items() if files)
         if kept:
             self.store.update_file_facts(kept, [files_metadata(changed[key]) for key in kept])
-        gone = sorted(key for key, records in changed.items() if not records)
+        gone = sorted(key for key, files in changed.items() if not files)
         if gone:
             self.store.delete(ids=gone)
         if self.entries is not None:
@@ -490,12 +508,12 @@ def delete_missing(store: MultimodalStore, prefix: str, present: Collection[str]
     kept_metas: list[dict[str, Any]] = []
     deleted: list[str] = []
     for item_id, meta in list(store.iter_metadata(where={KIND: "image"})):
-        records = file_records(meta)
-        missing = [r for r in records if r[0].startswith(prefix) and r[0] not in present]
+        files = stored_files(meta)
+        missing = [f for f in files if f.path.startswith(prefix) and f.path not in present]
         if not missing:
             continue
-        gone.extend(r[0] for r in missing)
-        left = [r for r in records if r not in missing]
+        gone.extend(f.path for f in missing)
+        left = [f for f in files if f not in missing]
         if left:
             kept_ids.append(item_id)
             kept_metas.append(files_metadata(left))

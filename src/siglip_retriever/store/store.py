@@ -54,24 +54,19 @@ from siglip_retriever.errors import (
 from siglip_retriever.store.clients import chroma_settings, close, describe_client, persist_directory
 from siglip_retriever.store.collection import ModelRecord, existing_metadata, open_collection, recorded_model
 from siglip_retriever.store.entries import (
-    KIND,
-    URI,
     Kind,
     Metadata,
     StoredItem,
     content_id,
     entry_metadata,
-    file_metadata,
     image_content_id,
     stored_item,
     user_metadatas,
 )
-from siglip_retriever.store.fingerprints import (
-    SAME_PICTURE_BITS,
-    file_records,
-    files_metadata,
-    prepare_picture,
-)
+from siglip_retriever.store.facts import prepare_picture
+from siglip_retriever.store.files import StoredFile, files_metadata, stored_files
+from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
+from siglip_retriever.store.metadata import FACTS, FACTS_VERSION, KIND, URI
 from siglip_retriever.store.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -316,7 +311,7 @@ class MultimodalStore:
 
         Images stream through in batches of ``batch_size``; they are never all in memory. Default
         ids are content hashes: adding a picture twice stores it once. Each entry records the
-        picture's fingerprint, size and EXIF date (:mod:`siglip_retriever.store.fingerprints`);
+        picture's fingerprint, size and EXIF date (:mod:`siglip_retriever.store.facts`);
         an image from a file records the file too, beside the other files the entry holds. To add
         the pictures of a folder, use :meth:`index_folder`, which skips unchanged files and
         reports unreadable ones.
@@ -349,7 +344,8 @@ class MultimodalStore:
                     raise ImageLoadError(describe_source(item), exc.reason) from exc
                 meta = {**metas[start + offset], KIND: "image", **facts.metadata()}
                 if isinstance(item, (str, os.PathLike)) and data is not None:
-                    meta.update(file_metadata(Path(os.fsdecode(item))))
+                    file = StoredFile.local(os.fsdecode(item))
+                    meta.update(files_metadata([file]), **{FACTS: FACTS_VERSION})
                 batch_keys.append(key)
                 pictures.append(picture)
                 batch_meta.append(meta)
@@ -576,10 +572,10 @@ def _keep_other_files(keys: Sequence[str], metas: Sequence[Metadata], stored: Ma
     chromadb 1.5.9, a read between two writes of an in-memory collection made its next query
     with a large ``k`` return fewer entries than it holds)."""
     for key, meta in zip(keys, metas, strict=True):
-        held = file_records(stored.get(key))
+        held = stored_files(stored.get(key))
         if not held:
             continue
-        merged = {record[0]: record for record in [*held, *file_records(meta)]}
+        merged = {file.path: file for file in [*held, *stored_files(meta)]}
         meta.update(files_metadata([merged[path] for path in sorted(merged)]))
 
 

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from siglip_retriever.app.schemas import ID_RESPONSES
 from siglip_retriever.app.service import ServiceDep
@@ -28,50 +29,64 @@ from siglip_retriever.errors import MissingDependencyError
 try:
     from fastapi import APIRouter, Request
     from fastapi.responses import FileResponse, Response
+    from fastapi.types import DecoratedCallable
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 __all__ = ["etag_matches", "router"]
 
-router = APIRouter()
+router = APIRouter(tags=["images"])
 
 
-@router.get(
-    "/api/images/{image_id}",
-    responses={200: {"content": {"image/*": {}}, "description": "The picture's file."}, **ID_RESPONSES},
-    response_class=FileResponse,
-    tags=["images"],
-)
+def _picture_route(
+    path: str, media_type: str, description: str, response_class: type[Response]
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The decorator of a route answering a stored picture's bytes by id (``404`` documented)."""
+    answer = {"content": {media_type: {}}, "description": description}
+    return router.get(path, responses={200: answer, **ID_RESPONSES}, response_class=response_class)
+
+
+def _unless_unchanged(
+    request: Request, etag: str, max_age: int, answer: Callable[[dict[str, str]], Response]
+) -> Response:
+    """``answer(headers)``, or ``304 Not Modified`` when the request's ``If-None-Match`` names
+    ``etag``; the headers carry the ETag and how long a browser may keep the answer."""
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age}"}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return answer(headers)
+
+
+@_picture_route("/api/images/{image_id}", "image/*", "The picture's file.", FileResponse)
 def image_file(request: Request, service: ServiceDep, image_id: str) -> Response:
     """A stored picture, read from the path the store recorded for this id."""
     path = service.stored_file(image_id)
     stat = path.stat()
     tag = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:32]
-    headers = {"ETag": f'"{tag}"', "Cache-Control": "private, max-age=3600"}
-    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return FileResponse(
-        path,
-        media_type=service.media_type(path),
-        headers=headers,
-        filename=path.name,
-        content_disposition_type="inline",
+    return _unless_unchanged(
+        request,
+        f'"{tag}"',
+        3600,
+        lambda headers: FileResponse(
+            path,
+            media_type=service.media_type(path),
+            headers=headers,
+            filename=path.name,
+            content_disposition_type="inline",
+        ),
     )
 
 
-@router.get(
-    "/api/images/{image_id}/thumbnail",
-    responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG thumbnail."}, **ID_RESPONSES},
-    response_class=Response,
-    tags=["images"],
-)
+@_picture_route("/api/images/{image_id}/thumbnail", "image/jpeg", "A JPEG thumbnail.", Response)
 def thumbnail(request: Request, service: ServiceDep, image_id: str) -> Response:
     """A small JPEG of a stored picture (cached; ETag and Cache-Control for browsers)."""
     thumb = service.thumbnail(image_id)
-    headers = {"ETag": thumb.etag, "Cache-Control": "private, max-age=86400"}
-    if etag_matches(request.headers.get("if-none-match"), thumb.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(thumb.data, media_type=thumb.media_type, headers=headers)
+    return _unless_unchanged(
+        request,
+        thumb.etag,
+        86400,
+        lambda headers: Response(thumb.data, media_type=thumb.media_type, headers=headers),
+    )
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -49,58 +49,65 @@ function isImageFile(file) {
   return file && (file.type.startsWith("image/") || /\.(jpe?g|jfif|png|gif|webp|avif|bmp|tiff?|heic|heif|hif)$/i.test(file.name));
 }
 
+function element(tag, className = "", text = "") {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text) node.textContent = text;
+  return node;
+}
+
+// a card of a stored picture (a search hit, a file of a duplicate group): its id and name in data
+// attributes, its thumbnail first
+function pictureCard(tag, className, picture) {
+  const card = element(tag, className);
+  card.dataset.id = picture.id;
+  card.dataset.name = picture.name || "";
+  const img = element("img");
+  img.loading = "lazy";
+  img.alt = picture.name || picture.id;
+  if (picture.thumbnail_url) img.src = picture.thumbnail_url;
+  card.append(img);
+  return card;
+}
+
+// the line under a thumbnail: a score or badge (with its explanation), then a rank or size
+function metaLine(scoreText, scoreTitle, rankText) {
+  const meta = element("div", "meta");
+  const score = element("span", "score", scoreText);
+  score.title = scoreTitle;
+  meta.append(score, element("span", "rank", rankText));
+  return meta;
+}
+
 // -- results --------------------------------------------------------------------------------------
 
 function renderHits(data) {
   const list = $("#results");
   list.replaceChildren();
   for (const hit of data.hits) {
-    const item = document.createElement("li");
-    const card = document.createElement("button");
+    const card = pictureCard("button", "card", hit);
     card.type = "button";
-    card.className = "card";
-    card.dataset.id = hit.id;
-    card.dataset.name = hit.name || "";
     card.title = `Find pictures similar to ${hit.name || hit.id}`;
 
-    const img = document.createElement("img");
-    img.loading = "lazy";
-    img.alt = hit.name || hit.id;
-    if (hit.thumbnail_url) img.src = hit.thumbnail_url;
-
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    const score = document.createElement("span");
-    score.className = "score";
-    const rank = document.createElement("span");
-    rank.className = "rank";
-    rank.textContent = `#${hit.rank}`;
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    const fill = document.createElement("span");
-    if (hit.probability !== null && hit.probability !== undefined) {
-      score.textContent = percent(hit.probability);
-      score.title = "SigLIP probability that the picture matches the query";
-      fill.style.width = `${Math.round(hit.probability * 100)}%`;
-    } else {
-      score.textContent = `cos ${hit.similarity.toFixed(3)}`;
-      score.title = "Cosine similarity to the query image";
-      fill.style.width = `${Math.round(Math.max(0, hit.similarity) * 100)}%`;
-    }
+    const probability = hit.probability !== null && hit.probability !== undefined;
+    const fill = element("span");
+    fill.style.width = `${Math.round((probability ? hit.probability : Math.max(0, hit.similarity)) * 100)}%`;
+    const bar = element("div", "bar");
     bar.append(fill);
-    meta.append(score, rank);
+    const meta = probability
+      ? metaLine(percent(hit.probability), "SigLIP probability that the picture matches the query", `#${hit.rank}`)
+      : metaLine(`cos ${hit.similarity.toFixed(3)}`, "Cosine similarity to the query image", `#${hit.rank}`);
 
-    const name = document.createElement("div");
-    name.className = "name";
-    name.textContent = hit.name || hit.id;
+    const name = element("div", "name", hit.name || hit.id);
     const copies = hit.metadata && Array.isArray(hit.metadata.duplicates) ? hit.metadata.duplicates.length : 0;
     if (copies) {
       name.textContent += ` (+${copies === 1 ? "1 copy" : `${copies} copies`})`;
       name.title = "Copies of this picture, left out of the results";
     }
 
-    card.append(img, bar, meta, name);
+    card.append(bar, meta, name);
     card.addEventListener("click", () => similarToStored(hit));
+    const item = element("li");
     item.append(card);
     list.append(item);
   }
@@ -227,22 +234,13 @@ async function classify(event) {
     const list = $("#classify-results");
     list.replaceChildren();
     for (const [index, entry] of data.labels.entries()) {
-      const row = document.createElement("li");
-      if (index === 0) row.className = "top";
-      const label = document.createElement("span");
-      label.className = "label";
-      label.textContent = entry.label;
-      const track = document.createElement("span");
-      track.className = "track";
-      const fill = document.createElement("span");
-      fill.className = "fill";
+      const row = element("li", index === 0 ? "top" : "");
+      const track = element("span", "track");
+      const fill = element("span", "fill");
       fill.style.display = "block";
       fill.style.width = `${Math.round(entry.probability * 100)}%`;
       track.append(fill);
-      const value = document.createElement("span");
-      value.className = "value";
-      value.textContent = percent(entry.probability);
-      row.append(label, track, value);
+      row.append(element("span", "label", entry.label), track, element("span", "value", percent(entry.probability)));
       list.append(row);
     }
     const kind = data.score_kind === "sigmoid" ? "independent probabilities" : "softmax over these labels";
@@ -271,34 +269,17 @@ function plural(count, noun) {
 }
 
 function duplicateCard(file) {
-  const item = document.createElement("li");
-  const card = document.createElement("div");
-  card.className = file.keep ? "card dup keep" : "card dup";
-  card.dataset.id = file.id;
-  card.dataset.name = file.name || "";
-  const img = document.createElement("img");
-  img.loading = "lazy";
-  img.alt = file.name || file.id;
-  if (file.thumbnail_url) img.src = file.thumbnail_url;
-  const meta = document.createElement("div");
-  meta.className = "meta";
-  const badge = document.createElement("span");
-  badge.className = "score";
-  badge.textContent = file.keep ? "keep" : file.bits !== null ? `${file.bits} bits` : "similar";
-  badge.title = file.keep ? "The one to keep: the largest picture, then the oldest" : "Bits its fingerprint differs from the kept one";
-  const pixels = document.createElement("span");
-  pixels.className = "rank";
-  pixels.textContent = file.width && file.height ? `${file.width}×${file.height}` : "";
-  meta.append(badge, pixels);
-  const name = document.createElement("div");
-  name.className = "name";
-  name.textContent = file.name || file.id;
+  const card = pictureCard("div", file.keep ? "card dup keep" : "card dup", file);
+  const meta = metaLine(
+    file.keep ? "keep" : file.bits !== null ? `${file.bits} bits` : "similar",
+    file.keep ? "The one to keep: the largest picture, then the oldest" : "Bits its fingerprint differs from the kept one",
+    file.width && file.height ? `${file.width}×${file.height}` : "",
+  );
+  const name = element("div", "name", file.name || file.id);
   name.title = name.textContent;
-  const facts = document.createElement("div");
-  facts.className = "name facts";
   const date = file.date ? `${file.date.slice(0, 10)}${file.date_source === "taken" ? " (taken)" : ""}` : "no date";
-  facts.textContent = `${bytes(file.size)} · ${date}`;
-  card.append(img, meta, name, facts);
+  card.append(meta, name, element("div", "name facts", `${bytes(file.size)} · ${date}`));
+  const item = element("li");
   item.append(card);
   return item;
 }
@@ -308,16 +289,12 @@ function renderDuplicates(data) {
   list.replaceChildren();
   const reasons = { identical: "same bytes", picture: "same picture", similar: "similar" };
   for (const group of data.groups) {
-    const item = document.createElement("li");
-    item.className = "dup-group";
-    const title = document.createElement("div");
-    title.className = "dup-title";
     const why = group.reasons.map((reason) => reasons[reason] || reason).join(", ");
-    title.textContent = `${group.files.length} files · ${why} · ${bytes(group.reclaimable_bytes)} in the others`;
-    const files = document.createElement("ul");
-    files.className = "grid";
+    const title = `${group.files.length} files · ${why} · ${bytes(group.reclaimable_bytes)} in the others`;
+    const files = element("ul", "grid");
     files.append(...group.files.map(duplicateCard));
-    item.append(title, files);
+    const item = element("li", "dup-group");
+    item.append(element("div", "dup-title", title), files);
     list.append(item);
   }
 }

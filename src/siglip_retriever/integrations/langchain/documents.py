@@ -31,7 +31,8 @@ from langchain_core.documents import Document
 
 from siglip_retriever.encoding.images import load_image
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
-from siglip_retriever.store.entries import KIND, StoredItem
+from siglip_retriever.store.entries import StoredItem
+from siglip_retriever.store.metadata import KIND
 
 __all__ = ["hit_document", "image_content_blocks", "image_payload", "item_document"]
 

@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.store.plan import FileFacts
 from siglip_retriever.store.report import FailedFile, IgnoredFile
 from siglip_retriever.store.scanning import ignored_reason, is_uri, parse_extensions
 
-__all__ = ["RemoteFile", "RemoteSource", "is_uri", "read_bytes", "resolve_source"]
+__all__ = ["RemoteSource", "is_uri", "read_bytes", "resolve_source"]
 
 # filesystem type -> URI scheme, for files of an explicit filesystem
 _SCHEMES = {"local": "file", "s3": "s3", "gcs": "gs", "hdfs": "hdfs"}
@@ -47,16 +48,6 @@ def read_bytes(filesystem: Any, path: str) -> bytes:
     """
     with filesystem.open_input_stream(path) as stream:
         return bytes(stream.read())
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file found on a filesystem: its path there, its URI, and its facts for the skip."""
-
-    path: str
-    uri: str
-    mtime_ns: int
-    size: int
 
 
 @dataclass
@@ -126,7 +117,7 @@ class RemoteSource:
 
     def scan(
         self, *, recursive: bool = True, extensions: Iterable[str] | None = None
-    ) -> tuple[list[RemoteFile], list[FailedFile], list[IgnoredFile], bool]:
+    ) -> tuple[list[FileFacts], list[FailedFile], list[IgnoredFile], bool]:
         """The files to index, in local scanning's order, those that cannot be read, those left
         out for their extension, and whether a folder was scanned.
 
@@ -150,7 +141,7 @@ class RemoteSource:
                 return listed, failed, ignored, True
             if info.type != pafs.FileType.File:
                 raise ConfigurationError(f"{self.uri(root)} is neither a folder nor a file")
-        files: list[RemoteFile] = []
+        files: list[FileFacts] = []
         try:
             infos = fs.get_file_info(self.paths)
         except OSError as exc:
@@ -166,7 +157,7 @@ class RemoteSource:
 
     def _list_folder(
         self, root: str, recursive: bool, extensions: Iterable[str] | None
-    ) -> tuple[list[RemoteFile], list[IgnoredFile]]:
+    ) -> tuple[list[FileFacts], list[IgnoredFile]]:
         import pyarrow.fs as pafs
 
         wanted = parse_extensions(extensions)
@@ -286,9 +277,10 @@ def _info(filesystem: Any, path: str) -> Any:
         raise ConfigurationError(f"cannot read {path}: {exc}") from exc
 
 
-def _remote_file(source: RemoteSource, path: str, info: Any) -> RemoteFile:
-    mtime = info.mtime_ns
-    return RemoteFile(path, source.uri(path), -1 if mtime is None else int(mtime), int(info.size or 0))
+def _remote_file(source: RemoteSource, path: str, info: Any) -> FileFacts:
+    """The file at ``path``, stored under its URI, read at ``path`` on the source's filesystem."""
+    mtime = -1 if info.mtime_ns is None else int(info.mtime_ns)
+    return FileFacts(source.uri(path), int(info.size or 0), mtime, location=path)
 
 
 def _walk_order(relative: str) -> tuple[tuple[int, str], ...]:

@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.distributed.cluster import ray_cluster, require_ray
 from siglip_retriever.store.distributed.filesystems import resolve_source
 from siglip_retriever.store.distributed.plan import EmbedResult, HashedFile, PlannedBatch, plan_batches
-from siglip_retriever.store.fingerprints import PictureFacts, picture_facts_of
+from siglip_retriever.store.facts import PictureFacts, picture_facts_of
 from siglip_retriever.store.indexing import progress_bar
 from siglip_retriever.store.plan import (
     EntryFiles,
@@ -126,7 +126,7 @@ def index_distributed(
             workers.resolve(ray)
             hashed = _hash(ray, pending, size, fs)
             entries = EntryFiles(known)
-            entries.load(store, {f.key for f in hashed if f.key}, [f.file.uri for f in hashed])
+            entries.load(store, {f.key for f in hashed if f.key}, [f.file.path for f in hashed])
             batches = [hashed[start : start + size] for start in range(0, len(hashed), size)]
             plan = plan_batches(batches, entries=entries, exists=scan.exists)
             _embed_and_write(ray, store, plan, workers, report, show_progress, fs)
@@ -163,10 +163,9 @@ def _scan(
     if remote is not None:
         listed, failed, ignored, scanned = remote.scan(recursive=recursive, extensions=extensions)
         report = IndexReport(folder=remote.root_uri(), failed=list(failed), ignored=ignored)
-        files = [FileFacts(f.uri, f.mtime_ns, f.size, f.path) for f in listed]
-        scan = _Scan(report, files, remote.filesystem, remote.exists)
+        scan = _Scan(report, listed, remote.filesystem, remote.exists)
         if scanned:
-            scan.prefix, scan.present = report.folder.rstrip("/") + "/", {f.uri for f in listed}
+            scan.prefix, scan.present = report.folder.rstrip("/") + "/", {f.path for f in listed}
         return scan
     prefix, present = None, set()
     if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
@@ -181,9 +180,7 @@ def _scan(
         folder = _common_parent(paths)
     report = IndexReport(folder=folder, failed=list(failed), ignored=ignored)
     # the tasks read local files at their absolute path (the same on every node)
-    files = [
-        FileFacts(f.uri, f.mtime_ns, f.size, str(Path(f.path).resolve())) for f in local_facts(paths, report)
-    ]
+    files = [replace(f, location=str(Path(f.source).resolve())) for f in local_facts(paths, report)]
     return _Scan(report, files, prefix=prefix, present=present)
 
 
@@ -195,7 +192,7 @@ def _facts_reader(store: MultimodalStore, filesystem: Any) -> Callable[[FileFact
     preparer = store.encoder.image_preparer()
 
     def facts_of(file: FileFacts) -> PictureFacts:
-        with filesystem.open_input_file(file.path or file.uri) as handle:
+        with filesystem.open_input_file(file.source) as handle:
             return picture_facts_of(preparer, handle.read())
 
     return facts_of
@@ -247,7 +244,7 @@ def _common_parent(files: list[Path]) -> str:
 def _rows(files: Iterable[HashedFile]) -> list[dict[str, Any]]:
     """Rows for the tasks: the file's uri, and where to read it (a local path, or a path on the
     run's pyarrow filesystem)."""
-    return [{"row": n, "uri": f.file.uri, "path": f.file.path or f.file.uri} for n, f in enumerate(files)]
+    return [{"row": n, "path": f.file.source} for n, f in enumerate(files)]
 
 
 def _hash(ray: Any, hashed: list[HashedFile], size: int, filesystem: Any = None) -> list[HashedFile]:
@@ -276,7 +273,7 @@ def _embed_and_write(
     from siglip_retriever.store.distributed.stages import EmbedWorker, prepare_files
 
     items = [
-        {"row": f.row, "uri": f.file.uri, "path": f.file.path or f.file.uri, "key": f.key}
+        {"row": f.row, "path": f.file.source, "key": f.key}
         for batch in plan
         for f in batch.files
         if f.row is not None

@@ -12,9 +12,9 @@ the same report and the same writes, batch after batch, through the same
 Example:
     >>> from siglip_retriever.store.distributed.plan import HashedFile, plan_batches
     >>> from siglip_retriever.store.plan import EntryFiles, FileFacts
-    >>> files = [HashedFile(FileFacts(f"/p/{n}.png", 1, 10), "img-a") for n in "ab"]
+    >>> files = [HashedFile(FileFacts(f"/p/{n}.png", 10, 1), "img-a") for n in "ab"]
     >>> [batch] = plan_batches([files], entries=EntryFiles({}))
-    >>> [(f.file.uri, f.decision.status) for f in batch.files if f.decision]
+    >>> [(f.file.path, f.decision.status) for f in batch.files if f.decision]
     [('/p/a.png', 'added'), ('/p/b.png', 'duplicate')]
 """
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.store.fingerprints import PictureFacts
+from siglip_retriever.store.facts import PictureFacts
 from siglip_retriever.store.plan import BatchWriter, Decision, EntryFiles, FileFacts, decide
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class PlannedBatch:
         """Write this batch into ``store`` and record it in ``report``, as local indexing does."""
         writer = BatchWriter(store, report)
         for hashed in self.files:
-            uri, decision = hashed.file.uri, hashed.decision
+            uri, decision = hashed.file.path, hashed.decision
             if decision is None:
                 writer.unreadable(uri, hashed.failure)
                 continue

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.store.fingerprints import prepare_picture
+from siglip_retriever.store.facts import prepare_picture
 from siglip_retriever.store.plan import hash_bytes, read_and_hash
 
 if TYPE_CHECKING:

@@ -1,0 +1,140 @@
+"""Every metadata key this package writes, named once: on a store's entries, and on its collection
+(the record of the model that built it); and which entry keys are internal bookkeeping.
+
+An entry's metadata holds the caller's own keys beside these:
+
+- ``kind`` (:data:`KIND`): ``"image"`` or ``"text"`` (every entry);
+- ``uri`` (:data:`URI`): an image's primary file (the first of ``paths``);
+- ``mtime_ns`` (:data:`MTIME`), ``file_size`` (:data:`SIZE`): that file's modification time in
+  nanoseconds and its size in bytes;
+- ``paths`` (:data:`PATHS`): every file holding the image's bytes, as JSON text (internal);
+- ``facts`` (:data:`FACTS`): the version of the facts recorded, :data:`FACTS_VERSION` (internal);
+- ``phash`` (:data:`PHASH`): the picture's perceptual hash, 16 hex digits;
+- ``width``, ``height`` (:data:`WIDTH`, :data:`HEIGHT`): its size in pixels, after EXIF orientation;
+- ``taken`` (:data:`TAKEN`): when it was taken (EXIF), as ISO 8601 text.
+
+The collection's metadata records the model that built it under the ``RECORD_*`` keys
+(:class:`~siglip_retriever.store.collection.ModelRecord`).
+
+:data:`INTERNAL_KEYS` are the ones meaningless to a user of results: ``facts`` (a version number
+that tells indexing to record newer facts) and the JSON text of ``paths`` (results carry the list
+of paths instead: :meth:`~siglip_retriever.search.hits.SearchHit.result_metadata`). The file's
+time and size, the fingerprint and the picture's size and date are facts a user can read, sort
+and filter by (``where={"file_size": {"$gt": 1000000}}``), so results keep them.
+
+The caption a document shows (``caption``) is the caller's key, not this package's: its default
+name is :data:`~siglip_retriever.search.hits.DEFAULT_CAPTION_KEY`. The keys a search adds to
+results (``rank``, ``similarity``, ``duplicates``...) are not stored: the search layer names them
+(:data:`~siglip_retriever.search.hits.RESULT_KEYS`). The files inside ``paths``
+are read and written by :mod:`siglip_retriever.store.files`, the picture's facts by
+:mod:`siglip_retriever.store.facts`. The key strings are the on-disk format: stores written by
+earlier versions read the same.
+
+Example:
+    >>> from siglip_retriever.store.metadata import FACTS, INTERNAL_KEYS, KIND, public_metadata
+    >>> sorted(INTERNAL_KEYS)
+    ['facts', 'paths']
+    >>> public_metadata({KIND: "image", FACTS: 3, "album": "2019"})
+    {'kind': 'image', 'album': '2019'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "FACTS",
+    "FACTS_VERSION",
+    "HEIGHT",
+    "INTERNAL_KEYS",
+    "KIND",
+    "MTIME",
+    "PATHS",
+    "PHASH",
+    "RECORD_DIM",
+    "RECORD_LOGIT_BIAS",
+    "RECORD_LOGIT_SCALE",
+    "RECORD_MODEL",
+    "RECORD_SCORE_KIND",
+    "RECORD_VERSION",
+    "RESERVED_KEYS",
+    "SIZE",
+    "TAKEN",
+    "URI",
+    "WIDTH",
+    "public_metadata",
+]
+
+# -- an entry's keys ---------------------------------------------------------------------------
+
+KIND = "kind"
+"""``"image"`` or ``"text"``: every entry this package writes has it."""
+
+URI = "uri"
+"""An image's primary file (an absolute path or a URI), also chromadb's ``uris`` of the entry."""
+
+MTIME = "mtime_ns"
+"""The primary file's modification time, in nanoseconds since the epoch."""
+
+SIZE = "file_size"
+"""The primary file's size in bytes."""
+
+PATHS = "paths"
+"""Every file holding the image's bytes, primary first, as JSON text (chromadb values are
+scalars): :func:`siglip_retriever.store.files.stored_files` reads it."""
+
+FACTS = "facts"
+"""The version of the facts an indexed image records (:data:`FACTS_VERSION`)."""
+
+FACTS_VERSION = 3
+"""The current version of an indexed image's facts. Version 2: ``width`` and ``height`` are the
+file's own size (before it, the size a large JPEG was decoded at). Version 3: the picture's
+fingerprint (``phash``) and EXIF date (``taken``), and every file holding the picture
+(``paths``), are recorded too. Entries of an older version are corrected by the next indexing
+run, without embedding them again."""
+
+PHASH = "phash"
+"""The picture's perceptual hash (:func:`siglip_retriever.store.fingerprints.fingerprint`)."""
+
+WIDTH = "width"
+"""The picture's width in pixels, after EXIF orientation."""
+
+HEIGHT = "height"
+"""The picture's height in pixels, after EXIF orientation."""
+
+TAKEN = "taken"
+"""When the picture was taken (EXIF ``DateTimeOriginal``), as ISO 8601 text; absent when unknown."""
+
+RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, PATHS, FACTS})
+"""Keys the caller's metadata may not use (the picture's facts, written on images only, may be
+set on texts)."""
+
+INTERNAL_KEYS = frozenset({FACTS, PATHS})
+"""Bookkeeping keys that results leave out: meaningless to their reader (``paths`` comes back as
+the list of paths, not its JSON)."""
+
+# -- the collection's keys: the record of the model that built it -------------------------------
+
+RECORD_MODEL = "siglip_model"
+"""A name that loads the model again (preset name, hub id or directory)."""
+
+RECORD_DIM = "siglip_dim"
+"""The size of its vectors."""
+
+RECORD_LOGIT_SCALE = "siglip_logit_scale"
+"""The multiplier of cosine similarities in its probabilities."""
+
+RECORD_LOGIT_BIAS = "siglip_logit_bias"
+"""SigLIP's bias (0 for CLIP)."""
+
+RECORD_SCORE_KIND = "siglip_score_kind"
+"""``"sigmoid"`` (SigLIP) or ``"softmax"`` (CLIP)."""
+
+RECORD_VERSION = "siglip_retriever_version"
+"""The version of this package that made the collection."""
+
+
+def public_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An entry's metadata without its :data:`INTERNAL_KEYS`: what results show of it."""
+    return {key: value for key, value in (metadata or {}).items() if key not in INTERNAL_KEYS}
