@@ -142,6 +142,19 @@ def photo_like(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 
+def photo_with_copies(folder: Path, seed: int, small_copy: str = "beach-small.jpg") -> Path:
+    """Under ``folder``: a photo (``photos/beach.jpg``), a smaller copy of it (``photos/<small_copy>``,
+    160x120), the same bytes in another folder (``backup/IMG_<seed, 4 digits>.jpg``) and a distinct
+    photo (``photos/forest.jpg``): one group of three duplicates among four files. Returns ``folder``."""
+    (folder / "photos").mkdir(parents=True)
+    (folder / "backup").mkdir()
+    picture = photo_like(seed)
+    picture.save(folder / "photos" / "beach.jpg", quality=95)
+    picture.resize((160, 120), Image.Resampling.LANCZOS).save(folder / "photos" / small_copy)
+    shutil.copyfile(folder / "photos" / "beach.jpg", folder / "backup" / f"IMG_{seed:04d}.jpg")
+    photo_like(seed + 1).save(folder / "photos" / "forest.jpg", quality=95)
+    return folder
+
 def mixed_inputs(folder: Path) -> list[Any]:
     """Paths, bytes, PIL images and arrays, JPEG and PNG, 11 in all (the paths written in ``folder``)."""
     items: list[Any] = []

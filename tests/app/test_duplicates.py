@@ -3,17 +3,15 @@ TestClient: groups with names and thumbnails (no paths), thresholds, errors and 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.app import create_app
 from siglip_retriever.encoding.encoder import SiglipEncoder
-from tests.helpers import photo_like
+from tests.helpers import photo_like, photo_with_copies
 
 BASE = "http://127.0.0.1"
 
@@ -21,14 +19,7 @@ BASE = "http://127.0.0.1"
 @pytest.fixture(scope="module")
 def client(tiny_encoder: SiglipEncoder, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     """A store of a photo, a smaller copy, the same bytes in another folder, and a distinct photo."""
-    root = tmp_path_factory.mktemp("duplicates-app")
-    (root / "photos").mkdir()
-    (root / "backup").mkdir()
-    picture = photo_like(5)
-    picture.save(root / "photos" / "beach.jpg", quality=95)
-    picture.resize((160, 120), Image.Resampling.LANCZOS).save(root / "photos" / "beach-small.png")
-    shutil.copyfile(root / "photos" / "beach.jpg", root / "backup" / "IMG_0005.jpg")
-    photo_like(6).save(root / "photos" / "forest.jpg", quality=95)
+    root = photo_with_copies(tmp_path_factory.mktemp("duplicates-app"), 5, small_copy="beach-small.png")
     store = MultimodalStore.in_memory(encoder=tiny_encoder)
     store.index_folder(root)
     return TestClient(create_app(store), base_url=BASE)

@@ -4,33 +4,19 @@ schema), the thresholds' ranges, and the warning for entries without a fingerpri
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from siglip_retriever.store import MultimodalStore
-from tests.helpers import photo_like, run_cli
+from tests.helpers import photo_with_copies, run_cli
 
 GROUP_KEYS = {"files", "keep", "reasons", "reclaimable_bytes"}
 FILE_KEYS = {"id", "path", "size", "width", "height", "date", "date_source", "bits", "similarity", "keep"}
 
 
-def _pictures(folder: Path) -> Path:
-    """A photo, a smaller copy, the same bytes in another folder, and a distinct photo."""
-    (folder / "photos").mkdir(parents=True)
-    (folder / "backup").mkdir()
-    picture = photo_like(1)
-    picture.save(folder / "photos" / "beach.jpg", quality=95)
-    picture.resize((160, 120), Image.Resampling.LANCZOS).save(folder / "photos" / "beach-small.jpg")
-    shutil.copyfile(folder / "photos" / "beach.jpg", folder / "backup" / "IMG_0001.jpg")
-    photo_like(2).save(folder / "photos" / "forest.jpg", quality=95)
-    return folder
-
-
 def test_duplicates_table_and_json(tiny_siglip_dir: Path, tmp_path: Path) -> None:
-    root = _pictures(tmp_path / "pictures")
+    root = photo_with_copies(tmp_path / "pictures", 1)
     options = ["--model", str(tiny_siglip_dir), "--db", str(tmp_path / "db"), "--device", "cpu"]
     assert run_cli(*options, "index", str(root)).exit_code == 0
 
