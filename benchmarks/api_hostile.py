@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-from workloads import cpu_model
+from workloads import cpu_model, memory_mib
 
 TEMPLATES = ["{}{}", "{x} {}", "{} {", "{0} {}", "{!r} {}", "{{}}{0:>100000001}"]
 SERVER = textwrap.dedent(
@@ -71,13 +71,6 @@ def template_times() -> None:
         print(f"{template:24} {answer.status_code}     {code:17} {statistics.median(times):.1f}")
 
 
-def peak_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
 def upload_memory(slots: int, name: str, data: bytes, small: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(small), str(slots)],
@@ -91,14 +84,14 @@ def upload_memory(slots: int, name: str, data: bytes, small: Path) -> None:
         url = f"http://127.0.0.1:{int(child.stdout.readline())}/api/similar"
         httpx.post(url, files={"image": ("small.png", small.read_bytes())}, timeout=60).raise_for_status()
         files = {"image": (name, data)}
-        base = peak_mib(child.pid)
+        base = memory_mib("VmHWM", child.pid)
         started = time.perf_counter()
         httpx.post(url, files=files, timeout=300).raise_for_status()
-        one, one_s = peak_mib(child.pid) - base, time.perf_counter() - started
+        one, one_s = memory_mib("VmHWM", child.pid) - base, time.perf_counter() - started
         started = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda _: httpx.post(url, files=files, timeout=300), range(4)))
-        four, four_s = peak_mib(child.pid) - base, time.perf_counter() - started
+        four, four_s = memory_mib("VmHWM", child.pid) - base, time.perf_counter() - started
         statuses = sorted({a.status_code for a in answers})
         print(
             f"{name:9} {len(data) / 1e6:5.1f} MB  slots {slots}  one: +{one:4.0f} MiB ({one_s:.1f} s)  "

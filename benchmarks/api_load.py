@@ -41,26 +41,12 @@ from pathlib import Path
 
 import httpx
 from PIL import Image, ImageDraw
-from workloads import cpu_model
+from workloads import COLOURS, SHAPES, cpu_model, draw_shape, memory_mib
 
 import siglip_retriever
 from siglip_retriever import MultimodalStore
 
 CACHE = Path(__file__).resolve().parent / ".cache"
-
-COLOURS = {
-    "red": (220, 30, 30),
-    "green": (30, 170, 60),
-    "blue": (30, 60, 220),
-    "yellow": (240, 220, 40),
-    "orange": (245, 140, 20),
-    "purple": (140, 40, 170),
-    "black": (15, 15, 15),
-    "white": (245, 245, 245),
-    "teal": (20, 150, 150),
-    "pink": (240, 120, 180),
-}
-SHAPES = ("circle", "square", "triangle", "stripes", "star")
 
 WORDS: dict[str, tuple[str, str, str]] = {  # language: (template, colours, shapes), space-separated
     "en": (
@@ -140,24 +126,7 @@ def draw_picture(rng: random.Random) -> Image.Image:
         colour = COLOURS[rng.choice(names)]
         x0, y0 = rng.randint(0, width // 2), rng.randint(0, height // 2)
         x1, y1 = rng.randint(x0 + 8, width), rng.randint(y0 + 8, height)
-        shape = rng.choice(SHAPES)
-        if shape == "circle":
-            pen.ellipse((x0, y0, x1, y1), fill=colour)
-        elif shape == "square":
-            pen.rectangle((x0, y0, x1, y1), fill=colour)
-        elif shape == "triangle":
-            pen.polygon([(x0, y1), ((x0 + x1) // 2, y0), (x1, y1)], fill=colour)
-        elif shape == "stripes":
-            for x in range(0, width, 12):
-                pen.rectangle((x, 0, x + 5, height), fill=colour)
-        else:
-            cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, min(x1 - x0, y1 - y0) / 2
-            points = []
-            for i in range(10):
-                radius = r if i % 2 == 0 else r / 2.5
-                angle = i * math.pi / 5
-                points.append((cx + radius * math.sin(angle), cy - radius * math.cos(angle)))
-            pen.polygon(points, fill=colour)
+        draw_shape(pen, rng.choice(SHAPES), (x0, y0, x1, y1), colour)
     return picture
 
 
@@ -189,21 +158,8 @@ def build_store(root: Path, count: int) -> tuple[Path, list[str], float]:
 # -- the server --------------------------------------------------------------------------------------
 
 
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of ``pid`` in KiB (empty once the process is gone, or off Linux)."""
-    values: dict[str, int] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    except OSError:
-        pass
-    return values
-
-
-def mib(kib: int | None) -> str:
-    return "n/a" if kib is None else f"{kib / 1024:.0f} MiB"
+def mib(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.0f} MiB"
 
 
 class Server:
@@ -229,7 +185,7 @@ class Server:
         env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self._log_file, env=env)
         self.url = ""
-        self.peak_kib = 0
+        self.peak_mib = 0.0
         self._found = threading.Event()
         threading.Thread(target=self._read_stdout, name="server-stdout", daemon=True).start()
 
@@ -260,11 +216,12 @@ class Server:
                     raise RuntimeError(f"/health never answered 200; the server's log:\n{self.log_tail()}")
                 time.sleep(0.1)
 
-    def memory(self) -> dict[str, int]:
-        """VmRSS and VmHWM now (KiB); ``peak_kib`` keeps the highest VmHWM seen, should the process end."""
-        values = proc_status(self.process.pid)
-        self.peak_kib = max(self.peak_kib, values.get("VmHWM", 0))
-        return values
+    def memory(self) -> float:
+        """VmRSS now (MiB); ``peak_mib`` keeps the highest VmHWM seen, should the process end."""
+        peak = memory_mib("VmHWM", self.process.pid)
+        if not math.isnan(peak):
+            self.peak_mib = max(self.peak_mib, peak)
+        return memory_mib("VmRSS", self.process.pid)
 
     def log_tail(self, lines: int = 40) -> str:
         self._log_file.flush()
@@ -497,7 +454,7 @@ def warm_up(url: str, ids: list[str], uploads: list[bytes]) -> None:
         print(f"warm-up: {len(failed)} of {len(workload.samples)} requests failed: {failed[:3]}")
 
 
-def report(summary: Summary, rss: int | None) -> None:
+def report(summary: Summary, rss: float | None) -> None:
     rate, served = summary.requests / summary.wall, summary.served / summary.wall
     errors = f"errors {summary.error_count}" + (f" {dict(summary.errors)}" if summary.errors else "")
     print(
@@ -545,24 +502,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"FAILED: {exc}")
                 return 1
             print(f"server: pid {server.process.pid} at {server.url}, /health 200 after {ready:.1f} s")
-            print(f"server RSS at start: {mib(server.memory().get('VmRSS'))}")
+            print(f"server RSS at start: {mib(server.memory())}")
             warm_up(server.url, ids, uploads)
-            before = server.memory().get("VmRSS")
+            before = server.memory()
             print(f"server RSS after warm-up (before the run): {mib(before)}")
             mix = ", ".join(f"{route} {weight}%" for route, weight in Workload.MIX)
             print(f"mix: {mix}; {len(QUERIES)} text queries; {args.seconds:g} s per level")
-            summaries: list[tuple[Summary, int | None]] = []
+            summaries: list[tuple[Summary, float | None]] = []
             for clients in levels:
                 samples, wall = run_level(server.url, clients, args.seconds, ids, uploads)
                 summary = summarise(clients, samples, wall)
-                summaries.append((summary, server.memory().get("VmRSS")))
+                summaries.append((summary, server.memory()))
                 report(*summaries[-1])
                 if server.process.poll() is not None:
                     print(f"the server exited with {server.process.returncode} during the level")
                     break
             after = ", ".join(f"after {s.clients} clients {mib(rss)}" for s, rss in summaries)
             server.memory()
-            peak = mib(server.peak_kib or None)
+            peak = mib(server.peak_mib or None)
             print(f"\nserver RSS: before {mib(before)}, {after}; peak (VmHWM) {peak}")
             for (a, _), (b, _) in itertools.pairwise(summaries):
                 gain = (b.requests / b.wall) / (a.requests / a.wall)

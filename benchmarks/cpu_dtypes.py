@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import run
 import workloads
 
@@ -50,7 +49,6 @@ def measure(rounds: int, batch_size: int) -> dict[str, Any]:
         forward = [r[f"{dtype}_forward"] / r["float32_forward"] for r in table]
         index = [r[f"{dtype}_index"] / r["float32_index"] for r in table]
         own = [r[f"{dtype}_index"] / r[f"{dtype}_forward"] for r in table]
-        cosine = np.sum(images[dtype] * images["float32"], axis=1)
         out[dtype] = {
             "forward": statistics.median(r[f"{dtype}_forward"] for r in table),
             "index": statistics.median(r[f"{dtype}_index"] for r in table),
@@ -58,9 +56,7 @@ def measure(rounds: int, batch_size: int) -> dict[str, Any]:
             "forward_vs_float32_rounds": forward,
             "index_vs_float32": statistics.median(index),
             "index_over_forward": statistics.median(own),
-            "image_cosine_mean": float(cosine.mean()),
-            "image_cosine_min": float(cosine.min()),
-            "text_cosine_mean": float(np.sum(texts[dtype] * texts["float32"], axis=1).mean()),
+            **run.fidelity(images["float32"], images[dtype], texts["float32"], texts[dtype]),
         }
     return out
 

@@ -43,18 +43,6 @@ MODES = ("all", "last", "lora")
 PICTURES = 64
 PAIRS_DIR = workloads.CACHE / "finetune-pairs"
 
-_COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (200, 40, 40),
-    "green": (40, 160, 60),
-    "blue": (40, 70, 200),
-    "yellow": (230, 210, 50),
-    "white": (240, 240, 240),
-    "black": (20, 20, 20),
-    "orange": (240, 140, 30),
-    "purple": (130, 50, 160),
-}
-_SHAPES = ("circle", "square", "triangle", "stripe")
-
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -68,31 +56,23 @@ def _picture(path: Path, seed: int) -> str:
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(seed)
-    names = list(_COLOURS)
+    names = list(workloads.COLOURS)
     ground, colour = (names[int(i)] for i in rng.choice(len(names), 2, replace=False))
-    shape = _SHAPES[int(rng.integers(len(_SHAPES)))]
+    shape = workloads.SHAPES[int(rng.integers(len(workloads.SHAPES)))]
     width, height = (int(v) for v in rng.integers(224, 641, 2))
-    image = Image.new("RGB", (width, height), _COLOURS[ground])
-    draw = ImageDraw.Draw(image)
+    image = Image.new("RGB", (width, height), workloads.COLOURS[ground])
     side = int(min(width, height) * rng.uniform(0.3, 0.7))
     left, top = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
     box = (left, top, left + side, top + side)
-    if shape == "circle":
-        draw.ellipse(box, fill=_COLOURS[colour])
-    elif shape == "square":
-        draw.rectangle(box, fill=_COLOURS[colour])
-    elif shape == "triangle":
-        draw.polygon(
-            [(left, top + side), (left + side, top + side), (left + side // 2, top)], fill=_COLOURS[colour]
-        )
-    else:
-        for x in range(0, width, max(8, side // 4) * 2):
-            draw.rectangle((x, 0, x + max(8, side // 4), height), fill=_COLOURS[colour])
+    workloads.draw_shape(ImageDraw.Draw(image), shape, box, workloads.COLOURS[colour])
     pixels = np.asarray(image, dtype=np.int16) + rng.integers(-10, 11, (height, width, 1), dtype=np.int16)
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, format="JPEG", quality=90)
-    noun = "stripes" if shape == "stripe" else shape
-    article = "" if shape == "stripe" else ("an " if colour in ("orange",) else "a ")
-    return f"{article}{colour} {noun} on a {ground} background"
+    thing = f"{colour} stripes" if shape == "stripes" else _a(f"{colour} {shape}")
+    return f"{thing} on {_a(ground)} background"
+
+
+def _a(words: str) -> str:
+    return f"an {words}" if words[0] in "aeiou" else f"a {words}"
 
 
 def pairs_file(count: int = PICTURES, root: Path = PAIRS_DIR) -> Path:
@@ -117,14 +97,6 @@ def pairs_file(count: int = PICTURES, root: Path = PAIRS_DIR) -> Path:
 # -- the child ---------------------------------------------------------------------------------
 
 
-def _vm_hwm_mib() -> float:
-    """The process's peak RSS as the kernel keeps it for this address space (``VmHWM``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(mode: str, model: Path, pairs: Path, steps: int, layers: int, batch_size: int) -> dict[str, Any]:
     """Fine-tune for ``steps`` in this (fresh) process; the run's figures."""
     import peft  # imported before the clock starts, as the rest
@@ -146,7 +118,7 @@ def child(mode: str, model: Path, pairs: Path, steps: int, layers: int, batch_si
         "steps": report.steps,
         "seconds": report.seconds,
         "peak_memory_mib": report.peak_memory_mib,
-        "vm_hwm_mib": _vm_hwm_mib(),
+        "vm_hwm_mib": workloads.memory_mib(),
         "parameters": list(report.parameters),
         "losses": report.losses,
         "training_images": report.training["images"],

@@ -431,6 +431,19 @@ def queries(plan: Plan, encoder: Any, scratch: Path) -> dict[str, Any]:
 # -- e: int8 -----------------------------------------------------------------------------------
 
 
+def fidelity(
+    images: np.ndarray, other_images: np.ndarray, texts: np.ndarray, other_texts: np.ndarray
+) -> dict[str, float]:
+    """How close another model's (or dtype's) vectors are to the reference's, for the same images
+    and texts: the mean and lowest cosine of the images, the mean cosine of the texts."""
+    image_cosine = np.sum(images * other_images, axis=1)
+    return {
+        "image_cosine_mean": float(image_cosine.mean()),
+        "image_cosine_min": float(image_cosine.min()),
+        "text_cosine_mean": float(np.sum(texts * other_texts, axis=1).mean()),
+    }
+
+
 def int8_mode(
     plan: Plan, encoder: Any, files: list[Path], folder: Path, scratch: Path, indexing: bool
 ) -> dict[str, Any]:
@@ -452,10 +465,8 @@ def int8_mode(
         log(f"  round {number + 1}: float32 {rates32[-1]:.2f}, int8 {rates8[-1]:.2f} images/s")
     gallery32 = encoder.encode_images(files)
     gallery8 = quantized.encode_images(files)
-    cosine = np.sum(gallery32 * gallery8, axis=1)
     texts32 = encoder.encode_texts(QUERY_TEXTS)
     texts8 = quantized.encode_texts(QUERY_TEXTS)
-    text_cosine = np.sum(texts32 * texts8, axis=1)
     k = min(10, len(files) - 1)
 
     def top(queries: np.ndarray, gallery: np.ndarray, exclude_self: bool = False) -> list[set[int]]:
@@ -477,9 +488,7 @@ def int8_mode(
         "speedup_rounds": speedups,
         "float32": statistics.median(rates32),
         "int8": statistics.median(rates8),
-        "image_cosine_mean": float(cosine.mean()),
-        "image_cosine_min": float(cosine.min()),
-        "text_cosine_mean": float(text_cosine.mean()),
+        **fidelity(gallery32, gallery8, texts32, texts8),
         "top10_overlap_text": float(np.mean(text_overlap)),
         "top10_overlap_image": float(np.mean(image_overlap)),
         "gallery": len(files),
@@ -559,17 +568,11 @@ def rss_child(folder: Path, model: Path, batch_size: int) -> None:
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.store import MultimodalStore
 
-    def status_mb(field: str) -> float:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
     encoder = SiglipEncoder(model, device="cpu", batch_size=batch_size)
     encoder.encode_images([next(folder.glob("*.jpg"))])
     with tempfile.TemporaryDirectory() as path:
         store = MultimodalStore(path, encoder=encoder)
-        before = status_mb("VmRSS")
+        before = workloads.memory_mib("VmRSS")
         start = time.perf_counter()
         report = store.index_folder(folder)
         seconds = time.perf_counter() - start
@@ -579,8 +582,8 @@ def rss_child(folder: Path, model: Path, batch_size: int) -> None:
                     "images": report.embedded,
                     "seconds": seconds,
                     "rss_before_mb": before,
-                    "rss_after_mb": status_mb("VmRSS"),
-                    "peak_rss_mb": status_mb("VmHWM"),
+                    "rss_after_mb": workloads.memory_mib("VmRSS"),
+                    "peak_rss_mb": workloads.memory_mib("VmHWM"),
                 }
             )
         )

@@ -14,13 +14,17 @@ Everything is cached under ``benchmarks/.cache`` (ignored by git); delete it to 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
@@ -29,6 +33,22 @@ ModelSize = Literal["base", "small"]
 LARGE = (4000, 3000)  # 12 MP, a phone photo
 SMALL = (640, 480)  # 0.3 MP, a web picture
 THUMB = (320, 240)  # for the memory run, which needs thousands of files
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30),
+    "green": (30, 170, 60),
+    "blue": (30, 60, 220),
+    "yellow": (240, 220, 40),
+    "orange": (245, 140, 20),
+    "purple": (140, 40, 170),
+    "black": (15, 15, 15),
+    "white": (245, 245, 245),
+    "teal": (20, 150, 150),
+    "pink": (240, 120, 180),
+}
+"""The named colours of the generated shape pictures (``api_load.py``, ``finetune_cpu.py``)."""
+SHAPES = ("circle", "square", "triangle", "stripes", "star")
+"""The shapes :func:`draw_shape` draws."""
 
 
 def checkpoint(size: ModelSize, root: Path = CACHE) -> Path:
@@ -161,3 +181,41 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def draw_shape(
+    pen: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], colour: tuple[int, int, int]
+) -> None:
+    """One of :data:`SHAPES` inside ``box`` (left, top, right, bottom); stripes are vertical bars."""
+    x0, y0, x1, y1 = box
+    if shape == "circle":
+        pen.ellipse(box, fill=colour)
+    elif shape == "square":
+        pen.rectangle(box, fill=colour)
+    elif shape == "triangle":
+        pen.polygon([(x0, y1), ((x0 + x1) // 2, y0), (x1, y1)], fill=colour)
+    elif shape == "stripes":
+        bar = max(2, (x1 - x0) // 8)
+        for x in range(x0, x1, 2 * bar):
+            pen.rectangle((x, y0, min(x + bar, x1), y1), fill=colour)
+    else:  # a five-pointed star
+        cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, min(x1 - x0, y1 - y0) / 2
+        points = []
+        for i in range(10):
+            radius = r if i % 2 == 0 else r / 2.5
+            angle = i * math.pi / 5
+            points.append((cx + radius * math.sin(angle), cy - radius * math.cos(angle)))
+        pen.polygon(points, fill=colour)
+
+
+def memory_mib(field: str = "VmHWM", pid: int | str = "self") -> float:
+    """A process's memory from ``/proc/PID/status``, in MiB: ``VmHWM``, its peak resident memory
+    (which starts afresh at ``exec``, where ``ru_maxrss`` would carry a parent's size over the
+    fork), or ``VmRSS``, its resident memory now. NaN once the process is gone, or off Linux."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
