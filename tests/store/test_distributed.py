@@ -421,3 +421,22 @@ def test_filesystem_files_that_cannot_be_read_are_reported_with_their_uri(
         index_distributed(store, "photos", filesystem="not a filesystem")
     assert store.count() == 0
 
+
+def test_a_listing_leaves_out_the_store_inside_the_folder(tiny_encoder: Any, photos: Path) -> None:
+    """A ``file://`` folder holding the store's own folder: Ray's listing leaves it out, unreported."""
+    from siglip_retriever.store.distributed.filesystems import resolve_source
+
+    photos = photos.resolve()
+    with MultimodalStore(photos / "siglip-store", encoder=tiny_encoder) as store:
+        Image.new("RGB", (20, 20), "green").save(photos / "siglip-store" / "not-mine.png")
+        source = resolve_source(f"file://{photos}")
+        assert source is not None
+        everything, _, ignored_all, _ = source.scan()
+        files, failed, ignored, scanned = source.scan(skip=store.path)
+    inside = f"file://{photos}/siglip-store/"
+    assert any(f.path.startswith(inside) for f in everything)  # listed without skip
+    assert any(i.path.startswith(inside) for i in ignored_all)
+    assert scanned and not failed
+    assert [f.path for f in files] == [f.path for f in everything if not f.path.startswith(inside)]
+    assert [i.path for i in ignored] == [i.path for i in ignored_all if not i.path.startswith(inside)]
+    assert files[0].source == str(photos / "00-red.png")  # read on the filesystem at its own path

@@ -245,3 +245,36 @@ def test_chunked_decisions_match_whole_batch_decisions(
     assert moved["a-moved.jpg"] == "moved"
     assert moved["img00.jpg"] == "duplicate"  # now the same picture as img12
 
+
+def test_a_store_inside_the_folder_it_indexes_is_never_scanned(
+    tiny_encoder: SiglipEncoder, tmp_path: Path
+) -> None:
+    """A store made inside the folder it indexes (``siglip-store`` in the photos folder): its own
+    files are neither indexed nor reported, whether it was opened by path or by a chromadb client."""
+    import chromadb
+
+    from siglip_retriever.store.clients import chroma_settings
+    from siglip_retriever.store.scanning import scan_folder
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    Image.new("RGB", (40, 30), "red").save(photos / "red.png")
+    Image.new("RGB", (30, 40), "blue").save(photos / "sub" / "blue.png")
+    with MultimodalStore(photos / "siglip-store", encoder=tiny_encoder) as store:
+        assert store.path is not None
+        Image.new("RGB", (20, 20), "green").save(store.path / "not-mine.png")  # even a picture
+        own = {path.suffix for path in store.path.rglob("*") if path.is_file()}
+        assert {".sqlite3", ".lock", ".png"} <= own  # what a scan of the folder used to report
+        report = store.index_folder(photos)
+        assert sorted(Path(f.path).name for f in report.added) == ["blue.png", "red.png"]
+        assert report.ignored == [] and report.failed == []
+        assert store.index_folder(store.path).added == []  # the store's folder itself: nothing
+        assert len(scan_folder(photos).files) == 3  # the scan itself skips only what it is told to
+    client = chromadb.PersistentClient(path=str(photos / "siglip-store"), settings=chroma_settings())
+    with MultimodalStore(None, client=client, encoder=tiny_encoder) as store:
+        assert store.path == (photos / "siglip-store").resolve()
+        report = store.index_folder(photos, remove_missing=True)
+        assert [f.status for f in report.skipped] == ["unchanged", "unchanged"] and report.ignored == []
+        assert report.removed == [] and store.count() == 2
+    non_recursive = scan_folder(photos, recursive=False, skip=photos / "siglip-store")
+    assert [p.name for p in non_recursive.files] == ["red.png"] and non_recursive.ignored == []

@@ -105,7 +105,7 @@ def index_folder(
     """
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()
-    scan = scan_folder(root, recursive=recursive, extensions=extensions)
+    scan = scan_folder(root, recursive=recursive, extensions=extensions, skip=store.path)
     report = index_files(store, scan.files, show_progress=show_progress)
     report.folder = printable(str(root))
     report.failed = scan.failed + report.failed

@@ -105,12 +105,15 @@ def scan_folder(
     *,
     recursive: bool = True,
     extensions: Iterable[str] | None = None,
+    skip: str | os.PathLike[str] | None = None,
 ) -> FolderScan:
     """Image files under ``folder`` (sorted), entries that could not be read while scanning, and
     the files left out for their extension.
 
     Broken symbolic links and unreadable sub-folders are reported, not raised; files with other
-    extensions are listed in ``ignored`` with what they are (:func:`ignored_reason`).
+    extensions are listed in ``ignored`` with what they are (:func:`ignored_reason`). The folder
+    ``skip`` (a store's own, when it lies inside the folder it indexes) is not looked into, and
+    nothing in it is reported.
 
     Raises:
         ConfigurationError: ``folder`` is not a folder, or ``extensions`` is empty.
@@ -121,6 +124,8 @@ def scan_folder(
     wanted = parse_extensions(extensions)
     scan = FolderScan()
     files, failed = scan.files, scan.failed
+    if skip is not None and _same_folder(root, Path(skip)):
+        return scan
 
     def on_error(error: OSError) -> None:
         where = printable(str(error.filename or root))
@@ -132,6 +137,8 @@ def scan_folder(
     else:
         walker = iter([(str(root), [], [e.name for e in os.scandir(root) if not e.is_dir()])])
     for directory, subdirs, names in walker:
+        if skip is not None:
+            subdirs[:] = [d for d in subdirs if not _same_folder(Path(directory) / d, Path(skip))]
         subdirs.sort()
         for name in sorted(names):
             path = Path(directory) / name
@@ -146,6 +153,16 @@ def scan_folder(
             else:
                 scan.ignored.append(IgnoredFile(printable(str(path)), ignored_reason(name, wanted)))
     return scan
+
+
+def _same_folder(folder: Path, other: Path) -> bool:
+    """Whether two paths name the same folder (compared by name first: a walk stats no more)."""
+    if folder.name != other.name:
+        return False
+    try:
+        return os.path.samefile(folder, other)
+    except OSError:
+        return False
 
 
 def is_uri(text: str | os.PathLike[str]) -> bool:

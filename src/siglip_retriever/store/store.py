@@ -143,7 +143,9 @@ class MultimodalStore:
         import chromadb
 
         self.retry = RetryPolicy(retries, retry_backoff)
-        self.path: Path | None = None
+        self.path: Path | None = persist_directory(client) if client is not None else None
+        """The folder of an embedded store (given, or that of the persistent client given); ``None``
+        for in-memory and server stores. Indexing never looks into it."""
         if client is None:
             if path is None:
                 raise ConfigurationError(
@@ -153,12 +155,11 @@ class MultimodalStore:
             if self.path.exists() and not self.path.is_dir():
                 raise ConfigurationError(f"store path {self.path} exists and is not a directory")
             self.path.mkdir(parents=True, exist_ok=True)
-        lock_dir = self.path or persist_directory(client)
         lease = None
-        if lock_dir is not None:  # before chromadb reads the directory: see siglip_retriever.store.locking
+        if self.path is not None:  # before chromadb reads the directory: see siglip_retriever.store.locking
             from siglip_retriever.store.locking import acquire
 
-            lease = acquire(lock_dir, lock_timeout)
+            lease = acquire(self.path, lock_timeout)
         owned = client is None
         try:
             if client is None:

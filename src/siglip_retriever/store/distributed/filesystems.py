@@ -20,6 +20,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,14 +117,20 @@ class RemoteSource:
         return self.uri(self.paths[0])
 
     def scan(
-        self, *, recursive: bool = True, extensions: Iterable[str] | None = None
+        self,
+        *,
+        recursive: bool = True,
+        extensions: Iterable[str] | None = None,
+        skip: str | os.PathLike[str] | None = None,
     ) -> tuple[list[FileFacts], list[FailedFile], list[IgnoredFile], bool]:
         """The files to index, in local scanning's order, those that cannot be read, those left
         out for their extension, and whether a folder was scanned.
 
         A folder is listed (recursively unless told otherwise) for files with one of
         ``extensions`` (default: the image extensions local scanning uses); the others are
-        ignored, with what they are. A single file or a list of files is taken as it is.
+        ignored, with what they are; the files under the local folder ``skip`` (a store's own,
+        inside a ``file://`` folder it indexes) are left out unreported. A single file or a list
+        of files is taken as it is.
 
         Raises:
             ConfigurationError: the one path given is neither a folder nor a file, or the
@@ -137,7 +144,7 @@ class RemoteSource:
             root = self.paths[0]
             info = _info(fs, root)
             if info.type == pafs.FileType.Directory:
-                listed, ignored = self._list_folder(root, recursive, extensions)
+                listed, ignored = self._list_folder(root, recursive, extensions, skip)
                 return listed, failed, ignored, True
             if info.type != pafs.FileType.File:
                 raise ConfigurationError(f"{self.uri(root)} is neither a folder nor a file")
@@ -156,7 +163,11 @@ class RemoteSource:
         return files, failed, [], False
 
     def _list_folder(
-        self, root: str, recursive: bool, extensions: Iterable[str] | None
+        self,
+        root: str,
+        recursive: bool,
+        extensions: Iterable[str] | None,
+        skip: str | os.PathLike[str] | None,
     ) -> tuple[list[FileFacts], list[IgnoredFile]]:
         import pyarrow.fs as pafs
 
@@ -167,8 +178,13 @@ class RemoteSource:
         except OSError as exc:
             raise ConfigurationError(f"cannot list {self.uri(root)}: {exc}") from exc
         start = len(root.rstrip("/")) + 1 if root.rstrip("/") else 0
+        own = f"file://{Path(skip).resolve().as_posix()}/" if skip is not None else None
         files = sorted(
-            (info for info in infos if info.type == pafs.FileType.File),
+            (
+                info
+                for info in infos
+                if info.type == pafs.FileType.File and not (own and self.uri(info.path).startswith(own))
+            ),
             key=lambda info: _walk_order(info.path[start:]),
         )
         found = [info for info in files if posixpath.splitext(info.path)[1].lower() in wanted]

@@ -116,7 +116,7 @@ def index_distributed(
     workers = _Workers.checked(num_workers, cpus_per_worker, gpus_per_worker, dtype, size)
     require_ray()  # before any scanning: a missing extra is the first thing to hear about
 
-    scan = _scan(source, filesystem, recursive=recursive, extensions=extensions)
+    scan = _scan(source, filesystem, recursive=recursive, extensions=extensions, skip=store.path)
     report = scan.report
     known = known_files(store)
     pending = [HashedFile(file) for file in changed_files(scan.files, known, report)]
@@ -157,11 +157,13 @@ def _scan(
     *,
     recursive: bool,
     extensions: Iterable[str] | None,
+    skip: Path | None,
 ) -> _Scan:
-    """List ``source``: a URI or a path on ``filesystem``, a local folder, or a list of files."""
+    """List ``source``: a URI or a path on ``filesystem``, a local folder, or a list of files; a
+    folder's listing leaves out the folder ``skip`` (the store's own)."""
     remote = resolve_source(source, filesystem)
     if remote is not None:
-        listed, failed, ignored, scanned = remote.scan(recursive=recursive, extensions=extensions)
+        listed, failed, ignored, scanned = remote.scan(recursive=recursive, extensions=extensions, skip=skip)
         report = IndexReport(folder=remote.root_uri(), failed=list(failed), ignored=ignored)
         scan = _Scan(report, listed, remote.filesystem, remote.exists)
         if scanned:
@@ -170,7 +172,7 @@ def _scan(
     prefix, present = None, set()
     if isinstance(source, (str, os.PathLike)) and Path(source).expanduser().is_dir():
         root = Path(source).expanduser().resolve()
-        folder_scan = scan_folder(root, recursive=recursive, extensions=extensions)
+        folder_scan = scan_folder(root, recursive=recursive, extensions=extensions, skip=skip)
         paths, failed, ignored = folder_scan.files, folder_scan.failed, folder_scan.ignored
         folder, prefix, present = str(root), local_prefix(root), {file_uri(path) for path in paths}
     elif isinstance(source, (str, os.PathLike)):
