@@ -5,7 +5,9 @@ A hit carries the cosine similarity to the query and, for an image-text pair on 
 documents, LlamaIndex nodes, the CLI, the web app) take their content and metadata from here,
 so every one of them names the same facts with the same keys (:data:`RESULT_KEYS`). An image
 indexed from files also says every file that holds it (:attr:`SearchHit.paths`; ``paths`` in
-:meth:`~SearchHit.result_metadata` and :meth:`~SearchHit.to_dict`), its ``uri`` first.
+:meth:`~SearchHit.result_metadata` and :meth:`~SearchHit.to_dict`), its ``uri`` first. The
+store's internal bookkeeping keys (:data:`~siglip_retriever.store.metadata.INTERNAL_KEYS`, such as
+the version of an image's facts) are left out of both.
 
 Example:
     >>> from siglip_retriever.search.hits import SearchHit
@@ -19,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from siglip_retriever.store.entries import shown_metadata
 from siglip_retriever.store.files import StoredFile, stored_files
-from siglip_retriever.store.metadata import KIND, PATHS, URI
+from siglip_retriever.store.metadata import KIND, URI, public_metadata
 
 __all__ = ["DEFAULT_CAPTION_KEY", "RESULT_KEYS", "SearchHit"]
 
@@ -40,7 +43,8 @@ class SearchHit:
         kind: ``"image"`` or ``"text"``.
         uri: the image's file path (images indexed from files), else ``None``.
         text: the stored text (text entries), else ``None``.
-        metadata: the entry's metadata.
+        metadata: the entry's metadata as stored, internal keys included (results leave them out:
+            :meth:`result_metadata`, :meth:`to_dict`).
         similarity: cosine similarity to the query, in [-1, 1].
         probability: SigLIP's probability that query and entry match (image-text pairs of
             sigmoid models); ``None`` for pairs of one modality (image-image, text-text) and for
@@ -96,15 +100,17 @@ class SearchHit:
         return stored_files(self.metadata) if self.kind == "image" else []
 
     def result_metadata(self) -> dict[str, Any]:
-        """The entry's metadata with :data:`RESULT_KEYS` (``id``, ``uri``, ``kind``, ``rank``,
-        ``similarity``, ``probability``) set from the hit, and for an image from files ``paths``:
-        the list of every file holding it, primary first."""
-        metadata = {k: v for k, v in self.metadata.items() if k != PATHS}
-        files = self.paths
-        if files:
-            metadata[PATHS] = [file.path for file in files]
+        """The entry's metadata without its internal keys, with :data:`RESULT_KEYS` (``id``,
+        ``uri``, ``kind``, ``rank``, ``similarity``, ``probability``) set from the hit, and for an
+        image from files ``paths``: the list of every file holding it, primary first.
+
+        Example:
+            >>> meta = {"uri": "/p/a.jpg", "facts": 3, "album": "2019"}
+            >>> sorted(SearchHit("img-1", "image", "/p/a.jpg", None, meta).result_metadata())
+            ['album', 'id', 'kind', 'paths', 'probability', 'rank', 'similarity', 'uri']
+        """
         return {
-            **metadata,
+            **shown_metadata(self.metadata, self.kind),
             "id": self.id,
             URI: self.uri,
             KIND: self.kind,
@@ -115,7 +121,8 @@ class SearchHit:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the schema of the CLI's and the API's ``--json`` output); ``paths``
-        lists every file holding the picture (``[]`` when it came from no file)."""
+        lists every file holding the picture (``[]`` when it came from no file), ``metadata`` the
+        entry's metadata without its internal keys."""
         return {
             "rank": self.rank,
             "id": self.id,
@@ -125,5 +132,5 @@ class SearchHit:
             "text": self.text,
             "similarity": self.similarity,
             "probability": self.probability,
-            "metadata": {k: v for k, v in self.metadata.items() if k != PATHS},
+            "metadata": public_metadata(self.metadata),
         }

@@ -29,7 +29,8 @@ from PIL.Image import Image as PILImage
 
 from siglip_retriever.encoding.images import ImageInput, describe_source
 from siglip_retriever.errors import ConfigurationError, ImageLoadError
-from siglip_retriever.store.metadata import KIND, RESERVED_KEYS, URI
+from siglip_retriever.store.files import stored_files
+from siglip_retriever.store.metadata import KIND, PATHS, RESERVED_KEYS, URI, public_metadata
 
 __all__ = [
     "Kind",
@@ -38,6 +39,7 @@ __all__ = [
     "content_id",
     "entry_metadata",
     "image_content_id",
+    "shown_metadata",
     "stored_item",
     "user_metadatas",
 ]
@@ -55,8 +57,14 @@ class StoredItem:
         kind: ``"image"`` or ``"text"``.
         uri: the image's file path (images indexed from files), else ``None``.
         text: the stored text (text entries), else ``None``.
-        metadata: the entry's metadata, this package's keys included.
+        metadata: the entry's metadata, this package's keys included (internal ones too:
+            :meth:`result_metadata` leaves them out).
         vector: the stored vector, when it was asked for (``include_vectors=True``).
+
+    Example:
+        >>> stored = {"kind": "image", "uri": "/p/a.jpg", "facts": 3}
+        >>> StoredItem("img-1", "image", "/p/a.jpg", None, stored).result_metadata()
+        {'kind': 'image', 'uri': '/p/a.jpg', 'paths': ['/p/a.jpg']}
     """
 
     id: str
@@ -65,6 +73,21 @@ class StoredItem:
     text: str | None
     metadata: Metadata
     vector: npt.NDArray[np.float32] | None = None
+
+    def result_metadata(self) -> Metadata:
+        """The entry's metadata as results show it (:func:`shown_metadata`)."""
+        return shown_metadata(self.metadata, self.kind)
+
+
+def shown_metadata(metadata: Mapping[str, Any] | None, kind: str) -> Metadata:
+    """An entry's metadata as results show it: its internal keys left out
+    (:data:`~siglip_retriever.store.metadata.INTERNAL_KEYS`), and for an image from files
+    ``paths`` as the list of the paths of every file holding it, primary first."""
+    shown = public_metadata(metadata)
+    files = stored_files(metadata) if kind == "image" else []
+    if files:
+        shown[PATHS] = [file.path for file in files]
+    return shown
 
 
 def content_id(kind: Kind, payload: bytes | str) -> str:
