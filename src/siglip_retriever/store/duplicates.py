@@ -41,7 +41,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -110,18 +110,9 @@ class DuplicateFile:
 
     def to_dict(self) -> dict[str, Any]:
         """The file as JSON-ready data (the schema in the module's docstring)."""
-        return {
-            "id": self.id,
-            "path": self.path,
-            "size": self.size,
-            "width": self.width,
-            "height": self.height,
-            "date": self.date,
-            "date_source": self.date_source,
-            "bits": self.bits,
-            "similarity": None if self.similarity is None else round(self.similarity, 4),
-            "keep": self.keep,
-        }
+        data = asdict(self)
+        data["similarity"] = None if self.similarity is None else round(self.similarity, 4)
+        return data
 
 
 @dataclass(frozen=True)
