@@ -243,7 +243,7 @@ def test_no_framework_message_reaches_a_client(env: Env) -> None:
     messages = [answer.json()["message"] for answer in answers]
     assert messages[0] == "upload is not an image, or is in a format Pillow cannot read"
     assert messages[1] == "k must be a whole number"
-    assert messages[2] == "min_probability must be at most 1.0"
+    assert messages[2] == "min_probability must be a number between 0 and 1, not 2.0"  # the search layer's
     assert messages[3] == "q is required"
     assert messages[4] == "labels is required"
 

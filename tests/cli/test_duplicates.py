@@ -65,4 +65,4 @@ def test_entries_without_a_fingerprint_are_counted_with_what_to_do(
     assert "run 'siglip-retriever index' on their folders again" in result.stderr
     assert "0 groups among 2 pictures" in result.stdout
     missing = run_cli("--db", str(tmp_path / "none"), "duplicates")
-    assert missing.exit_code == 1 and "index some images first" in missing.output
+    assert missing.exit_code == 2 and "index some images first" in missing.output  # a ConfigurationError
