@@ -27,7 +27,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import quote
 
 from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, UPLOAD_RESPONSES, SearchResponse
@@ -75,7 +75,7 @@ def _parameter(spec: OptionSpec) -> inspect.Parameter:
     if spec.type == "filter":
         description += " As JSON."
     query = Query(description=description, json_schema_extra=schema or None)
-    annotation = Annotated[_TYPES[spec.type] | None, query]
+    annotation = cast(Any, Annotated)[_TYPES[spec.type] | None, query]  # a type made at run time
     return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
