@@ -34,7 +34,7 @@ from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
 from siglip_retriever.encoding.presets import Preset, resolve_model
 from siglip_retriever.encoding.remote import resolve_url_policy
 from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix, match_probabilities
-from siglip_retriever.encoding.texts import encodable_text, text_list
+from siglip_retriever.encoding.texts import text_list
 from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -234,7 +234,8 @@ class SiglipEncoder:
     ) -> Vectors:
         """Encode texts into an ``(N, dim)`` float32 array of unit vectors.
 
-        Texts are tokenised as the checkpoint was trained: padded to its text length
+        Texts are tokenised as the checkpoint was trained, by its family's rule
+        (:meth:`~siglip_retriever.encoding.families.Family.tokenize`): padded to its text length
         (``padding="max_length"`` for SigLIP) and truncated beyond it. Any string works: an empty
         or blank text is encoded like any other (the model sees only its padding, and the vector
         is the same for every empty text), control characters and emoji go to the tokenizer as
@@ -376,22 +377,10 @@ class SiglipEncoder:
     def _encode_text_batch(self, texts: list[str]) -> Vectors:
         import torch
 
-        loaded = self._loaded
-        texts = [encodable_text(text) for text in texts]
-        padding = "longest" if loaded.preset.family == "clip" else "max_length"
-        with loaded.tokenizer_lock:
-            inputs = loaded.tokenizer(
-                texts,
-                padding=padding,
-                max_length=loaded.preset.text_length,
-                truncation=True,
-                return_tensors="pt",
-            )
-        # pass what the checkpoint's tokenizer returns, as the model card does: SigLIP's gives
-        # no attention mask (its pads are real tokens), SigLIP 2's and CLIP's do
-        inputs = {k: v.to(loaded.device) for k, v in inputs.items() if k != "token_type_ids"}
+        # the family's rule (encoding/families.py), as fine-tuning tokenises
+        inputs = self._loaded.tokenize(texts)
         with torch.inference_mode():
-            return unit_vectors(pooled_features(loaded.model.get_text_features(**inputs)))
+            return unit_vectors(pooled_features(self._loaded.model.get_text_features(**inputs)))
 
     def _executor(self) -> ThreadPoolExecutor | None:
         """The shared decode threads of this encoder's device, or ``None`` without workers."""

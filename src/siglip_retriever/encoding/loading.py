@@ -2,8 +2,9 @@
 
 :func:`load_model` turns a :class:`~siglip_retriever.encoding.presets.Preset`, a device and a
 dtype into a :class:`LoadedModel`: the transformers model, its tokenizer and image processor, and
-the facts read from the checkpoint's own configuration (family, score kind, text length, vector
-size, logit scale and bias). Loading the same ``(model_id, device, dtype)`` twice in one process
+the facts read from the checkpoint's own configuration (its
+:class:`~siglip_retriever.encoding.families.Family` by ``model_type``, text length, vector size,
+logit scale and bias). Loading the same ``(model_id, device, dtype)`` twice in one process
 returns the model that is already in memory, so every encoder and adapter of one checkpoint
 shares it.
 
@@ -25,9 +26,11 @@ import logging
 import os
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from siglip_retriever.encoding.families import FAMILIES, Family, family_named, family_of_model_type
 from siglip_retriever.encoding.presets import Preset, with_facts
 from siglip_retriever.errors import ConfigurationError, ModelLoadError
 
@@ -79,6 +82,21 @@ class LoadedModel:
     def input_dtype(self) -> str:
         """The floating-point type of the model's inputs (int8 models take float32)."""
         return "float32" if self.dtype == "int8" else self.dtype
+
+    @property
+    def family(self) -> Family:
+        """The rules of the checkpoint's family: tokenisation, scores, the loss that trains it."""
+        return family_named(self.preset.family)
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """``texts`` as the model takes them, on its device: the family's
+        :meth:`~siglip_retriever.encoding.families.Family.tokenize` at the checkpoint's text length.
+
+        What the encoder and fine-tuning both feed ``get_text_features``; thread-safe.
+        """
+        with self.tokenizer_lock:
+            inputs = self.family.tokenize(self.tokenizer, texts, self.preset.text_length)
+        return {key: value.to(self.device) for key, value in inputs.items()}
 
 
 def canonical_dtype(dtype: str) -> str | None:
@@ -181,7 +199,8 @@ def load_model(preset: Preset, device: str, dtype: str) -> LoadedModel:
     """The model of ``preset`` on ``device`` in ``dtype`` (resolved names), loaded once per process.
 
     Raises:
-        ModelLoadError: the checkpoint cannot be found or loaded, or is not SigLIP, SigLIP 2 or CLIP.
+        ModelLoadError: the checkpoint cannot be found or loaded, or is of no known family
+            (:data:`~siglip_retriever.encoding.families.FAMILIES`).
     """
     key = (preset.model_id, device, dtype)
     with _CACHE_LOCK:
@@ -230,24 +249,23 @@ def load_uncached(preset: Preset, device: str, dtype: str) -> LoadedModel:
         )
         raise ModelLoadError(f"could not load model {source!r}: {exc}. {hint}") from exc
     model_type = getattr(model.config, "model_type", "")
-    if model_type not in ("siglip", "siglip2", "clip"):
+    family = family_of_model_type(model_type)
+    if family is None:
+        accepted = ", ".join(repr(kind) for known in FAMILIES.values() for kind in known.model_types)
         raise ModelLoadError(
-            f"model {source!r} is a {model_type!r} checkpoint; siglip-retriever loads SigLIP, "
-            "SigLIP 2 and CLIP checkpoints"
+            f"model {source!r} is a {model_type!r} checkpoint; siglip-retriever loads the model "
+            f"types {accepted}: pass a SigLIP, SigLIP 2 or CLIP checkpoint"
         )
     model = model.to(device).eval()
     if dtype == "int8":
         model = _quantize_int8(model)
     text_config = model.config.text_config
     vision_config = model.config.vision_config
-    is_clip = model_type == "clip"
-    image_size = int(getattr(vision_config, "image_size", 0) or 0)
     preset = with_facts(
         preset,
-        family=model_type,
-        score_kind="softmax" if is_clip else "sigmoid",
+        family=family.name,
         text_length=int(text_config.max_position_embeddings),
-        image_size=image_size,
+        image_size=0 if family.variable_resolution else int(getattr(vision_config, "image_size", 0) or 0),
     )
     dim = int(getattr(model.config, "projection_dim", 0) or text_config.hidden_size)
     logit_scale = float(model.logit_scale.detach().float().exp().item())

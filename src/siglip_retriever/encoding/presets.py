@@ -1,9 +1,10 @@
 """Named checkpoints and the facts they carry.
 
 A preset maps a short name to a checkpoint (a model-hub id or a directory shipped inside this
-package) together with what a user needs to know about it: its family, whether its scores are
-independent sigmoid probabilities (SigLIP) or need a softmax over candidates (CLIP), its text
-length and image size, and whether it understands languages other than English.
+package) together with what a user needs to know about it: its family
+(:mod:`~siglip_retriever.encoding.families`, which says whether its scores are independent
+sigmoid probabilities (SigLIP) or need a softmax over candidates (CLIP)), its text length and
+image size, and whether it understands languages other than English.
 
 The facts are documentation: when a checkpoint is loaded, the encoder reads the true text length
 and image size from the checkpoint's own configuration.
@@ -24,16 +25,15 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from siglip_retriever.encoding.families import FAMILIES, family_guessed, family_named
 from siglip_retriever.errors import UnknownPresetError
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.scores import ScoreKind
 
 __all__ = ["DEFAULT_MODEL", "PRESETS", "Preset", "resolve_model"]
-
-Family = Literal["siglip", "siglip2", "clip"]
 
 DEFAULT_MODEL = "multilingual"
 """The preset used when no model is named: multilingual SigLIP from the model hub."""
@@ -49,8 +49,8 @@ class Preset:
     Attributes:
         name: the preset name, or the id/path itself for checkpoints that are not presets.
         model_id: what ``from_pretrained`` receives: a hub id or a local directory.
-        family: ``"siglip"``, ``"siglip2"`` or ``"clip"``.
-        score_kind: ``"sigmoid"`` (independent probabilities) or ``"softmax"``.
+        family: the name of its :class:`~siglip_retriever.encoding.families.Family`
+            (``"siglip"``, ``"siglip2"``, ``"clip"``).
         text_length: tokens per text the checkpoint was trained with (0 when unknown).
         image_size: input resolution in pixels (0 when unknown or variable).
         multilingual: whether texts in many languages are supported.
@@ -59,12 +59,19 @@ class Preset:
 
     name: str
     model_id: str
-    family: Family = "siglip"
-    score_kind: ScoreKind = "sigmoid"
+    family: str = "siglip"
     text_length: int = 64
     image_size: int = 224
     multilingual: bool = False
     description: str = ""
+
+    def __post_init__(self) -> None:
+        family_named(self.family)  # an unknown family is refused here, not at first use
+
+    @property
+    def score_kind(self) -> ScoreKind:
+        """``"sigmoid"`` (independent probabilities) or ``"softmax"``: its family's."""
+        return FAMILIES[self.family].score_kind
 
     @property
     def reference(self) -> str:
@@ -129,7 +136,6 @@ PRESETS: dict[str, Preset] = {
             "clip",
             "openai/clip-vit-base-patch32",
             family="clip",
-            score_kind="softmax",
             text_length=77,
             description="OpenAI CLIP B/32, English, for comparison",
         ),
@@ -145,7 +151,6 @@ PRESETS: dict[str, Preset] = {
             "demo-clip",
             str(_PACKAGE_DIR / "demo" / "model_clip"),
             family="clip",
-            score_kind="softmax",
             text_length=12,
             image_size=40,
             multilingual=True,
@@ -188,12 +193,13 @@ def resolve_model(name: str | os.PathLike[str] | None = None) -> Preset:
 
 def _guess_facts(model_id: str) -> dict[str, Any]:
     """Facts guessed from a checkpoint's name; the loaded config has the final word."""
+    family = family_guessed(model_id)
     lowered = model_id.lower()
-    if "siglip2" in lowered:
-        return {"family": "siglip2", "multilingual": True}
-    if "clip" in lowered and "siglip" not in lowered:
-        return {"family": "clip", "score_kind": "softmax", "text_length": 77}
-    return {"multilingual": any(m in lowered for m in ("multilingual", "i18n"))}
+    return {
+        "family": family.name,
+        "text_length": family.text_length,
+        "multilingual": family.multilingual or any(m in lowered for m in ("multilingual", "i18n")),
+    }
 
 
 def with_facts(preset: Preset, **facts: object) -> Preset:

@@ -4,8 +4,9 @@ language, on pictures the run never trains on (:func:`score`).
 A caption counts as right for every picture that has the same caption, as in training: with
 "a cyan star" under ten pictures, any of them first is a hit (:func:`relevance`).
 
-The pictures are preprocessed as the encoders do (no augmentation) and the captions tokenised as
-:meth:`~siglip_retriever.encoding.encoder.SiglipEncoder.encode_texts` does, so the scores are
+The pictures are preprocessed as the encoders do (no augmentation) and the captions tokenised by
+the one rule of the checkpoint's family (:meth:`~siglip_retriever.encoding.loading.LoadedModel.tokenize`,
+as :meth:`~siglip_retriever.encoding.encoder.SiglipEncoder.encode_texts` does), so the scores are
 those the saved checkpoint gets in ``compare``.
 """
 
@@ -32,18 +33,8 @@ _CHUNK = 64
 def encode_texts(model: Any, loaded: LoadedModel, texts: list[str]) -> Any:
     """Unit text vectors of ``texts`` (a torch tensor), with gradients when the model trains."""
     from siglip_retriever.encoding.encoder import pooled_features
-    from siglip_retriever.encoding.texts import encodable_text
 
-    padding = "longest" if loaded.preset.family == "clip" else "max_length"
-    inputs = loaded.tokenizer(
-        [encodable_text(text) for text in texts],
-        padding=padding,
-        max_length=loaded.preset.text_length,
-        truncation=True,
-        return_tensors="pt",
-    )
-    inputs = {k: v.to(loaded.device) for k, v in inputs.items() if k != "token_type_ids"}
-    features = pooled_features(model.get_text_features(**inputs))
+    features = pooled_features(model.get_text_features(**loaded.tokenize(texts)))
     return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
