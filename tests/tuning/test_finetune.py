@@ -32,6 +32,17 @@ def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pairs_file
 
 
+RESUMABLE = {"steps": 6, "batch_size": 8, "checkpoint_every": 2, "train": "lora"}
+"""A short run that saves its state twice, for the resume tests."""
+
+
+@pytest.fixture(scope="module")
+def straight(pairs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """The report and the folder of a :data:`RESUMABLE` run that was never stopped."""
+    out = tmp_path_factory.mktemp("straight") / "tuned"
+    return _run(pairs, out, **RESUMABLE), out
+
+
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(next(folder.glob("*.safetensors"))))
 
@@ -81,10 +92,9 @@ def test_a_clip_checkpoint_trains_with_the_softmax_loss(pairs: Path, tmp_path: P
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(
-    pairs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pairs: Path, straight: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = {"steps": 6, "batch_size": 8, "checkpoint_every": 2, "train": "lora"}
-    _run(pairs, tmp_path / "straight", **options)
+    options = RESUMABLE
     real = trainer_module.batch_for_step
 
     def stop_at_five(data: Any, step: int, **kwargs: Any) -> Any:
@@ -115,9 +125,48 @@ def test_an_interrupted_run_resumes_to_the_same_weights(
         resume=True,
         progress=False,
     )
-    assert len(report.losses) == 6
-    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "stopped")
-    assert all(torch.equal(straight[name], resumed[name]) for name in straight)
+    assert report.losses == straight[0].losses
+    weights, resumed = _weights(straight[1]), _weights(tmp_path / "stopped")
+    assert all(torch.equal(weights[name], resumed[name]) for name in weights)
+
+
+@pytest.mark.parametrize("second", ["ctrl-c", "killed"])
+def test_a_run_interrupted_twice_resumes_to_the_same_losses_and_weights(
+    pairs: Path, straight: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second: str
+) -> None:
+    """Ctrl+C at step 3, resume; then Ctrl+C at step 5 (the state saved then) or a kill at step 5
+    (the checkpoint of step 4, written by the resumed run), resume: the report has every loss from
+    step 0, and the weights are those of the run that was never stopped."""
+    (reference, reference_out), out, real = straight, tmp_path / "stopped", trainer_module.batch_for_step
+
+    def run_until(stop: int, error: type[BaseException], resume: bool) -> None:
+        def batch(data: Any, step: int, **kwargs: Any) -> Any:
+            if step == stop:
+                raise error
+            return real(data, step, **kwargs)
+
+        monkeypatch.setattr(trainer_module, "batch_for_step", batch)
+        expected = FinetuneInterrupted if error is KeyboardInterrupt else error
+        with pytest.raises(expected):
+            finetune(
+                pairs, out, model="demo", config=FinetuneConfig(**RESUMABLE), resume=resume, progress=False
+            )
+
+    run_until(3, KeyboardInterrupt, resume=False)
+    saved = json.loads((out / STATE_DIR / "meta.json").read_text())
+    assert (saved["step"], saved["losses"]) == (3, reference.losses[:3])
+    run_until(5, KeyboardInterrupt if second == "ctrl-c" else SystemExit, resume=True)
+    saved = json.loads((out / STATE_DIR / "meta.json").read_text())
+    stopped_at = 5 if second == "ctrl-c" else 4
+    assert (saved["step"], saved["losses"]) == (stopped_at, reference.losses[:stopped_at])
+    monkeypatch.setattr(trainer_module, "batch_for_step", real)
+    resumed = finetune(
+        pairs, out, model="demo", config=FinetuneConfig(**RESUMABLE), resume=True, progress=False
+    )
+    assert resumed.losses == reference.losses and len(resumed.losses) == 6
+    assert resumed.before == reference.before and resumed.after == reference.after
+    weights, weights_resumed = _weights(reference_out), _weights(out)
+    assert all(torch.equal(weights[name], weights_resumed[name]) for name in weights)
 
 
 @pytest.mark.slow

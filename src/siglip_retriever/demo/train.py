@@ -11,14 +11,17 @@ What it does, seeded from ``--seed`` so that a run can be repeated:
    (seven languages) and its words, as SigLIP's tokenizer sees them (lower case, no
    punctuation), and checks that every caption fits in the model's text length;
 2. builds a small :class:`transformers.SiglipModel` with ``logit_scale = log 10`` and
-   ``logit_bias = -10`` (the paper's initial values) and saves it with
-   :func:`siglip_retriever.tiny.save_checkpoint`, then loads the tokenizer and image processor
-   back from that directory, so that training sees exactly the inputs the encoder makes at
-   inference (``padding="max_length"``, truncation, no attention mask; resize, ``/255``,
-   mean 0.5, std 0.5);
-3. trains image and text towers with :func:`siglip_retriever.losses.sigmoid_loss` on the
-   model's own ``logit_scale`` and ``logit_bias``; a batch holds many pictures of each class,
-   so every pair whose caption describes the picture counts as a match;
+   ``logit_bias = -10`` (the paper's initial values) and saves it, then loads the tokenizer and
+   image processor back from that directory, so that training sees exactly the inputs the
+   encoder makes at inference: the texts tokenised by the family's one rule
+   (:meth:`~siglip_retriever.encoding.families.Family.tokenize`: ``padding="max_length"``,
+   truncation, no attention mask), the pictures resized, ``/255``, mean 0.5, std 0.5;
+3. trains image and text towers with the family's loss
+   (:func:`siglip_retriever.losses.sigmoid_loss`) on the model's own ``logit_scale`` and
+   ``logit_bias``, with the optimiser and schedule fine-tuning uses
+   (:mod:`siglip_retriever.training`: AdamW, warm-up then cosine decay, gradients clipped at 1);
+   a batch holds many pictures of each class, so every pair whose caption describes the picture
+   counts as a match;
 4. saves the checkpoint and a ``training_report.json``, loads the result through
    :class:`~siglip_retriever.encoding.encoder.SiglipEncoder` and prints held-out metrics per language
    (:mod:`siglip_retriever.demo.evaluation`; ``EvalReport``, ``evaluate`` and ``EVAL_SEED`` are
@@ -77,6 +80,7 @@ from siglip_retriever.demo.captions import (
 )
 from siglip_retriever.demo.evaluation import EVAL_SEED, EvalReport, evaluate
 from siglip_retriever.demo.pictures import render
+from siglip_retriever.encoding.families import family_named, family_of_model_type
 from siglip_retriever.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -155,10 +159,8 @@ class TrainConfig:
 
 
 CLIP_INIT_LOGIT_SCALE = math.log(1 / 0.07)
-"""CLIP's initial log-temperature (``t = 1 / 0.07``)."""
-
-CLIP_MAX_LOGIT_SCALE = math.log(100.0)
-"""CLIP clips its log-temperature here after every step."""
+"""CLIP's initial log-temperature (``t = 1 / 0.07``); training bounds it at the family's
+:attr:`~siglip_retriever.encoding.families.Family.max_logit_scale`."""
 
 
 def _build_model(config: TrainConfig, vocab_size: int) -> Any:
@@ -205,24 +207,22 @@ def _build_model(config: TrainConfig, vocab_size: int) -> Any:
 def _save(model: Any, tokenizer_file: Path, out: Path) -> None:
     """Save a complete checkpoint: weights, the SentencePiece tokenizer, the image processor.
 
-    SigLIP was trained with its pad tokens attended to: its tokenizer returns input ids only,
-    so whoever calls the model with what the tokenizer returns feeds it what it was trained on.
-    The CLIP twin uses the same tokenizer with an attention mask, as CLIP's own does.
+    The tokenizer returns an attention mask where the family's text tower takes one
+    (:attr:`~siglip_retriever.encoding.families.Family.attention_mask`): SigLIP was trained with
+    its pad tokens attended to and gets input ids only, so whoever calls the model with what the
+    tokenizer returns feeds it what it was trained on; the CLIP twin uses the same tokenizer with
+    an attention mask, as CLIP's own does.
     """
     from transformers import SiglipImageProcessor, SiglipProcessor, SiglipTokenizer
 
-    from siglip_retriever.tiny import save_checkpoint
-
-    is_clip = model.config.model_type == "clip"
-    if is_clip:
-        out.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out)
-    else:
-        save_checkpoint(model, tokenizer_file, out)
+    family = family_of_model_type(model.config.model_type)
+    masked = family is not None and family.attention_mask
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
     tokenizer = SiglipTokenizer(
         vocab_file=str(tokenizer_file),
         model_max_length=int(model.config.text_config.max_position_embeddings),
-        model_input_names=["input_ids", "attention_mask"] if is_clip else ["input_ids"],
+        model_input_names=["input_ids", "attention_mask"] if masked else ["input_ids"],
     )
     side = int(model.config.vision_config.image_size)
     image_processor = SiglipImageProcessor(size={"height": side, "width": side})
@@ -251,12 +251,6 @@ def _preprocessors(checkpoint: Path) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     image_processor = AutoImageProcessor.from_pretrained(checkpoint, backend=backend)
     return tokenizer, image_processor
-
-
-def _tokenize(tokenizer: Any, texts: list[str], length: int) -> dict[str, torch.Tensor]:
-    """Tokenise as :meth:`SiglipEncoder.encode_texts` does."""
-    inputs = tokenizer(texts, padding="max_length", max_length=length, truncation=True, return_tensors="pt")
-    return {k: v for k, v in inputs.items() if k != "token_type_ids"}
 
 
 def _picture_pool(config: TrainConfig, image_processor: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -288,15 +282,8 @@ def _caption_bank(tokenizer: Any, config: TrainConfig) -> tuple[dict[str, torch.
         raise ConfigurationError(
             f"{too_long} captions do not fit in {config.text_length} tokens; raise --text-length"
         )
-    return _tokenize(tokenizer, texts, config.text_length), torch.tensor(labels)
-
-
-def _learning_rate(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to zero (a factor on the base rate)."""
-    if step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+    inputs = family_named(config.family).tokenize(tokenizer, texts, config.text_length)
+    return inputs, torch.tensor(labels)
 
 
 def train(out_dir: str | os.PathLike[str] = DEFAULT_OUT, config: TrainConfig | None = None) -> dict[str, Any]:
@@ -375,24 +362,6 @@ def _prepare(config: TrainConfig, tmp: Path, started: float) -> _Prepared:
     return _Prepared(spm_file, model, texts, text_labels, pixels, pixel_labels)
 
 
-def _optimizer(model: Any, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW: weight decay on the matrices only, ``logit_scale`` and ``logit_bias`` at their own rate."""
-    import torch
-
-    is_clip = config.family == "clip"
-    logit_params = [model.logit_scale] + ([] if is_clip else [model.logit_bias])
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 and not n.startswith("logit_")]
-    return torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": config.weight_decay, "lr": config.learning_rate},
-            {"params": no_decay, "weight_decay": 0.0, "lr": config.learning_rate},
-            {"params": logit_params, "weight_decay": 0.0, "lr": config.logit_learning_rate},
-        ],
-        betas=(0.9, config.adam_beta2),
-    )
-
-
 def _optimise(
     data: _Prepared, config: TrainConfig, generator: torch.Generator, started: float
 ) -> list[float]:
@@ -404,13 +373,19 @@ def _optimise(
     import torch
 
     from siglip_retriever.encoding.encoder import pooled_features
-    from siglip_retriever.losses import get_loss, positives_from_labels
+    from siglip_retriever.losses import positives_from_labels
+    from siglip_retriever.training import adamw, family_loss, optimisation_step, set_learning_rates
 
-    is_clip = config.family == "clip"
-    loss_function = get_loss("softmax" if is_clip else "sigmoid")
+    family = family_named(config.family)
     model = data.model
-    optimizer = _optimizer(model, config)
-    base_rates = [group["lr"] for group in optimizer.param_groups]
+    optimizer = adamw(
+        model,
+        learning_rate=config.learning_rate,
+        logit_learning_rate=config.logit_learning_rate,
+        weight_decay=config.weight_decay,
+        betas=(0.9, config.adam_beta2),
+        eps=1e-8,
+    )
     # every class has as many captions (languages x templates): a (classes, captions) table
     captions_per_class = torch.stack(
         [torch.nonzero(data.text_labels == label).flatten() for label in range(len(CLASSES))]
@@ -419,9 +394,7 @@ def _optimise(
     model.train()
     losses: list[float] = []
     for step in range(config.steps):
-        factor = _learning_rate(step, config)
-        for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
-            group["lr"] = rate * factor
+        set_learning_rates(optimizer, step=step, total=config.steps, warmup_steps=config.warmup_steps)
         picks = torch.randint(len(data.pixels), (config.batch_size,), generator=generator)
         labels = data.pixel_labels[picks]
         # for every picture, one of its class's captions (any language, any template)
@@ -429,28 +402,20 @@ def _optimise(
         caption_picks = captions_per_class[labels, choice]
         picks, labels = picks.to(config.device), labels.to(config.device)
         batch_texts = {k: v[caption_picks] for k, v in data.texts.items()}
-        image_embeds = pooled_features(model.get_image_features(pixel_values=data.pixels[picks]))
-        text_embeds = pooled_features(model.get_text_features(**batch_texts))
-        loss = loss_function(
-            image_embeds,
-            text_embeds,
-            logit_scale=model.logit_scale,
-            logit_bias=None if is_clip else model.logit_bias,
+        loss = family_loss(
+            model,
+            family,
+            pooled_features(model.get_image_features(pixel_values=data.pixels[picks])),
+            pooled_features(model.get_text_features(**batch_texts)),
             positives=positives_from_labels(labels, data.text_labels[caption_picks].to(config.device)),
         )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        if is_clip:
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, CLIP_MAX_LOGIT_SCALE)
+        optimisation_step(model, optimizer, loss, family)
         losses.append(float(loss.detach()))
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
             print(
                 f"step {step + 1}/{config.steps}  loss {np.mean(losses[-config.log_every :]):.4f}  "
                 f"t {model.logit_scale.exp().item():.2f}  "
-                f"b {0.0 if is_clip else model.logit_bias.item():.2f}  "
+                f"b {model.logit_bias.item() if family.has_bias else 0.0:.2f}  "
                 f"{time.perf_counter() - started:.0f} s",
                 flush=True,
             )

@@ -1,15 +1,17 @@
 """The fine-tuning run: :func:`finetune` trains a checkpoint on the user's pairs and saves it.
 
-SigLIP checkpoints train with the sigmoid loss (:func:`~siglip_retriever.losses.sigmoid_loss`;
-pairs that share a picture or an identical caption are positives), CLIP checkpoints with CLIP's
-softmax loss. AdamW, linear warm-up then cosine decay, gradients clipped at 1. The held-out pairs
-are scored before and after; the result is a ``save_pretrained`` checkpoint with a model card and
-a JSON report (:mod:`siglip_retriever.tuning.report`).
+A checkpoint trains with its family's loss (:class:`~siglip_retriever.encoding.families.Family`):
+SigLIP with the sigmoid loss (:func:`~siglip_retriever.losses.sigmoid_loss`; pairs that share a
+picture or an identical caption are positives), CLIP with CLIP's softmax loss. The optimisation is
+the package's one recipe (:mod:`siglip_retriever.training`, as the demo's training): AdamW, linear
+warm-up then cosine decay, gradients clipped at 1. The held-out pairs are scored before and after;
+the result is a ``save_pretrained`` checkpoint with a model card and a JSON report
+(:mod:`siglip_retriever.tuning.report`).
 
-Long runs save their state every ``checkpoint_every`` steps (and on Ctrl+C) in
-``OUT/.finetune-state/``; ``resume=True`` continues from it, and since every batch and crop
-follows from the seed and the step alone, a resumed run ends with the weights an uninterrupted
-one would have.
+Long runs save their state (:class:`~siglip_retriever.tuning.state.TrainingState`) every
+``checkpoint_every`` steps (and on Ctrl+C) in ``OUT/.finetune-state/``; ``resume=True`` continues
+from it, and since every batch and crop follows from the seed and the step alone, a run resumed
+any number of times ends with the losses and weights an uninterrupted one would have.
 
 Example:
     >>> import tempfile
@@ -25,8 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import resource
 import shutil
@@ -42,10 +42,9 @@ from siglip_retriever.tuning.data import augment, batch_for_step, describe, read
 from siglip_retriever.tuning.evaluate import encode_pictures, encode_texts, score
 from siglip_retriever.tuning.model import count_parameters, load_base, save_checkpoint, select_trainable
 from siglip_retriever.tuning.report import FinetuneReport, write_outputs
+from siglip_retriever.tuning.state import TrainingState
 
 if TYPE_CHECKING:
-    import torch
-
     from siglip_retriever.encoding.loading import LoadedModel
     from siglip_retriever.tuning.data import TrainingPairs
 
@@ -53,8 +52,6 @@ __all__ = ["STATE_DIR", "FinetuneInterrupted", "finetune"]
 
 STATE_DIR = ".finetune-state"
 """Where in the output folder a run keeps the state it resumes from (removed when it ends)."""
-
-_CLIP_MAX_LOGIT_SCALE = math.log(100.0)
 
 
 class FinetuneInterrupted(SiglipRetrieverError):
@@ -99,25 +96,20 @@ def finetune(
     started = time.perf_counter()
     loaded, train, held = _load(pairs, model, config, held_out)
     config = config.resolved(int(loaded.model.config.text_config.hidden_size))
-    trained = _trainable(loaded, config)
-    optimizer = _optimizer(trained, config)
+    state = _start(loaded, config, held, resume)
     total = config.total_steps(len(train.images))
-    meta = _meta(loaded, pairs, config, total)
+    identity = _identity(loaded, pairs, config, total)
     if resume:
-        step, before, losses = _restore(state_dir, meta, trained, optimizer)
-    else:
-        step, before, losses = 0, score(trained, loaded, held), []
+        state.restore(state_dir, identity)
     try:
-        losses += _train(
-            trained, loaded, optimizer, train, config, step, total, progress, state_dir, meta, before
-        )
+        _train(state, loaded, train, config, total, progress, state_dir, identity)
     except KeyboardInterrupt:
         raise FinetuneInterrupted(
-            f"interrupted; the state after step {_saved_step(state_dir)} of {total} is saved in {state_dir}: "
-            "run the same command with --resume (resume=True) to go on"
+            f"interrupted; the state after step {TrainingState.saved_step(state_dir)} of {total} is saved "
+            f"in {state_dir}: run the same command with --resume (resume=True) to go on"
         ) from None
-    after, parameters = score(trained, loaded, held), count_parameters(trained)
-    save_checkpoint(trained, loaded, target)
+    after, parameters = score(state.model, loaded, held), count_parameters(state.model)
+    save_checkpoint(state.model, loaded, target)
     report = FinetuneReport(
         base_model=loaded.preset.reference,
         out=str(target),
@@ -129,8 +121,8 @@ def finetune(
         seconds=time.perf_counter() - started,
         peak_memory_mib=_peak_memory_mib(loaded.device),
         parameters=parameters,
-        losses=losses,
-        before=before,
+        losses=state.losses,
+        before=state.before,
         after=after,
         command=list(command or []),
     )
@@ -139,9 +131,12 @@ def finetune(
     return report
 
 
-def _trainable(loaded: LoadedModel, config: FinetuneConfig) -> Any:
-    """The base model with the parameters of ``config.train`` trainable (LoRA-wrapped for LoRA)."""
-    return select_trainable(
+def _start(loaded: LoadedModel, config: FinetuneConfig, held: TrainingPairs, resume: bool) -> TrainingState:
+    """The state at step 0: the parameters of ``config.train`` trainable (LoRA-wrapped for LoRA),
+    the optimiser, and the held-out scores of the base (left to the saved state on ``resume``)."""
+    from siglip_retriever.training import adamw
+
+    model = select_trainable(
         loaded.model,
         config.train,
         layers=config.layers,
@@ -149,9 +144,16 @@ def _trainable(loaded: LoadedModel, config: FinetuneConfig) -> Any:
         lora_alpha=config.lora_alpha,
         seed=config.seed,
     )
+    optimizer = adamw(
+        model,
+        learning_rate=config.learning_rate or 0.0,
+        logit_learning_rate=config.logit_learning_rate,
+        weight_decay=config.weight_decay,
+    )
+    return TrainingState(model, optimizer, before={} if resume else score(model, loaded, held))
 
 
-def _meta(
+def _identity(
     loaded: LoadedModel, pairs: str | os.PathLike[str], config: FinetuneConfig, total: int
 ) -> dict[str, Any]:
     """What a resumed run must share with the run it continues."""
@@ -181,8 +183,11 @@ def _load(
 def _check_out(out: Path, resume: bool) -> None:
     """``out`` must be new, empty, an earlier result (a checkpoint), or, to resume, hold a state."""
     if resume:
-        if not (out / STATE_DIR / "state.pt").is_file():
-            raise ConfigurationError(f"nothing to resume in {out}: no saved state ({STATE_DIR}/state.pt)")
+        saved = out / STATE_DIR / TrainingState.STATE_FILE
+        if not saved.is_file():
+            raise ConfigurationError(
+                f"nothing to resume in {out}: no saved state ({STATE_DIR}/{TrainingState.STATE_FILE})"
+            )
         return
     if out.exists() and not out.is_dir():
         raise ConfigurationError(f"{out} is a file; --out must be a folder")
@@ -195,63 +200,39 @@ def _check_out(out: Path, resume: bool) -> None:
             raise ConfigurationError(f"{out} is not empty and holds no checkpoint; pick another --out")
 
 
-def _optimizer(model: Any, config: FinetuneConfig) -> torch.optim.Optimizer:
-    """AdamW: weight decay on the matrices only; the temperature and the bias at their own rate."""
-    import torch
-
-    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    logit = [p for n, p in trainable if n.endswith(("logit_scale", "logit_bias"))]
-    rest = [(n, p) for n, p in trainable if not n.endswith(("logit_scale", "logit_bias"))]
-    rate, logit_rate = config.learning_rate or 0.0, config.logit_learning_rate
-    groups = [  # "base_lr": the peak the schedule scales (kept in a saved state, unlike "lr")
-        {"params": [p for _, p in rest if p.ndim >= 2], "weight_decay": config.weight_decay, "base_lr": rate},
-        {"params": [p for _, p in rest if p.ndim < 2], "weight_decay": 0.0, "base_lr": rate},
-        {"params": logit, "weight_decay": 0.0, "lr": logit_rate, "base_lr": logit_rate},
-    ]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=rate, betas=(0.9, 0.98), eps=1e-6)
-
-
-def _rate(step: int, total: int, warmup: float) -> float:
-    """Linear warm-up over ``warmup`` of the steps, then cosine decay to zero (a factor)."""
-    warm = max(1, round(warmup * total))
-    if step < warm:
-        return (step + 1) / warm
-    return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
-
 def _train(
-    model: Any,
+    state: TrainingState,
     loaded: LoadedModel,
-    optimizer: torch.optim.Optimizer,
     data: TrainingPairs,
     config: FinetuneConfig,
-    start: int,
     total: int,
     progress: bool,
     state_dir: Path,
-    meta: dict[str, Any],
-    before: dict[str, Any],
-) -> list[float]:
-    """Steps ``start`` to ``total``; the loss of each."""
+    identity: dict[str, Any],
+) -> None:
+    """Steps ``state.step`` to ``total``, saving the state every ``config.checkpoint_every`` steps
+    and when interrupted."""
     import torch
     from tqdm.auto import tqdm
 
-    from siglip_retriever.losses import get_loss
+    from siglip_retriever.training import family_loss, optimisation_step, set_learning_rates
 
-    is_clip = loaded.preset.family == "clip"
-    loss_function = get_loss("softmax" if is_clip else "sigmoid")
-    losses: list[float] = []
+    model, family = state.model, loaded.family
+    warmup = max(1, round(config.warmup * total))
     bar = tqdm(
-        total=total, initial=start, desc="fine-tuning", unit="step", disable=not progress, file=sys.stderr
+        total=total,
+        initial=state.step,
+        desc="fine-tuning",
+        unit="step",
+        disable=not progress,
+        file=sys.stderr,
     )
-    step = start
     try:
-        for step in range(start, total):
-            for group in optimizer.param_groups:
-                group["lr"] = group["base_lr"] * _rate(step, total, config.warmup)
+        while state.step < total:
+            set_learning_rates(state.optimizer, step=state.step, total=total, warmup_steps=warmup)
             batch = batch_for_step(
                 data,
-                step,
+                state.step,
                 batch_size=config.batch_size,
                 seed=config.seed,
                 crop_scale=config.crop_scale,
@@ -260,83 +241,24 @@ def _train(
             pictures = [
                 augment(data.pictures[i], crop) for i, crop in zip(batch.images, batch.crops, strict=True)
             ]
-            loss = loss_function(
+            loss = family_loss(
+                model,
+                family,
                 encode_pictures(model, loaded, pictures),
                 encode_texts(model, loaded, batch.captions),
-                logit_scale=model.logit_scale,
-                logit_bias=None if is_clip else model.logit_bias,
                 positives=torch.from_numpy(batch.positives),
             )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-            optimizer.step()
-            if is_clip:
-                with torch.no_grad():
-                    model.logit_scale.clamp_(0, _CLIP_MAX_LOGIT_SCALE)
-            losses.append(float(loss.detach()))
+            optimisation_step(model, state.optimizer, loss, family)
+            state.record(float(loss.detach()))
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if (step + 1) % config.checkpoint_every == 0 and step + 1 < total:
-                _save_state(state_dir, meta, model, optimizer, step + 1, before, losses)
+            bar.set_postfix(loss=f"{state.losses[-1]:.4f}")
+            if state.step % config.checkpoint_every == 0 and state.step < total:
+                state.save(state_dir, identity)
     except KeyboardInterrupt:
-        _save_state(state_dir, meta, model, optimizer, step, before, losses[: step - start])
+        state.save(state_dir, identity)
         raise
     finally:
         bar.close()
-    return losses
-
-
-def _save_state(
-    state_dir: Path,
-    meta: dict[str, Any],
-    model: Any,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    before: dict[str, Any],
-    losses: list[float],
-) -> None:
-    """Save what a resumed run needs, atomically: the weights that train, the optimizer, the step."""
-    import torch
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    state = {
-        "step": step,
-        "model": {k: v for k, v in model.state_dict().items() if k in trainable},
-        "optimizer": optimizer.state_dict(),
-    }
-    torch.save(state, state_dir / "state.pt.tmp")
-    os.replace(state_dir / "state.pt.tmp", state_dir / "state.pt")
-    (state_dir / "meta.json").write_text(
-        json.dumps({**meta, "step": step, "before": before, "losses": losses})
-    )
-
-
-def _restore(
-    state_dir: Path, meta: dict[str, Any], model: Any, optimizer: torch.optim.Optimizer
-) -> tuple[int, dict[str, Any], list[float]]:
-    """Load a saved state into ``model`` and ``optimizer``: the step, the scores before, the losses."""
-    import torch
-
-    saved = json.loads((state_dir / "meta.json").read_text())
-    differs = [key for key in ("model", "pairs", "config", "steps") if saved.get(key) != meta[key]]
-    if differs:
-        raise ConfigurationError(
-            f"the saved run in {state_dir} was started with another {', '.join(differs)}; run the "
-            "same command as before with --resume, or start a new run in another --out"
-        )
-    state = torch.load(state_dir / "state.pt", weights_only=True)
-    model.load_state_dict(state["model"], strict=False)
-    optimizer.load_state_dict(state["optimizer"])
-    return int(state["step"]), saved["before"], list(saved["losses"])
-
-
-def _saved_step(state_dir: Path) -> int:
-    try:
-        return int(json.loads((state_dir / "meta.json").read_text())["step"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def _peak_memory_mib(device: str) -> float:
