@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from siglip_retriever.encoding.backends import pair_probabilities
 from siglip_retriever.encoding.batching import batches, joined
 from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list, load_image
 from siglip_retriever.encoding.loading import canonical_dtype, load_model, resolve_device, resolve_dtype
@@ -33,7 +34,7 @@ from siglip_retriever.encoding.pools import submit as submit_to
 from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
 from siglip_retriever.encoding.presets import Preset, resolve_model
 from siglip_retriever.encoding.remote import resolve_url_policy
-from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix, match_probabilities
+from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix
 from siglip_retriever.encoding.texts import text_list
 from siglip_retriever.errors import ConfigurationError, InputTypeError, ModelLoadError
 
@@ -345,13 +346,7 @@ class SiglipEncoder:
         For SigLIP: ``sigmoid(logit_scale * cos + logit_bias)``, each pair independent.
         For CLIP (``score_kind == "softmax"``): a softmax over the texts for each image.
         """
-        return match_probabilities(
-            cosine_matrix(text_vectors, image_vectors),
-            score_kind=self.score_kind,
-            logit_scale=self.logit_scale,
-            logit_bias=self.logit_bias,
-            axis=0,
-        )
+        return pair_probabilities(self, text_vectors, image_vectors)
 
     @staticmethod
     def cosine(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:

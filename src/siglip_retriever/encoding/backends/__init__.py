@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from siglip_retriever.encoding.scores import ScoreKind
+from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix, match_probabilities
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.backends.open_clip import OpenClipEncoder
     from siglip_retriever.encoding.encoder import SiglipEncoder
 
-__all__ = ["OPEN_CLIP_PREFIX", "ImageTextEncoder", "is_open_clip", "load_encoder"]
+__all__ = ["OPEN_CLIP_PREFIX", "ImageTextEncoder", "is_open_clip", "load_encoder", "pair_probabilities"]
 
 OPEN_CLIP_PREFIX = "open_clip:"
 """Model names starting with this are loaded by open_clip (``open_clip:ViT-B-32/laion2b_s34b_b79k``)."""
@@ -94,6 +94,28 @@ class ImageTextEncoder(Protocol):
     ) -> npt.NDArray[np.float32]:
         """``(N, dim)`` float32 unit vectors."""
         ...
+
+
+def pair_probabilities(
+    encoder: ImageTextEncoder, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Match probabilities ``(n_texts, n_images)`` by ``encoder``'s calibration: for sigmoid models
+    ``sigmoid(logit_scale * cos + logit_bias)``, each pair on its own; for softmax models a softmax
+    over the texts for each image. What every backend's ``probabilities`` returns.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> clip = SimpleNamespace(score_kind="softmax", logit_scale=100.0, logit_bias=0.0)
+        >>> pair_probabilities(clip, [[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0]]).round(3).tolist()
+        [[1.0], [0.0]]
+    """
+    return match_probabilities(
+        cosine_matrix(text_vectors, image_vectors),
+        score_kind=encoder.score_kind,
+        logit_scale=encoder.logit_scale,
+        logit_bias=encoder.logit_bias,
+        axis=0,
+    )
 
 
 def is_open_clip(name: str) -> bool:

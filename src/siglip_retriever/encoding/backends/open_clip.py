@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from siglip_retriever.encoding.backends import pair_probabilities
 from siglip_retriever.encoding.batching import batches, joined
 from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list, load_image
-from siglip_retriever.encoding.scores import ScoreKind, cosine_matrix, match_probabilities
+from siglip_retriever.encoding.scores import ScoreKind
 from siglip_retriever.encoding.texts import text_list
 from siglip_retriever.errors import (
     ConfigurationError,
@@ -405,10 +406,4 @@ class OpenClipEncoder:
         self, text_vectors: npt.ArrayLike, image_vectors: npt.ArrayLike
     ) -> npt.NDArray[np.float64]:
         """Match probabilities ``(n_texts, n_images)``: sigmoid per pair, or a softmax over the texts."""
-        return match_probabilities(
-            cosine_matrix(text_vectors, image_vectors),
-            score_kind=self._score_kind,
-            logit_scale=self._logit_scale,
-            logit_bias=self._logit_bias,
-            axis=0,
-        )
+        return pair_probabilities(self, text_vectors, image_vectors)
