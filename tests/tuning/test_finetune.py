@@ -234,8 +234,20 @@ def test_the_cli_reports_and_writes_the_checkpoint(pairs: Path, tmp_path: Path) 
     assert f"saved to {out}" in result.output
     card = (out / "README.md").read_text()
     assert "siglip-retriever finetune --pairs" in card or "finetune" in card
-    again = run_cli("--model", "demo", "finetune", "--pairs", str(pairs), "--out", str(out), "--steps", "2")
+    again = run_cli(
+        "--model", "demo", "finetune", "--pairs", str(pairs), "--out", str(out), "--steps", "2",
+        "--lr", "1e-4", "--logit-lr", "2e-3", "--held-out-share", "0.25", "--lora-rank", "4", "--flip",
+    )  # fmt: skip
     assert again.exit_code == 0, again.output  # an earlier result may be replaced
+    config = json.loads((out / "finetune-report.json").read_text())["config"]
+    assert (config["learning_rate"], config["logit_learning_rate"], config["held_out"]) == (1e-4, 2e-3, 0.25)
+    assert (config["lora_rank"], config["lora_alpha"], config["flip"], config["steps"]) == (4, 8, True, 2)
+    held = run_cli(
+        "--model", "demo", "finetune", "--pairs", str(pairs), "--out", str(out), "--steps", "1",
+        "--held-out", str(pairs), "--json",
+    )  # fmt: skip
+    assert held.exit_code == 0, held.output
+    assert json.loads(held.stdout)["held_out_source"] == str(pairs)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     refused = run_cli("--model", "demo", "finetune", "--pairs", str(pairs), "--out", str(tmp_path / "other"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,9 +33,12 @@ __all__ = ["finetune_command"]
     "--pairs", required=True, type=EXISTING_FILE, help="CSV or JSON Lines: image, caption, language."
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the new checkpoint.")
-@click.option("--held-out", type=EXISTING_FILE, help="Pairs to score on (default: a share of --pairs).")
+@click.option(
+    "--held-out", "held_out_file", type=EXISTING_FILE, help="Pairs to score on (default: a share of --pairs)."
+)
 @option(
     "--held-out-share",
+    "held_out",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.2,
     help="Share of the pictures of --pairs held out, when there is no --held-out file.",
@@ -64,12 +68,14 @@ __all__ = ["finetune_command"]
 )
 @click.option(
     "--lr",
+    "learning_rate",
     type=click.FloatRange(min=0, min_open=True),
     help="Peak learning rate of the towers. Default: by the model's width, 2e-3 x (96 / width)^2 "
     "(2e-3 for demo, 3.1e-5 for a base model; ten times that for --train lora).",
 )
 @option(
     "--logit-lr",
+    "logit_learning_rate",
     type=click.FloatRange(min=0, min_open=True),
     default=1e-3,
     help="Peak learning rate of the temperature and bias.",
@@ -87,22 +93,10 @@ def finetune_command(
     settings: Settings,
     pairs: Path,
     out: Path,
-    held_out: Path | None,
-    held_out_share: float,
-    train: str,
-    layers: int,
-    lora_rank: int,
-    steps: int | None,
-    epochs: float,
-    min_steps: int,
-    lr: float | None,
-    logit_lr: float,
-    weight_decay: float,
-    seed: int,
-    checkpoint_every: int,
-    flip: bool,
+    held_out_file: Path | None,
     resume: bool,
     as_json: bool,
+    **choices: Any,
 ) -> None:
     """Fine-tune --model on your pairs (the sigmoid loss for SigLIP) and save it in --out.
 
@@ -114,30 +108,19 @@ def finetune_command(
     """
     from siglip_retriever.tuning import FinetuneConfig, finetune
 
+    # every other option is named as the FinetuneConfig field it sets
     config = FinetuneConfig(
-        train=train,
-        layers=layers,
-        lora_rank=lora_rank,
-        lora_alpha=2 * lora_rank,
+        **choices,
+        lora_alpha=2 * choices["lora_rank"],
         batch_size=settings.batch_size,
-        steps=steps,
-        epochs=epochs,
-        min_steps=min_steps,
-        learning_rate=lr,
-        logit_learning_rate=logit_lr,
-        weight_decay=weight_decay,
-        seed=seed,
         device=settings.device,
-        held_out=held_out_share,
-        checkpoint_every=checkpoint_every,
-        flip=flip,
     )
     report = finetune(
         pairs,
         out,
         model=settings.model,
         config=config,
-        held_out=held_out,
+        held_out=held_out_file,
         resume=resume,
         progress=not as_json,
         command=["siglip-retriever", *sys.argv[1:]],
