@@ -5,7 +5,12 @@ transformers ``model_type`` it loads, how its texts are tokenised and padded, wh
 processor does, what its scores mean, and which loss trains it. Loading
 (:mod:`~siglip_retriever.encoding.loading`), the presets, the encoder, fine-tuning
 (:mod:`siglip_retriever.tuning`) and the demo's training all read them from here, so a new family
-is one :class:`Family` in :data:`FAMILIES` and one preset.
+is one :class:`Family` in :data:`FAMILIES` and one preset in
+:mod:`~siglip_retriever.encoding.presets` (and, for its tests, a tiny checkpoint in
+:mod:`siglip_retriever.tiny`). What every family shares stays out of it: a transformers model with
+``get_text_features``, ``get_image_features`` and ``logit_scale``, its facts in ``text_config`` and
+``vision_config``, and towers laid out as ``*_model.encoder.layers.N`` (what fine-tuning's
+``--train last`` and LoRA select).
 
 Example:
     >>> from siglip_retriever.encoding.families import family_named, family_of_model_type
