@@ -159,10 +159,21 @@ def test_registry() -> None:
         get_loss("triplet")
 
 
+def test_every_family_names_a_loss_of_the_registry() -> None:
+    from siglip_retriever.encoding.families import FAMILIES
+
+    assert {name: get_loss(family.loss) for name, family in FAMILIES.items()} == {
+        "siglip": sigmoid_loss,
+        "siglip2": sigmoid_loss,
+        "clip": softmax_loss,
+    }
+
+
 def test_importing_does_not_load_torch() -> None:
     code = (
         "import sys, siglip_retriever, siglip_retriever.losses, siglip_retriever.demo, "
-        "siglip_retriever.demo.train; print('torch' in sys.modules, 'transformers' in sys.modules)"
+        "siglip_retriever.demo.train, siglip_retriever.training, siglip_retriever.tuning.state; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
