@@ -150,7 +150,7 @@ def test_a_value_after_the_command_overrides_the_one_before_in_a_real_command(
 
 def test_verbose_after_the_command_shows_the_traceback(tmp_path: Path) -> None:
     quiet = run_cli("search", "cat", "--db", str(tmp_path / "nowhere"))
-    assert quiet.exit_code == 1
+    assert quiet.exit_code == 2
     assert quiet.stderr.startswith("error: no store at")
     loud = run_cli("search", "cat", "--db", str(tmp_path / "nowhere"), "-v")
     assert isinstance(loud.exception, ConfigurationError)
@@ -158,7 +158,7 @@ def test_verbose_after_the_command_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_a_command_run_on_its_own_takes_its_options_and_variables(tmp_path: Path) -> None:
     typed = CliRunner().invoke(info_command, ["--db", str(tmp_path / "typed")])
-    assert typed.exit_code == 1
+    assert typed.exit_code == 2
     assert f"no store at {tmp_path / 'typed'}" in typed.stderr
     from_env = CliRunner().invoke(info_command, [], env={ENV + "DB": str(tmp_path / "env")})
     assert f"no store at {tmp_path / 'env'}" in from_env.stderr

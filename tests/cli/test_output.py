@@ -28,7 +28,7 @@ def test_the_hits_table_counts_identical_files_and_copies(capsys: pytest.Capture
 def test_user_errors_are_one_line(indexed: tuple[list[str], Path], tmp_path: Path) -> None:
     options, _ = indexed
     empty = run_cli(*options, "search", "   ")
-    assert empty.exit_code == 1
+    assert empty.exit_code == 2  # a ConfigurationError: a bad argument, as click's usage errors
     assert empty.stderr.strip() == "error: the query is empty; type what the picture should show"
     unknown = run_cli("--model", "no such model", "--db", str(tmp_path / "db"), "info")
     assert unknown.exit_code == 1
@@ -38,8 +38,8 @@ def test_user_errors_are_one_line(indexed: tuple[list[str], Path], tmp_path: Pat
     assert missing.exit_code == 2
     assert "does not exist" in missing.stderr
     no_store = run_cli("--db", str(tmp_path / "nowhere"), "search", "cat")
-    assert no_store.exit_code == 1
+    assert no_store.exit_code == 2
     assert "no store at" in no_store.stderr
     bad_where = run_cli(*options, "search", "x", "--where", "{oops")
-    assert bad_where.exit_code == 1
-    assert "--where must be JSON" in bad_where.stderr
+    assert bad_where.exit_code == 2
+    assert "where must be a JSON object" in bad_where.stderr

@@ -154,7 +154,7 @@ def test_serve_reaches_the_chroma_server_as_chroma_host_and_port_or_before_serve
 
 def test_serve_command_needs_an_existing_store(tmp_path: Path) -> None:
     result = run_cli("--db", str(tmp_path / "nothing"), "serve")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no store at" in result.stderr
 
 

@@ -1,13 +1,13 @@
 """The ``compare`` command: several models on one dataset, the report printed and written to files.
 
-Options are checked before any model loads; a bad one is a one-line error and exit status 1.
+Options are checked before any model loads; a bad one is a one-line error and exit status 2.
 
 Example:
     >>> from click.testing import CliRunner
     >>> from siglip_retriever.cli.compare import compare_command
     >>> result = CliRunner().invoke(compare_command, ["--models", "demo", "--k", "one"])
     >>> result.exit_code, result.stderr
-    (1, "error: --k takes comma-separated whole numbers, such as 1,5,10, not 'one'\\n")
+    (2, "error: --k takes comma-separated whole numbers, such as 1,5,10, not 'one'\\n")
 """
 
 from __future__ import annotations

@@ -132,6 +132,7 @@ def search_options(func: F) -> F:
     names = [spec.name for spec in option_specs()]
 
     @wraps(func)
+    @user_errors  # a bad --where is one error line too
     def command(*args: Any, **kwargs: Any) -> Any:
         given = {name: value for name in names if (value := kwargs.pop(name)) is not None}
         if "where" in given:
