@@ -51,6 +51,10 @@ def test_langchain_documents_carry_no_internal_key(tiny_encoder: SiglipEncoder, 
     assert len(documents) == 4
     for document in documents:
         _check(document.metadata, copies)
+    by_id = SiglipVectorStore(store).get_by_ids([item.id for item in store.get()])  # no search
+    assert len(by_id) == 2
+    for document in by_id:
+        _check({**document.metadata, "uri": document.metadata.get("uri")}, copies)
 
 
 def test_llama_index_nodes_carry_no_internal_key(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def item_document(item: StoredItem, *, caption_key: str = DEFAULT_CAPTION_KEY) -
     if item.kind == "text":
         return _text_document(item.id, item.text, item.metadata)
     content = item.metadata.get(caption_key) or item.uri or item.id
-    return Document(id=item.id, page_content=str(content), metadata=dict(item.metadata))
+    return Document(id=item.id, page_content=str(content), metadata=item.result_metadata())
 
 
 def _text_document(entry_id: str, text: str | None, metadata: dict[str, Any]) -> Document:
