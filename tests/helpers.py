@@ -115,6 +115,21 @@ def random_pictures(count: int, seed: int = 0) -> list[Image.Image]:
     ]
 
 
+def noisy_gradient(width: int, height: int, seed: int = 0) -> Image.Image:
+    """Colour gradients under blocks of random noise (one block per pixel up to 200 px, larger
+    above), built in uint8 so that 7000x7000 takes under a second; PNG keeps it to a few MB."""
+    rng = np.random.default_rng(seed)
+    block = max(1, min(width, height) // 200)
+    xs = (np.arange(width) * 127 // max(width - 1, 1)).astype(np.uint8)
+    ys = (np.arange(height) * 127 // max(height - 1, 1)).astype(np.uint8)
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    pixels[..., 0], pixels[..., 1] = xs[None, :], ys[:, None]
+    pixels[..., 2] = xs[None, :] // 2 + ys[:, None] // 2
+    noise = rng.integers(0, 128, (-(-height // block), -(-width // block), 3), dtype=np.uint8)
+    pixels += np.repeat(np.repeat(noise, block, 0), block, 1)[:height, :width]
+    return Image.fromarray(pixels)
+
+
 def photo_like(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     """A photo-like picture drawn from ``seed``: smooth colour fields, a few shapes, sensor noise.
 
@@ -154,6 +169,7 @@ def photo_with_copies(folder: Path, seed: int, small_copy: str = "beach-small.jp
     shutil.copyfile(folder / "photos" / "beach.jpg", folder / "backup" / f"IMG_{seed:04d}.jpg")
     photo_like(seed + 1).save(folder / "photos" / "forest.jpg", quality=95)
     return folder
+
 
 def mixed_inputs(folder: Path) -> list[Any]:
     """Paths, bytes, PIL images and arrays, JPEG and PNG, 11 in all (the paths written in ``folder``)."""

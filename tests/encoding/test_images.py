@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siglip_retriever.encoding.images import describe_source, load_image
+from siglip_retriever.encoding.images import decode_image, describe_source, load_image
 from siglip_retriever.errors import ImageLoadError, SiglipRetrieverError
 from tests.helpers import image_input_kinds, png_bytes
 
@@ -40,6 +40,35 @@ def test_every_input_kind_gives_the_same_picture(tmp_path: Path) -> None:
     ]
     for item in inputs:
         assert _same(load_image(item), picture), describe_source(item)
+
+
+def test_a_resize_is_applied_to_every_input_kind_and_gives_a_new_picture(tmp_path: Path) -> None:
+    picture = _picture((300, 200))
+    before = np.asarray(picture).copy()
+    seen: list[Image.Image] = []
+
+    def remember(rgb: Image.Image) -> Image.Image:
+        seen.append(rgb)
+        return rgb  # returns its input: decode_image must still hand back a picture of its own
+
+    decoded = [decode_image(item, resize=remember) for item in image_input_kinds(picture, tmp_path)]
+    assert all(d.resized and (d.width, d.height) == (300, 200) and _same(d.image, picture) for d in decoded)
+    assert decoded[0].image is not picture and np.array_equal(np.asarray(picture), before)
+    assert len(seen) == len(decoded) and all(image.mode == "RGB" for image in seen)
+    squares = [
+        load_image(item, resize=lambda rgb: rgb.resize((40, 40)))
+        for item in image_input_kinds(picture, tmp_path)
+    ]
+    assert all(_same(square, squares[0]) and square.size == (40, 40) for square in squares)
+
+
+def test_target_size_alone_reduces_every_input_kind_alike(tmp_path: Path) -> None:
+    picture = _picture((400, 300))
+    reduced = [decode_image(item, target_size=40) for item in image_input_kinds(picture, tmp_path)]
+    # a whole factor (300 // 80 = 3) that leaves both sides at least twice 40
+    assert all(not d.resized and (d.width, d.height) == (400, 300) for d in reduced)
+    assert all(_same(d.image, picture.reduce(3)) for d in reduced)
+    assert load_image(picture, target_size=100).size == (400, 300)  # not 4 times larger: kept
 
 
 def test_grayscale_array_and_float_255(tmp_path: Path) -> None:

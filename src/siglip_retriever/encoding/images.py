@@ -24,6 +24,13 @@ decompression-bomb guard); large JPEG files are decoded at a reduced scale (``Im
 :func:`decode_image` also says the picture's own size, whatever size it was decoded at, and
 :func:`image_size` reads that size from the file's header alone.
 
+Then the picture is made as small as its next step needs, the same way for every input kind (a
+path, bytes, a PIL image or an array of the same pixels give the same picture): by a ``resize`` of
+the caller's own, such as the encoder's, which goes straight to its model's input size with its
+processor's own filter; or, with ``target_size`` alone, by a box reduction by a whole factor that
+leaves both sides at least twice ``target_size``. Either way a 50-megapixel PNG leaves this module
+as a small picture.
+
 Every failure raises :class:`~siglip_retriever.errors.ImageLoadError` naming the input, with a
 reason that says what the input is when it is not an image (an HTML page, a text file, an SVG, a
 PDF, a HEIC photo, a corrupt PNG...).
@@ -43,7 +50,7 @@ import io
 import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -54,6 +61,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from siglip_retriever.encoding.remote import looks_like_url, redact, resolve_url_policy
+from siglip_retriever.encoding.sniffing import what_is
 from siglip_retriever.errors import ImageLoadError, InputTypeError
 
 if TYPE_CHECKING:
@@ -63,6 +71,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DecodedImage",
     "ImageInput",
+    "Resize",
     "decode_image",
     "describe_source",
     "enable_plugins",
@@ -76,6 +85,11 @@ ImageInput = Union[  # noqa: UP007 - a runtime alias; X | Y of these fails on Py
 ]
 """Everything :func:`load_image` accepts."""
 
+Resize = Callable[[Image.Image], Image.Image]
+"""A resize applied to every decoded picture (8-bit RGB, EXIF orientation applied) that returns a
+new picture, such as the one a model takes (see
+:meth:`~siglip_retriever.encoding.preparing.ImagePreparer.resize`)."""
+
 DEFAULT_MAX_PIXELS = 89_478_485
 """Pillow's own decompression-bomb threshold (about 89 megapixels); larger images are refused."""
 
@@ -87,7 +101,6 @@ _DRAFT_FACTOR = 2  # decode JPEGs at reduced scale only when the file is at leas
 _ORIENTATION = 0x0112  # the EXIF tag
 _TRANSPOSED = (5, 6, 7, 8)  # orientations that swap width and height
 _TURNS = (2, 3, 4, 5, 6, 7, 8)  # orientations that move pixels
-_REDUCIBLE = ("RGB", "RGBA", "L", "LA")  # the modes Image.reduce takes
 
 
 @dataclass(frozen=True)
@@ -95,14 +108,17 @@ class DecodedImage:
     """A decoded picture, and the size of the picture itself.
 
     Attributes:
-        image: the picture as 8-bit RGB, EXIF orientation applied (maybe decoded at reduced scale).
+        image: the picture as 8-bit RGB, EXIF orientation applied, then made smaller: by the
+            ``resize`` given to :func:`decode_image`, or for its ``target_size``.
         width, height: the picture's own size in pixels after EXIF orientation, whatever size
             ``image`` was decoded at: what a photo viewer shows as its size.
+        resized: ``image`` is what the ``resize`` given to :func:`decode_image` returned.
     """
 
     image: Image.Image
     width: int
     height: int
+    resized: bool = False
 
 
 @cache
@@ -168,6 +184,7 @@ def load_image(
     target_size: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     allow_urls: bool | UrlPolicy = False,
+    resize: Resize | None = None,
 ) -> Image.Image:
     """Load ``source`` as an 8-bit RGB :class:`PIL.Image.Image`.
 
@@ -177,12 +194,18 @@ def load_image(
         source: any :data:`ImageInput`.
         target_size: the side in pixels the image will be resized to afterwards. When a JPEG is
             at least twice as large, it is decoded at a reduced scale that is still at least
-            ``target_size`` on both sides. ``None`` decodes at full size.
+            ``target_size`` on both sides. Without ``resize``, a picture of any input kind whose
+            sides are both at least four times ``target_size`` is then reduced by a whole factor
+            (box averages) while both stay at least twice ``target_size``. ``None`` keeps the
+            full size.
         max_pixels: refuse images with more pixels than this (``None``: no limit; Pillow's own
             guard, ``PIL.Image.MAX_IMAGE_PIXELS``, still refuses twice its value).
         allow_urls: fetch ``http(s)://`` URLs: ``True`` under the default
             :class:`~siglip_retriever.encoding.remote.UrlPolicy`, or a policy of your own. ``False`` (the
             default) refuses every URL.
+        resize: applied to the RGB picture right after decoding, whatever the input kind, in
+            place of the whole-factor reduction: the encoder resizes there straight to its
+            model's input size, with its processor's own filter.
 
     Returns:
         A new RGB image; the caller may modify it.
@@ -191,7 +214,9 @@ def load_image(
         ImageLoadError: the input cannot be read; the message names the input and the reason.
             :class:`~siglip_retriever.errors.RemoteImageError` (a subclass) for URLs.
     """
-    return decode_image(source, target_size=target_size, max_pixels=max_pixels, allow_urls=allow_urls).image
+    return decode_image(
+        source, target_size=target_size, max_pixels=max_pixels, allow_urls=allow_urls, resize=resize
+    ).image
 
 
 def decode_image(
@@ -200,6 +225,7 @@ def decode_image(
     target_size: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     allow_urls: bool | UrlPolicy = False,
+    resize: Resize | None = None,
 ) -> DecodedImage:
     """Decode ``source`` as :func:`load_image` does, and say the picture's own size.
 
@@ -217,18 +243,21 @@ def decode_image(
         >>> decoded = decode_image(buffer.getvalue(), target_size=224)
         >>> decoded.image.size, (decoded.width, decoded.height)
         ((320, 240), (640, 480))
+        >>> square = decode_image(buffer.getvalue(), resize=lambda picture: picture.resize((40, 40)))
+        >>> square.image.size, (square.width, square.height), square.resized
+        ((40, 40), (640, 480), True)
     """
     policy = resolve_url_policy(allow_urls)
     with _named_errors(describe_source(source)):
         if isinstance(source, Image.Image):
             _check_pixels(source, max_pixels)
-            oriented = ImageOps.exif_transpose(source) or source
-            return DecodedImage(_to_rgb(oriented), *oriented.size)
+            oriented = _upright(source)
+            return _finished(oriented, source, oriented.size, target_size, resize)
         if isinstance(source, np.ndarray):
             picture = _from_array(source)
-            return DecodedImage(picture, *picture.size)
+            return _finished(picture, None, picture.size, target_size, resize)
         data = _open_bytes_or_path(source, policy)
-        return _decode(data, target_size=target_size, max_pixels=max_pixels)
+        return _decode(data, target_size=target_size, max_pixels=max_pixels, resize=resize)
 
 
 def image_size(source: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[int, int]:
@@ -404,12 +433,14 @@ def _open(data: IO[bytes] | str) -> Image.Image:
     try:
         return Image.open(data)
     except UnidentifiedImageError:
-        raise ImageLoadError(describe_source(data), _what_is(_head(data))) from None
+        raise ImageLoadError(describe_source(data), what_is(_head(data))) from None
     except _DECODER_FAILURES as exc:
         raise ImageLoadError(describe_source(data), _decoder_failure(exc)) from exc
 
 
-def _decode(data: IO[bytes] | str, *, target_size: int | None, max_pixels: int | None) -> DecodedImage:
+def _decode(
+    data: IO[bytes] | str, *, target_size: int | None, max_pixels: int | None, resize: Resize | None
+) -> DecodedImage:
     enable_plugins()
     with _open(data) as image:
         _check_pixels(image, max_pixels)
@@ -423,20 +454,44 @@ def _decode(data: IO[bytes] | str, *, target_size: int | None, max_pixels: int |
                     image.draft("RGB", (target_size, target_size))
             image.load()
             loaded = image.size
-            # one full-size copy at most: turned only when EXIF says so, then reduced
-            oriented = ImageOps.exif_transpose(image) if _orientation(image) in _TURNS else image
+            oriented = _upright(image)
             turned = oriented.size != loaded and oriented.size == loaded[::-1]
-            width, height = full[::-1] if turned else full
-            return DecodedImage(_to_rgb(_reduced(oriented or image, target_size)), width, height)
+            size = full[::-1] if turned else full
+            return _finished(oriented, image, size, target_size, resize)
         except _DECODER_FAILURES as exc:
             raise ImageLoadError(describe_source(data), _decoder_failure(exc)) from exc
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """``image`` turned as its EXIF orientation says; ``image`` itself (no copy) when it says nothing."""
+    if _orientation(image) in _TURNS:
+        return ImageOps.exif_transpose(image) or image
+    return image
+
+
+def _finished(
+    picture: Image.Image,
+    original: Image.Image | None,
+    size: tuple[int, int],
+    target_size: int | None,
+    resize: Resize | None,
+) -> DecodedImage:
+    """``picture`` (upright, any mode) as 8-bit RGB made small, the same way for every input kind:
+    by ``resize``, or reduced for ``target_size``. The result is a new image, never ``original``
+    (the caller's PIL image, or the decoder's, which closes with its file); an RGB picture is not
+    copied at full size on the way."""
+    rgb = _to_rgb(picture)
+    small = resize(rgb) if resize is not None else _reduced(rgb, target_size)
+    if small is original:
+        small = small.copy()
+    return DecodedImage(small, *size, resized=resize is not None)
 
 
 def _reduced(image: Image.Image, target_size: int | None) -> Image.Image:
     """``image`` reduced by a whole factor (box averages) while both sides stay at least twice
     ``target_size``: a 50-megapixel PNG bound for a 224-pixel model leaves the decoder as a small
     picture, not a second full-size copy. JPEGs got there already through ``draft``."""
-    if not target_size or image.mode not in _REDUCIBLE:
+    if not target_size:
         return image
     factor = min(image.size) // (_DRAFT_FACTOR * target_size)
     return image.reduce(factor) if factor >= 2 else image
@@ -461,18 +516,6 @@ def _decoder_failure(exc: BaseException) -> str:
     return f"corrupt file: the decoder failed ({type(exc).__name__}: {exc})"
 
 
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"\x00\x00\x01\x00", "ICO"),
-)
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
-
-
 def _head(data: IO[bytes] | str, size: int = 1024) -> bytes:
     """The first bytes of a file or stream, to say what it is when Pillow cannot read it."""
     try:
@@ -486,55 +529,11 @@ def _head(data: IO[bytes] | str, size: int = 1024) -> bytes:
         return b""
 
 
-def _what_is(head: bytes) -> str:
-    """Why a file Pillow cannot identify is not an image, as far as its first bytes tell."""
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            return f"a corrupt or truncated {kind} file (Pillow cannot read it)"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "a corrupt or truncated WebP file (Pillow cannot read it)"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _HEIF_BRANDS:
-            return (
-                "a HEIC/HEIF photo, which Pillow cannot read by itself; convert it to JPEG, or "
-                "install and register the pillow-heif plugin"
-            )
-        if brand in (b"avif", b"avis"):
-            return "an AVIF image that this Pillow build cannot read; convert it to JPEG or PNG"
-        return "a video or other media file (MP4/MOV family), not an image"
-    if head.startswith(b"%PDF"):
-        return "a PDF document, not an image; export its pages as images first"
-    if head.startswith(b"PK\x03\x04"):
-        return "a ZIP archive (or a document packed as one), not an image"
-    text = head.decode("utf-8", errors="ignore").lstrip("\ufeff \t\r\n").lower()
-    if text.startswith("<svg") or (text.startswith("<?xml") and "<svg" in text):
-        return "an SVG (vector) drawing; only raster images are read: convert it to PNG first"
-    if text.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in text[:200]:
-        return (
-            "an HTML page, not an image (a saved error page, or the address of a page rather than of "
-            "the image itself?)"
-        )
-    if head and _is_text(head):
-        return "a text file, not an image"
-    return "not an image file, or a format Pillow cannot read"
-
-
-def _is_text(head: bytes) -> bool:
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 3:  # not just a character cut at the end of the sample
-            return False
-        text = head[: exc.start].decode("utf-8")
-    printable = sum(c.isprintable() or c in "\t\r\n" for c in text)
-    return bool(text) and printable >= 0.95 * len(text)
-
-
 def _to_rgb(image: Image.Image) -> Image.Image:
+    """``image`` as 8-bit RGB: ``image`` itself when it is RGB already, else a new image."""
     mode = image.mode
     if mode == "RGB":
-        return image.copy()
+        return image
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         return _from_array(np.asarray(image), high_bit_depth=mode != "F")
     if mode == "P":
@@ -548,7 +547,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         mode = "RGBA"
     if mode == "RGBA":
         background = Image.new("RGB", image.size, (255, 255, 255))
-        background.paste(image, mask=image.getchannel("A"))
+        background.paste(image, mask=image)  # its alpha band, without a copy of it
         return background
     return image.convert("RGB")
 
