@@ -13,8 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from siglip_retriever._version import __version__
 from siglip_retriever.encoding.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_model
@@ -35,6 +34,7 @@ from siglip_retriever.errors import (
     UnknownPresetError,
     UrlNotAllowedError,
 )
+from siglip_retriever.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from siglip_retriever.compare import ComparisonResult, compare_models
@@ -134,14 +134,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'siglip_retriever' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

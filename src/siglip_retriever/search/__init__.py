@@ -20,8 +20,9 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from siglip_retriever.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from siglip_retriever.search.diversity import DUPLICATES_KEY, maximal_marginal_relevance
@@ -46,27 +47,16 @@ __all__ = [
 # public name -> module that defines it, imported on first access (the CLI reads the search
 # options' specs at start-up without loading numpy, Pillow or the store)
 _LAZY = {
-    "DEFAULT_CAPTION_KEY": "hits",
-    "DUPLICATES_KEY": "diversity",
-    "RESULT_KEYS": "hits",
-    "UNSET": "options",
-    "Classification": "zero_shot",
-    "Retriever": "retriever",
-    "SearchHit": "hits",
-    "SearchOptions": "options",
-    "ZeroShotClassifier": "zero_shot",
-    "maximal_marginal_relevance": "diversity",
+    name: f"siglip_retriever.search.{module}"
+    for module, names in {
+        "diversity": ("DUPLICATES_KEY", "maximal_marginal_relevance"),
+        "hits": ("DEFAULT_CAPTION_KEY", "RESULT_KEYS", "SearchHit"),
+        "options": ("UNSET", "SearchOptions"),
+        "retriever": ("Retriever",),
+        "zero_shot": ("Classification", "ZeroShotClassifier"),
+    }.items()
+    for name in names
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'siglip_retriever.search' has no attribute {name!r}")
-    value = getattr(import_module(f"siglip_retriever.search.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

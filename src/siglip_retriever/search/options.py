@@ -148,9 +148,10 @@ _BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
-def _about(help: str, type: OptionType, short: str | None = None) -> dict[str, Any]:
-    """A field's metadata: what :class:`OptionSpec` says of it besides its name and default."""
-    return {"help": help, "type": type, "short": short}
+def _option(default: Any, type: OptionType, help: str, short: str | None = None) -> Any:
+    """A field of :class:`SearchOptions`: its default, and in its metadata what :class:`OptionSpec`
+    says of it besides its name."""
+    return field(default=default, metadata={"help": help, "type": type, "short": short})
 
 
 @dataclass(frozen=True)
@@ -174,45 +175,32 @@ class SearchOptions:
         siglip_retriever.errors.ConfigurationError: k must be a positive integer, not 0
     """
 
-    k: int = field(default=4, metadata=_about("Number of hits.", "count", short="-k"))
-    kind: SearchKind = field(
-        default="image", metadata=_about("What to return: images, texts, or any (images and texts).", "kind")
+    k: int = _option(4, "count", "Number of hits.", short="-k")
+    kind: Literal["image", "text", "any"] = _option(
+        "image", "kind", "What to return: images, texts, or any (images and texts)."
     )
-    where: Mapping[str, Any] | None = field(
-        default=None,
-        metadata=_about('Chroma where filter on the entries\' metadata, e.g. {"album": "2019"}.', "filter"),
+    where: Mapping[str, Any] | None = _option(
+        None, "filter", 'Chroma where filter on the entries\' metadata, e.g. {"album": "2019"}.'
     )
-    min_probability: float | None = field(
-        default=None,
-        metadata=_about("Only image-text pairs whose SigLIP probability is at least this.", "probability"),
+    min_probability: float | None = _option(
+        None, "probability", "Only image-text pairs whose SigLIP probability is at least this."
     )
-    min_similarity: float | None = field(
-        default=None,
-        metadata=_about(
-            "Only image-image and text-text pairs whose cosine similarity is at least this.", "cosine"
-        ),
+    min_similarity: float | None = _option(
+        None, "cosine", "Only image-image and text-text pairs whose cosine similarity is at least this."
     )
-    diverse: bool = field(
-        default=False,
-        metadata=_about("Pick varied hits: maximal marginal relevance among the fetch_k nearest.", "flag"),
+    diverse: bool = _option(
+        False, "flag", "Pick varied hits: maximal marginal relevance among the fetch_k nearest."
     )
-    fetch_k: int | None = field(
-        default=None,
-        metadata=_about(
-            "With diverse: how many nearest candidates to pick from (default: 20, or k if larger).", "count"
-        ),
+    fetch_k: int | None = _option(
+        None, "count", "With diverse: how many nearest candidates to pick from (default: 20, or k if larger)."
     )
-    lambda_mult: float | None = field(
-        default=None,
-        metadata=_about(
-            "With diverse: 1 ranks by relevance alone, 0 by diversity alone (default: 0.5).", "probability"
-        ),
+    lambda_mult: float | None = _option(
+        None, "probability", "With diverse: 1 ranks by relevance alone, 0 by diversity alone (default: 0.5)."
     )
-    collapse_duplicates: bool = field(
-        default=False,
-        metadata=_about(
-            "One hit per group of duplicate pictures; the others' ids in its metadata 'duplicates'.", "flag"
-        ),
+    collapse_duplicates: bool = _option(
+        False,
+        "flag",
+        "One hit per group of duplicate pictures; the others' ids in its metadata 'duplicates'.",
     )
 
     def __post_init__(self) -> None:

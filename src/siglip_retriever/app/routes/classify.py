@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from siglip_retriever.app.schemas import UPLOAD_RESPONSES, ClassifyResponse
-from siglip_retriever.app.service import MultipartOnly, ServiceDep
+from siglip_retriever.app.schemas import ClassifyResponse
+from siglip_retriever.app.service import UPLOAD_ROUTE, ServiceDep
 from siglip_retriever.errors import MissingDependencyError
 
 try:
@@ -30,13 +30,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post(
-    "/api/classify",
-    response_model=ClassifyResponse,
-    responses=UPLOAD_RESPONSES,
-    tags=["zero-shot"],
-    dependencies=[MultipartOnly],
-)
+@router.post("/api/classify", response_model=ClassifyResponse, tags=["zero-shot"], **UPLOAD_ROUTE)
 def classify(
     service: ServiceDep,
     image: Annotated[UploadFile | str, File(description="The image to classify (a picture file).")],

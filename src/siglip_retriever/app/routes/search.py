@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import quote
 
-from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, UPLOAD_RESPONSES, SearchResponse
-from siglip_retriever.app.service import MultipartOnly, SearchService, ServiceDep
+from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, SearchResponse
+from siglip_retriever.app.service import UPLOAD_ROUTE, SearchService, ServiceDep
 from siglip_retriever.errors import MissingDependencyError
 from siglip_retriever.search.options import KINDS, WEB_DEFAULTS, OptionSpec, option_specs, parse_where
 
@@ -121,13 +121,7 @@ def search(
     return _results(request, service, query, service.store.score_kind, hits)
 
 
-@router.post(
-    "/api/similar",
-    response_model=SearchResponse,
-    responses=UPLOAD_RESPONSES,
-    tags=["search"],
-    dependencies=[MultipartOnly],
-)
+@router.post("/api/similar", response_model=SearchResponse, tags=["search"], **UPLOAD_ROUTE)
 def similar(
     request: Request,
     service: ServiceDep,
