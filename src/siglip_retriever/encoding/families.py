@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from siglip_retriever.encoding.texts import encodable_text
@@ -104,26 +104,25 @@ class Family:
         return {key: value for key, value in inputs.items() if key != "token_type_ids"}
 
 
+_SIGLIP = Family(
+    "siglip",
+    model_types=("siglip",),
+    score_kind="sigmoid",
+    loss="sigmoid",
+    padding="max_length",
+    text_length=64,
+    attention_mask=False,
+    preprocessing="resized to a square side (no crop), rescaled by 1/255, mean 0.5, std 0.5",
+)
+
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
-        Family(
-            "siglip",
-            model_types=("siglip",),
-            score_kind="sigmoid",
-            loss="sigmoid",
-            padding="max_length",
-            text_length=64,
-            attention_mask=False,
-            preprocessing="resized to a square side (no crop), rescaled by 1/255, mean 0.5, std 0.5",
-        ),
-        Family(
-            "siglip2",
+        _SIGLIP,
+        replace(  # SigLIP's text rules and loss; images at their aspect ratio, a masked text tower
+            _SIGLIP,
+            name="siglip2",
             model_types=("siglip2",),
-            score_kind="sigmoid",
-            loss="sigmoid",
-            padding="max_length",
-            text_length=64,
             attention_mask=True,
             variable_resolution=True,
             multilingual=True,
