@@ -117,6 +117,12 @@ def test_an_interrupted_run_resumes_to_the_same_weights(
             resume=True,
             progress=False,
         )
+    state_file = tmp_path / "stopped" / STATE_DIR / "state.pt"
+    saved = torch.load(state_file, weights_only=True)
+    torch.save({key: value for key, value in saved.items() if key != "meta"}, state_file)  # as 0.5 saved
+    with pytest.raises(ConfigurationError, match=r"saved by siglip-retriever 0\.5 or older"):
+        finetune(pairs, tmp_path / "stopped", model="demo", config=FinetuneConfig(**options), resume=True)
+    torch.save(saved, state_file)
     report = finetune(
         pairs,
         tmp_path / "stopped",

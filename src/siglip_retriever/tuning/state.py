@@ -106,11 +106,17 @@ class TrainingState:
         every loss so far and the scores before.
 
         Raises:
-            ConfigurationError: the state was saved by a run with another ``identity``.
+            ConfigurationError: the state was saved by a run with another ``identity``, or by an
+                older version.
         """
         import torch
 
         saved = torch.load(folder / self.STATE_FILE, weights_only=True)
+        if "meta" not in saved:
+            raise ConfigurationError(
+                f"the saved run in {folder} was saved by siglip-retriever 0.5 or older, whose state "
+                "cannot resume here; start the run again without --resume in another --out"
+            )
         meta = saved["meta"]
         differs = [key for key in identity if meta.get(key) != identity[key]]
         if differs:
