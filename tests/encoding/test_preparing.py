@@ -52,10 +52,11 @@ def test_prepared_pixels_are_the_processors_for_every_family(
     )
     preparer = SiglipEncoder(checkpoint, device="cpu").image_preparer()
     odd = [Image.new("RGB", (8, 1), "red"), random_pictures(1, seed=3)[0].resize((812, 112))]
-    for picture in [*random_pictures(5), *odd]:  # square, wide, tall, one pixel high, very tall
+    gray = random_pictures(4)[3].convert("L")  # made small first, then RGB: the same pixels
+    for picture in [*random_pictures(5), *odd, gray]:  # square, wide, tall, one pixel high, very tall
         decoded = preparer.decode(picture)
         assert decoded.resized and (decoded.width, decoded.height) == picture.size
-        expected = processor(images=[picture], return_tensors="np", **options)
+        expected = processor(images=[picture.convert("RGB")], return_tensors="np", **options)
         prepared = preparer.preprocess(decoded).inputs
         assert set(prepared) == set(expected)
         for key, value in expected.items():

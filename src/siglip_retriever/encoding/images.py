@@ -86,9 +86,9 @@ ImageInput = Union[  # noqa: UP007 - a runtime alias; X | Y of these fails on Py
 """Everything :func:`load_image` accepts."""
 
 Resize = Callable[[Image.Image], Image.Image]
-"""A resize applied to every decoded picture (8-bit RGB, EXIF orientation applied) that returns a
-new picture, such as the one a model takes (see
-:meth:`~siglip_retriever.encoding.preparing.ImagePreparer.resize`)."""
+"""A resize applied to every decoded picture (8-bit RGB, or grayscale ``"L"`` that becomes RGB
+afterwards; EXIF orientation applied) that returns a new picture, such as the one a model takes
+(see :meth:`~siglip_retriever.encoding.preparing.ImagePreparer.resize`)."""
 
 DEFAULT_MAX_PIXELS = 89_478_485
 """Pillow's own decompression-bomb threshold (about 89 megapixels); larger images are refused."""
@@ -478,11 +478,15 @@ def _finished(
 ) -> DecodedImage:
     """``picture`` (upright, any mode) as 8-bit RGB made small, the same way for every input kind:
     by ``resize``, or reduced for ``target_size``. The result is a new image, never ``original``
-    (the caller's PIL image, or the decoder's, which closes with its file); an RGB picture is not
-    copied at full size on the way."""
-    rgb = _to_rgb(picture)
+    (the caller's PIL image, or the decoder's, which closes with its file). RGB pictures are not
+    copied at full size on the way, and grayscale ones are made small before they become RGB (the
+    same pixels, without a full-size RGB copy)."""
+    gray = picture.mode == "L" and "transparency" not in picture.info
+    rgb = picture if gray else _to_rgb(picture)
     small = resize(rgb) if resize is not None else _reduced(rgb, target_size)
-    if small is original:
+    if gray:
+        small = small.convert("RGB")
+    elif small is original:
         small = small.copy()
     return DecodedImage(small, *size, resized=resize is not None)
 

@@ -100,8 +100,8 @@ class ImagePreparer:
         )
 
     def resize(self, picture: Image.Image) -> Image.Image:
-        """``picture`` (RGB) resized as the checkpoint's image processor resizes it: to the size
-        its rule gives for this picture, with its filter; a new image.
+        """``picture`` (RGB or grayscale) resized as the checkpoint's image processor resizes
+        it: to the size its rule gives for this picture, with its filter; a new image.
 
         Example:
             >>> from PIL import Image
