@@ -56,13 +56,11 @@ def input_kinds_row(encoder: SiglipEncoder, size: tuple[int, int]) -> str:
         seconds = time.perf_counter() - start
     gaps = np.abs(vectors[:, None, :] - vectors[None, :, :]).max(axis=-1)
     i, j = np.unravel_index(int(gaps.argmax()), gaps.shape)
+    pair = f"{KINDS[i]} ~ {KINDS[j]}" if gaps[i, j] else "(all equal)"
     card = float(np.abs(vectors[0] - model_card_vector(encoder, picture)).max())
     cosine = float((vectors @ vectors.T).min())
     name = f"{size[0]}x{size[1]}"
-    return (
-        f"{name:>10}  {gaps[i, j]:12.2e}  {KINDS[i] + ' ~ ' + KINDS[j]:>16}  {cosine:10.7f}  "
-        f"{card:12.2e}  {seconds:7.2f}"
-    )
+    return f"{name:>10}  {gaps[i, j]:12.2e}  {pair:>16}  {cosine:10.7f}  {card:12.2e}  {seconds:7.2f}"
 
 
 def jpeg_row(encoder: SiglipEncoder, kind: str, picture: Image.Image) -> str:
