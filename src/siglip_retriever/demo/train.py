@@ -442,9 +442,10 @@ def _report(out: Path, config: TrainConfig, seconds: float, losses: list[float])
     import torch
 
     from siglip_retriever.encoding.encoder import SiglipEncoder
-    from siglip_retriever.encoding.loading import clear_model_cache
+    from siglip_retriever.encoding.loading import forget_models, loaded_models
 
-    clear_model_cache()
+    written = str(Path(out).resolve())  # a model cached from an earlier checkpoint at ``out`` is stale
+    forget_models({key for key in loaded_models() if key[0] == written})
     encoder = SiglipEncoder(out, device="cpu")
     metrics = evaluate(encoder, per_class=config.eval_per_class)
     report = {
