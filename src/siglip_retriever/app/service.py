@@ -9,8 +9,8 @@ request raises :class:`~siglip_retriever.app.errors.ApiError` with the code the 
 Uploads and thumbnails are decoded in one of :attr:`Limits.max_concurrent_decodes
 <siglip_retriever.app.limits.Limits.max_concurrent_decodes>` slots, on a pool of as many threads
 (:meth:`SearchService.decode`),
-at the model's input size where the format allows it (a JPEG's reduced-scale decoding, a box
-reduction of other formats), straight into what the model takes; a request that finds no free
+straight to the model's input size (after a JPEG's reduced-scale decoding, resized with the
+processor's own filter right after decoding), into what the model takes; a request that finds no free
 slot within ``busy_wait_seconds`` gets ``503 busy`` with ``Retry-After``. So many large uploads at
 once raise the server's memory by at most one decoded picture per slot.
 

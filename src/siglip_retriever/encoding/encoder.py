@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from siglip_retriever.encoding.backends import pair_probabilities
 from siglip_retriever.encoding.batching import batches, joined
-from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list, load_image
+from siglip_retriever.encoding.images import DEFAULT_MAX_PIXELS, ImageInput, image_list
 from siglip_retriever.encoding.loading import canonical_dtype, load_model, resolve_device, resolve_dtype
 from siglip_retriever.encoding.pools import decode_pool, default_workers
 from siglip_retriever.encoding.pools import submit as submit_to
@@ -297,15 +297,6 @@ class SiglipEncoder:
             return joined((self._forward_images(part) for part in bar), dim=self.dim)
         finally:
             prepared.close()
-
-    def load_image(self, image: ImageInput) -> Any:
-        """Load one input as RGB PIL, decoding large JPEGs at reduced scale for this model."""
-        return load_image(
-            image,
-            target_size=self.image_size or None,
-            max_pixels=self.max_pixels,
-            allow_urls=self.url_policy or False,
-        )
 
     def prepare_image(self, image: ImageInput | PreparedImage) -> PreparedImage:
         """Decode and preprocess one input for this model; thread-safe.

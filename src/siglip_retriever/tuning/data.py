@@ -90,7 +90,8 @@ class TrainingPairs:
 
     Attributes:
         images: the pictures' paths.
-        pictures: the decoded pictures (RGB, reduced to at least twice the model's input size).
+        pictures: the decoded pictures (RGB, made small as
+            :func:`~siglip_retriever.encoding.images.load_image` does for ``target_size``).
         pairs: every caption, pointing to its picture.
         skipped: ``(path, reason)`` of the pictures that could not be read (their pairs are left out).
         source: the pairs file.
