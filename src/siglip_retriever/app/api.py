@@ -114,8 +114,7 @@ def create_app(
         >>> client.get("/api/images/../../etc/passwd").status_code
         404
     """
-    from fastapi import FastAPI  # its absence was reported when siglip_retriever.app.errors was imported
-    from fastapi.staticfiles import StaticFiles
+    from siglip_retriever.app.framework import FastAPI, StaticFiles
 
     limits = limits or Limits()
     service = SearchService(store, limits)

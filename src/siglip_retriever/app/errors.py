@@ -32,23 +32,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from siglip_retriever.app.framework import (
+    FastAPI,
+    JSONResponse,
+    Request,
+    RequestValidationError,
+    StarletteHTTPException,
+)
 from siglip_retriever.errors import (
     ConfigurationError,
     ImageLoadError,
     InvalidTemplateError,
     LimitExceededError,
-    MissingDependencyError,
     ServerUnavailableError,
     SiglipRetrieverError,
 )
-
-try:
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 __all__ = ["ApiError", "add_error_handlers", "describe_problem", "not_found"]
 

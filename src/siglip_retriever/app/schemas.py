@@ -22,12 +22,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from siglip_retriever.errors import MissingDependencyError
-
-try:
-    from pydantic import BaseModel, Field
-except ImportError as exc:  # pragma: no cover - pydantic comes with fastapi
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
+from siglip_retriever.app.framework import BaseModel, Field
 
 if TYPE_CHECKING:
     from pydantic import GetJsonSchemaHandler

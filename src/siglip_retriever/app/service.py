@@ -49,19 +49,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from PIL import Image, UnidentifiedImageError
 
 from siglip_retriever.app.errors import ApiError, not_found
+from siglip_retriever.app.framework import Depends, Request, UploadFile
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.schemas import UPLOAD_RESPONSES
 from siglip_retriever.app.thumbnails import Thumbnail, ThumbnailCache
 from siglip_retriever.encoding.images import enable_plugins
-from siglip_retriever.errors import ImageLoadError, InvalidTemplateError, MissingDependencyError
+from siglip_retriever.errors import ImageLoadError, InvalidTemplateError
 from siglip_retriever.search.options import WEB_DEFAULTS
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.search.templates import parse_template
-
-try:
-    from fastapi import Depends, Request, UploadFile
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import PreparedImage
@@ -94,30 +90,30 @@ _ClassifierKey = tuple[tuple[str, ...], tuple[str, ...]]
 class SearchService:
     """The routes' work over one store, within the server's limits.
 
-        Args:
-            store: the store to search; its pictures are served by id.
-            limits: what one request may ask for.
+    Args:
+        store: the store to search; its pictures are served by id.
+        limits: what one request may ask for.
 
-        Attributes:
-            store: the store.
-            limits: the limits.
-            retriever: the one retriever every search goes through, with the web's default search
-                options (:data:`~siglip_retriever.search.options.WEB_DEFAULTS`).
-            thumbnails: the thumbnail cache.
-            model_lock: held while the model encodes (tokenizers are not re-entrant).
-            decode_slots: the decoding slots (:meth:`decode`).
+    Attributes:
+        store: the store.
+        limits: the limits.
+        retriever: the one retriever every search goes through, with the web's default search
+            options (:data:`~siglip_retriever.search.options.WEB_DEFAULTS`).
+        thumbnails: the thumbnail cache.
+        model_lock: held while the model encodes (tokenizers are not re-entrant).
+        decode_slots: the decoding slots (:meth:`decode`).
 
-        Example:
-            >>> from siglip_retriever import MultimodalStore
-            >>> from siglip_retriever.app.limits import Limits
-            >>> from siglip_retriever.app.service import SearchService
-            >>> service = SearchService(MultimodalStore.in_memory(model="demo"), Limits())
-            >>> service.check_query("un chat")
-            'un chat'
-            >>> service.stored_item("no-such-id")
-            Traceback (most recent call last):
-            ...
-            siglip_retriever.app.errors.ApiError: no image with this id in the store
+    Example:
+        >>> from siglip_retriever import MultimodalStore
+        >>> from siglip_retriever.app.limits import Limits
+        >>> from siglip_retriever.app.service import SearchService
+        >>> service = SearchService(MultimodalStore.in_memory(model="demo"), Limits())
+        >>> service.check_query("un chat")
+        'un chat'
+        >>> service.stored_item("no-such-id")
+        Traceback (most recent call last):
+        ...
+        siglip_retriever.app.errors.ApiError: no image with this id in the store
     """
 
     def __init__(self, store: MultimodalStore, limits: Limits) -> None:

@@ -16,14 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from siglip_retriever.app.framework import APIRouter, File, Form, UploadFile
 from siglip_retriever.app.schemas import ClassifyResponse
 from siglip_retriever.app.service import UPLOAD_ROUTE, ServiceDep
-from siglip_retriever.errors import MissingDependencyError
-
-try:
-    from fastapi import APIRouter, File, Form, UploadFile
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 __all__ = ["router"]
 

@@ -20,16 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
+from siglip_retriever.app.framework import APIRouter, Query, Request
 from siglip_retriever.app.schemas import DUPLICATES_RESPONSES, DuplicatesResponse
 from siglip_retriever.app.service import ServiceDep
-from siglip_retriever.errors import MissingDependencyError
 from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
 from siglip_retriever.store.hash_index import MAX_BITS
-
-try:
-    from fastapi import APIRouter, Query, Request
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
     from siglip_retriever.store.duplicates import DuplicateFile, DuplicateGroups

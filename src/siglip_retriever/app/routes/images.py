@@ -22,16 +22,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from siglip_retriever.app.framework import APIRouter, DecoratedCallable, FileResponse, Request, Response
 from siglip_retriever.app.schemas import ID_RESPONSES
 from siglip_retriever.app.service import ServiceDep
-from siglip_retriever.errors import MissingDependencyError
-
-try:
-    from fastapi import APIRouter, Request
-    from fastapi.responses import FileResponse, Response
-    from fastapi.types import DecoratedCallable
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 __all__ = ["etag_matches", "router"]
 

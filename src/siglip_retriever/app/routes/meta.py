@@ -19,15 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from siglip_retriever import __version__
+from siglip_retriever.app.framework import APIRouter, FileResponse
 from siglip_retriever.app.schemas import COMMON_RESPONSES, Health, Info
 from siglip_retriever.app.service import ServiceDep
-from siglip_retriever.errors import MissingDependencyError
-
-try:
-    from fastapi import APIRouter
-    from fastapi.responses import FileResponse
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 __all__ = ["STATIC_DIR", "router"]
 

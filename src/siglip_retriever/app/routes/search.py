@@ -30,15 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import quote
 
+from siglip_retriever.app.framework import APIRouter, Depends, File, Query, Request, UploadFile
 from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, SearchResponse
 from siglip_retriever.app.service import UPLOAD_ROUTE, SearchService, ServiceDep
-from siglip_retriever.errors import MissingDependencyError
 from siglip_retriever.search.options import KINDS, WEB_DEFAULTS, OptionSpec, option_specs, parse_where
-
-try:
-    from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
