@@ -15,25 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from siglip_retriever import errors
 from siglip_retriever._version import __version__
 from siglip_retriever.encoding.presets import DEFAULT_MODEL, PRESETS, Preset, resolve_model
-from siglip_retriever.errors import (
-    ConfigurationError,
-    ImageLoadError,
-    InputTypeError,
-    InvalidTemplateError,
-    LimitExceededError,
-    MissingDependencyError,
-    ModelLoadError,
-    ModelMismatchError,
-    RemoteImageError,
-    ServerUnavailableError,
-    SiglipRetrieverError,
-    StoreBusyError,
-    StoreError,
-    UnknownPresetError,
-    UrlNotAllowedError,
-)
+from siglip_retriever.errors import *  # noqa: F403 - every exception, as errors.__all__ names them
 from siglip_retriever.lazy import lazy_exports
 
 if TYPE_CHECKING:
@@ -63,37 +48,22 @@ __all__ = [
     "PRESETS",
     "Classification",
     "ComparisonResult",
-    "ConfigurationError",
     "FinetuneConfig",
     "FinetuneReport",
-    "ImageLoadError",
     "IndexReport",
-    "InputTypeError",
-    "InvalidTemplateError",
-    "LimitExceededError",
-    "MissingDependencyError",
-    "ModelLoadError",
-    "ModelMismatchError",
     "MultimodalStore",
     "OpenClipEncoder",
     "Preset",
-    "RemoteImageError",
     "Retriever",
     "SearchHit",
     "SearchOptions",
-    "ServerUnavailableError",
     "SiglipEmbedding",
     "SiglipEmbeddingFunction",
     "SiglipEmbeddings",
     "SiglipEncoder",
     "SiglipImageNodeRetriever",
     "SiglipImageRetriever",
-    "SiglipRetrieverError",
     "SiglipVectorStore",
-    "StoreBusyError",
-    "StoreError",
-    "UnknownPresetError",
-    "UrlNotAllowedError",
     "UrlPolicy",
     "ZeroShotClassifier",
     "__version__",
@@ -104,6 +74,7 @@ __all__ = [
     "load_image",
     "resolve_model",
 ]
+__all__ += errors.__all__
 
 # public name -> module that defines it, imported on first access
 _LAZY = {
