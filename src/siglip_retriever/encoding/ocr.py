@@ -50,8 +50,9 @@ class PictureText:
         ... )
         >>> words.text
         'Quarterly revenue 2026'
-        >>> words.to_json()[:60]
-        '{"engine":"pdf text layer","lines":[{"text":"Quarterly revenu'
+        >>> import json
+        >>> json.loads(words.to_json())["lines"][0]["box"]
+        [[10, 5], [200, 5], [200, 30], [10, 30]]
         >>> PictureText.from_json(words.to_json()).lines[0].confidence
         0.991
     """
