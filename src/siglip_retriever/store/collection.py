@@ -30,12 +30,13 @@ from siglip_retriever.store.metadata import (
     RECORD_SCORE_KIND,
     RECORD_VERSION,
 )
+from siglip_retriever.store.words import words_collection_name
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.scores import ScoreKind
 
-__all__ = ["ModelRecord", "existing_metadata", "open_collection", "recorded_model"]
+__all__ = ["ModelRecord", "existing_metadata", "open_collection", "open_words_collection", "recorded_model"]
 
 
 @dataclass(frozen=True)
@@ -146,3 +147,10 @@ def open_collection(client: Any, name: str, encoder: SiglipEncoder, *, create: b
         metadata=ModelRecord.of(encoder).metadata(),
         configuration={"hnsw": {"space": "cosine"}},
     )
+
+
+def open_words_collection(client: Any, name: str, encoder: SiglipEncoder) -> Any:
+    """The words collection of the store collection ``name`` (``name__words``: see
+    :mod:`siglip_retriever.store.words`), made the way :func:`open_collection` makes a store's
+    (cosine space, ``encoder``'s embedding function, the model recorded) if it is not there yet."""
+    return open_collection(client, words_collection_name(name), encoder, create=True)

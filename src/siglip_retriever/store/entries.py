@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -29,8 +29,20 @@ from PIL.Image import Image as PILImage
 
 from siglip_retriever.encoding.images import ImageInput, describe_source
 from siglip_retriever.errors import ConfigurationError, ImageLoadError
-from siglip_retriever.store.files import stored_files
-from siglip_retriever.store.metadata import KIND, PATHS, RESERVED_KEYS, URI, public_metadata
+
+if TYPE_CHECKING:
+    from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
+from siglip_retriever.store.facts import prepare_picture
+from siglip_retriever.store.files import StoredFile, files_metadata, stored_files
+from siglip_retriever.store.metadata import (
+    FACTS,
+    FACTS_VERSION,
+    KIND,
+    PATHS,
+    RESERVED_KEYS,
+    URI,
+    public_metadata,
+)
 
 __all__ = [
     "Kind",
@@ -39,6 +51,7 @@ __all__ = [
     "content_id",
     "entry_metadata",
     "image_content_id",
+    "image_entry",
     "shown_metadata",
     "stored_item",
     "user_metadatas",
@@ -118,6 +131,28 @@ def image_content_id(image: ImageInput) -> tuple[str, bytes | None]:
         data = image.read()
         return content_id("image", data), data
     raise ImageLoadError(describe_source(image), "unsupported input type")
+
+
+def image_entry(
+    preparer: ImagePreparer, item: ImageInput, metadata: Mapping[str, Any]
+) -> tuple[str, PreparedImage, Metadata, bool]:
+    """An image input as ``MultimodalStore.add_images`` stores it: its content id, its picture
+    prepared for the model, its entry's metadata (``metadata``, its kind, its picture's facts,
+    and the file it came from, if any), and whether its bytes were read (a file or bytes: only
+    then can its id be that of an indexed file).
+
+    Raises:
+        ImageLoadError: the image cannot be read; the message names it.
+    """
+    key, data = image_content_id(item)
+    try:
+        picture, facts = prepare_picture(preparer, data if data is not None else item)
+    except ImageLoadError as exc:  # name the input, not the bytes read from it
+        raise ImageLoadError(describe_source(item), exc.reason) from exc
+    meta = {**metadata, KIND: "image", **facts.metadata()}
+    if isinstance(item, (str, os.PathLike)) and data is not None:
+        meta.update(files_metadata([StoredFile.local(os.fsdecode(item))]), **{FACTS: FACTS_VERSION})
+    return key, picture, meta, data is not None
 
 
 def _is_file(path: Path) -> bool:

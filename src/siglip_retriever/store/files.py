@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.metadata import MTIME, PATHS, SIZE, URI
 from siglip_retriever.store.scanning import file_uri
 
-__all__ = ["StoredFile", "files_metadata", "paths_value", "stored_files"]
+__all__ = ["StoredFile", "files_metadata", "keep_other_files", "paths_value", "stored_files"]
 
 _PATH, _MTIME, _SIZE = "path", "mtime_ns", "size"  # the fields of one file in the ``paths`` JSON
 
@@ -138,3 +138,29 @@ def files_metadata(files: Sequence[StoredFile]) -> dict[str, Any]:
         SIZE: int(primary.size),
         PATHS: paths_value(files),
     }
+
+
+def keep_other_files(
+    metas: Sequence[MutableMapping[str, Any]], stored: Mapping[str, Mapping[str, Any]], keys: Sequence[str]
+) -> None:
+    """Entries written again keep the files they hold: the files of ``metas[n]`` (entry
+    ``keys[n]``) join those ``stored`` records for it (sorted, so the first is the entry's
+    ``uri``). ``metas`` are updated in place.
+
+    ``MultimodalStore.add_images`` looks up only the ids of images read from bytes, the only ones
+    that can have the id of an indexed file (with chromadb 1.5.9, a read between two writes of an
+    in-memory collection made its next query with a large ``k`` return fewer entries than it
+    holds).
+
+    Example:
+        >>> meta = files_metadata([StoredFile("/q/a.jpg", 9, 6)])
+        >>> keep_other_files([meta], {"img-1": files_metadata([StoredFile("/p/a.jpg", 9, 5)])}, ["img-1"])
+        >>> [file.path for file in stored_files(meta)]
+        ['/p/a.jpg', '/q/a.jpg']
+    """
+    for key, meta in zip(keys, metas, strict=True):
+        held = stored_files(stored.get(key))
+        if not held:
+            continue
+        merged = {file.path: file for file in [*held, *stored_files(meta)]}
+        meta.update(files_metadata([merged[path] for path in sorted(merged)]))

@@ -56,6 +56,7 @@ __all__ = [
     "RECORD_LOGIT_BIAS",
     "RECORD_LOGIT_SCALE",
     "RECORD_MODEL",
+    "RECORD_OCR",
     "RECORD_SCORE_KIND",
     "RECORD_VERSION",
     "RESERVED_KEYS",
@@ -133,6 +134,10 @@ RECORD_SCORE_KIND = "siglip_score_kind"
 
 RECORD_VERSION = "siglip_retriever_version"
 """The version of this package that made the collection."""
+
+RECORD_OCR = "siglip_ocr"
+"""On the words collection (:mod:`siglip_retriever.store.words`): the OCR setting of the store's
+last indexing run (``"auto"``, ``"all"`` or ``"off"``), the next run's when it is given none."""
 
 
 def public_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:

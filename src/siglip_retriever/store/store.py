@@ -42,32 +42,37 @@ import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.encoding.encoder import resolve_encoder
-from siglip_retriever.encoding.images import ImageInput, describe_source, image_list
+from siglip_retriever.encoding.images import ImageInput, image_list
 from siglip_retriever.encoding.texts import encodable_text
 from siglip_retriever.errors import (
     ConfigurationError,
-    ImageLoadError,
     InputTypeError,
     ServerUnavailableError,
     StoreError,
 )
 from siglip_retriever.store.clients import chroma_settings, close, describe_client, persist_directory
-from siglip_retriever.store.collection import ModelRecord, existing_metadata, open_collection, recorded_model
+from siglip_retriever.store.collection import (
+    ModelRecord,
+    existing_metadata,
+    open_collection,
+    open_words_collection,
+    recorded_model,
+)
 from siglip_retriever.store.entries import (
     Kind,
     Metadata,
     StoredItem,
     content_id,
     entry_metadata,
-    image_content_id,
+    image_entry,
     stored_item,
     user_metadatas,
 )
-from siglip_retriever.store.facts import prepare_picture
-from siglip_retriever.store.files import StoredFile, files_metadata, stored_files
+from siglip_retriever.store.files import keep_other_files
 from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
-from siglip_retriever.store.metadata import FACTS, FACTS_VERSION, KIND, URI
+from siglip_retriever.store.metadata import KIND, URI
 from siglip_retriever.store.retry import RetryPolicy
+from siglip_retriever.store.words import PictureWords, StoreWords
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -88,7 +93,7 @@ DEFAULT_COLLECTION = "siglip"
 T = TypeVar("T")
 
 
-class MultimodalStore:
+class MultimodalStore(StoreWords):
     """Images and texts embedded by SigLIP in one chromadb collection.
 
     Args:
@@ -180,9 +185,11 @@ class MultimodalStore:
             if existing is not None:
                 record.check(existing, collection=collection, location=self.location)
             self._collection = open_collection(client, collection, self.encoder, create=existing is None)
+            words = open_words_collection(client, collection, self.encoder)
         except BaseException:
             close(client if owned else None, lease)
             raise
+        self._words = PictureWords(words, self.encoder, self._call)
         # close() or the garbage collector closes what this store opened and ends its lock
         self._finalizer = weakref.finalize(self, close, client if owned else None, lease)
         self.generation = 0
@@ -334,25 +341,14 @@ class MultimodalStore:
         size = self.encoder.batch_size
         preparer = self.encoder.image_preparer()
         for start in range(0, len(items), size):
-            batch_keys, pictures, batch_meta, batch_data = [], [], [], []
+            batch_keys, pictures, batch_meta, from_bytes = [], [], [], []
             for offset, item in enumerate(items[start : start + size]):
-                key, data = image_content_id(item)
-                if ids is not None:
-                    key = ids[start + offset]
-                try:
-                    picture, facts = prepare_picture(preparer, data if data is not None else item)
-                except ImageLoadError as exc:  # name the input, not the bytes read from it
-                    raise ImageLoadError(describe_source(item), exc.reason) from exc
-                meta = {**metas[start + offset], KIND: "image", **facts.metadata()}
-                if isinstance(item, (str, os.PathLike)) and data is not None:
-                    file = StoredFile.local(os.fsdecode(item))
-                    meta.update(files_metadata([file]), **{FACTS: FACTS_VERSION})
-                batch_keys.append(key)
+                key, picture, meta, read = image_entry(preparer, item, metas[start + offset])
+                batch_keys.append(key if ids is None else ids[start + offset])
                 pictures.append(picture)
                 batch_meta.append(meta)
-                batch_data.append(data)
-            from_files = [key for key, data in zip(batch_keys, batch_data, strict=True) if data is not None]
-            _keep_other_files(batch_keys, batch_meta, self.lookup(from_files))
+                from_bytes.extend(batch_keys[-1:] if read else [])
+            keep_other_files(batch_meta, self.lookup(from_bytes), batch_keys)
             self.upsert_vectors(batch_keys, self.encoder.encode_images(pictures), batch_meta)
             keys.extend(batch_keys)
         return keys
@@ -402,6 +398,15 @@ class MultimodalStore:
                 kwargs["uris"] = [u or "" for u in chunk_uris]
             self._call("upsert", partial(self._collection.upsert, **kwargs))
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
+        """Set metadata keys of stored entries (the other keys are kept; a ``None`` value
+        removes its key), without embedding them again."""
+        if ids:
+            metas = [
+                {k: v if v is None else entry_metadata({k: v})[k] for k, v in m.items()} for m in metadatas
+            ]
+            self._call("update", lambda: self._collection.update(ids=list(ids), metadatas=metas))
+
     def update_file_facts(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
         """Record new file facts (``uri``, modification time, size) on entries whose picture is
         unchanged: a file touched, or moved to another path."""
@@ -412,7 +417,8 @@ class MultimodalStore:
         self._call("update", lambda: self._collection.update(ids=list(ids), metadatas=metas, uris=uris))
 
     def delete(self, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> None:
-        """Delete entries by id, or every entry matching a metadata filter (``where={}``: all)."""
+        """Delete entries by id, or every entry matching a metadata filter (``where={}``: all),
+        and their words."""
         if ids is None and where is None:
             raise ConfigurationError("give ids or where; to empty the store use delete(where={}) ")
         if ids is not None and not ids:
@@ -420,7 +426,14 @@ class MultimodalStore:
         if where is not None and not where:  # every entry this package writes has a kind
             where = {KIND: {"$in": ["image", "text"]}}
         keys = list(ids) if ids is not None else None
+        if where is not None and self.words_count():  # the words go by id: find the entries'
+            get = partial(self._collection.get, ids=keys, where=_where(where), include=[])
+            keys, where = list(self._call("get", get)["ids"]), None
+            if not keys:
+                return
         self._call("delete", lambda: self._collection.delete(ids=keys, where=_where(where)))
+        if keys is not None:
+            self._words.delete(keys)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -564,20 +577,6 @@ class MultimodalStore:
 
 _WRITES = frozenset({"upsert", "add", "update", "delete"})
 """The chromadb calls that change a collection."""
-
-
-def _keep_other_files(keys: Sequence[str], metas: Sequence[Metadata], stored: Mapping[str, Metadata]) -> None:
-    """Entries written again keep the files they hold: an image added from a file joins them
-    (sorted, so the first is the entry's ``uri``). ``metas`` are updated in place. Only images
-    read from bytes can have the id of an indexed file, so only their ids are looked up (with
-    chromadb 1.5.9, a read between two writes of an in-memory collection made its next query
-    with a large ``k`` return fewer entries than it holds)."""
-    for key, meta in zip(keys, metas, strict=True):
-        held = stored_files(stored.get(key))
-        if not held:
-            continue
-        merged = {file.path: file for file in [*held, *stored_files(meta)]}
-        meta.update(files_metadata([merged[path] for path in sorted(merged)]))
 
 
 def _is_dir(path: str | os.PathLike[str]) -> bool:
