@@ -13,8 +13,9 @@ working::
     ├── ModelLoadError                       a checkpoint that cannot be found or loaded
     │   └── UnknownPresetError (KeyError)    a preset name that does not exist
     ├── ImageLoadError (ValueError)          an image that cannot be read; names the input
-    │   └── RemoteImageError                 an image URL that could not be fetched
-    │       └── UrlNotAllowedError           a URL the policy refuses (URLs off, scheme, host)
+    │   ├── RemoteImageError                 an image URL that could not be fetched
+    │   │   └── UrlNotAllowedError           a URL the policy refuses (URLs off, scheme, host)
+    │   └── PdfError                         a PDF that cannot be read at all (damaged, encrypted, empty)
     ├── MissingDependencyError (ImportError) an optional extra that is not installed
     └── StoreError                           a vector-store problem
         ├── ModelMismatchError               a store built with another model
@@ -48,6 +49,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "ModelMismatchError",
+    "PdfError",
     "RemoteImageError",
     "ServerUnavailableError",
     "SiglipRetrieverError",
@@ -132,6 +134,26 @@ class RemoteImageError(ImageLoadError):
 class UrlNotAllowedError(RemoteImageError):
     """A URL the :class:`~siglip_retriever.encoding.remote.UrlPolicy` refuses: URLs are off (the default),
     a scheme other than http(s), a host not on the allow-list, or a redirect to one of those."""
+
+
+class PdfError(ImageLoadError):
+    """A PDF file that cannot be read at all: missing, empty, not a PDF or damaged, encrypted
+    (it needs a password), or without pages. A page that fails inside a readable PDF is not this
+    error: :func:`~siglip_retriever.encoding.pdf.read_pdf` names it and reads the other pages.
+
+    Attributes:
+        source: the file's path (or ``"bytes (N B)"``).
+        reason: why it cannot be read.
+
+    Example:
+        >>> from siglip_retriever.errors import PdfError
+        >>> print(PdfError("report.pdf", "encrypted (needs a password)"))
+        cannot read PDF report.pdf: encrypted (needs a password)
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(source, reason)
+        self.args = (f"cannot read PDF {source}: {reason}",)
 
 
 class MissingDependencyError(SiglipRetrieverError, ImportError):
