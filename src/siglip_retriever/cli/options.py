@@ -30,7 +30,7 @@ from click.core import ParameterSource
 
 from siglip_retriever.cli.output import user_errors
 from siglip_retriever.cli.settings import Settings, show_library_logs
-from siglip_retriever.search.options import CLI_DEFAULTS, KINDS, OptionSpec, option_specs, parse_where
+from siglip_retriever.search.options import CLI_DEFAULTS, OptionSpec, option_specs, parse_where
 
 __all__ = [
     "AFTER_COMMAND_RULE",
@@ -88,10 +88,10 @@ _CLICK_TYPES: dict[str, click.ParamType] = {
     "count": click.INT,
     "probability": click.FLOAT,
     "cosine": click.FLOAT,
-    "kind": click.STRING,
+    "choice": click.STRING,
     "filter": click.STRING,
 }
-_METAVARS = {"kind": "[" + "|".join(KINDS) + "]", "filter": "JSON"}
+_METAVARS = {"filter": "JSON"}
 
 
 def _search_option(spec: OptionSpec) -> Callable[[F], F]:
@@ -107,7 +107,7 @@ def _search_option(spec: OptionSpec) -> Callable[[F], F]:
         *names,
         spec.name,
         type=_CLICK_TYPES[spec.type],
-        metavar=_METAVARS.get(spec.type),
+        metavar="[" + "|".join(spec.choices) + "]" if spec.choices else _METAVARS.get(spec.type),
         help=spec.help + shown,
     )
 

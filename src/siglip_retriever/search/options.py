@@ -19,7 +19,11 @@ The options:
 - ``min_similarity``: leave out image-image and text-text pairs whose cosine is lower;
 - ``diverse``, ``fetch_k``, ``lambda_mult``: pick the hits by maximal marginal relevance among
   the ``fetch_k`` nearest (:mod:`siglip_retriever.search.diversity`);
-- ``collapse_duplicates``: one hit per group of duplicate pictures.
+- ``collapse_duplicates``: one hit per group of duplicate pictures;
+- ``mode``: how pictures match (:data:`MODES`): by what they show (``"visual"``), by what they
+  say (``"text"``: their words, read by OCR or from a PDF's text layer), or both in one list
+  (``"hybrid"``); ``None`` (the default) is ``"hybrid"`` for a text query when the store holds
+  words, else ``"visual"`` (:meth:`SearchOptions.resolved_mode`).
 
 Merging: :meth:`SearchOptions.merged` lays one call's options over the defaults. An option left
 out, or given as :data:`UNSET`, keeps its default; ``None`` means "none" (no threshold, no
@@ -58,9 +62,11 @@ __all__ = [
     "DEFAULT_LAMBDA_MULT",
     "KINDS",
     "MAX_K",
+    "MODES",
     "UNSET",
     "VECTOR_STORE_DEFAULTS",
     "WEB_DEFAULTS",
+    "Mode",
     "OptionSpec",
     "QueryKind",
     "SearchKind",
@@ -75,6 +81,9 @@ SearchKind = Literal["image", "text", "any"]
 KINDS: tuple[SearchKind, ...] = ("image", "text", "any")
 QueryKind = Literal["text", "image"]
 """What a query was made from."""
+Mode = Literal["visual", "text", "hybrid"]
+"""How pictures match a query: by what they show, by what they say, or both."""
+MODES: tuple[Mode, ...] = ("visual", "text", "hybrid")
 
 MAX_K = 10_000
 """The most hits (and MMR candidates) one search returns; a server may set a lower limit."""
@@ -106,7 +115,7 @@ class _Unset:
 UNSET: Any = _Unset()
 """An option not given: it keeps the default (``None`` means "none", not "the default")."""
 
-OptionType = Literal["count", "probability", "cosine", "flag", "kind", "filter"]
+OptionType = Literal["count", "probability", "cosine", "flag", "choice", "filter"]
 
 
 @dataclass(frozen=True)
@@ -118,10 +127,11 @@ class OptionSpec:
         default: the default of :data:`DEFAULTS`.
         help: one line that says what the option does (``--help``, OpenAPI, docstrings).
         type: ``"count"`` (an integer from 1 to :data:`MAX_K`), ``"probability"`` (a number in
-            [0, 1]), ``"cosine"`` (in [-1, 1]), ``"flag"`` (true or false), ``"kind"`` (one of
-            :data:`KINDS`) or ``"filter"`` (a Chroma ``where`` filter; JSON on the command line and
+            [0, 1]), ``"cosine"`` (in [-1, 1]), ``"flag"`` (true or false), ``"choice"`` (one of
+            ``choices``) or ``"filter"`` (a Chroma ``where`` filter; JSON on the command line and
             over HTTP).
         short: the CLI's short flag, if any.
+        choices: the values of a ``"choice"`` (``()`` for other types).
 
     Example:
         >>> from siglip_retriever.search.options import option_specs
@@ -134,6 +144,7 @@ class OptionSpec:
     help: str
     type: OptionType
     short: str | None = None
+    choices: tuple[str, ...] = ()
 
     @property
     def bounds(self) -> tuple[float, float] | None:
@@ -148,10 +159,12 @@ _BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
-def _option(default: Any, type: OptionType, help: str, short: str | None = None) -> Any:
+def _option(
+    default: Any, type: OptionType, help: str, short: str | None = None, choices: tuple[str, ...] = ()
+) -> Any:
     """A field of :class:`SearchOptions`: its default, and in its metadata what :class:`OptionSpec`
     says of it besides its name."""
-    return field(default=default, metadata={"help": help, "type": type, "short": short})
+    return field(default=default, metadata={"help": help, "type": type, "short": short, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -177,7 +190,7 @@ class SearchOptions:
 
     k: int = _option(4, "count", "Number of hits.", short="-k")
     kind: Literal["image", "text", "any"] = _option(
-        "image", "kind", "What to return: images, texts, or any (images and texts)."
+        "image", "choice", "What to return: images, texts, or any (images and texts).", choices=KINDS
     )
     where: Mapping[str, Any] | None = _option(
         None, "filter", 'Chroma where filter on the entries\' metadata, e.g. {"album": "2019"}.'
@@ -201,6 +214,13 @@ class SearchOptions:
         False,
         "flag",
         "One hit per group of duplicate pictures; the others' ids in its metadata 'duplicates'.",
+    )
+    mode: Literal["visual", "text", "hybrid"] | None = _option(
+        None,
+        "choice",
+        "How pictures match: by what they show (visual), by the words they say (text), or both in one "
+        "list (hybrid). Default: hybrid for a text query when the store holds words, else visual.",
+        choices=MODES,
     )
 
     def __post_init__(self) -> None:
@@ -284,8 +304,54 @@ class SearchOptions:
             return self.k
         return self.fetch_k if self.fetch_k is not None else max(DEFAULT_FETCH_K, self.k)
 
+    def resolved_mode(
+        self, query_kind: QueryKind | None, given: Collection[str] = (), *, has_words: bool = False
+    ) -> Mode:
+        """The mode this search of a ``query_kind`` query runs in.
+
+        ``None`` is ``"hybrid"`` for a text query of images (``kind="image"``) when the store
+        holds words (``has_words``), else ``"visual"``. An image query matches pictures by look
+        (``"visual"``: the cosine of the pictures) or by their words (``"text"``: SigLIP's
+        probability of the query picture and the words' text vector); the two have no common
+        scale, so ``"hybrid"`` needs a text query. A mode given as a default (not in ``given``)
+        that cannot apply is left out, as a threshold is.
+
+        Raises:
+            ConfigurationError: a given mode cannot apply to this search.
+
+        Example:
+            >>> from siglip_retriever.search.options import SearchOptions
+            >>> SearchOptions().resolved_mode("text", has_words=True), SearchOptions().resolved_mode("image")
+            ('hybrid', 'visual')
+            >>> SearchOptions(mode="hybrid").resolved_mode("image", ["mode"])
+            Traceback (most recent call last):
+            ...
+            siglip_retriever.errors.ConfigurationError: mode='hybrid' applies to text queries; ...
+        """
+        mode = self.mode
+        if mode in ("text", "hybrid"):
+            problem = None
+            if self.kind != "image":
+                problem = (
+                    f"mode={mode!r} applies to searches of images: it matches pictures by their "
+                    f"words; use kind='image' (this search asks for kind={self.kind!r})"
+                )
+            elif query_kind is None:
+                problem = f"mode={mode!r} applies to text and image queries, not to a bare vector"
+            elif query_kind == "image" and mode == "hybrid":
+                problem = (
+                    "mode='hybrid' applies to text queries; an image query matches pictures by look "
+                    "(mode='visual', a cosine) or by their words (mode='text', a probability)"
+                )
+            if problem is None:
+                return mode
+            if "mode" in given:
+                raise ConfigurationError(problem)
+        hybrid = query_kind == "text" and self.kind == "image" and has_words and mode is None
+        return "hybrid" if hybrid else "visual"
+
     def thresholds(
-        self, query_kind: QueryKind | None, given: Collection[str] = ()
+        self, query_kind: QueryKind | None, given: Collection[str] = (), mode: Mode = "visual"
     ) -> tuple[float | None, float | None]:
         """The thresholds that apply to this search of a ``query_kind`` query: ``(min_probability,
         min_similarity)``, each ``None`` where it cannot apply.
@@ -294,13 +360,16 @@ class SearchOptions:
             query_kind: what the query was made from (``None``: a bare vector).
             given: the names of the options the caller gave (not defaults): a threshold given
                 that cannot apply is refused; a default one that cannot apply is left out.
+            mode: the search's mode (:meth:`resolved_mode`): an image query in ``"text"`` mode
+                makes image-text pairs (the query picture and the pictures' words).
 
         Raises:
             ConfigurationError: a given threshold cannot apply to this search's pairs.
         """
         kind = self.store_kind
-        cross_modal = query_kind is not None and kind != query_kind  # some hits are image-text pairs
-        one_modality = query_kind is None or kind in (None, query_kind)  # some hits are not
+        by_words = query_kind == "image" and mode == "text"
+        cross_modal = by_words or (query_kind is not None and kind != query_kind)  # image-text pairs
+        one_modality = not by_words and (query_kind is None or kind in (None, query_kind))  # others
         if "min_probability" in given and self.min_probability is not None and not cross_modal:
             raise ConfigurationError(
                 "min_probability applies to image-text pairs, and this search returns none; "
@@ -330,6 +399,7 @@ class SearchKwargs(TypedDict, total=False):
     fetch_k: int | None
     lambda_mult: float | None
     collapse_duplicates: bool
+    mode: Mode | None
 
 
 def option_specs() -> tuple[OptionSpec, ...]:
@@ -339,7 +409,7 @@ def option_specs() -> tuple[OptionSpec, ...]:
 
 def _spec(item: Field[Any]) -> OptionSpec:
     meta = item.metadata
-    return OptionSpec(item.name, item.default, meta["help"], meta["type"], meta["short"])
+    return OptionSpec(item.name, item.default, meta["help"], meta["type"], meta["short"], meta["choices"])
 
 
 _SPECS = tuple(_spec(item) for item in fields(SearchOptions))
@@ -359,9 +429,10 @@ def _checked(spec: OptionSpec, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigurationError(f"{name} must be True or False, not {value!r}")
         return value
-    if spec.type == "kind":
-        if value not in KINDS:
-            raise ConfigurationError(f"{name} must be 'image', 'text' or 'any', not {value!r}")
+    if spec.type == "choice":
+        if value not in spec.choices:
+            *others, last = (repr(choice) for choice in spec.choices)
+            raise ConfigurationError(f"{name} must be {', '.join(others)} or {last}, not {value!r}")
         return value
     if spec.type == "filter":
         if not isinstance(value, Mapping):

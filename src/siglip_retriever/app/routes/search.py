@@ -33,7 +33,7 @@ from urllib.parse import quote
 from siglip_retriever.app.framework import APIRouter, Depends, File, Query, Request, UploadFile
 from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, SearchResponse
 from siglip_retriever.app.service import UPLOAD_ROUTE, SearchService, ServiceDep
-from siglip_retriever.search.options import KINDS, WEB_DEFAULTS, OptionSpec, option_specs, parse_where
+from siglip_retriever.search.options import WEB_DEFAULTS, OptionSpec, option_specs, parse_where
 
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
@@ -47,7 +47,7 @@ _TYPES: dict[str, Any] = {
     "probability": float,
     "cosine": float,
     "flag": bool,
-    "kind": str,
+    "choice": str,
     "filter": str,
 }
 
@@ -60,8 +60,8 @@ def _parameter(spec: OptionSpec) -> inspect.Parameter:
     if spec.bounds is not None:
         low, high = spec.bounds
         schema = {"minimum": low} if spec.type == "count" else {"minimum": low, "maximum": high}
-    if spec.type == "kind":
-        schema = {"enum": list(KINDS)}
+    if spec.type == "choice":
+        schema = {"enum": list(spec.choices)}
     if default is not None:
         schema["default"] = default
     description = spec.help

@@ -32,7 +32,7 @@ _ANNOTATIONS: dict[str, Any] = {
     "probability": float,
     "cosine": float,
     "flag": bool,
-    "kind": str,
+    "choice": str,
     "filter": dict[str, Any],
 }
 
