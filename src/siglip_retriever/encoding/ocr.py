@@ -12,7 +12,6 @@ and its models loaded on the first read, not before.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = ["OcrReader", "PictureText", "TextLine"]
-
-_LOGGER = "RapidOCR"  # the logger rapidocr writes to (at INFO on every model load)
 
 
 @dataclass(frozen=True)
@@ -115,6 +112,9 @@ class OcrReader:
     Runtime already spreads one read over the cores). rapidocr's INFO logging is silenced; its
     warnings still show.
 
+    Lines without a letter or a digit are left out: the models read a round shape as "●" and a
+    star as "★" in photos without any text.
+
     Args:
         min_confidence: lines read with a lower confidence (0 to 1) are left out.
 
@@ -159,7 +159,7 @@ class OcrReader:
         lines = tuple(
             TextLine(text.strip(), tuple((float(x), float(y)) for x, y in box), float(score))
             for text, score, box in zip(texts, scores, boxes if boxes is not None else (), strict=False)
-            if text.strip() and score >= self.min_confidence
+            if score >= self.min_confidence and any(char.isalnum() for char in text)
         )
         return PictureText(lines, self._engine)
 
@@ -178,7 +178,7 @@ def _load_rapidocr(min_confidence: float) -> tuple[Any, str]:
         raise MissingDependencyError("rapidocr", "ocr", "Reading the words in pictures") from exc
     from importlib.metadata import version
 
-    logging.getLogger(_LOGGER).setLevel(logging.WARNING)
+    # rapidocr sets its logger ("RapidOCR") to this level, and logs at INFO on every model load
     ocr = rapidocr.RapidOCR(params={"Global.log_level": "warning", "Global.text_score": min_confidence})
     det, rec = _model(ocr.cfg.Det), _model(ocr.cfg.Rec)
     rec_version = "" if rec[0] == det[0] else f"{rec[0]} "
