@@ -49,15 +49,13 @@ TEXT_LAYER = "pdf text layer"
 _PDFIUM = threading.RLock()  # PDFium is not thread-safe: one call into it at a time, process-wide
 _PAGE_SHARE = 0.8  # an image covering this share of its page is the page (a scan), not a figure
 _HEAD = 1024  # PDFium accepts "%PDF" anywhere in a file's first 1,024 bytes
-# PDFium's FPDF_GetLastError codes when a document does not load (0: "success", yet no document:
-# what PDFium says of a well-formed PDF whose page tree has no pages)
+# PDFium's FPDF_GetLastError codes when a document does not load (2: none set, see _open)
 _LOAD_ERRORS = {
-    0: "no pages (or a page tree PDFium cannot read)",
-    2: "cannot be read (PDFium: file access error)",
+    2: "no pages (or a page tree PDFium cannot read)",
     3: "not a PDF or damaged (PDFium: data format error)",
     4: "encrypted (needs a password): save a copy without a password to index it",
     5: "encrypted with a security handler PDFium does not support",
-    6: "no pages (or a page tree PDFium cannot read)",
+    6: "no pages (or a page tree PDFium cannot read)",  # FPDF_ERR_PAGE
 }
 
 
@@ -125,9 +123,10 @@ def read_pdf(
 
     Raises:
         PdfError: when the file itself cannot be read: missing, empty, not a PDF or damaged,
-            encrypted, or without pages (raised on the first ``next()``).
-        ConfigurationError: ``render_side`` or ``min_figure_side`` below 1.
-        MissingDependencyError: pypdfium2 (the ``pdf`` extra) is not installed.
+            encrypted, or without pages. The file is opened on the first ``next()``, so this
+            comes from there; a reader never iterated opens nothing.
+        ConfigurationError: ``render_side`` or ``min_figure_side`` below 1 (at the call).
+        MissingDependencyError: pypdfium2 (the ``pdf`` extra) is not installed (at the call).
 
     Example:
         >>> import io
@@ -140,7 +139,12 @@ def read_pdf(
     for name, value in (("render_side", render_side), ("min_figure_side", min_figure_side)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigurationError(f"{name} must be a positive whole number of pixels, not {value!r}")
-    pdfium = _import_pdfium()
+    return _parts(_import_pdfium(), source, render_side, min_figure_side)
+
+
+def _parts(
+    pdfium: Any, source: str | os.PathLike[str] | bytes, render_side: int, min_figure_side: int
+) -> Iterator[PdfPart | PdfFailure]:
     document = _open(pdfium, source)
     seen: set[bytes] = set()
     try:
@@ -188,6 +192,10 @@ def _open(pdfium: Any, source: str | os.PathLike[str] | bytes) -> Any:
     if b"%PDF" not in head:
         raise PdfError(name, "not a PDF (no %PDF header in its first bytes)")
     with _PDFIUM:
+        # PDFium keeps its last load error until a new one is set, and a PDF without pages sets
+        # none: a failed load of no file first sets FPDF_ERR_FILE, which a file read above cannot
+        # really give, so that code after a failure means "nothing set"
+        pdfium.raw.FPDF_LoadDocument(b"", None)
         try:
             document = pdfium.PdfDocument(given)
         except pdfium.PdfiumError as exc:
