@@ -160,17 +160,21 @@ def test_scanned_pages_have_no_text_layer_and_are_not_figures(folder: Path) -> N
 
 
 def test_a_broken_page_is_named_and_the_other_pages_are_read(folder: Path) -> None:
+    # page 2's page object has a wrong /Type: PDFium 5.15 cannot load the page; the PDFium of
+    # pypdfium2 5.0 loads and renders it, then cannot list its objects (its figures): either
+    # way page 2 is named, with the reason, and the others are whole
     parts = list(read_pdf(write_pdf_with_broken_page(folder / "broken_page.pdf", broken=2)))
     failures = [part for part in parts if isinstance(part, PdfFailure)]
-    assert len(failures) == 1
-    assert failures[0].page == 2 and "cannot load the page" in failures[0].reason
-    pages = [part for part in parts if isinstance(part, PdfPart) and part.kind == "page"]
-    assert [part.page for part in pages] == [1, 3, 4]
-    assert [part.text.text.splitlines()[0] for part in pages if part.text] == [
-        "Annual report 2026",
-        "Umsatz pro Quartal",
-        "Outlook",
+    assert [failure.page for failure in failures] == [2]
+    assert "cannot load the page" in failures[0].reason or "cannot list" in failures[0].reason
+    assert "PDFium: " in failures[0].reason
+    pages = [part for part in parts if isinstance(part, PdfPart) and part.kind == "page" and part.page != 2]
+    assert [(part.page, part.text.text.splitlines()[0] if part.text else None) for part in pages] == [
+        (1, "Annual report 2026"),
+        (3, "Umsatz pro Quartal"),
+        (4, "Outlook"),
     ]
+    assert [part.page for part in parts if isinstance(part, PdfPart) and part.kind == "figure"] == [3, 3]
 
 
 @pytest.mark.parametrize(

@@ -269,7 +269,7 @@ def _text_layer(page: Any, to_pixels: Any) -> PictureText | None:
                 continue
             chars.append(char)
             if not char.isspace():
-                left, bottom, right, top = textpage.get_charbox(i, loose=True)
+                left, bottom, right, top = textpage.get_charbox(i)
                 box = [left, bottom, right, top] if not box else _union(box, (left, bottom, right, top))
         _end_line(lines, chars, box, to_pixels)
     finally:
@@ -298,9 +298,13 @@ def _figures(
     """The page's embedded pictures that are figures, decoded one at a time."""
     import pypdfium2.raw as pdfium_c
 
-    with _PDFIUM:
-        width, height = page.get_size()
-        images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]))
+    try:
+        with _PDFIUM:
+            width, height = page.get_size()
+            images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]))
+    except Exception as exc:
+        yield PdfFailure(number, f"cannot list the page's figures ({_reason(exc)})")
+        return
     found = 0
     for image in images:
         try:
