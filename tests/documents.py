@@ -115,7 +115,9 @@ def _background(size: tuple[int, int], seed: int) -> Image.Image:
     top, bottom = rng.uniform(225, 255, 3), rng.uniform(205, 245, 3)
     ramp = np.linspace(0.0, 1.0, size[1], dtype=np.float32)[:, None, None]
     pixels = top * (1 - ramp) + bottom * ramp
-    return Image.fromarray(np.broadcast_to(pixels, (size[1], size[0], 3)).astype(np.uint8), "RGB")
+    return Image.fromarray(
+        np.ascontiguousarray(np.broadcast_to(pixels, (size[1], size[0], 3)), dtype=np.uint8)
+    )
 
 
 def slide(lines: Sequence[str], *, size: tuple[int, int] = (960, 540), seed: int = 0) -> Image.Image:
@@ -264,7 +266,7 @@ def page_picture(lines: Sequence[str], *, size: tuple[int, int] = (850, 1100), s
     """A scanned page: the lines in dark ink on slightly grey, slightly noisy paper."""
     rng = np.random.default_rng(seed)
     paper = rng.normal(242, 4, (size[1], size[0])).clip(0, 255).astype(np.uint8)
-    picture = Image.fromarray(paper, "L").convert("RGB")
+    picture = Image.fromarray(paper).convert("RGB")
     draw = ImageDraw.Draw(picture)
     y = 110
     for number, line in enumerate(lines):
