@@ -42,9 +42,15 @@ from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.search.options import MAX_K, SearchKwargs, SearchOptions, option_specs
 from siglip_retriever.search.retriever import Retriever
 from tests.helpers import run_cli
+from tests.search.wordy import words
 
 QUERY = "a red circle"
 CAPTIONS = ["a red circle", "un cercle rouge", "a blue square", "ein grüner Stern", "a yellow triangle"]
+SAYS = {
+    "yellow_triangle_000.png": ("Red circle sale", "today only"),
+    "green_star_000.png": ("Quarterly revenue",),
+}
+"""Two pictures that say something (so searches are hybrid by default, and ``mode`` matters)."""
 
 TEXT_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # field: (the options without it, the field's value), for a text query
@@ -57,6 +63,7 @@ TEXT_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "fetch_k": ({"k": 6, "diverse": True}, {"fetch_k": 8}),
     "lambda_mult": ({"k": 6, "diverse": True}, {"lambda_mult": 0.0}),
     "collapse_duplicates": ({"k": 6}, {"collapse_duplicates": True}),
+    "mode": ({}, {"mode": "text"}),  # by what pictures say: only the two with words
 }
 IMAGE_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # the same, for an image query (the red circle)
@@ -69,6 +76,7 @@ IMAGE_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "fetch_k": ({"k": 6, "diverse": True}, {"fetch_k": 6}),
     "lambda_mult": ({"k": 6, "diverse": True}, {"lambda_mult": 0.0}),
     "collapse_duplicates": ({"k": 10}, {"collapse_duplicates": True}),
+    "mode": ({}, {"mode": "text"}),  # pictures whose words match the query picture
 }
 ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"k": 0}, "k must be a positive integer, not 0"),
@@ -82,6 +90,8 @@ ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"min_similarity": 0.5}, "min_similarity applies to image-image and text-text pairs"),
     ({"kind": "text", "min_probability": 0.5}, "min_probability applies to image-text pairs"),
     ({"kind": "video"}, "kind must be 'image', 'text' or 'any', not 'video'"),
+    ({"mode": "sideways"}, "mode must be 'visual', 'text' or 'hybrid', not 'sideways'"),
+    ({"kind": "text", "mode": "hybrid"}, "mode='hybrid' applies to searches of images"),
 ]
 """Wrong requests (with a text query) and the words every front-end answers them with."""
 CANNOT_APPLY = ("applies to",)
@@ -92,8 +102,8 @@ per-call front-ends refuse it."""
 
 @dataclass
 class World:
-    """A store of the demo's pictures (one of them twice: itself and a larger copy) and captions,
-    on disk, and everything that searches it."""
+    """A store of the demo's pictures (one of them twice: itself and a larger copy), two of them
+    with words, and captions, on disk, and everything that searches it."""
 
     store: MultimodalStore
     cli: list[str]
@@ -116,7 +126,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     report = store.index_folder(folder)
     assert not report.failed
     store.add_texts(CAPTIONS)
-    picture_id = next(item.id for item in store.get() if item.uri == str(picture))
+    ids = {Path(item.uri).name: item.id for item in store.get() if item.uri}
+    store.set_words([ids[name] for name in SAYS], [words(lines) for lines in SAYS.values()], source="ocr")
+    picture_id = ids[picture.name]
     client = TestClient(create_app(store, limits=Limits(max_k=MAX_K)), base_url="http://127.0.0.1")
     yield World(store, ["--model", "demo", "--db", str(root / "db")], client, picture, picture_id)
     store.close()

@@ -5,7 +5,12 @@ It sits on the store and encoding layers and imports nothing above them. Its mod
 - :mod:`.options`: :class:`SearchOptions`, every search option defined once: defaults, checks,
   merging one call's options over a front-end's defaults;
 - :mod:`.retriever`: :class:`Retriever`, the one search path: directions, scores, thresholds,
-  filters;
+  filters, modes;
+- :mod:`.hybrid`: searches that match what pictures say, their candidates in one ranked list;
+- :mod:`.fusion`: what a picture shows and says combined into one probability, and why it matched;
+- :mod:`.lexical`: exact words, BM25 over the pictures' words, one index per store generation;
+- :mod:`.tokens`: words in any language, folded (case, accents) and cut (bigrams for scripts
+  without spaces), with where they are written;
 - :mod:`.hits`: :class:`SearchHit` and the metadata keys every front-end's results carry;
 - :mod:`.diversity`: diverse results: maximal marginal relevance (MMR), duplicate collapsing;
 - :mod:`.cache`: the result cache of a retriever;
@@ -15,7 +20,7 @@ It sits on the store and encoding layers and imports nothing above them. Its mod
 Example:
     >>> from siglip_retriever.search import RESULT_KEYS
     >>> RESULT_KEYS
-    ('id', 'uri', 'kind', 'rank', 'similarity', 'probability')
+    ('id', 'uri', 'kind', 'rank', 'similarity', 'probability', 'matched', 'says', 'words')
 """
 
 from __future__ import annotations

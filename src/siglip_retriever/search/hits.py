@@ -9,17 +9,27 @@ indexed from files also says every file that holds it (:attr:`SearchHit.paths`; 
 store's internal bookkeeping keys (:data:`~siglip_retriever.store.metadata.INTERNAL_KEYS`, such as
 the version of an image's facts) are left out of both.
 
+A search that matches what pictures say (``mode`` ``"text"`` or ``"hybrid"``) says why each hit
+matched: :attr:`SearchHit.matched` (``"shows"``, ``"says"`` or ``"both"``), the picture's words
+(:attr:`SearchHit.says`) and the query's words found in them (:attr:`SearchHit.words`); the
+content of a hit with words ends with its words, so that a language model reads them.
+
 Example:
+    >>> from dataclasses import replace
     >>> from siglip_retriever.search.hits import SearchHit
     >>> hit = SearchHit("img-1", "image", "/p/red.png", None, {"caption": "a red square"}, 0.12, 0.81, 1)
-    >>> hit.content("caption"), hit.score, sorted(hit.result_metadata())
-    ('a red square', 0.81, ['caption', 'id', 'kind', 'probability', 'rank', 'similarity', 'uri'])
+    >>> hit.content("caption"), hit.score, sorted(hit.result_metadata())[:5]
+    ('a red square', 0.81, ['caption', 'id', 'kind', 'matched', 'probability'])
+    >>> said = SearchHit("img-2", "image", "/p/q.png", None, {}, 0.05, 0.99, 1)
+    >>> said = replace(said, matched="says", says="Quarterly revenue", words=("revenue",))
+    >>> said.content(), said.result_metadata()["words"]
+    ('/p/q.png\\n\\nQuarterly revenue', ['revenue'])
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from siglip_retriever.store.entries import shown_metadata
 from siglip_retriever.store.files import StoredFile, stored_files
@@ -27,7 +37,7 @@ from siglip_retriever.store.metadata import KIND, URI, public_metadata
 
 __all__ = ["DEFAULT_CAPTION_KEY", "RESULT_KEYS", "SearchHit"]
 
-RESULT_KEYS = ("id", URI, KIND, "rank", "similarity", "probability")
+RESULT_KEYS = ("id", URI, KIND, "rank", "similarity", "probability", "matched", "says", "words")
 """The metadata keys every front-end's results carry, besides the entry's own metadata."""
 
 DEFAULT_CAPTION_KEY = "caption"
@@ -48,8 +58,15 @@ class SearchHit:
         similarity: cosine similarity to the query, in [-1, 1].
         probability: SigLIP's probability that query and entry match (image-text pairs of
             sigmoid models); ``None`` for pairs of one modality (image-image, text-text) and for
-            softmax (CLIP) models.
+            softmax (CLIP) models. In a search that matches what pictures say, the probability
+            that the picture shows the query or says it
+            (:mod:`siglip_retriever.search.fusion`).
         rank: 1 for the best hit.
+        matched: why the hit matched: ``"shows"`` (what the picture shows), ``"says"`` (its
+            words), ``"both"``; ``None`` for searches that do not match words (``mode="visual"``).
+        says: the picture's words (read by OCR, or a PDF page's text layer) in a search that
+            matches words, when it has any; else ``None``.
+        words: the query's words found in :attr:`says`, as the picture writes them.
     """
 
     id: str
@@ -60,6 +77,9 @@ class SearchHit:
     similarity: float = 0.0
     probability: float | None = None
     rank: int = 0
+    matched: Literal["shows", "says", "both"] | None = None
+    says: str | None = None
+    words: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -82,10 +102,12 @@ class SearchHit:
 
     def content(self, caption_key: str = DEFAULT_CAPTION_KEY) -> str:
         """What a document shows of the entry: the stored text, else the caption, else the
-        image's path, else its id."""
+        image's path, else its id; then, after a blank line, the picture's words (:attr:`says`)
+        when it has any."""
         if self.kind == "text" and self.text is not None:
             return self.text
-        return self.caption(caption_key) or self.uri or self.id
+        name = self.caption(caption_key) or self.uri or self.id
+        return f"{name}\n\n{self.says}" if self.says else name
 
     @property
     def paths(self) -> list[StoredFile]:
@@ -101,13 +123,14 @@ class SearchHit:
 
     def result_metadata(self) -> dict[str, Any]:
         """The entry's metadata without its internal keys, with :data:`RESULT_KEYS` (``id``,
-        ``uri``, ``kind``, ``rank``, ``similarity``, ``probability``) set from the hit, and for an
-        image from files ``paths``: the list of every file holding it, primary first.
+        ``uri``, ``kind``, ``rank``, ``similarity``, ``probability``, ``matched``, ``says``,
+        ``words``: a list) set from the hit, and for an image from files ``paths``: the list of
+        every file holding it, primary first.
 
         Example:
             >>> meta = {"uri": "/p/a.jpg", "facts": 3, "album": "2019"}
-            >>> sorted(SearchHit("img-1", "image", "/p/a.jpg", None, meta).result_metadata())
-            ['album', 'id', 'kind', 'paths', 'probability', 'rank', 'similarity', 'uri']
+            >>> sorted(SearchHit("img-1", "image", "/p/a.jpg", None, meta).result_metadata())[:6]
+            ['album', 'id', 'kind', 'matched', 'paths', 'probability']
         """
         return {
             **shown_metadata(self.metadata, self.kind),
@@ -117,12 +140,16 @@ class SearchHit:
             "rank": self.rank,
             "similarity": self.similarity,
             "probability": self.probability,
+            "matched": self.matched,
+            "says": self.says,
+            "words": list(self.words),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the schema of the CLI's and the API's ``--json`` output); ``paths``
         lists every file holding the picture (``[]`` when it came from no file), ``metadata`` the
-        entry's metadata without its internal keys."""
+        entry's metadata without its internal keys; ``matched``, ``says`` and ``words`` say why
+        it matched (``None``, ``None`` and ``[]`` in a search that does not match words)."""
         return {
             "rank": self.rank,
             "id": self.id,
@@ -132,5 +159,8 @@ class SearchHit:
             "text": self.text,
             "similarity": self.similarity,
             "probability": self.probability,
+            "matched": self.matched,
+            "says": self.says,
+            "words": list(self.words),
             "metadata": public_metadata(self.metadata),
         }

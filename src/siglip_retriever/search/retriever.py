@@ -52,6 +52,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,7 @@ from siglip_retriever.errors import ConfigurationError, InputTypeError, StoreErr
 from siglip_retriever.search.cache import ResultCache, frozen_filter
 from siglip_retriever.search.diversity import Candidates, pick
 from siglip_retriever.search.hits import SearchHit
+from siglip_retriever.search.hybrid import WordsSearch
 from siglip_retriever.search.options import DEFAULTS, QueryKind, SearchKind, SearchKwargs, SearchOptions
 from siglip_retriever.store.scanning import IMAGE_EXTENSIONS
 
@@ -130,8 +132,9 @@ class Retriever:
         return self.search_image(query, **options)
 
     def search_text(self, query: str, **options: Unpack[SearchKwargs]) -> list[SearchHit]:
-        """Entries for a text query, best first (images by default; ``kind`` says)."""
-        return self._search(self.text_vector(query), "text", dict(options), _LeaveOut())
+        """Entries for a text query, best first (images by default; ``kind`` says); pictures
+        match by what they show and, when the store holds words, by what they say (``mode``)."""
+        return self._search(self.text_vector(query), "text", dict(options), _LeaveOut(), query)
 
     def search_image(
         self, image: ImageInput | PreparedImage, *, exclude_self: bool = True, **options: Unpack[SearchKwargs]
@@ -201,26 +204,36 @@ class Retriever:
     # -- the one search path -------------------------------------------------------------------
 
     def _search(
-        self, vector: npt.ArrayLike, query_kind: QueryKind | None, given: dict[str, Any], leave_out: _LeaveOut
+        self,
+        vector: npt.ArrayLike,
+        query_kind: QueryKind | None,
+        given: dict[str, Any],
+        leave_out: _LeaveOut,
+        text: str | None = None,
     ) -> list[SearchHit]:
-        """The search of a vector with one call's options, leaving out the query's own entry
-        (``leave_out``) before the picks."""
+        """The search of a vector (and of the query's ``text``, for its words) with one call's
+        options, leaving out the query's own entry (``leave_out``) before the picks."""
         options = self.options.merged(**given)
-        threshold_p, threshold_s = options.thresholds(query_kind, given)
-        if threshold_p is not None and self.store.score_kind != "sigmoid":
+        sigmoid = self.store.score_kind == "sigmoid"
+        may_read_words = options.mode is None and query_kind == "text" and options.kind == "image"
+        has_words = may_read_words and sigmoid and self.store.words_count() > 0
+        mode = options.resolved_mode(query_kind, given, has_words=has_words)
+        threshold_p, threshold_s = options.thresholds(query_kind, given, mode)
+        if not sigmoid and (threshold_p is not None or mode != "visual"):
+            what = "min_probability" if threshold_p is not None else "mode"
             raise ConfigurationError(
-                f"min_probability needs a sigmoid (SigLIP) model; this store's model scores with a "
+                f"{what} needs a sigmoid (SigLIP) model; this store's model scores with a "
                 f"{self.store.score_kind}, whose probabilities depend on the other candidates. Leave "
-                "min_probability out, or use a SigLIP model."
+                f"{what} out, or use a SigLIP model."
             )
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        filters = options.where
-        kind = options.store_kind
         key = (
             query.tobytes(),
             query_kind,
-            frozen_filter(filters),
+            frozen_filter(options.where),
             options,
+            mode,
+            text if mode != "visual" else None,
             threshold_p,
             threshold_s,
             leave_out,
@@ -229,6 +242,26 @@ class Retriever:
         if cached is not None:
             return cached
         generation = self.cache.generation
+        if mode == "visual" or query_kind is None:  # a bare vector is always searched by look
+            fetch = self._looks(query, query_kind, options, (threshold_p, threshold_s), leave_out)
+        else:
+            search = WordsSearch(self.store, query, text, query_kind, mode, options)
+            fetch = _by_words(search, threshold_p, leave_out)
+        ranked = _ranked(pick(fetch, query, options))
+        self.cache.put(key, generation, ranked)
+        return list(ranked)
+
+    def _looks(
+        self,
+        query: npt.NDArray[np.float32],
+        query_kind: QueryKind | None,
+        options: SearchOptions,
+        thresholds: tuple[float | None, float | None],
+        leave_out: _LeaveOut,
+    ) -> Callable[[int], Candidates]:
+        """The fetch of a search by look: the store's nearest entries, with their scores."""
+        threshold_p, threshold_s = thresholds
+        filters, kind = options.where, options.store_kind
 
         def fetch(n: int) -> Candidates:
             asked = n + leave_out.extra
@@ -247,9 +280,7 @@ class Retriever:
                     vectors.append(item.vector)
             return hits[:n], vectors[:n], len(found) < asked
 
-        ranked = _ranked(pick(fetch, query, options))
-        self.cache.put(key, generation, ranked)
-        return list(ranked)
+        return fetch
 
     def text_vector(self, query: str) -> npt.NDArray[np.float32]:
         """The vector of a text query (repeated queries come from the encoder's cache).
@@ -298,6 +329,27 @@ def _kind(options: SearchKwargs, kind: SearchKind, method: str) -> SearchKwargs:
             f"{method} returns kind={kind!r}, not {asked!r}; use search() to choose the kind"
         )
     return {**options, "kind": kind}
+
+
+def _by_words(
+    search: WordsSearch, threshold: float | None, leave_out: _LeaveOut
+) -> Callable[[int], Candidates]:
+    """The fetch of a search that matches words: its candidates in one ranked list, as hits."""
+
+    def fetch(n: int) -> Candidates:
+        hits, vectors = [], []
+        for found in search.ranked(n + leave_out.extra):
+            if leave_out.leaves_out(found.item.id, found.similarity):
+                continue
+            evidence = found.evidence
+            probability = evidence.probability
+            if threshold is None or probability >= threshold:
+                hit = _hit(found.item, found.similarity, probability)
+                hits.append(replace(hit, matched=evidence.matched, says=found.says, words=found.words))
+                vectors.append(found.item.vector)
+        return hits[:n], vectors[:n], search.complete
+
+    return fetch
 
 
 def _hit(item: StoredItem, similarity: float, probability: float | None) -> SearchHit:
