@@ -33,6 +33,7 @@ from siglip_retriever.cli.output import print_json, show
 from siglip_retriever.cli.settings import Settings
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.engines import ENGINES
+from siglip_retriever.store.reading import OCR_SETTINGS
 
 if TYPE_CHECKING:
     from siglip_retriever.store.report import IndexReport
@@ -84,6 +85,15 @@ _ray_options = stacked(
     help="local: in this process. ray: on a Ray cluster (pip install 'siglip-retriever[ray]'); "
     "see docs/distributed.md.",
 )
+@click.option(
+    "--ocr",
+    type=click.Choice(OCR_SETTINGS),
+    default=None,
+    help="Read the words in pictures (pip install 'siglip-retriever[ocr]'): auto (pictures likely "
+    "to carry text, and scanned PDF pages), all, or off. Default: the store's last setting, else "
+    "auto when the ocr extra is installed. Unchanged files are not read again; turning it on reads "
+    "the stored pictures without embedding them again.",
+)
 @_ray_options
 @with_settings
 def index_command(
@@ -95,12 +105,15 @@ def index_command(
     report_file: Path | None,
     as_json: bool,
     engine: str,
+    ocr: str | None,
     ray_address: str | None,
     num_workers: int,
     cpus_per_worker: float,
     num_cpus: int | None,
 ) -> None:
-    """Index image folders or files, incrementally: unchanged files are skipped.
+    """Index image and PDF folders or files, incrementally: unchanged files are skipped.
+
+    A PDF becomes one entry per page (with its text layer as its words) and one per figure.
 
     With --engine ray, PATHS may also be URIs of folders or files on any filesystem Ray Data
     reads (s3://bucket/photos, gs://..., hdfs://..., file:///...); see docs/distributed.md.
@@ -108,7 +121,7 @@ def index_command(
     from siglip_retriever.store.engines import check_engine, index_paths
 
     try:  # before the store is opened: a URI without Ray, or Ray not installed
-        check_engine(engine, paths, ray_option="--engine ray")
+        check_engine(engine, paths, ray_option="--engine ray", ocr=ocr)
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
     store = settings.store(must_exist=False)
@@ -125,6 +138,7 @@ def index_command(
         cpus_per_worker=cpus_per_worker,
         num_cpus=num_cpus,
         dtype=settings.dtype,
+        ocr=ocr,
         on_report=None if as_json else _print_report,
     )
     data = [r.to_dict() for r in reports]
@@ -140,6 +154,10 @@ def index_command(
         hint = int8_speedup_hint(store.encoder.device, store.encoder.dtype)
         if hint:
             click.echo(f"tip: {hint}")
+    if engine == "local" and store.ocr_setting is None and all(r.ocr == "off" for r in reports):
+        click.echo(
+            "tip: pip install 'siglip-retriever[ocr]' to read the words in pictures (index --ocr auto)"
+        )
 
 
 def _print_report(path: str | os.PathLike[str], report: IndexReport) -> None:

@@ -1,6 +1,7 @@
 """Near-duplicate pictures: group the files of a store that hold the same photo, and suggest which to keep.
 
-A group joins pictures that are the same photo:
+A group joins pictures that are the same photo (the pages and figures of PDFs are left out: they
+are not files of their own):
 
 - byte-identical files (one entry of the store, several paths:
   :func:`~siglip_retriever.store.files.stored_files`);
@@ -54,7 +55,7 @@ from siglip_retriever.store.facts import picture_facts
 from siglip_retriever.store.files import StoredFile, stored_files
 from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS, hash_distance
 from siglip_retriever.store.hash_index import check_bits, join_pairs, near_pairs
-from siglip_retriever.store.metadata import KIND
+from siglip_retriever.store.metadata import KIND, PART
 
 if TYPE_CHECKING:
     from siglip_retriever.store.store import MultimodalStore
@@ -293,7 +294,7 @@ def _read_entries(
     values: list[int] = []
     several: list[int] = []
     for entry_id, metadata in store.iter_metadata():
-        if metadata.get(KIND) != "image":
+        if metadata.get(KIND) != "image" or PART in metadata:  # a PDF's page or figure is no file
             continue
         code = picture_facts(metadata).phash
         values.append(int(code, 16) if code else -1)

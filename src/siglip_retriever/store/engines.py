@@ -56,7 +56,9 @@ if TYPE_CHECKING:
     OnReport = Callable[[PathOrUri, IndexReport], None]
 
 
-def check_engine(engine: str, paths: Iterable[PathOrUri], *, ray_option: str = "engine='ray'") -> None:
+def check_engine(
+    engine: str, paths: Iterable[PathOrUri], *, ray_option: str = "engine='ray'", ocr: str | None = None
+) -> None:
     """Refuse what ``engine`` cannot do with ``paths``, before any store is opened.
 
     Args:
@@ -64,13 +66,27 @@ def check_engine(engine: str, paths: Iterable[PathOrUri], *, ray_option: str = "
         paths: the folders, files and URIs to index.
         ray_option: how the caller spells the choice of the Ray engine, for the messages
             (the command line says ``--engine ray``).
+        ocr: the OCR setting asked for (``None``: none given).
 
     Raises:
-        ConfigurationError: an unknown engine, or a URI for the local engine (only Ray reads URIs).
-        MissingDependencyError: the Ray engine without Ray installed (the message names the extra).
+        ConfigurationError: an unknown engine, a URI for the local engine (only Ray reads URIs),
+            an unknown OCR setting, or OCR asked of the Ray engine (it reads no words yet).
+        MissingDependencyError: the Ray engine without Ray installed, or OCR without rapidocr
+            (the message names the extra).
     """
     if engine not in ENGINES:
         raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    from siglip_retriever.store.reading import resolve_ocr
+
+    if engine == "ray" and ocr not in (None, "off"):
+        resolve_ocr(ocr)  # an unknown setting is said as such
+        raise ConfigurationError(
+            f"the Ray engine does not read the words in pictures yet (ocr={ocr!r}): index with "
+            f"{ray_option} and OCR off, then index the same paths here (the local engine) with OCR on: "
+            "it reads the words of the stored pictures without embedding them again"
+        )
+    if ocr is not None:
+        resolve_ocr(ocr)
     if engine == "ray":
         from siglip_retriever.store.distributed.cluster import require_ray
 
@@ -95,6 +111,7 @@ def index_paths(
     cpus_per_worker: float = 1.0,
     num_cpus: int | None = None,
     dtype: str = "auto",
+    ocr: str | None = None,
     on_report: OnReport | None = None,
 ) -> list[IndexReport]:
     """Index each of ``paths`` (a folder, an image file, or with Ray a URI) into ``store``, incrementally.
@@ -107,6 +124,9 @@ def index_paths(
             :func:`~siglip_retriever.store.indexing.index_folder` (``extensions`` may also be one
             comma-separated string, ``"jpg,png"``).
         show_progress: a progress bar for each folder.
+        ocr: which pictures' words the local engine reads (``"auto"``, ``"all"``, ``"off"``;
+            ``None``: the store's last setting, else ``"auto"`` with the ``ocr`` extra), as for
+            :func:`~siglip_retriever.store.indexing.index_folder`; the Ray engine reads none.
         ray_address, num_workers, cpus_per_worker, num_cpus, dtype: for the Ray engine, as for
             :func:`~siglip_retriever.store.distributed.index_distributed`.
         on_report: called with each path and its report as soon as that path is done.
@@ -119,12 +139,13 @@ def index_paths(
         MissingDependencyError: the Ray engine without Ray installed.
         StoreError: the store failed mid-run; ``exc.report`` lists what landed.
     """
-    check_engine(engine, paths)
+    check_engine(engine, paths, ocr=ocr)
     folders: FolderOptions = {
         "recursive": recursive,
         "extensions": extensions,
         "remove_missing": remove_missing,
         "show_progress": show_progress,
+        "ocr": ocr,
     }
     actors = _RayOptions(num_workers=num_workers, cpus_per_worker=cpus_per_worker, dtype=dtype)
     reports: list[IndexReport] = []
@@ -156,11 +177,17 @@ def _index_path(
     if engine == "ray":
         from siglip_retriever.store.distributed import index_distributed
 
-        return index_distributed(
-            store, path if is_uri(path) or Path(path).is_dir() else [path], **folders, **actors
+        return index_distributed(  # it reads no words (check_engine refused ocr="auto"/"all")
+            store,
+            path if is_uri(path) or Path(path).is_dir() else [path],
+            recursive=folders.get("recursive", True),
+            extensions=folders.get("extensions"),
+            remove_missing=folders.get("remove_missing", False),
+            show_progress=folders.get("show_progress", False),
+            **actors,
         )
     if Path(path).is_dir():
         return store.index_folder(path, **folders)
     from siglip_retriever.store.indexing import index_files
 
-    return index_files(store, [path])
+    return index_files(store, [path], ocr=folders.get("ocr"))

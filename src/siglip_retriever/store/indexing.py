@@ -1,8 +1,10 @@
-"""Local incremental indexing: a folder's (or a list of) image files into a store, in this process.
+"""Local incremental indexing: a folder's (or a list of) image and PDF files into a store, in this process.
 
-:func:`index_folder` scans a folder for image files, skips the ones whose path, size and
-modification time are already in the store, embeds new and changed files in batches, and
-optionally removes entries whose files are gone. Files that cannot be read are reported with their
+:func:`index_folder` scans a folder for image and PDF files, skips the ones whose path, size and
+modification time are already in the store, embeds new and changed files in batches (a PDF's
+pages and figures: :mod:`siglip_retriever.store.pdfs`), reads the words of pictures as the OCR
+setting says (:mod:`siglip_retriever.store.reading`), and optionally removes entries whose files
+are gone. Files that cannot be read are reported with their
 reason and skipped; every good image is indexed. Ids are content hashes, so a rerun after an
 interruption converges to the same store, and the same picture under two names is stored once.
 What to do with each file is decided by :mod:`siglip_retriever.store.plan`, as Ray indexing
@@ -39,10 +41,12 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from siglip_retriever.errors import ImageLoadError, StoreError
 from siglip_retriever.store.facts import PictureFacts, prepare_picture
+from siglip_retriever.store.pdfs import PdfIndexer, is_pdf
 from siglip_retriever.store.plan import (
     BatchWriter,
     EntryFiles,
     FileFacts,
+    KnownFiles,
     changed_files,
     decide,
     delete_missing,
@@ -52,8 +56,10 @@ from siglip_retriever.store.plan import (
     outdated_facts,
     read_and_hash,
     refresh_facts,
+    unread_entries,
 )
-from siglip_retriever.store.report import IndexReport, stopped
+from siglip_retriever.store.reading import WordReader, picture_for_ocr, read_older, resolve_ocr
+from siglip_retriever.store.report import FailedFile, IndexReport, stopped
 from siglip_retriever.store.scanning import file_uri, printable, scan_folder
 
 if TYPE_CHECKING:
@@ -61,7 +67,7 @@ if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import PreparedImage
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["FolderOptions", "index_files", "index_folder", "progress_bar"]
+__all__ = ["FolderOptions", "index_files", "index_folder", "progress_bar", "run_ocr"]
 
 _LOOKAHEAD = 2  # batches read and decoded ahead of the one in the model
 _CPU_CHUNK = 8  # files decided and embedded at a time on a CPU
@@ -74,6 +80,7 @@ class FolderOptions(TypedDict, total=False):
     extensions: Iterable[str] | None
     remove_missing: bool
     show_progress: bool
+    ocr: str | None
 
 
 def index_folder(
@@ -84,17 +91,21 @@ def index_folder(
     extensions: Iterable[str] | None = None,
     remove_missing: bool = False,
     show_progress: bool = False,
+    ocr: str | None = None,
 ) -> IndexReport:
-    """Index the image files under ``folder`` into ``store``, incrementally.
+    """Index the image and PDF files under ``folder`` into ``store``, incrementally.
 
     Args:
         store: the store to write to.
         folder: the folder to scan.
         recursive: descend into sub-folders.
-        extensions: file extensions to index (default
-            :data:`~siglip_retriever.store.scanning.IMAGE_EXTENSIONS`).
+        extensions: file extensions to index (default: images, and PDFs when the ``pdf`` extra
+            is installed: :func:`~siglip_retriever.store.scanning.indexed_extensions`).
         remove_missing: delete entries of files under ``folder`` that no longer exist.
         show_progress: a progress bar with images/s.
+        ocr: which pictures' words to read: ``"auto"`` (those likely to carry text), ``"all"``,
+            ``"off"``; ``None``: the store's last setting, else ``"auto"`` when the ``ocr`` extra
+            is installed (see :mod:`siglip_retriever.store.reading`). A given one is remembered.
 
     Returns:
         An :class:`~siglip_retriever.store.report.IndexReport`; files that cannot be read are in
@@ -102,11 +113,13 @@ def index_folder(
 
     Raises:
         StoreError: the store failed mid-run (a server gone); ``exc.report`` lists what landed.
+        MissingDependencyError: ``ocr`` asks for OCR without the ``ocr`` extra.
     """
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()
+    resolve_ocr(ocr, remembered=store.ocr_setting)  # a bad setting fails before the scan
     scan = scan_folder(root, recursive=recursive, extensions=extensions, skip=store.path)
-    report = index_files(store, scan.files, show_progress=show_progress)
+    report = index_files(store, scan.files, show_progress=show_progress, ocr=ocr)
     report.folder = printable(str(root))
     report.failed = scan.failed + report.failed
     report.ignored = scan.ignored
@@ -120,16 +133,33 @@ def index_folder(
     return report
 
 
+def run_ocr(store: MultimodalStore, ocr: str | None) -> WordReader:
+    """The run's :class:`~siglip_retriever.store.reading.WordReader`: ``ocr`` resolved against
+    the store's remembered setting, and remembered when given."""
+    setting = resolve_ocr(ocr, remembered=store.ocr_setting)
+    if ocr is not None:
+        store.remember_ocr(setting)
+    return WordReader(setting, store.encoder)
+
+
 def index_files(
-    store: MultimodalStore, files: Iterable[str | os.PathLike[str]], *, show_progress: bool = False
+    store: MultimodalStore,
+    files: Iterable[str | os.PathLike[str]],
+    *,
+    show_progress: bool = False,
+    ocr: str | None = None,
 ) -> IndexReport:
-    """Index image files (any extension) incrementally, as :func:`index_folder` does for a folder."""
+    """Index image files (any extension but ``.pdf``) and PDF files incrementally, as
+    :func:`index_folder` does for a folder (``ocr`` as there)."""
     started = time.perf_counter()
+    words = run_ocr(store, ocr)
     paths = [Path(f).expanduser() for f in files]
     folder = os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else ""
-    report = IndexReport(folder=printable(folder))
+    report = IndexReport(folder=printable(folder), ocr=words.setting)
     known = known_files(store)
     facts = local_facts(paths, report)
+    documents = [file for file in facts if is_pdf(file.path)]
+    facts = [file for file in facts if not is_pdf(file.path)]
     pending = changed_files(facts, known, report)
 
     bar = progress_bar(len(pending), show_progress)
@@ -158,10 +188,14 @@ def index_files(
             top_up()
             current = ahead.popleft()
             top_up()  # the next batches are read and decoded while this one is in the model
-            _index_batch(BatchWriter(store, report, entries), entries, current, chunk)
+            _index_batch(BatchWriter(store, report, entries), entries, current, chunk, words)
             if bar is not None:
                 bar.update(len(batch))
         report.refreshed = refresh_facts(store, outdated_facts(facts, known), submit=encoder.submit)
+        _read_older(store, report, known, facts, words)
+        pdfs = PdfIndexer(store, report, known, words)
+        for document in documents:
+            pdfs.index(document)
     except StoreError as exc:  # a server gone, say: tell what landed
         report.seconds = time.perf_counter() - started
         raise stopped(exc, report) from exc
@@ -171,8 +205,29 @@ def index_files(
                 future.cancel()
         if bar is not None:
             bar.close()
+    report.ocr_read, report.ocr_found = words.read_count, words.found_count
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _read_older(
+    store: MultimodalStore, report: IndexReport, known: KnownFiles, facts: list[FileFacts], words: WordReader
+) -> None:
+    """Read the words of the skipped files' entries that no run has read (OCR turned on for a
+    store indexed without it), without embedding them again."""
+    if not words.on:
+        return
+    embedded = {item.id for item in report.added + report.updated}
+    skipped = [item for item in report.skipped if item.id not in embedded]
+    sources = {file.path: file.source for file in facts}
+    paths: dict[str, str] = {source: path for path, source in sources.items()}
+    failed = report.failed.append
+    read_older(
+        store,
+        unread_entries(skipped, known, sources),
+        words,
+        on_failure=lambda source, reason: failed(FailedFile(paths.get(source) or source, reason)),
+    )
 
 
 @dataclass
@@ -203,7 +258,7 @@ def _read_file(encoder: SiglipEncoder, file: FileFacts, stored: set[str]) -> _Re
 
 
 def _index_batch(
-    writer: BatchWriter, entries: EntryFiles, batch: list[Future[_ReadFile]], chunk: int
+    writer: BatchWriter, entries: EntryFiles, batch: list[Future[_ReadFile]], chunk: int, words: WordReader
 ) -> None:
     """Decide what to do with one batch of files, in order, and write the batch's new pictures.
 
@@ -215,6 +270,7 @@ def _index_batch(
     """
     store = writer.store
     waiting: list[PreparedImage] = []
+    sources: list[tuple[str, str]] = []  # (id, where to read the file) of each waiting picture
     for start in range(0, len(batch), chunk):
         read: list[_ReadFile] = []
         for future in batch[start : start + chunk]:
@@ -236,12 +292,29 @@ def _index_batch(
                 continue
             writer.embedded(uri, key, decision, facts)
             waiting.append(picture)
+            sources.append((key, item.file.source))
         if len(waiting) >= chunk:
-            writer.add_vectors(store.encoder.encode_images(waiting))
-            waiting = []
+            _embed(writer, waiting, sources, words)
+            waiting, sources = [], []
     if waiting:
-        writer.add_vectors(store.encoder.encode_images(waiting))
+        _embed(writer, waiting, sources, words)
     writer.commit()
+
+
+def _embed(
+    writer: BatchWriter, pictures: list[PreparedImage], sources: list[tuple[str, str]], words: WordReader
+) -> None:
+    """Embed pictures, and read the words of those the OCR setting wants read (from their files)."""
+    vectors = writer.store.encoder.encode_images(pictures)
+    extra = []
+    for (key, source), (read, probability) in zip(sources, words.choose(vectors), strict=True):
+        if read:
+            try:
+                writer.add_words(key, words.read(picture_for_ocr(source)))
+            except ImageLoadError:  # it decoded for the model: a file changed since, say
+                read = False
+        extra.append(words.metadata(read, probability))
+    writer.add_vectors(vectors, extra)
 
 
 def _prepared(encoder: SiglipEncoder, item: _ReadFile) -> tuple[PreparedImage, PictureFacts]:

@@ -11,14 +11,34 @@ An entry's metadata holds the caller's own keys beside these:
 - ``facts`` (:data:`FACTS`): the version of the facts recorded, :data:`FACTS_VERSION` (internal);
 - ``phash`` (:data:`PHASH`): the picture's perceptual hash, 16 hex digits;
 - ``width``, ``height`` (:data:`WIDTH`, :data:`HEIGHT`): its size in pixels, after EXIF orientation;
-- ``taken`` (:data:`TAKEN`): when it was taken (EXIF), as ISO 8601 text.
+- ``taken`` (:data:`TAKEN`): when it was taken (EXIF), as ISO 8601 text;
+- ``ocr`` (:data:`OCR`): what read the picture's words (an OCR engine and its version, or
+  ``"pdf text layer"``), once they were read, even when it found none; the words themselves are
+  in the store's words collection (:mod:`siglip_retriever.store.words`);
+- ``text_probability`` (:data:`TEXT_PROBABILITY`): how likely the picture carries text, as
+  ``ocr="auto"`` judged it (recorded when indexing looked, read or not).
+
+The entries of a PDF (a rendered page, or a figure embedded in one) also hold, as LangChain's PDF
+loaders and LlamaIndex's readers write them:
+
+- ``source`` (:data:`SOURCE`): the PDF's path (also its ``uri``);
+- ``page`` (:data:`PAGE`): the page's number, from 1; ``page_label`` (:data:`PAGE_LABEL`): the
+  label the PDF gives it (``"iv"``), else the number as text;
+- ``part`` (:data:`PART`): ``"page"`` or ``"figure"``; ``figure`` (:data:`FIGURE`): a figure's
+  number on its page, from 1;
+- ``failed_pages`` (:data:`FAILED_PAGES`): the pages of the PDF that could not be read, with
+  their reasons, as JSON text (internal: indexing reports them again while the file is unchanged).
 
 The collection's metadata records the model that built it under the ``RECORD_*`` keys
 (:class:`~siglip_retriever.store.collection.ModelRecord`).
 
 :data:`INTERNAL_KEYS` are the ones meaningless to a user of results: ``facts`` (a version number
-that tells indexing to record newer facts) and the JSON text of ``paths`` (results carry the list
-of paths instead: :meth:`~siglip_retriever.search.hits.SearchHit.result_metadata`). The file's
+that tells indexing to record newer facts), the JSON text of ``paths`` (results carry the list
+of paths instead: :meth:`~siglip_retriever.search.hits.SearchHit.result_metadata`) and
+``failed_pages`` (what the index report says). A PDF entry's ``source``, ``page``,
+``page_label``, ``part`` and ``figure``, and ``ocr`` and ``text_probability``, are what a reader
+of results cites, links (``#page=N``) and filters by (``where={"part": "page"}``), so results
+keep them. The file's
 time and size, the fingerprint and the picture's size and date are facts a user can read, sort
 and filter by (``where={"file_size": {"$gt": 1000000}}``), so results keep them.
 
@@ -33,7 +53,7 @@ earlier versions read the same.
 Example:
     >>> from siglip_retriever.store.metadata import FACTS, INTERNAL_KEYS, KIND, public_metadata
     >>> sorted(INTERNAL_KEYS)
-    ['facts', 'paths']
+    ['facts', 'failed_pages', 'paths']
     >>> public_metadata({KIND: "image", FACTS: 3, "album": "2019"})
     {'kind': 'image', 'album': '2019'}
 """
@@ -46,10 +66,16 @@ from typing import Any
 __all__ = [
     "FACTS",
     "FACTS_VERSION",
+    "FAILED_PAGES",
+    "FIGURE",
     "HEIGHT",
     "INTERNAL_KEYS",
     "KIND",
     "MTIME",
+    "OCR",
+    "PAGE",
+    "PAGE_LABEL",
+    "PART",
     "PATHS",
     "PHASH",
     "RECORD_DIM",
@@ -61,7 +87,9 @@ __all__ = [
     "RECORD_VERSION",
     "RESERVED_KEYS",
     "SIZE",
+    "SOURCE",
     "TAKEN",
+    "TEXT_PROBABILITY",
     "URI",
     "WIDTH",
     "public_metadata",
@@ -107,11 +135,38 @@ HEIGHT = "height"
 TAKEN = "taken"
 """When the picture was taken (EXIF ``DateTimeOriginal``), as ISO 8601 text; absent when unknown."""
 
-RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, PATHS, FACTS})
-"""Keys the caller's metadata may not use (the picture's facts, written on images only, may be
-set on texts)."""
+OCR = "ocr"
+"""What read the picture's words (:attr:`~siglip_retriever.encoding.ocr.PictureText.engine`):
+present once they were read (then indexing does not read them again), even when there were none."""
 
-INTERNAL_KEYS = frozenset({FACTS, PATHS})
+TEXT_PROBABILITY = "text_probability"
+"""How likely the picture carries text (0 to 1), as ``ocr="auto"`` judges it: recorded when
+indexing looked, so that it does not look again."""
+
+SOURCE = "source"
+"""A PDF entry's file (its path, as LangChain's PDF loaders write ``source``)."""
+
+PAGE = "page"
+"""A PDF entry's page number, from 1."""
+
+PAGE_LABEL = "page_label"
+"""A PDF entry's page label (``"iv"``, ``"A-3"``), else the page number as text."""
+
+PART = "part"
+"""What of a PDF an entry is: ``"page"`` (the page rendered) or ``"figure"`` (a picture on it)."""
+
+FIGURE = "figure"
+"""A figure's number on its page, from 1 (figure entries only)."""
+
+FAILED_PAGES = "failed_pages"
+"""The pages of an entry's PDF that could not be read, as JSON ``[[page, reason], ...]`` (only
+when there are some)."""
+
+RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, PATHS, FACTS, OCR, TEXT_PROBABILITY, PART, FAILED_PAGES})
+"""Keys the caller's metadata may not use (the picture's facts, written on images only, may be
+set on texts; ``source``, ``page`` and ``page_label`` too, as LangChain documents carry them)."""
+
+INTERNAL_KEYS = frozenset({FACTS, PATHS, FAILED_PAGES})
 """Bookkeeping keys that results leave out: meaningless to their reader (``paths`` comes back as
 the list of paths, not its JSON)."""
 

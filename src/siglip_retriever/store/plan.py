@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +48,12 @@ from siglip_retriever.store.entries import content_id
 from siglip_retriever.store.facts import PictureFacts, picture_facts_of
 from siglip_retriever.store.files import StoredFile, files_metadata, stored_files
 from siglip_retriever.store.metadata import FACTS, FACTS_VERSION, KIND
+from siglip_retriever.store.reading import OcrState, ocr_state
 from siglip_retriever.store.report import FailedFile, IndexedFile, IndexReport, Status
 from siglip_retriever.store.scanning import file_uri
 
 if TYPE_CHECKING:
+    from siglip_retriever.encoding.ocr import PictureText
     from siglip_retriever.store.store import MultimodalStore
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "outdated_facts",
     "read_and_hash",
     "refresh_facts",
+    "unread_entries",
 ]
 
 _LOOKUP_CHUNK = 1000  # ids per store lookup
@@ -85,6 +88,7 @@ class KnownFile:
         file: the file as the entry records it.
         current: whether the entry's facts are of the current version
             (:data:`~siglip_retriever.store.metadata.FACTS_VERSION`).
+        ocr: what the entry records of OCR (:func:`~siglip_retriever.store.reading.ocr_state`).
 
     Example:
         >>> known = KnownFile("img-a", StoredFile("/p/a.png", 10, 1), current=True)
@@ -95,6 +99,7 @@ class KnownFile:
     id: str
     file: StoredFile
     current: bool
+    ocr: OcrState = "unread"
 
 
 KnownFiles = dict[str, list[KnownFile]]
@@ -156,8 +161,9 @@ def known_files(store: MultimodalStore) -> KnownFiles:
     known: KnownFiles = {}
     for item_id, meta in store.iter_metadata(where={KIND: "image"}):
         current = (meta or {}).get(FACTS) == FACTS_VERSION
+        state = ocr_state(meta)
         for file in stored_files(meta):
-            known.setdefault(file.path, []).append(KnownFile(item_id, file, current))
+            known.setdefault(file.path, []).append(KnownFile(item_id, file, current, state))
     return known
 
 
@@ -267,6 +273,20 @@ def _unchanged_entry(file: FileFacts, known: KnownFiles) -> KnownFile | None:
     if len(entries) == 1 and entries[0].file == file.stored():
         return entries[0]
     return None
+
+
+def unread_entries(
+    skipped: Iterable[IndexedFile], known: KnownFiles, sources: Mapping[str, str]
+) -> list[tuple[str, str, OcrState]]:
+    """``(id, where to read the file, OCR state)`` of each skipped file's entry (one per entry),
+    for :func:`~siglip_retriever.store.reading.read_older`; ``sources`` maps a path as reported
+    to where it is read (:attr:`FileFacts.source`)."""
+    states = {entry.id: entry.ocr for held in known.values() for entry in held}
+    found: dict[str, tuple[str, str, OcrState]] = {}
+    for item in skipped:
+        if item.id not in found and item.path in sources:
+            found[item.id] = (item.id, sources[item.path], states.get(item.id, "unread"))
+    return list(found.values())
 
 
 def outdated_facts(files: Iterable[FileFacts], known: KnownFiles) -> list[tuple[FileFacts, str]]:
@@ -429,6 +449,8 @@ class BatchWriter:
     _changes: dict[str, list[StoredFile]] = field(default_factory=dict)
     _written: dict[str, list[StoredFile]] = field(default_factory=dict)
     _undecodable: list[FailedFile] = field(default_factory=list)
+    _words: dict[str, PictureText] = field(default_factory=dict)
+    _vectored: int = 0
 
     def __post_init__(self) -> None:
         self._done = IndexReport(self.report.folder)
@@ -477,14 +499,26 @@ class BatchWriter:
         outcome = self._done.updated if decision.status == "updated" else self._done.added
         outcome.append(IndexedFile(uri, key, decision.status))
 
-    def add_vectors(self, vectors: npt.NDArray[np.float32]) -> None:
-        """Vectors of the next embedded files, in the order :meth:`embedded` recorded them."""
+    def add_vectors(
+        self, vectors: npt.NDArray[np.float32], metadatas: Iterable[dict[str, Any]] | None = None
+    ) -> None:
+        """Vectors of the next embedded files, in the order :meth:`embedded` recorded them, and
+        more metadata of each (what OCR did)."""
         self._vectors.append(np.asarray(vectors, dtype=np.float32))
+        for offset, extra in enumerate(metadatas or ()):
+            self._metas[self._vectored + offset].update(extra)
+        self._vectored += len(vectors)
+
+    def add_words(self, key: str, words: PictureText) -> None:
+        """The words OCR read in an embedded file's picture: written before its entry."""
+        self._words[key] = words
 
     def commit(self) -> None:
         """Write the new vectors, then the entries that lost files (deleted when they have none
         left), then report the batch's files."""
         self._done.failed.extend(self._undecodable)
+        if self._words:  # before the entries, which record that they were read
+            self.store.set_words(list(self._words), list(self._words.values()), source="ocr")
         if self.ids:
             self.store.upsert_vectors(self.ids, np.concatenate(self._vectors), self._metas)
         changed = {k: v for k, v in self._changes.items() if k not in self.ids and self._written.get(k) != v}

@@ -81,6 +81,11 @@ class IndexReport:
     of a scanned folder whose extension is not indexed (videos, sidecars, drawings...), each with
     what it is; ``refreshed`` counts the older entries whose recorded facts (the picture's size,
     fingerprint and date, its files) were completed without embedding them again.
+
+    ``ocr`` is the run's OCR setting (``"auto"``, ``"all"`` or ``"off"``); ``ocr_read`` counts the
+    pictures OCR read in the run (new entries and older ones read for the first time), and
+    ``ocr_found`` those of them that carried words. A PDF's pages and figures are reported one by
+    one, as ``file.pdf#page=3`` (and ``&figure=1``).
     """
 
     folder: str
@@ -91,6 +96,9 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     ignored: list[IgnoredFile] = field(default_factory=list)
     refreshed: int = 0
+    ocr: str = "off"
+    ocr_read: int = 0
+    ocr_found: int = 0
     seconds: float = 0.0
 
     @property
@@ -123,6 +131,8 @@ class IndexReport:
         )
         if self.refreshed:
             line += f"; {self.refreshed} older entries completed (picture facts, files)"
+        if self.ocr != "off":
+            line += f"; OCR ({self.ocr}) read {self.ocr_read} pictures, {self.ocr_found} with words"
         if self.ignored:
             counts = ", ".join(f"{ext} {n}" for ext, n in self.ignored_by_extension().items())
             line += f"; ignored {len(self.ignored)} file{'s' * (len(self.ignored) != 1)}: {counts}"

@@ -1,4 +1,4 @@
-"""Finding image files: the folder scan, the extensions indexed, and how a path is written down.
+"""Finding image and PDF files: the folder scan, the extensions indexed, and how a path is written down.
 
 Example:
     >>> import tempfile
@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import posixpath
 import re
@@ -27,9 +28,11 @@ from siglip_retriever.store.report import FailedFile, IgnoredFile
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "PDF_EXTENSIONS",
     "FolderScan",
     "file_uri",
     "ignored_reason",
+    "indexed_extensions",
     "is_uri",
     "parse_extensions",
     "printable",
@@ -47,7 +50,10 @@ IMAGE_EXTENSIONS = frozenset(
         *(".heic", ".heif", ".hif"),
     }
 )
-"""File extensions indexed by default (compared case-insensitively)."""
+"""Picture file extensions indexed by default (compared case-insensitively)."""
+
+PDF_EXTENSIONS = frozenset({".pdf"})
+"""Document file extensions indexed by default (page by page) when the ``pdf`` extra is installed."""
 
 _VIDEO = "a video, not a picture"
 _RAW = "a camera RAW file, which is not read: export it as JPEG (or TIFF) to index it"
@@ -65,8 +71,8 @@ _KINDS = {
     ".xmp": "an XMP sidecar (photo metadata), not a picture",
     ".aae": "an Apple Photos edit sidecar, not a picture",
     ".json": "a JSON file (metadata), not a picture",
-    ".pdf": "a PDF document, not a picture; export its pages as images first",
 }
+_NO_PDF = "a PDF document: install the pdf extra (pip install 'siglip-retriever[pdf]') to index its pages"
 
 
 @dataclass
@@ -79,6 +85,14 @@ class FolderScan:
     """Entries that could not be read while scanning (broken links, unreadable sub-folders)."""
     ignored: list[IgnoredFile] = field(default_factory=list)
     """Files left out for their extension, each with what it is."""
+
+
+def indexed_extensions() -> frozenset[str]:
+    """The extensions indexed by default: :data:`IMAGE_EXTENSIONS`, and :data:`PDF_EXTENSIONS`
+    when pypdfium2 (the ``pdf`` extra) is installed."""
+    if importlib.util.find_spec("pypdfium2") is None:
+        return IMAGE_EXTENSIONS
+    return IMAGE_EXTENSIONS | PDF_EXTENSIONS
 
 
 def ignored_reason(name: str, wanted: Iterable[str] = IMAGE_EXTENSIONS) -> str:
@@ -95,7 +109,9 @@ def ignored_reason(name: str, wanted: Iterable[str] = IMAGE_EXTENSIONS) -> str:
         return _KINDS[extension]
     if not extension:
         return "no file extension; give the file itself to index it"
-    if extension in IMAGE_EXTENSIONS:
+    if extension in PDF_EXTENSIONS and indexed_extensions() == IMAGE_EXTENSIONS:
+        return _NO_PDF
+    if extension in IMAGE_EXTENSIONS | PDF_EXTENSIONS:
         return f"extension {extension} is not among those asked for ({', '.join(sorted(wanted))})"
     return f"extension {extension} is not indexed; add it to the extensions if the file is a picture"
 
@@ -190,13 +206,13 @@ def printable(text: str) -> str:
 
 
 def parse_extensions(extensions: Iterable[str] | str | None) -> frozenset[str]:
-    """The extensions to index: ``None`` -> :data:`IMAGE_EXTENSIONS`; ``"png, .JPG"`` -> ``{".png", ".jpg"}``.
+    """The extensions to index: ``None``: :func:`indexed_extensions`; ``"png, .JPG"``: ``{".png", ".jpg"}``.
 
     Raises:
         ConfigurationError: no extension is left.
     """
     if extensions is None:
-        return IMAGE_EXTENSIONS
+        return indexed_extensions()
     if isinstance(extensions, str):
         extensions = extensions.split(",")
     result = frozenset("." + e.strip().lower().lstrip(".") for e in extensions if e.strip())

@@ -1,5 +1,10 @@
 """index_distributed: incremental indexing on a Ray cluster, with the outcome of local indexing.
 
+PDF files are not indexed by Ray yet: a run lists them in the report's ``ignored``, saying so
+(:data:`PDFS_LOCAL`); local indexing indexes them. Nor does Ray read the words in pictures: its
+report's ``ocr`` is ``"off"``, and a local run with OCR on (``index --ocr auto``) reads the
+words of the pictures Ray stored, without embedding them again.
+
 Local files must be readable at the same path on the driver and on every node (a shared or
 network filesystem); files on an object store or HDFS are given as URIs (``s3://bucket/photos``,
 ``gs://``, ``hdfs://``, ``file:///``) or with ``filesystem=``, read through pyarrow as Ray Data
@@ -38,6 +43,7 @@ from siglip_retriever.store.distributed.filesystems import resolve_source
 from siglip_retriever.store.distributed.plan import EmbedResult, HashedFile, PlannedBatch, plan_batches
 from siglip_retriever.store.facts import PictureFacts, picture_facts_of
 from siglip_retriever.store.indexing import progress_bar
+from siglip_retriever.store.pdfs import is_pdf
 from siglip_retriever.store.plan import (
     EntryFiles,
     FileFacts,
@@ -49,13 +55,16 @@ from siglip_retriever.store.plan import (
     outdated_facts,
     refresh_facts,
 )
-from siglip_retriever.store.report import IndexReport
+from siglip_retriever.store.report import IgnoredFile, IndexReport
 from siglip_retriever.store.scanning import file_uri, scan_folder
 
 if TYPE_CHECKING:
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["index_distributed"]
+__all__ = ["PDFS_LOCAL", "index_distributed"]
+
+PDFS_LOCAL = "a PDF: PDFs are indexed by the local engine for now (index it without --engine ray)"
+"""Why Ray indexing leaves a PDF out (in the report's ``ignored``)."""
 
 
 def index_distributed(
@@ -118,6 +127,8 @@ def index_distributed(
 
     scan = _scan(source, filesystem, recursive=recursive, extensions=extensions, skip=store.path)
     report = scan.report
+    report.ignored.extend(IgnoredFile(file.path, PDFS_LOCAL) for file in scan.files if is_pdf(file.path))
+    scan.files = [file for file in scan.files if not is_pdf(file.path)]
     known = known_files(store)
     pending = [HashedFile(file) for file in changed_files(scan.files, known, report)]
     if pending:
