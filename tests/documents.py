@@ -120,17 +120,30 @@ def _background(size: tuple[int, int], seed: int) -> Image.Image:
     )
 
 
+def draw_lines(
+    draw: ImageDraw.ImageDraw,
+    lines: Sequence[str],
+    at: tuple[int, int],
+    sizes: tuple[int, int],
+    spacing: float,
+    ink: tuple[int, int, int],
+) -> None:
+    """Draw ``lines`` from ``at`` down: the first in type of ``sizes[0]`` px, the rest
+    ``sizes[1]``, each ``spacing`` times its size below the one before."""
+    x, y = at
+    for number, line in enumerate(lines):
+        text_size = sizes[0] if number == 0 else sizes[1]
+        draw.text((x, y), line, font=font(line, text_size), fill=ink)
+        y += int(text_size * spacing)
+
+
 def slide(lines: Sequence[str], *, size: tuple[int, int] = (960, 540), seed: int = 0) -> Image.Image:
     """A presentation slide: a title (the first line), the other lines below it, a coloured bar."""
     picture = _background(size, seed)
     draw = ImageDraw.Draw(picture)
     colour = tuple(int(c) for c in np.random.default_rng(seed).integers(20, 160, 3))
     draw.rectangle((0, 0, size[0], 18), fill=colour)
-    y = 70
-    for number, line in enumerate(lines):
-        text_size = 48 if number == 0 else 34
-        draw.text((60, y), line, font=font(line, text_size), fill=(20, 20, 30))
-        y += int(text_size * 1.9)
+    draw_lines(draw, lines, (60, 70), (48, 34), 1.9, (20, 20, 30))
     return picture
 
 
@@ -151,11 +164,7 @@ def screenshot(
     draw.rectangle((0, 36, 170, size[1]), fill=chrome)
     for n in range(5):
         draw.rounded_rectangle((18, 62 + 40 * n, 150, 82 + 40 * n), radius=6, fill=back)
-    y = 70
-    for number, line in enumerate(lines):
-        text_size = 30 if number == 0 else 24
-        draw.text((200, y), line, font=font(line, text_size), fill=ink)
-        y += int(text_size * 2.1)
+    draw_lines(draw, lines, (200, 70), (30, 24), 2.1, ink)
     return picture
 
 
@@ -268,11 +277,7 @@ def page_picture(lines: Sequence[str], *, size: tuple[int, int] = (850, 1100), s
     paper = rng.normal(242, 4, (size[1], size[0])).clip(0, 255).astype(np.uint8)
     picture = Image.fromarray(paper).convert("RGB")
     draw = ImageDraw.Draw(picture)
-    y = 110
-    for number, line in enumerate(lines):
-        text_size = 40 if number == 0 else 30
-        draw.text((90, y), line, font=font(line, text_size), fill=(35, 35, 40))
-        y += int(text_size * 2.2)
+    draw_lines(draw, lines, (90, 110), (40, 30), 2.2, (35, 35, 40))
     return picture
 
 
