@@ -139,3 +139,72 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
     digest = zlib.crc32(request.encode("utf-8", "surrogatepass"))
     if digest % 2 == 0:
         case.path_parameters = {**case.path_parameters, ID_FIELD: IDS[digest // 2 % len(IDS)]}
+
+
+# The search routes refuse some combinations of parameters that are each valid on their own (as the
+# search layer refuses them in Python and the CLI): fetch_k or lambda_mult without diverse, fetch_k
+# under k, and a threshold that cannot apply to the search's pair of kinds (min_similarity for a
+# text query over images, min_probability for an image query over images). An OpenAPI document
+# cannot say so, so Schemathesis draws them as valid data; the search layer's own check decides
+# which of its positive cases are valid, and the rest are left out (negative cases are kept).
+SEARCH_QUERY_KINDS = {
+    "/api/search": "text",
+    "/api/similar": "image",
+    "/api/images/{image_id}/similar": "image",
+}
+
+
+@schemathesis.hook
+def filter_case(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
+    """Leave out the positive search requests whose parameters the search layer refuses together."""
+    operation = context.operation
+    path = operation.path if operation is not None else None
+    positive = case.meta is None or case.meta.generation.mode.name == "POSITIVE"
+    if not positive:
+        return not _typed_only_by_json(case.body)
+    query_kind = SEARCH_QUERY_KINDS.get(path) if path is not None else None
+    if query_kind is None or not isinstance(case.query, dict):
+        return True
+    return not refused_together(case.query, query_kind)
+
+
+def _typed_only_by_json(body: Any) -> bool:
+    """A multipart form whose text part Schemathesis made an object or a list "to break its type":
+    a form carries text only, so the part arrives as that object's JSON text, which may be a valid
+    value (``{}`` is the template that is the label alone): not a violation the server can see."""
+    if not isinstance(body, dict):
+        return False
+    values = [item for value in body.values() for item in (value if isinstance(value, list) else [value])]
+    return any(isinstance(item, (dict, list)) for item in values)
+
+
+def refused_together(query: dict[str, Any], query_kind: str) -> bool:
+    """Whether the search layer refuses the search options of ``query`` (as the request sends them:
+    text, or the types the schema gives) for a ``query_kind`` query, as the server would."""
+    from siglip_retriever.search.options import WEB_DEFAULTS, option_specs, parse_where
+
+    try:
+        given = {
+            spec.name: _typed(spec.type, query[spec.name])
+            for spec in option_specs()
+            if query.get(spec.name) is not None
+        }
+        if "where" in given:
+            given["where"] = parse_where(given["where"])
+        WEB_DEFAULTS.merged(**given).thresholds(query_kind, given)  # type: ignore[arg-type]
+    except (ValueError, KeyError):  # ConfigurationError is a ValueError
+        return True
+    return False
+
+
+def _typed(kind: str, value: Any) -> Any:
+    """A query parameter's value as the server reads it (the text of a query string, or a value)."""
+    if not isinstance(value, str):
+        return value
+    if kind == "flag":
+        return {"true": True, "false": False}[value.lower()]
+    if kind == "count":
+        return int(value)
+    if kind in ("probability", "cosine"):
+        return float(value)
+    return value

@@ -454,7 +454,7 @@ def _checked(spec: OptionSpec, value: Any) -> Any:
 
 def parse_where(text: str | None) -> dict[str, Any] | None:
     """A ``where`` filter written as JSON (the CLI's ``--where``, the API's ``where``); ``None``
-    when not given.
+    when not given or blank.
 
     Raises:
         ConfigurationError: it is not a JSON object.
@@ -464,7 +464,7 @@ def parse_where(text: str | None) -> dict[str, Any] | None:
         >>> parse_where('{"album": "2019"}')
         {'album': '2019'}
     """
-    if text is None:
+    if text is None or not text.strip():
         return None
     try:
         value = json.loads(text)
