@@ -90,6 +90,26 @@ def test_text_layer_boxes_are_in_the_rendered_pictures_pixels(
     assert grey[int(y1) + 2 : int(second[0][1]) - 2, int(x0) : int(x1)].min() > 200  # none between lines
 
 
+def test_a_rotated_pages_boxes_are_in_its_rendered_pictures_pixels() -> None:
+    import io
+
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(text_pdf_bytes())
+    document[1].set_rotation(90)  # shown turned a quarter clockwise: landscape, lines run downwards
+    rotated = io.BytesIO()
+    document.save(rotated)
+    document.close()
+    page = parts_of(list(read_pdf(rotated.getvalue())))[1]
+    assert page.picture.size[0] > page.picture.size[1] and page.text is not None
+    grey = np.asarray(page.picture.convert("L"))
+    assert sorted(line.text for line in page.text.lines) == sorted(REPORT_PAGES[1].lines)
+    for line in page.text.lines:
+        (x0, y0), (x1, _), (_, y1), _ = line.box
+        assert y1 - y0 > 5 * (x1 - x0)  # a vertical strip
+        assert grey[int(y0) : int(y1), int(x0) : int(x1)].min() < 80
+
+
 def test_figures_are_found_with_their_page_at_their_own_pixels(
     report_parts: list[PdfPart | PdfFailure],
 ) -> None:
