@@ -33,19 +33,20 @@ def test_cli_compare_without_data_uses_the_demo_shapes(tiny_siglip_dir: Path, tm
 @pytest.mark.slow
 def test_cli_compare_user_errors(data: dict[str, Path], tiny_siglip_dir: Path, tmp_path: Path) -> None:
     pairs = ["--pairs", str(data["pairs"])]
-    cases = [
-        (["--models", "demo", *pairs, "--format", "pdf"], "error: unknown format 'pdf'"),
-        (["--models", "demo", *pairs, "--k", "one"], "error: --k takes comma-separated whole numbers"),
+    cases = [  # a bad option (a ConfigurationError) exits with 2, like click's usage errors; others 1
+        (["--models", "demo", *pairs, "--format", "pdf"], "error: unknown format 'pdf'", 2),
+        (["--models", "demo", *pairs, "--k", "one"], "error: --k takes comma-separated whole numbers", 2),
         (
             ["--models", "demo", *pairs, "--labels", str(data["classes"] / "labels.json")],
             "give --classes too",
+            2,
         ),
-        (["--models", "not a model", *pairs], "error: unknown model 'not a model'"),
-        (["--models", f"a={tiny_siglip_dir},a=demo", *pairs], "error: two models are labelled 'a'"),
+        (["--models", "not a model", *pairs], "error: unknown model 'not a model'", 1),
+        (["--models", f"a={tiny_siglip_dir},a=demo", *pairs], "error: two models are labelled 'a'", 2),
     ]
-    for args, message in cases:
+    for args, message, code in cases:
         result = run_compare(*args, "--out", str(tmp_path))
-        assert result.exit_code == 1, (args, result.output)
+        assert result.exit_code == code, (args, result.output)
         assert message in result.output, result.output
         assert "Traceback" not in result.output
     # an error inside the child process comes back as the same one-line error
