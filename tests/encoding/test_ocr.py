@@ -12,7 +12,7 @@ import pytest
 from siglip_retriever.demo import render
 from siglip_retriever.encoding.ocr import OcrReader, PictureText, TextLine
 from siglip_retriever.errors import ConfigurationError, MissingDependencyError
-from tests.documents import screenshot, slide
+from tests.documents import SCANNED_PAGES, SLIDES, page_picture, picture_of, screenshot, slide
 
 # four languages in Latin script, and Chinese in Han (what the bundled models read exactly:
 # benchmarks/ocr.py measures the others)
@@ -57,6 +57,16 @@ def test_engine_names_rapidocr_its_version_and_models(reader: OcrReader, slide_w
     assert reader.engine.startswith(f"rapidocr {version('rapidocr')} (PP-OCR")
     assert " det " in reader.engine and "rec " in reader.engine
     assert slide_words.engine == reader.engine
+
+
+@pytest.mark.slow
+def test_the_corpus_slides_screenshots_and_scans_are_read_exactly(reader: OcrReader) -> None:
+    # what the search tests build on: every line of the corpus' pictures, in English, German,
+    # French, Spanish and Chinese, read exactly (about 12 reads)
+    for seed, item in enumerate(SLIDES):
+        assert reader.read(picture_of(item, seed)).text == item.text, item.name
+    for seed, lines in enumerate(SCANNED_PAGES):
+        assert reader.read(page_picture(lines, seed=seed)).text == "\n".join(lines)
 
 
 def test_a_photo_without_text_says_nothing(reader: OcrReader) -> None:
