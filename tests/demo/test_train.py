@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from siglip_retriever import SiglipEncoder
 from siglip_retriever.demo.train import TrainConfig, train
@@ -29,8 +30,10 @@ def test_a_tiny_training_run_saves_a_checkpoint_of_its_family(
         eval_per_class=1,
         threads=1,
     )
+    threads = torch.get_num_threads()
     report = train(tmp_path / "model", config)
-    assert report["config"]["family"] == family and report["final_loss"] > 0
+    assert torch.get_num_threads() == threads  # the process's setting given back (other tests' floats)
+    assert report["config"]["family"] == family and report["final_loss"] > 0 and report["threads"] == 1
     encoder = SiglipEncoder(tmp_path / "model", device="cpu")
     assert (encoder.family, encoder.score_kind, encoder.text_length) == (family, score_kind, 12)
     assert "step 3/3" in capsys.readouterr().out

@@ -303,17 +303,20 @@ def train(out_dir: str | os.PathLike[str] = DEFAULT_OUT, config: TrainConfig | N
         raise ConfigurationError(f"unknown family {config.family!r}; choose 'siglip' or 'clip'")
     out = Path(out_dir)
     started = time.perf_counter()
+    threads = torch.get_num_threads()  # the process's setting, given back when training ends
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = _prepare(config, Path(tmp), started)
-        losses = _optimise(prepared, config, generator, started)
-        prepared.model.eval().to("cpu")
-        seconds = time.perf_counter() - started
-        _publish(prepared.model, prepared.spm_file, Path(tmp) / "final", out)
-    return _report(out, config, seconds, losses)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            prepared = _prepare(config, Path(tmp), started)
+            losses = _optimise(prepared, config, generator, started)
+            prepared.model.eval().to("cpu")
+            seconds = time.perf_counter() - started
+            _publish(prepared.model, prepared.spm_file, Path(tmp) / "final", out)
+        return _report(out, config, seconds, losses)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @dataclass
