@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -107,7 +107,11 @@ class PdfFailure:
 
 
 def read_pdf(
-    source: str | os.PathLike[str] | bytes, *, render_side: int = 1024, min_figure_side: int = 64
+    source: str | os.PathLike[str] | bytes,
+    *,
+    render_side: int = 1024,
+    min_figure_side: int = 64,
+    pages: Collection[int] | None = None,
 ) -> Iterator[PdfPart | PdfFailure]:
     """The pages and figures of a PDF, one page at a time (see the module's notes).
 
@@ -116,6 +120,9 @@ def read_pdf(
         render_side: the long side of a rendered page, in pixels.
         min_figure_side: embedded pictures with a side shorter than this (in their own pixels)
             are not figures.
+        pages: the numbers (from 1) of the pages to read, in the file's order; ``None``: every
+            page. A number past the last page yields a :class:`PdfFailure` naming it. Figures
+            are numbered among the pages read (a figure met on an unread earlier page is new).
 
     Yields:
         For each page in order: a :class:`PdfPart` of kind ``"page"`` then one per figure, or a
@@ -139,19 +146,29 @@ def read_pdf(
     for name, value in (("render_side", render_side), ("min_figure_side", min_figure_side)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigurationError(f"{name} must be a positive whole number of pixels, not {value!r}")
-    return _parts(_import_pdfium(), source, render_side, min_figure_side)
+    wanted = None if pages is None else sorted(set(pages))
+    if wanted is not None and not all(type(page) is int and page >= 1 for page in wanted):
+        raise ConfigurationError(f"pages must be page numbers from 1, not {pages!r}")
+    return _parts(_import_pdfium(), source, render_side, min_figure_side, wanted)
 
 
 def _parts(
-    pdfium: Any, source: str | os.PathLike[str] | bytes, render_side: int, min_figure_side: int
+    pdfium: Any,
+    source: str | os.PathLike[str] | bytes,
+    render_side: int,
+    min_figure_side: int,
+    pages: list[int] | None,
 ) -> Iterator[PdfPart | PdfFailure]:
     document = _open(pdfium, source)
     seen: set[bytes] = set()
     try:
         with _PDFIUM:
             count = len(document)
-        for index in range(count):
-            yield from _read_page(document, index, render_side, min_figure_side, seen)
+        for number in range(1, count + 1) if pages is None else pages:
+            if number > count:
+                yield PdfFailure(number, f"no page {number}: the PDF has {count}")
+                continue
+            yield from _read_page(document, number - 1, render_side, min_figure_side, seen)
     finally:
         with _PDFIUM:
             document.close()
