@@ -123,7 +123,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with Image.open(folder / "red_square_000.png") as image:
         image.resize((72, 72)).save(folder / "red_square_copy.png")  # one more, for image queries
     store = MultimodalStore(root / "db", model="demo")
-    report = store.index_folder(folder)
+    report = store.index_folder(folder, ocr="off")
     assert not report.failed
     store.add_texts(CAPTIONS)
     ids = {Path(item.uri).name: item.id for item in store.get() if item.uri}

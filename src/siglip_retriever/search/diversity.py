@@ -68,13 +68,21 @@ COLLAPSE_FETCH_LIMIT = 4096
 
 
 def maximal_marginal_relevance(
-    query: npt.ArrayLike, candidates: npt.ArrayLike, *, k: int, lambda_mult: float = DEFAULT_LAMBDA_MULT
+    query: npt.ArrayLike,
+    candidates: npt.ArrayLike,
+    *,
+    k: int,
+    lambda_mult: float = DEFAULT_LAMBDA_MULT,
+    relevance: npt.ArrayLike | None = None,
 ) -> list[int]:
     """The indexes of ``k`` candidates picked by maximal marginal relevance, in the order picked.
 
     The first pick is the candidate most similar (cosine) to the query; each next one maximises
     ``lambda_mult * sim(query) - (1 - lambda_mult) * max(sim(picked))``; ties go to the lower
     index. These are the picks of ``langchain_core.vectorstores.utils.maximal_marginal_relevance``.
+    With ``relevance`` (one score per candidate, such as the probability of a search that
+    matches words, where the cosine to the query is only one side of a match) that score stands
+    for ``sim(query)``.
 
     Example:
         >>> from siglip_retriever.search.diversity import maximal_marginal_relevance
@@ -85,7 +93,10 @@ def maximal_marginal_relevance(
     count = min(k, len(vectors))
     if count <= 0:
         return []
-    to_query = _cosines(vectors, np.asarray(query, dtype=np.float64).reshape(-1))
+    if relevance is None:
+        to_query = _cosines(vectors, np.asarray(query, dtype=np.float64).reshape(-1))
+    else:
+        to_query = np.asarray(relevance, dtype=np.float64).reshape(-1)
     picked = [int(np.argmax(to_query))]
     redundancy = _cosines(vectors, vectors[picked[0]])
     while len(picked) < count:
@@ -149,7 +160,12 @@ Candidates = tuple[list["SearchHit"], list["npt.NDArray[np.float32] | None"], bo
 their stored vectors (``None`` unless asked for), and whether the store has no more."""
 
 
-def pick(fetch: Callable[[int], Candidates], query: npt.ArrayLike, options: SearchOptions) -> list[SearchHit]:
+def pick(
+    fetch: Callable[[int], Candidates],
+    query: npt.ArrayLike,
+    options: SearchOptions,
+    relevance: Callable[[SearchHit], float] | None = None,
+) -> list[SearchHit]:
     """The ``options.k`` hits of a search as its diversity options say (unranked: the caller
     numbers them).
 
@@ -158,6 +174,8 @@ def pick(fetch: Callable[[int], Candidates], query: npt.ArrayLike, options: Sear
         query: the query's vector (for MMR).
         options: the search's options (``k``, ``diverse``, ``fetch_k``, ``lambda_mult``,
             ``collapse_duplicates``).
+        relevance: what MMR weighs as a hit's relevance (default: the cosine of its vector and
+            the query's).
 
     Example:
         >>> from siglip_retriever.search.diversity import pick
@@ -186,7 +204,10 @@ def pick(fetch: Callable[[int], Candidates], query: npt.ArrayLike, options: Sear
         if any(vector is None for vector in chosen):
             raise ConfigurationError("a diverse search needs the candidates' vectors")
         matrix = np.stack([vector for vector in chosen if vector is not None])
-        order = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=options.mmr_weight)
+        scores = None if relevance is None else [relevance(hits[index]) for index, _ in groups]
+        order = maximal_marginal_relevance(
+            query, matrix, k=k, lambda_mult=options.mmr_weight, relevance=scores
+        )
         groups = [groups[n] for n in order]
     return [_with_duplicates(hits[index], ids) if collapse else hits[index] for index, ids in groups[:k]]
 

@@ -23,6 +23,15 @@ computed with the scale and bias the store's collection records. The thresholds:
   SigLIP's sigmoid was trained on image-text pairs, so these pairs have no calibrated
   probability.
 
+What pictures say (their words, read by OCR or from a PDF page's text layer, kept by the store)
+is matched too, by ``mode``: ``"visual"`` matches what pictures show, as above; ``"text"`` what
+they say; ``"hybrid"`` (the default for a text query of images when the store holds words) both,
+in one list (:mod:`siglip_retriever.search.hybrid`): a hit's ``probability`` is then the
+probability that the picture shows the query *or* says it (:mod:`siglip_retriever.search.fusion`),
+and it says why it matched (``matched``: ``"shows"``, ``"says"`` or ``"both"``), with its words
+(``says``) and the query's words found in them (``words``). An image query in ``"text"`` mode
+finds pictures whose words match what the query picture shows.
+
 Every search takes the options of :class:`~siglip_retriever.search.options.SearchOptions` as
 keyword arguments (``k``, ``kind``, ``where``, the thresholds, the diversity options); the
 constructor takes them as defaults, and one call's options are laid over them. A threshold given
@@ -92,7 +101,7 @@ class Retriever:
             :mod:`siglip_retriever.search.cache` for when the cache is used.
         defaults: the default search options (:class:`~siglip_retriever.search.options.SearchOptions`'s
             fields: ``k``, ``kind``, ``where``, ``min_probability``, ``min_similarity``,
-            ``diverse``, ``fetch_k``, ``lambda_mult``, ``collapse_duplicates``), over
+            ``diverse``, ``fetch_k``, ``lambda_mult``, ``collapse_duplicates``, ``mode``), over
             :data:`~siglip_retriever.search.options.DEFAULTS`.
 
     Raises:
@@ -242,12 +251,14 @@ class Retriever:
         if cached is not None:
             return cached
         generation = self.cache.generation
+        relevance = None
         if mode == "visual" or query_kind is None:  # a bare vector is always searched by look
             fetch = self._looks(query, query_kind, options, (threshold_p, threshold_s), leave_out)
         else:
             search = WordsSearch(self.store, query, text, query_kind, mode, options)
             fetch = _by_words(search, threshold_p, leave_out)
-        ranked = _ranked(pick(fetch, query, options))
+            relevance = _probability_of  # MMR weighs the combined probability, not the look alone
+        ranked = _ranked(pick(fetch, query, options, relevance))
         self.cache.put(key, generation, ranked)
         return list(ranked)
 
@@ -350,6 +361,10 @@ def _by_words(
         return hits[:n], vectors[:n], search.complete
 
     return fetch
+
+
+def _probability_of(hit: SearchHit) -> float:
+    return hit.probability if hit.probability is not None else 0.0
 
 
 def _hit(item: StoredItem, similarity: float, probability: float | None) -> SearchHit:
