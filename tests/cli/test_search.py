@@ -22,7 +22,10 @@ def test_search_table_and_json(indexed: tuple[list[str], Path]) -> None:
     assert data["score_kind"] == "sigmoid"
     assert len(data["hits"]) == 3
     hit = data["hits"][0]
-    assert set(hit) == {"rank", "id", "kind", "uri", "paths", "text", "similarity", "probability", "metadata"}
+    assert set(hit) == {
+        *("rank", "id", "kind", "uri", "paths", "text", "similarity", "probability", "metadata"),
+        *("matched", "says", "words"),  # why a hit matched (None, None, [] for a search by look)
+    }
     assert hit["paths"][0] == hit["uri"] and "paths" not in hit["metadata"]
     assert 0.0 <= hit["probability"] <= 1.0
     nothing = run_cli(*options, "search", "a red circle", "--min-probability", "1", "--json")
