@@ -4,9 +4,19 @@ Every LangChain front-end of this package (the vector store, the image retriever
 documents here, from the search layer's :class:`~siglip_retriever.search.hits.SearchHit`:
 
 - an image's ``page_content`` is its caption (metadata ``caption_key``), else its path, else its
-  id; its metadata is the stored metadata plus ``id``, ``uri``, ``kind``, ``rank``,
-  ``similarity`` and ``probability``, and on request the picture as base64 (``image_base64``,
-  ``image_mime_type``) for a multimodal chat model (:func:`image_content_blocks`);
+  id, then, after a blank line, the words the picture says (read by OCR, or a PDF page's text
+  layer) when the search matched words (:meth:`~siglip_retriever.search.hits.SearchHit.content`),
+  so that a language model reads them;
+- its metadata is the stored metadata plus ``id``, ``uri``, ``kind``, ``rank``, ``similarity``,
+  ``probability``, ``matched``, ``says`` and ``words``, and ``source``: the file, as LangChain's
+  loaders name it (the caller's own ``source`` is kept). A PDF's page or figure also carries
+  ``page`` and ``page_label``, as LangChain's PDF loaders write them, with one difference:
+  ``page`` counts from 1 here, the number a reader sees and a ``#page=N`` link takes, where
+  ``PyPDFLoader``, ``PyMuPDFLoader`` and ``PyPDFium2Loader`` count from 0 (``page_label`` is the
+  label the PDF prints, the same in both); and ``part`` (``"page"`` or ``"figure"``) and
+  ``figure``;
+- on request the picture as base64 (``image_base64``, ``image_mime_type``) for a multimodal chat
+  model (:func:`image_content_blocks`): a PDF entry's page rendered, or its figure, as PNG;
 - a text comes back as it was added: its text and its own metadata (LangChain's vector-store
   convention; its scores come beside it, in ``similarity_search_with_score``).
 
@@ -17,26 +27,31 @@ Example:
     >>> document = hit_document(hit)
     >>> document.page_content, document.metadata["probability"], document.metadata["rank"]
     ('a red square', 0.8, 1)
+    >>> meta = {"uri": "/docs/report.pdf", "source": "/docs/report.pdf", "page": 3, "page_label": "2"}
+    >>> page = SearchHit("img-2", "image", "/docs/report.pdf", None, meta, 0.1, 0.9, 1, "says",
+    ...                  "Quarterly revenue 2026", ("revenue",))
+    >>> document = hit_document(page)
+    >>> print(document.page_content)
+    /docs/report.pdf
+    <BLANKLINE>
+    Quarterly revenue 2026
+    >>> [document.metadata[key] for key in ("source", "page", "page_label", "matched", "words")]
+    ['/docs/report.pdf', 3, '2', 'says', ['revenue']]
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from langchain_core.documents import Document
 
-from siglip_retriever.encoding.images import load_image
+from siglip_retriever.integrations.common import picture_payload
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
 from siglip_retriever.store.entries import StoredItem
-from siglip_retriever.store.metadata import KIND
+from siglip_retriever.store.metadata import KIND, SOURCE
 
-__all__ = ["hit_document", "image_content_blocks", "image_payload", "item_document"]
-
-_CHAT_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+__all__ = ["hit_document", "image_content_blocks", "item_document"]
 
 
 def hit_document(
@@ -46,8 +61,10 @@ def hit_document(
     if hit.kind == "text":
         return _text_document(hit.id, hit.text, hit.metadata)
     metadata = hit.result_metadata()
-    if attach_image and hit.uri is not None:
-        metadata["image_base64"], metadata["image_mime_type"] = image_payload(hit.uri)
+    if hit.uri is not None:
+        metadata.setdefault(SOURCE, hit.uri)
+        if attach_image:
+            metadata["image_base64"], metadata["image_mime_type"] = picture_payload(hit.metadata)
     return Document(id=hit.id, page_content=hit.content(caption_key), metadata=metadata)
 
 
@@ -56,7 +73,10 @@ def item_document(item: StoredItem, *, caption_key: str = DEFAULT_CAPTION_KEY) -
     if item.kind == "text":
         return _text_document(item.id, item.text, item.metadata)
     content = item.metadata.get(caption_key) or item.uri or item.id
-    return Document(id=item.id, page_content=str(content), metadata=item.result_metadata())
+    metadata = item.result_metadata()
+    if item.uri is not None:
+        metadata.setdefault(SOURCE, item.uri)
+    return Document(id=item.id, page_content=str(content), metadata=metadata)
 
 
 def _text_document(entry_id: str, text: str | None, metadata: dict[str, Any]) -> Document:
@@ -83,18 +103,3 @@ def image_content_blocks(documents: Iterable[Document]) -> list[dict[str, Any]]:
         for doc in documents
         if "image_base64" in doc.metadata
     ]
-
-
-def image_payload(uri: str) -> tuple[str, str]:
-    """A picture file as ``(base64, mime type)``: as it is when chat models take its format (PNG,
-    JPEG, GIF, WebP), else converted to PNG."""
-    from PIL import Image
-
-    data = Path(uri).read_bytes()
-    with Image.open(io.BytesIO(data)) as picture:
-        mime = _CHAT_FORMATS.get(picture.format or "")
-    if mime is None:
-        buffer = io.BytesIO()
-        load_image(data).save(buffer, format="PNG")
-        data, mime = buffer.getvalue(), "image/png"
-    return base64.b64encode(data).decode("ascii"), mime

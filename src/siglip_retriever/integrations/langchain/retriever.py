@@ -58,15 +58,21 @@ class SiglipImageRetriever(_Retriever):
     """Images for a query in any language, as LangChain ``Document`` objects.
 
     Each document's ``page_content`` is the image's caption (metadata ``caption_key``), else its
-    uri, else its id; its metadata holds the stored metadata plus ``id``, ``uri``, ``kind``,
-    ``rank``, ``similarity`` (cosine) and ``probability`` (SigLIP's calibrated match
-    probability), as every front-end's results do, and with ``include_image_base64`` also
-    ``image_base64`` and ``image_mime_type`` (images stored from files only; PNG, JPEG, GIF and
-    WebP are sent as they are, other formats as PNG).
+    uri, else its id, then, after a blank line, the words the picture says (read by OCR, or a PDF
+    page's text layer) when the store holds words, so that a language model reads them; its
+    metadata holds the stored metadata plus ``id``, ``uri``, ``kind``, ``rank``, ``similarity``
+    (cosine), ``probability`` (SigLIP's calibrated probability that the picture shows or says
+    the query), ``matched`` (``"shows"``, ``"says"`` or ``"both"``), ``says`` and ``words`` (the
+    query's words found in them), as every front-end's results do, and ``source`` (the file, as
+    LangChain's loaders name it). A PDF's page or figure carries ``page`` (from 1, where
+    LangChain's PDF loaders count from 0) and ``page_label`` (the label the PDF prints). With
+    ``include_image_base64`` a document also has ``image_base64`` and ``image_mime_type``
+    (images stored from files only; PNG, JPEG, GIF and WebP are sent as they are, other formats
+    as PNG, a PDF's page rendered or its figure as PNG).
 
     Search options: every field of :class:`~siglip_retriever.search.options.SearchOptions`
     (``k``, ``kind``, ``where``, ``min_probability``, ``min_similarity``, ``diverse``,
-    ``fetch_k``, ``lambda_mult``, ``collapse_duplicates``) is a field of this retriever (made from
+    ``fetch_k``, ``lambda_mult``, ``collapse_duplicates``, ``mode``) is a field of this retriever (made from
     the options' specs; :attr:`options` gathers them), so it can be set by the constructor, by
     ``configurable_fields`` and per call: ``retriever.invoke(query, k=2)``, or inside a chain
     ``retriever.bind(k=2)``; ``include_image_base64`` can be set per call too.

@@ -65,10 +65,14 @@ class SiglipVectorStore(VectorStore):
     ``min_similarity`` (text-text and image-image pairs), ``diverse``, ``fetch_k`` and
     ``lambda_mult`` (set by :meth:`max_marginal_relevance_search` and
     ``as_retriever(search_type="mmr")``) and ``collapse_duplicates`` (one document per group of
-    duplicate pictures, the others' ids in its metadata under ``duplicates``). Images come back with the
+    duplicate pictures, the others' ids in its metadata under ``duplicates``), ``mode`` (what
+    pictures match by: ``"visual"``, ``"text"``, ``"hybrid"``). Images come back with the
     metadata every front-end gives them (``id``, ``uri``, ``kind``, ``rank``, ``similarity``,
-    ``probability``) and their caption (metadata ``caption_key``) as ``page_content``; texts come
-    back as they were added.
+    ``probability``, ``matched``, ``says``, ``words``; ``source``, and a PDF entry's ``page``,
+    from 1, and ``page_label``) and their caption (metadata ``caption_key``) as ``page_content``,
+    followed by the words the picture says when the search matched words (see
+    :mod:`~siglip_retriever.integrations.langchain.documents`); texts come back as they were
+    added.
 
     Args:
         store: the store to read and write.
@@ -207,8 +211,7 @@ class SiglipVectorStore(VectorStore):
         self, query: str, k: int = UNSET, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """``(document, cosine similarity)`` pairs for a text query, best first."""
-        hits = self._hits(self.retriever.text_vector(query), "text", k, kwargs)
-        return [(self._document(hit), hit.similarity) for hit in hits]
+        return [(self._document(hit), hit.similarity) for hit in self._text_hits(query, k, kwargs)]
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = UNSET, **kwargs: Any
@@ -250,7 +253,6 @@ class SiglipVectorStore(VectorStore):
             ConfigurationError: ``fetch_k`` is smaller than ``k``, ``lambda_mult`` is not in
                 [0, 1], or an unknown option.
         """
-        vector = self.retriever.text_vector(query)
         options = {
             **kwargs,
             "filter": filter,
@@ -258,7 +260,7 @@ class SiglipVectorStore(VectorStore):
             "fetch_k": fetch_k,
             "lambda_mult": lambda_mult,
         }
-        return [self._document(hit) for hit in self._hits(vector, "text", k, options)]
+        return [self._document(hit) for hit in self._text_hits(query, k, options)]
 
     def max_marginal_relevance_search_by_vector(
         self,
@@ -283,8 +285,7 @@ class SiglipVectorStore(VectorStore):
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        hits = self._hits(self.retriever.text_vector(query), "text", k, kwargs)
-        return [(self._document(hit), hit.relevance) for hit in hits]
+        return [(self._document(hit), hit.relevance) for hit in self._text_hits(query, k, kwargs)]
 
     async def _asimilarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
@@ -293,6 +294,11 @@ class SiglipVectorStore(VectorStore):
 
     def _document(self, hit: SearchHit) -> Document:
         return hit_document(hit, caption_key=self.caption_key)
+
+    def _text_hits(self, query: str, k: int, options: Mapping[str, Any]) -> list[SearchHit]:
+        """The search of a text query (its words too, for what pictures say), with LangChain's
+        option names (:data:`OPTION_NAMES`) mapped to the search layer's."""
+        return self.retriever.search_text(query, **_search_names({**options, "k": k}, "search"))
 
     def _hits(
         self, vector: npt.ArrayLike, query_kind: QueryKind | None, k: int, options: Mapping[str, Any]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from hashlib import sha256
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -28,16 +29,24 @@ from llama_index.core.image_retriever import BaseImageRetriever
 from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle, TextNode
 
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.integrations.common import picture_payload
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
 from siglip_retriever.search.options import SearchKwargs
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store.metadata import MTIME, SIZE
+from siglip_retriever.store.pictures import is_pdf_entry
 from siglip_retriever.store.store import MultimodalStore
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["SiglipImageNodeRetriever", "StoredImageNode"]
+__all__ = ["FILE_NAME", "FILE_PATH", "SiglipImageNodeRetriever", "StoredImageNode"]
+
+FILE_PATH = "file_path"
+"""A node's file, as LlamaIndex's ``SimpleDirectoryReader`` names it (a PDF entry's: the PDF)."""
+
+FILE_NAME = "file_name"
+"""The file's name, as ``SimpleDirectoryReader`` names it."""
 
 
 class StoredImageNode(ImageNode):
@@ -68,9 +77,16 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
     """Images for a text query (score: probability) or for an image (score: cosine similarity).
 
     Each node is an ``ImageNode`` with the entry's id as ``node_id``, the file as ``image_path``
-    (images stored from files), the caption (metadata ``caption_key``) as text when there is one,
-    and the stored metadata plus ``id``, ``uri``, ``kind``, ``rank``, ``similarity`` and
-    ``probability``, as every front-end's results carry them. The retriever keeps one
+    (images stored from files), as text the caption (metadata ``caption_key``) when there is one
+    and then the words the picture says (read by OCR, or a PDF page's text layer) when the
+    search matched words, and the stored metadata plus ``id``, ``uri``, ``kind``, ``rank``,
+    ``similarity``, ``probability``, ``matched``, ``says`` and ``words``, as every front-end's
+    results carry them, and ``file_path`` and ``file_name`` as LlamaIndex's
+    ``SimpleDirectoryReader`` writes them. A PDF's page or figure also carries ``page_label``
+    (the label the PDF prints, as LlamaIndex's ``PDFReader`` writes it) and ``page`` (from 1);
+    its ``file_path`` is the PDF, and since that is no picture the node carries its picture
+    itself (``image``: the page rendered, or the figure, as base64 PNG) instead of an
+    ``image_path``. The retriever keeps one
     :class:`~siglip_retriever.search.retriever.Retriever` for its lifetime, so a repeated query is
     answered from the search layer's result cache.
 
@@ -87,7 +103,9 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
             when none passes, the result is empty), ``min_similarity`` (image-to-image hits),
             ``diverse``, ``fetch_k`` and ``lambda_mult`` (maximal marginal relevance) and
             ``collapse_duplicates`` (one image per group of duplicate pictures, the others' ids
-            in its metadata under ``duplicates``).
+            in its metadata under ``duplicates``), ``mode`` (what pictures match by: what they
+            show, ``"visual"``, what they say, ``"text"``, or both, ``"hybrid"``: the default
+            when the store holds words).
 
     Example:
         >>> import tempfile
@@ -163,11 +181,20 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         if hit.kind == "text":
             text = TextNode(id_=hit.id, text=hit.text or "", metadata=hit.result_metadata())
             return NodeWithScore(node=text, score=hit.score)
+        metadata = hit.result_metadata()
+        picture: dict[str, Any] = {"image_path": hit.uri}
+        if hit.uri is not None:
+            metadata.setdefault(FILE_PATH, hit.uri)
+            metadata.setdefault(FILE_NAME, Path(hit.uri).name)
+            if is_pdf_entry(hit.metadata):  # the file is the PDF: the node carries the picture
+                image, mime = picture_payload(hit.metadata)
+                picture = {"image": image, "image_mimetype": mime}
         node = StoredImageNode(
             id_=hit.id,
-            text=hit.caption(self.caption_key) or "",
-            image_path=hit.uri,
-            metadata=hit.result_metadata(),
-            excluded_llm_metadata_keys=[MTIME, SIZE],
+            text="\n\n".join(part for part in (hit.caption(self.caption_key), hit.says) if part),
+            metadata=metadata,
+            excluded_llm_metadata_keys=[MTIME, SIZE, "says"],  # the words are the node's text
+            excluded_embed_metadata_keys=["says"],
+            **picture,
         )
         return NodeWithScore(node=node, score=hit.score)
