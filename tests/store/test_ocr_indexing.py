@@ -79,8 +79,15 @@ def test_auto_reads_what_the_model_judges_text_bearing(tiny_encoder: SiglipEncod
     assert store.index_folder(folder, ocr="all").ocr_read == 5
 
 
+class TrustingReader(WordReader):
+    """A reader that trusts its model's judgement (the tiny model fails the check)."""
+
+    def model_tells_text(self) -> bool:
+        return True
+
+
 def test_auto_choice_follows_the_calibrated_probability(tiny_encoder: SiglipEncoder) -> None:
-    words = WordReader("auto", tiny_encoder)
+    words = TrustingReader("auto", tiny_encoder)
     prompt = tiny_encoder.encode_texts([TEXT_PROMPTS[0]])[0]  # a picture "just like" a screenshot
     other = np.zeros_like(prompt)
     other[int(np.argmin(np.abs(prompt)))] = 1.0  # a picture unlike every prompt
@@ -90,6 +97,17 @@ def test_auto_choice_follows_the_calibrated_probability(tiny_encoder: SiglipEnco
     assert words.choose(np.stack([other]), scans=[True]) == [(True, far_p)]  # a scan is always read
     assert WordReader("all", tiny_encoder).choose(np.stack([other])) == [(True, None)]
     assert WordReader("off", tiny_encoder).choose(np.stack([prompt])) == [(False, None)]
+
+
+def test_auto_does_not_trust_a_model_that_cannot_tell_text(tiny_encoder: SiglipEncoder) -> None:
+    """The tiny random model and the demo model do not pass the check: auto reads only scans."""
+    demo = SiglipEncoder("demo", device="cpu")
+    for encoder in (tiny_encoder, demo):
+        words = WordReader("auto", encoder)
+        assert not words.model_tells_text()
+        prompt = encoder.encode_texts([TEXT_PROMPTS[0]])
+        assert words.choose(prompt) == [(False, pytest.approx(words.text_probabilities(prompt)[0], abs=1e-4))]
+        assert words.choose(prompt, scans=[True])[0][0] is True
 
 
 def test_scanned_pdf_pages_are_read_when_ocr_is_on(

@@ -52,6 +52,7 @@ __all__ = [
     "entry_metadata",
     "image_content_id",
     "image_entry",
+    "query_vector",
     "shown_metadata",
     "stored_item",
     "user_metadatas",
@@ -191,6 +192,24 @@ def entry_metadata(meta: Mapping[str, Any]) -> Metadata:
             continue
         out[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
     return out
+
+
+def query_vector(vector: npt.ArrayLike, k: int, dim: int) -> npt.NDArray[np.float32]:
+    """A query's vector as chromadb takes it (one row), after checking ``k`` and its size.
+
+    Raises:
+        ConfigurationError: ``k`` is not a positive integer, or the vector has not ``dim`` values.
+
+    Example:
+        >>> query_vector([1.0, 0.0], 3, 2).shape
+        (1, 2)
+    """
+    if not isinstance(k, int) or k < 1:
+        raise ConfigurationError(f"k must be a positive integer, not {k!r}")
+    query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+    if query.shape[1] != dim:
+        raise ConfigurationError(f"query vector has {query.shape[1]} values, the store {dim}")
+    return query
 
 
 def stored_item(

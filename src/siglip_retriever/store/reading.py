@@ -8,9 +8,11 @@ The setting (``ocr=`` of indexing, ``index --ocr``) is one of :data:`OCR_SETTING
   SigLIP's calibrated probability that a text-bearing prompt (:data:`TEXT_PROMPTS`: a
   screenshot, a slide, a page of text...) matches it is its ``text_probability``, and a picture
   at :data:`AUTO_THRESHOLD` or above is read. It costs one small matrix product a batch, so
-  photos without text cost next to nothing; how well it chooses is the model's: a checkpoint
-  that never saw text in pictures (the tiny demo model, random test models) finds none, and then
-  only ``"all"`` reads them;
+  photos without text cost next to nothing; how well it chooses is the model's. So a run first
+  checks the model (:meth:`WordReader.model_tells_text`: a rendered page of text must be judged
+  text-bearing, a photo-like picture not): a checkpoint that never saw text in pictures (the
+  tiny demo model, random test models) fails, and then ``auto`` reads only PDF pages without a
+  text layer, and ``"all"`` reads the rest;
 - ``"off"`` reads nothing.
 
 A PDF page without a text layer (a scan) is read whenever OCR is on, ``auto`` included; a page
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -108,6 +111,8 @@ read while a needless read costs one OCR. For CLIP-style models (softmax scores)
 read when the text-bearing prompts take at least half of a softmax over both sets of prompts."""
 
 _SHARE = 0.5
+_PROMPTS: weakref.WeakKeyDictionary[Any, npt.NDArray[np.float32]] = weakref.WeakKeyDictionary()
+_TRUSTED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()  # per encoder
 
 _OCR_SIDE = 2048  # a picture is read by OCR at most this long side (memory and time bounded)
 
@@ -173,7 +178,8 @@ class WordReader:
         self.setting = setting
         self.encoder = encoder
         self._reader = reader
-        self._prompts: npt.NDArray[np.float32] | None = None
+        self._prompts: npt.NDArray[np.float32] | None = _PROMPTS.get(encoder)
+        self._trusted: bool | None = _TRUSTED.get(encoder)
         self.read_count = 0
         """Pictures read by OCR so far."""
         self.found_count = 0
@@ -189,7 +195,9 @@ class WordReader:
         calibrated probability that a text-bearing prompt matches it; for CLIP (softmax
         scores), the share of the text-bearing prompts in a softmax over every prompt."""
         if self._prompts is None:
-            self._prompts = self.encoder.encode_texts([*TEXT_PROMPTS, *PICTURE_PROMPTS])
+            self._prompts = _PROMPTS[self.encoder] = self.encoder.encode_texts(
+                [*TEXT_PROMPTS, *PICTURE_PROMPTS]
+            )
         cosines = cosine_matrix(self._prompts, vectors)
         encoder = self.encoder
         if encoder.score_kind == "softmax":
@@ -215,11 +223,26 @@ class WordReader:
         if self.setting == "all":
             return [(True, None)] * count
         shares = self.text_probabilities(array) if count else np.zeros(0)
-        threshold = _SHARE if self.encoder.score_kind == "softmax" else AUTO_THRESHOLD
+        threshold = self.threshold if self.model_tells_text() else np.inf  # untrusted: scans only
         return [
             (bool(scan or share >= threshold), round(float(share), 4))
             for share, scan in zip(shares, scanned, strict=True)
         ]
+
+    @property
+    def threshold(self) -> float:
+        """The ``text_probability`` from which ``auto`` reads a picture."""
+        return _SHARE if self.encoder.score_kind == "softmax" else AUTO_THRESHOLD
+
+    def model_tells_text(self) -> bool:
+        """Whether ``auto`` can trust the model's judgement: it must put a rendered page of text at
+        :attr:`threshold` or above, and a photo-like picture without text below it (checked once a
+        encoder in a process). A model that never saw text in pictures (the demo model, random test
+        models) fails, and then ``auto`` reads only the pages without a text layer."""
+        if self._trusted is None:
+            page, photo = self.text_probabilities(self.encoder.encode_images(list(_probe_pictures())))
+            self._trusted = _TRUSTED[self.encoder] = bool(page >= self.threshold > photo)
+        return self._trusted
 
     @property
     def engine(self) -> str:
@@ -247,6 +270,24 @@ class WordReader:
         if probability is not None:
             meta[TEXT_PROBABILITY] = probability
         return meta
+
+
+def _probe_pictures() -> tuple[Image.Image, Image.Image]:
+    """A page of text (black words on white) and a photo-like picture without text (smooth colour
+    fields and noise), for :meth:`WordReader.model_tells_text`."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("RGB", (448, 448), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=22)
+    lines = ("Quarterly report", "Revenue grew in every region", "and costs fell by a tenth.", "Page 2 of 14")
+    for row in range(12):
+        draw.text((28, 24 + 34 * row), lines[row % len(lines)], fill="black", font=font)
+    y, x = np.mgrid[0:448, 0:448] / 448.0
+    fields = np.stack([0.5 + 0.3 * np.sin(3 * x + 1), 0.5 + 0.3 * np.cos(2 * y), 0.4 + 0.3 * x * y], axis=-1)
+    noise = np.random.default_rng(0).normal(0.0, 0.04, fields.shape)
+    photo = Image.fromarray((np.clip(fields + noise, 0, 1) * 255).astype(np.uint8), "RGB")
+    return page, photo
 
 
 def picture_for_ocr(source: str | Path | bytes) -> Image.Image:

@@ -65,6 +65,7 @@ from siglip_retriever.store.entries import (
     content_id,
     entry_metadata,
     image_entry,
+    query_vector,
     stored_item,
     user_metadatas,
 )
@@ -515,13 +516,7 @@ class MultimodalStore(StoreWords):
         turns it into ranked hits with probabilities and thresholds. With ``include_vectors``
         each item carries its stored vector (``item.vector``), as diverse (MMR) searches need.
         """
-        if not isinstance(k, int) or k < 1:
-            raise ConfigurationError(f"k must be a positive integer, not {k!r}")
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        if query.shape[1] != self.encoder.dim:
-            raise ConfigurationError(
-                f"query vector has {query.shape[1]} values, the store {self.encoder.dim}"
-            )
+        query = query_vector(vector, k, self.encoder.dim)
         if kind is not None and not where:
             # a metadata filter makes chromadb scan the collection (about 100x slower on 100k
             # entries): ask for the nearest entries of any kind first, filter here, and fall back

@@ -35,10 +35,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ConfigurationError, InputTypeError
+from siglip_retriever.store.entries import query_vector
 from siglip_retriever.store.metadata import RECORD_OCR
 
 if TYPE_CHECKING:
@@ -167,13 +167,7 @@ class PictureWords:
         Raises:
             ConfigurationError: ``k`` is not a positive integer, or the vector's size is wrong.
         """
-        if not isinstance(k, int) or k < 1:
-            raise ConfigurationError(f"k must be a positive integer, not {k!r}")
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        if query.shape[1] != self.encoder.dim:
-            raise ConfigurationError(
-                f"query vector has {query.shape[1]} values, the store {self.encoder.dim}"
-            )
+        query = query_vector(vector, k, self.encoder.dim)
         held = self.count()
         if held == 0:
             return []

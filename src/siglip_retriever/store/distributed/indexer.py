@@ -127,8 +127,7 @@ def index_distributed(
 
     scan = _scan(source, filesystem, recursive=recursive, extensions=extensions, skip=store.path)
     report = scan.report
-    report.ignored.extend(IgnoredFile(file.path, PDFS_LOCAL) for file in scan.files if is_pdf(file.path))
-    scan.files = [file for file in scan.files if not is_pdf(file.path)]
+    scan.files = _without_pdfs(scan.files, report)
     known = known_files(store)
     pending = [HashedFile(file) for file in changed_files(scan.files, known, report)]
     if pending:
@@ -195,6 +194,12 @@ def _scan(
     # the tasks read local files at their absolute path (the same on every node)
     files = [replace(f, location=str(Path(f.source).resolve())) for f in local_facts(paths, report)]
     return _Scan(report, files, prefix=prefix, present=present)
+
+
+def _without_pdfs(files: list[FileFacts], report: IndexReport) -> list[FileFacts]:
+    """The files that are not PDFs; the PDFs go to the report's ``ignored`` (:data:`PDFS_LOCAL`)."""
+    report.ignored.extend(IgnoredFile(file.path, PDFS_LOCAL) for file in files if is_pdf(file.path))
+    return [file for file in files if not is_pdf(file.path)]
 
 
 def _facts_reader(store: MultimodalStore, filesystem: Any) -> Callable[[FileFacts], PictureFacts] | None:
