@@ -191,7 +191,7 @@ def refused_together(query: dict[str, Any], query_kind: str) -> bool:
         }
         if "where" in given:
             given["where"] = parse_where(given["where"])
-        WEB_DEFAULTS.merged(**given).thresholds(query_kind, given)  # type: ignore[arg-type]
+        WEB_DEFAULTS.merged(**given).applied(query_kind, given)  # type: ignore[arg-type]
     except (ValueError, KeyError):  # ConfigurationError is a ValueError
         return True
     return False

@@ -304,6 +304,23 @@ class SearchOptions:
             return self.k
         return self.fetch_k if self.fetch_k is not None else max(DEFAULT_FETCH_K, self.k)
 
+    def applied(
+        self, query_kind: QueryKind | None, given: Collection[str] = (), *, has_words: bool = False
+    ) -> tuple[Mode, float | None, float | None]:
+        """Every check of these options for a search of a ``query_kind`` query, and what applies:
+        ``(mode, min_probability, min_similarity)`` (:meth:`resolved_mode`, :meth:`thresholds`).
+
+        Raises:
+            ConfigurationError: a given mode or threshold cannot apply to this search.
+
+        Example:
+            >>> from siglip_retriever.search.options import SearchOptions
+            >>> SearchOptions(mode="text", min_probability=0.5).applied("image", ["mode", "min_probability"])
+            ('text', 0.5, None)
+        """
+        mode = self.resolved_mode(query_kind, given, has_words=has_words)
+        return (mode, *self.thresholds(query_kind, given, mode))
+
     def resolved_mode(
         self, query_kind: QueryKind | None, given: Collection[str] = (), *, has_words: bool = False
     ) -> Mode:

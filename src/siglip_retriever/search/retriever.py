@@ -226,8 +226,7 @@ class Retriever:
         sigmoid = self.store.score_kind == "sigmoid"
         may_read_words = options.mode is None and query_kind == "text" and options.kind == "image"
         has_words = may_read_words and sigmoid and self.store.words_count() > 0
-        mode = options.resolved_mode(query_kind, given, has_words=has_words)
-        threshold_p, threshold_s = options.thresholds(query_kind, given, mode)
+        mode, threshold_p, threshold_s = options.applied(query_kind, given, has_words=has_words)
         if not sigmoid and (threshold_p is not None or mode != "visual"):
             what = "min_probability" if threshold_p is not None else "mode"
             raise ConfigurationError(
