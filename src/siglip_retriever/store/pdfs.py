@@ -266,7 +266,7 @@ class PdfIndexer:
                 for item, (chosen, probability) in zip(items, choices, strict=True):
                     if chosen:
                         wanted[item.id] = probability
-                    else:
+                    elif probability is not None:
                         judged[item.id] = self.words.metadata(False, probability)
         read: dict[str, PictureText] = {}
         for part in _parts(file, None) if wanted else ():

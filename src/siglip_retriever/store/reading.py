@@ -222,8 +222,10 @@ class WordReader:
             return [(False, None)] * count
         if self.setting == "all":
             return [(True, None)] * count
+        if not self.model_tells_text():  # its judgement means nothing: scans only, nothing recorded
+            return [(scan, None) for scan in scanned]
         shares = self.text_probabilities(array) if count else np.zeros(0)
-        threshold = self.threshold if self.model_tells_text() else np.inf  # untrusted: scans only
+        threshold = self.threshold
         return [
             (bool(scan or share >= threshold), round(float(share), 4))
             for share, scan in zip(shares, scanned, strict=True)
@@ -327,10 +329,12 @@ def read_older(
     not read. A file that cannot be decoded is passed to ``on_failure(path, reason)`` and its
     entry left as it is.
     """
+    if not words.on or (words.setting == "auto" and not words.model_tells_text()):
+        return 0  # auto with a model it cannot trust reads no picture file, only scanned pages
     wanted = [
         (key, path, state)
         for key, path, state in entries
-        if words.on and state != "read" and (words.setting == "all" or state == "unread")
+        if state != "read" and (words.setting == "all" or state == "unread")
     ]
     done = 0
     for start in range(0, len(wanted), words.encoder.batch_size * 8):
@@ -353,8 +357,9 @@ def read_older(
                 read_ids.append(key)
                 texts.append(text)
                 meta = words.metadata(True, probability)
-            ids.append(key)
-            metas.append(meta)
+            if meta:
+                ids.append(key)
+                metas.append(meta)
         store.set_words(read_ids, texts, source="ocr")  # the words first: a crash re-reads
         store.update_metadata(ids, metas)
         done += len(ids)
