@@ -1,11 +1,19 @@
 """The search commands (cli/search.py): ``search`` as a table and as JSON, thresholds and filters;
-``similar``, then ``classify`` and ``info`` on the same store."""
+``similar``, then ``classify`` and ``info`` on the same store; what pictures and PDF pages say
+(the ``says:`` line, the page) in the table and in JSON."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from siglip_retriever import MultimodalStore
+from siglip_retriever.cli import main
+from siglip_retriever.search.retriever import Retriever
+from tests.documents import write_photos, write_text_pdf
 from tests.helpers import run_cli
 
 
@@ -85,3 +93,54 @@ def test_thresholds_have_the_search_layers_names_and_rules(indexed: tuple[list[s
     wrong = run_cli(*options, "search", "red", "--min-similarity", "0.5")
     assert wrong.exit_code == 2
     assert "min_similarity applies to image-image and text-text pairs" in wrong.stderr
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]:
+    """The demo model's store of a text PDF (page 2 says "Quarterly revenue 2026", labelled "1")
+    and the demo's photos, indexed by the CLI without OCR (the PDF's text layer is its words)."""
+    root = tmp_path_factory.mktemp("cli-words")
+    (root / "docs").mkdir()
+    pdf = write_text_pdf(root / "docs" / "report.pdf")
+    write_photos(root / "photos")
+    options = ["--model", "demo", "--db", str(root / "db"), "--device", "cpu"]
+    indexed = run_cli(*options, "index", str(root), "--ocr", "off")
+    assert indexed.exit_code == 0, indexed.output
+    return options, pdf
+
+
+def test_search_shows_what_a_pdf_page_says_and_its_page(documents: tuple[list[str], Path]) -> None:
+    options, pdf = documents
+    table = run_cli(*options, "search", "quarterly revenue", "-k", "3")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[1].endswith("report.pdf p. 2 (labelled 1)"), lines
+    # under the item column (rank, prob and cosine take 23 characters), the words whole (short)
+    assert lines[2] == " " * 23 + 'says: "Quarterly revenue 2026 Revenue grew in every quarter"', lines
+    assert "\x1b[" not in table.stdout  # bold only on a terminal:
+    terminal = CliRunner().invoke(main, [*options, "search", "quarterly revenue", "-k", "1"], color=True)
+    assert '"\x1b[1mQuarterly\x1b[0m \x1b[1mrevenue\x1b[0m 2026 \x1b[1mRevenue\x1b[0m grew' in terminal.stdout
+    figures = run_cli(*options, "search", "a red circle", "-k", "2", "--where", '{"part": "figure"}')
+    assert "report.pdf p. 2 (labelled 1) fig. 1" in figures.stdout
+
+    data = json.loads(run_cli(*options, "search", "quarterly revenue", "-k", "3", "--json").stdout)
+    store = MultimodalStore(options[3], model="demo")
+    try:
+        expected = [hit.id for hit in Retriever(store).search_text("quarterly revenue", k=3)]
+    finally:
+        store.close()
+    assert [hit["id"] for hit in data["hits"]] == expected  # the same list as the library's
+    best = data["hits"][0]
+    assert best["matched"] in ("says", "both")
+    assert best["says"] == "Quarterly revenue 2026\nRevenue grew in every quarter"
+    assert best["words"] == ["Quarterly", "revenue", "Revenue"]
+    assert (best["metadata"]["page"], best["metadata"]["page_label"]) == (2, "1")
+    assert best["uri"] == best["metadata"]["source"] == str(pdf.resolve())
+
+
+def test_a_visual_search_has_no_says_line(documents: tuple[list[str], Path]) -> None:
+    options, _ = documents
+    table = run_cli(*options, "search", "quarterly revenue", "-k", "3", "--mode", "visual")
+    assert table.exit_code == 0, table.output
+    assert "says:" not in table.stdout
+    assert len(table.stdout.splitlines()) == 4

@@ -2,8 +2,12 @@
 
 Both take every search option (:func:`~siglip_retriever.cli.options.search_options`: ``-k``,
 ``--kind``, ``--where``, ``--min-probability``, ``--min-similarity``, ``--diverse``,
-``--fetch-k``, ``--lambda-mult``, ``--collapse-duplicates``) over the CLI's defaults
-(:data:`~siglip_retriever.search.options.CLI_DEFAULTS`).
+``--fetch-k``, ``--lambda-mult``, ``--collapse-duplicates``, ``--mode``) over the CLI's defaults
+(:data:`~siglip_retriever.search.options.CLI_DEFAULTS`). When the store holds what pictures say
+(OCR, PDF text layers), a hit that says something is followed by a ``says:`` line around the
+query's words, and a PDF's page by its number (:func:`~siglip_retriever.cli.output.hits_table`);
+``--json`` carries every field of the hits (``matched``, ``says``, ``words``, and ``page`` and
+``page_label`` in ``metadata``).
 
 Example:
     >>> from click.testing import CliRunner
@@ -44,6 +48,8 @@ __all__ = ["search_command", "similar_command"]
 def search_command(settings: Settings, query: str, options: dict[str, Any], as_json: bool) -> None:
     """Find images matching QUERY, in any language the model knows (stored texts with --kind text).
 
+    Pictures match by what they show and, when the store holds their words (index --ocr, PDF
+    pages), by what they say: such a hit shows the words around the query's words (says: "...").
     With --diverse the hits are picked for variety as well as relevance; with
     --collapse-duplicates copies of one picture count once."""
     if not query.strip():
