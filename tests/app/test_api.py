@@ -121,6 +121,7 @@ def test_openapi_documents_every_route(env: Env) -> None:
         "/api/classify",
         "/api/images/{image_id}",
         "/api/images/{image_id}/thumbnail",
+        "/api/images/{image_id}/file",
         "/api/images/{image_id}/similar",
     }
     assert {p["name"] for p in paths["/api/search"]["get"]["parameters"]} == {
@@ -379,12 +380,14 @@ def test_classify_limits_are_clear_errors(env: Env, data: dict[str, object], cod
 
 def test_image_route_serves_the_stored_file(env: Env) -> None:
     for name in ("red", "photo"):
-        response = env.client.get(f"/api/images/{env.ids[name]}")
-        assert response.status_code == 200
-        assert response.content == env.paths[name].read_bytes()
-        assert response.headers["content-type"] == ("image/png" if name == "red" else "image/jpeg")
-        assert response.headers["x-content-type-options"] == "nosniff"
-        assert "inline" in response.headers["content-disposition"]
+        for suffix in ("", "/file"):  # a picture's file is the picture
+            response = env.client.get(f"/api/images/{env.ids[name]}{suffix}")
+            assert response.status_code == 200
+            assert response.content == env.paths[name].read_bytes()
+            assert response.headers["content-type"] == ("image/png" if name == "red" else "image/jpeg")
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert "inline" in response.headers["content-disposition"]
+            assert "object-src 'none'" in response.headers["content-security-policy"]
 
 
 def test_thumbnail_is_small_cached_and_revalidated(env: Env) -> None:
@@ -410,7 +413,7 @@ def test_thumbnail_is_small_cached_and_revalidated(env: Env) -> None:
 
 def test_entries_without_a_servable_file_are_404(env: Env) -> None:
     for image_id in (env.no_file_id, env.text_id, "img-" + "0" * 32, "x" * 600):
-        for suffix in ("", "/thumbnail"):
+        for suffix in ("", "/thumbnail", "/file"):
             _error(env.client.get(f"/api/images/{image_id}{suffix}"), 404, "not_found")
 
 
@@ -419,14 +422,14 @@ def test_a_file_gone_or_replaced_since_indexing_is_not_served(
 ) -> None:
     local = Env(tiny_encoder, tmp_path)
     local.paths["green"].unlink()
-    for suffix in ("", "/thumbnail", "/similar"):
+    for suffix in ("", "/thumbnail", "/file", "/similar"):
         response = local.client.get(f"/api/images/{local.ids['green']}{suffix}")
         if suffix == "/similar":  # the stored vector still answers
             assert response.status_code == 200
         else:
             assert "gone" in str(_error(response, 404, "not_found")["message"])
     local.paths["yellow"].write_text(SECRET)  # the path now holds something else, not a picture
-    for suffix in ("", "/thumbnail"):
+    for suffix in ("", "/thumbnail", "/file"):
         response = local.client.get(f"/api/images/{local.ids['yellow']}{suffix}")
         _error(response, 404, "not_found")
         assert SECRET not in response.text
@@ -459,7 +462,7 @@ def _traversal_paths(env: Env) -> list[str]:
         "%00",
         "secret.txt%00.png",
     ]
-    return [f"/api/images/{a}{s}" for a in attempts for s in ("", "/thumbnail")] + [
+    return [f"/api/images/{a}{s}" for a in attempts for s in ("", "/thumbnail", "/file")] + [
         "/static/../secret.txt",
         "/static/..%2F..%2F..%2Fsecret.txt",
         "/static/%2e%2e/%2e%2e/api.py",

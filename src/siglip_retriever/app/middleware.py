@@ -16,7 +16,9 @@
 - ``HEAD`` is answered wherever ``GET`` is, with the headers of the ``GET`` and no body, and a
   ``405`` whose ``Allow`` names ``GET`` names ``HEAD`` too;
 - every response gets ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options`` and,
-  except on the API docs pages (their scripts come from a CDN), a ``Content-Security-Policy``.
+  except on the API docs pages (their scripts come from a CDN), a ``Content-Security-Policy``:
+  the app's, unless the route set its own (a served PDF's lets the browser's
+  PDF viewer show it).
 
 Example:
     >>> from fastapi import FastAPI
@@ -212,9 +214,10 @@ def _with_headers(send: Send, *, csp: bool, head: bool) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
             extra = list(_SECURITY_HEADERS)
-            if csp:
-                extra.append((b"content-security-policy", _CSP.encode()))
-            message["headers"] = [_with_head(k, v) for k, v in message.get("headers", [])] + extra
+            headers = message.get("headers", [])
+            if csp and not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                extra.append((b"content-security-policy", _CSP.encode()))  # unless a route set its own
+            message["headers"] = [_with_head(k, v) for k, v in headers] + extra
         elif head and message["type"] == "http.response.body":
             if message.get("more_body", False):
                 return

@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from siglip_retriever.app.framework import BaseModel, Field
 
@@ -180,8 +180,8 @@ class Hit(Schema):
         >>> from siglip_retriever.app.schemas import Hit
         >>> hit = Hit(rank=1, id="a1", kind="image", name="cat.jpg", similarity=0.31, probability=0.8,
         ...           metadata={}, image_url="/api/images/a1", thumbnail_url="/api/images/a1/thumbnail")
-        >>> hit.text is None, hit.probability
-        (True, 0.8)
+        >>> hit.text is None, hit.probability, hit.matched, hit.words, hit.page
+        (True, 0.8, None, [], None)
     """
 
     rank: int = Field(description="1 for the best hit.")
@@ -197,11 +197,41 @@ class Hit(Schema):
     similarity: float = Field(description="Cosine similarity to the query, in [-1, 1].")
     probability: float | None = Field(
         description="SigLIP's calibrated probability that query and picture match (text queries "
-        "on sigmoid models); null for image-to-image searches."
+        "on sigmoid models; when the search matches words, that the picture shows the query or "
+        "says it); null for image-to-image searches."
     )
-    metadata: dict[str, Any] = Field(description="The entry's metadata (without the file path).")
-    image_url: str | None = Field(description="Where the picture is served; null without a file.")
+    matched: Literal["shows", "says", "both"] | None = Field(
+        default=None,
+        description="Why the picture matched: by what it shows, by what it says (its words), or "
+        "both; null in a search that does not match words (mode 'visual').",
+    )
+    says: str | None = Field(
+        default=None,
+        description="The picture's words (read by OCR, or a PDF page's text layer), one line per "
+        "line, in a search that matches words; null when it has none.",
+    )
+    words: list[str] = Field(
+        default_factory=list,
+        description="The query's words found in 'says', as the picture writes them (to highlight).",
+    )
+    page: int | None = Field(
+        default=None, description="A PDF's page or figure: the page's number, from 1; else null."
+    )
+    page_label: str | None = Field(
+        default=None,
+        description="A PDF's page or figure: the label the PDF prints on the page ('iv', 'A-3'), "
+        "else its number; null for pictures.",
+    )
+    metadata: dict[str, Any] = Field(description="The entry's metadata (without file paths).")
+    image_url: str | None = Field(
+        description="Where the picture is served (a PDF's page: rendered as PNG); null without a file."
+    )
     thumbnail_url: str | None = Field(description="Where its thumbnail is served.")
+    file_url: str | None = Field(
+        default=None,
+        description="Where the file holding the picture is served as it is: a PDF's page links "
+        "its PDF opened at the page ('#page=N'); null without a file.",
+    )
 
 
 class SearchResponse(Schema):

@@ -58,6 +58,8 @@ from siglip_retriever.errors import ImageLoadError, InvalidTemplateError
 from siglip_retriever.search.options import WEB_DEFAULTS
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.search.templates import parse_template
+from siglip_retriever.store.metadata import FIGURE, PAGE, PART
+from siglip_retriever.store.pictures import entry_picture, is_pdf_entry
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import PreparedImage
@@ -75,6 +77,7 @@ __all__ = [
     "field_bytes",
     "get_service",
     "has_text",
+    "part_key",
     "require_multipart",
 ]
 
@@ -83,6 +86,7 @@ _MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plu
 MAX_ID_CHARS = 512
 """Longest image id looked up; longer ids are ``404 not_found`` without a store lookup."""
 _CLASSIFIERS_KEPT = 16
+_PDF_HEAD = 1024  # a PDF's "%PDF" header is within its first 1,024 bytes
 _T = TypeVar("_T")
 _ClassifierKey = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -263,21 +267,44 @@ class SearchService:
             raise not_found()
         return items[0]
 
-    def stored_file(self, image_id: str) -> Path:
-        """The file of a stored image: the path the store recorded, only if it still exists."""
+    def stored_file(self, image_id: str) -> tuple[StoredItem, Path]:
+        """A stored image and its file: the path the store recorded, only if it still exists (a
+        PDF entry's file is the PDF)."""
         item = self.stored_item(image_id)
         if not item.uri:
             raise not_found("this image was stored without a file: nothing to serve")
         path = Path(item.uri)
         if not path.is_absolute() or not path.is_file():
             raise not_found("the picture's file is gone; re-index its folder to update the store")
-        return path
+        return item, path
 
-    def picture(self, image_id: str) -> tuple[Path, str]:
-        """The file of a stored image and its media type, read from its content (a file that is no
-        longer a picture is not served)."""
-        path = self.stored_file(image_id)
-        return path, self.media_type(path)
+    def file_media_type(self, item: StoredItem, path: Path) -> str:
+        """The media type of a stored entry's file: ``application/pdf`` for a PDF's page or
+        figure (while the file still reads as a PDF), else the picture's (:meth:`media_type`)."""
+        if not is_pdf_entry(item.metadata):
+            return self.media_type(path)
+        try:
+            with path.open("rb") as file:
+                head = file.read(_PDF_HEAD)
+        except OSError:
+            head = b""
+        if b"%PDF" not in head:
+            raise not_found("the stored file is no longer a PDF; re-index its folder to update the store")
+        return "application/pdf"
+
+    def rendered(self, item: StoredItem) -> bytes:
+        """A PDF entry's picture, its page rendered or its figure, as PNG (made in a decoding
+        slot, from the one page of the PDF it needs); ``not_found`` when it cannot be read now."""
+
+        def render() -> bytes:
+            buffer = io.BytesIO()
+            entry_picture(item.metadata).save(buffer, format="PNG")
+            return buffer.getvalue()
+
+        try:
+            return self.decode(render)
+        except (ImageLoadError, OSError) as exc:
+            raise not_found(f"the page cannot be read from its PDF now ({_reason(exc)})") from None
 
     def media_type(self, path: Path) -> str:
         """The media type of a stored picture's file, read from its content; ``not_found`` when
@@ -291,15 +318,18 @@ class SearchService:
         return Image.MIME.get(fmt or "") or _MEDIA_TYPES.get(fmt or "", "application/octet-stream")
 
     def thumbnail(self, image_id: str) -> Thumbnail:
-        """The thumbnail of a stored image, from the cache or made now."""
-        path = self.stored_file(image_id)
+        """The thumbnail of a stored image (a PDF entry's: of its page or figure), from the cache
+        or made now."""
+        item, path = self.stored_file(image_id)
+        part = part_key(item.metadata)
+        read = (lambda side: entry_picture(item.metadata, side=side)) if part else None
         try:
-            found = self.thumbnails.cached(path)
+            found = self.thumbnails.cached(path, part)
             if found is not None:
                 return found
-            return self.decode(self.thumbnails.get, path)
+            return self.decode(self.thumbnails.get, path, part, read)
         except (ImageLoadError, OSError) as exc:
-            raise not_found(f"the stored file is no longer a picture ({exc})") from None
+            raise not_found(f"the stored file is no longer a picture ({_reason(exc)})") from None
 
     # -- searches and zero-shot -------------------------------------------------------------------
 
@@ -343,6 +373,26 @@ class SearchService:
                 self._classifiers.popitem(last=False)
         self._classifiers.move_to_end(key)
         return found
+
+
+def part_key(metadata: dict[str, Any]) -> str:
+    """Which picture of its file an entry is: ``""`` for a picture file, ``"p3"`` for a PDF's page
+    3, ``"p3-f1"`` for the first figure on it (thumbnails and ETags tell them apart by it).
+
+    Example:
+        >>> from siglip_retriever.app.service import part_key
+        >>> part_key({"part": "figure", "page": 3, "figure": 1}), part_key({"uri": "/p/a.png"})
+        ('p3-f1', '')
+    """
+    if not is_pdf_entry(metadata):
+        return ""
+    figure = metadata.get(FIGURE) if metadata.get(PART) == "figure" else None
+    return f"p{metadata[PAGE]}" + (f"-f{figure}" if figure else "")
+
+
+def _reason(exc: Exception) -> str:
+    """An error as a reason a response may give: an image error's reason (it names no path)."""
+    return exc.reason if isinstance(exc, ImageLoadError) else (getattr(exc, "strerror", None) or "unreadable")
 
 
 def field_bytes(text: str) -> bytes:

@@ -1,6 +1,7 @@
 """Small JPEG thumbnails of stored pictures, kept in a bounded in-memory LRU cache.
 
-A thumbnail's key is the picture's path, size on disk and modification time, so an edited
+A thumbnail's key is the picture's path, size on disk and modification time (and, for a picture
+read out of a file that holds several, such as a PDF's page, which one: ``part``), so an edited
 file gets a fresh thumbnail, and its ETag is a hash of that key: browsers revalidate with
 ``If-None-Match`` and get ``304 Not Modified`` without the bytes being sent again.
 
@@ -26,6 +27,7 @@ import hashlib
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +92,7 @@ class ThumbnailCache:
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.quality = quality
-        self._items: OrderedDict[tuple[str, int, int], Thumbnail] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, int, str], Thumbnail] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -102,24 +104,36 @@ class ThumbnailCache:
         """Bytes of encoded thumbnails held now."""
         return self._bytes
 
-    def cached(self, path: str | Path) -> Thumbnail | None:
-        """The cached thumbnail of the picture at ``path`` if the file has not changed, else ``None``
-        (nothing is decoded)."""
-        key = _key(Path(path))
+    def cached(self, path: str | Path, part: str = "") -> Thumbnail | None:
+        """The cached thumbnail of the picture at ``path`` (its ``part``) if the file has not
+        changed, else ``None`` (nothing is decoded)."""
+        key = _key(Path(path), part)
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def get(self, path: str | Path) -> Thumbnail:
-        """The thumbnail of the picture at ``path``, made now or taken from the cache."""
+    def get(
+        self, path: str | Path, part: str = "", read: Callable[[int], Image.Image] | None = None
+    ) -> Thumbnail:
+        """The thumbnail of the picture at ``path``, made now or taken from the cache.
+
+        Args:
+            path: the file.
+            part: which picture of the file (``""``: the file is the picture).
+            read: reads that picture, given the side wanted (default: the file decoded).
+        """
         file = Path(path)
-        found = self.cached(file)
+        found = self.cached(file, part)
         if found is not None:
             return found
-        key = _key(file)
-        thumbnail = self._make(file, key)
+        key = _key(file, part)
+        if read is None:
+            picture = load_image(file, target_size=self.size, max_pixels=self.max_pixels)
+        else:
+            picture = read(self.size)
+        thumbnail = self._make(picture, key)
         with self._lock:
             if key not in self._items and len(thumbnail.data) <= self.max_bytes:
                 self._items[key] = thumbnail
@@ -129,8 +143,7 @@ class ThumbnailCache:
                     self._bytes -= len(dropped.data)
         return thumbnail
 
-    def _make(self, file: Path, key: tuple[str, int, int]) -> Thumbnail:
-        image = load_image(file, target_size=self.size, max_pixels=self.max_pixels)
+    def _make(self, image: Image.Image, key: tuple[str, int, int, str]) -> Thumbnail:
         image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=self.quality, optimize=True)
@@ -138,7 +151,7 @@ class ThumbnailCache:
         return Thumbnail(data=buffer.getvalue(), etag=f'"{digest}"', width=image.width, height=image.height)
 
 
-def _key(file: Path) -> tuple[str, int, int]:
-    """A thumbnail's cache key: the path, size and modification time of its file."""
+def _key(file: Path, part: str) -> tuple[str, int, int, str]:
+    """A thumbnail's cache key: the path, size and modification time of its file, and the part."""
     stat = file.stat()
-    return (str(file), int(stat.st_size), int(stat.st_mtime_ns))
+    return (str(file), int(stat.st_size), int(stat.st_mtime_ns), part)

@@ -1,41 +1,51 @@
-"""The web app's picture routes: a stored picture and its thumbnail, found by id in the store.
+"""The web app's picture routes: a stored picture, its file and its thumbnail, found by id in the store.
 
-- ``GET /api/images/{id}``: the picture's file, served from the path the store recorded for
-  this id (never a path taken from the request), with its media type read from its content;
-- ``GET /api/images/{id}/thumbnail``: a small JPEG of it, cached.
+- ``GET /api/images/{id}``: the picture: its file, served from the path the store recorded for
+  this id (never a path taken from the request), with its media type read from its content; for
+  a PDF's page (or a figure in it) the page rendered (the figure's pixels) as PNG, read from the
+  PDF's one page now;
+- ``GET /api/images/{id}/file``: the file as stored: the PDF of a PDF's page or figure
+  (``application/pdf``; a hit's ``file_url`` opens it at its page with ``#page=N``), else the
+  picture's own file;
+- ``GET /api/images/{id}/thumbnail``: a small JPEG of the picture, cached.
 
-Both carry a strong ``ETag`` (changing with the file's path, size and modification time, and
-the thumbnail size) and answer ``304 Not Modified`` to a matching ``If-None-Match``
+All carry a strong ``ETag`` (changing with the file's path, size and modification time, the
+page, and the thumbnail size) and answer ``304 Not Modified`` to a matching ``If-None-Match``
 (:func:`etag_matches`), without reading the file again.
 
 An id the store does not hold, a text entry, an image stored without a file, and a file gone or
-no longer a picture are all ``404 not_found``.
+no longer a picture (or a PDF) are all ``404 not_found``.
 
 Example:
     >>> from siglip_retriever.app.routes.images import router
     >>> [route.name for route in router.routes]
-    ['image_file', 'thumbnail']
+    ['image_file', 'stored_file', 'thumbnail']
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 from siglip_retriever.app.framework import APIRouter, DecoratedCallable, FileResponse, Request, Response
 from siglip_retriever.app.schemas import ID_RESPONSES
-from siglip_retriever.app.service import ServiceDep
+from siglip_retriever.app.service import ServiceDep, part_key
 
-__all__ = ["etag_matches", "router"]
+__all__ = ["PDF_POLICY", "etag_matches", "router"]
+
+PDF_POLICY = "default-src 'none'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+"""The ``Content-Security-Policy`` of a served PDF: nothing runs or loads in it but the browser's
+own PDF viewer (the app's policy, ``object-src 'none'``, would block that viewer)."""
 
 router = APIRouter(tags=["images"])
 
 
 def _picture_route(
-    path: str, media_type: str, description: str, response_class: type[Response]
+    path: str, media_types: tuple[str, ...], description: str, response_class: type[Response]
 ) -> Callable[[DecoratedCallable], DecoratedCallable]:
     """The decorator of a route answering a stored picture's bytes by id (``404`` documented)."""
-    answer = {"content": {media_type: {}}, "description": description}
+    answer = {"content": {media_type: {} for media_type in media_types}, "description": description}
     return router.get(path, responses={200: answer, **ID_RESPONSES}, response_class=response_class)
 
 
@@ -50,35 +60,75 @@ def _unless_unchanged(
     return answer(headers)
 
 
-@_picture_route("/api/images/{image_id}", "image/*", "The picture's file.", FileResponse)
+@_picture_route(
+    "/api/images/{image_id}",
+    ("image/*",),
+    "The picture: its file, or a PDF's page rendered (or its figure) as PNG.",
+    FileResponse,
+)
 def image_file(request: Request, service: ServiceDep, image_id: str) -> Response:
-    """A stored picture, read from the path the store recorded for this id."""
-    path = service.stored_file(image_id)
-    stat = path.stat()
-    tag = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:32]
-    return _unless_unchanged(
-        request,
-        f'"{tag}"',
-        3600,
-        lambda headers: FileResponse(
-            path,
-            media_type=service.media_type(path),
-            headers=headers,
-            filename=path.name,
-            content_disposition_type="inline",
-        ),
-    )
+    """A stored picture, read from the path the store recorded for this id; for a PDF's page, the
+    page rendered as PNG (a figure: its own pixels), read from the PDF now."""
+    item, path = service.stored_file(image_id)
+    part = part_key(item.metadata)
+    if part:
+        return _unless_unchanged(
+            request,
+            _file_tag(path, part),
+            3600,
+            lambda headers: Response(service.rendered(item), media_type="image/png", headers=headers),
+        )
+    return _file_answer(request, path, service.media_type(path))
 
 
-@_picture_route("/api/images/{image_id}/thumbnail", "image/jpeg", "A JPEG thumbnail.", Response)
+@_picture_route(
+    "/api/images/{image_id}/file",
+    ("application/pdf", "image/*"),
+    "The file as stored: a PDF for a PDF's page or figure (open it at #page=N), else the picture.",
+    FileResponse,
+)
+def stored_file(request: Request, service: ServiceDep, image_id: str) -> Response:
+    """The file that holds a stored picture, as it is on disk: the PDF of a PDF's page or figure
+    (a hit's ``file_url`` adds ``#page=N``, which PDF viewers open the page at), else the
+    picture's own file; read from the path the store recorded for this id."""
+    item, path = service.stored_file(image_id)
+    return _file_answer(request, path, service.file_media_type(item, path))
+
+
+@_picture_route("/api/images/{image_id}/thumbnail", ("image/jpeg",), "A JPEG thumbnail.", Response)
 def thumbnail(request: Request, service: ServiceDep, image_id: str) -> Response:
-    """A small JPEG of a stored picture (cached; ETag and Cache-Control for browsers)."""
+    """A small JPEG of a stored picture or PDF page (cached; ETag and Cache-Control for browsers)."""
     thumb = service.thumbnail(image_id)
     return _unless_unchanged(
         request,
         thumb.etag,
         86400,
         lambda headers: Response(thumb.data, media_type=thumb.media_type, headers=headers),
+    )
+
+
+def _file_tag(path: Path, part: str = "") -> str:
+    """A strong ETag of a file (its path, size and time) or of a picture read out of it."""
+    stat = path.stat()
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}" + (f"|{part}" if part else "")
+    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+
+
+def _file_answer(request: Request, path: Path, media_type: str) -> Response:
+    """A stored file, inline under its own name; a PDF with a policy that lets browsers' PDF
+    viewers show it (the app's own policy forbids plugins)."""
+    extra = {"Content-Security-Policy": PDF_POLICY} if media_type == "application/pdf" else {}
+    return _unless_unchanged(
+        request,
+        _file_tag(path),
+        3600,
+        lambda headers: FileResponse(
+            path,
+            media_type=media_type,
+            headers={**headers, **extra},
+            filename=path.name,
+            content_disposition_type="inline",
+        ),
     )
 
 

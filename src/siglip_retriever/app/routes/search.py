@@ -13,8 +13,9 @@ options' specs (:func:`search_options_query`), and checked by the search layer, 
 gets the same words as in Python and the CLI (``422 invalid_request``, or ``422 k_too_large``
 above the server's ``max_k``). Every hit and score comes from the service's
 :class:`~siglip_retriever.search.retriever.Retriever`; :func:`hit_body` only gives a hit the
-:class:`~siglip_retriever.app.schemas.Hit` shape: the file's name instead of its path, and the
-URLs its picture and thumbnail are served at.
+:class:`~siglip_retriever.app.schemas.Hit` shape: the file's name instead of its path, why it
+matched (``matched``, ``says``, ``words``), a PDF entry's ``page`` and ``page_label``, and the
+URLs its picture, thumbnail and file are served at.
 
 Example:
     >>> from siglip_retriever.app.routes.search import router
@@ -34,6 +35,8 @@ from siglip_retriever.app.framework import APIRouter, Depends, File, Query, Requ
 from siglip_retriever.app.schemas import ERROR_RESPONSES, ID_RESPONSES, SearchResponse
 from siglip_retriever.app.service import UPLOAD_ROUTE, SearchService, ServiceDep
 from siglip_retriever.search.options import WEB_DEFAULTS, OptionSpec, option_specs, parse_where
+from siglip_retriever.store.metadata import PAGE, PAGE_LABEL, SOURCE, URI
+from siglip_retriever.store.pictures import is_pdf_entry
 
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["hit_body", "router", "search_options_query"]
 
 router = APIRouter()
+
+_PATH_KEYS = frozenset({URI, SOURCE})  # metadata that holds a file's path: never answered
 
 _TYPES: dict[str, Any] = {
     "count": int,
@@ -107,10 +112,12 @@ def search(
     request: Request,
     service: ServiceDep,
     options: OptionsDep,
-    q: Annotated[str, Query(description="What the picture should show, in any language.")],
+    q: Annotated[str, Query(description="What the picture should show or say, in any language.")],
 ) -> dict[str, Any]:
-    """Images matching a text query (or texts, with kind), best first, with SigLIP's probability;
-    optionally diverse, and one per group of duplicate pictures."""
+    """Images matching a text query (or texts, with kind), best first, with SigLIP's probability:
+    by what they show and, when the store holds their words (OCR, PDF pages), by what they say,
+    each hit saying why (matched, says, words); optionally diverse, and one per group of
+    duplicate pictures."""
     query = service.check_query(q)
     hits = service.search_text(query, service.check_options(options))
     return _results(request, service, query, service.store.score_kind, hits)
@@ -156,8 +163,10 @@ def _score_kind(service: SearchService, options: dict[str, Any]) -> str:
 
 def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
     """A hit as the API answers it (:class:`~siglip_retriever.app.schemas.Hit`): the file's name
-    (and those of its byte-identical copies) but not their paths, and where the picture and its
-    thumbnail are served under ``root``.
+    (and those of its byte-identical copies) but not their paths (``uri`` and a PDF's ``source``
+    are left out of the metadata), why it matched and its words, a PDF entry's ``page`` and
+    ``page_label``, and where the picture, its thumbnail and its file (a PDF at the page:
+    ``#page=N``) are served under ``root``.
 
     Args:
         hit: a hit from the service's retriever.
@@ -170,10 +179,14 @@ def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
     data.pop("uri")
     data["name"] = Path(hit.uri).name if hit.uri else None
     data["names"] = [Path(path).name for path in data.pop("paths")]
-    data["metadata"] = {k: v for k, v in data["metadata"].items() if k != "uri"}
+    data["metadata"] = {k: v for k, v in data["metadata"].items() if k not in _PATH_KEYS}
+    page = hit.metadata.get(PAGE) if is_pdf_entry(hit.metadata) else None
+    data["page"] = page
+    data["page_label"] = str(hit.metadata.get(PAGE_LABEL) or page) if page is not None else None
     base = f"{root}/api/images/{quote(hit.id, safe='')}"
     data["image_url"] = base if hit.uri else None
     data["thumbnail_url"] = f"{base}/thumbnail" if hit.uri else None
+    data["file_url"] = f"{base}/file" + (f"#page={page}" if page is not None else "") if hit.uri else None
     return data
 
 
