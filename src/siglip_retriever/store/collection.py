@@ -30,7 +30,6 @@ from siglip_retriever.store.metadata import (
     RECORD_SCORE_KIND,
     RECORD_VERSION,
 )
-from siglip_retriever.store.words import words_collection_name
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
@@ -153,4 +152,6 @@ def open_words_collection(client: Any, name: str, encoder: SiglipEncoder) -> Any
     """The words collection of the store collection ``name`` (``name__words``: see
     :mod:`siglip_retriever.store.words`), made the way :func:`open_collection` makes a store's
     (cosine space, ``encoder``'s embedding function, the model recorded) if it is not there yet."""
+    from siglip_retriever.store.words import words_collection_name
+
     return open_collection(client, words_collection_name(name), encoder, create=True)

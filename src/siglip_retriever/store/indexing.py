@@ -46,7 +46,6 @@ from siglip_retriever.store.plan import (
     BatchWriter,
     EntryFiles,
     FileFacts,
-    KnownFiles,
     changed_files,
     decide,
     delete_missing,
@@ -56,10 +55,9 @@ from siglip_retriever.store.plan import (
     outdated_facts,
     read_and_hash,
     refresh_facts,
-    unread_entries,
 )
-from siglip_retriever.store.reading import WordReader, picture_for_ocr, read_older, resolve_ocr
-from siglip_retriever.store.report import FailedFile, IndexReport, stopped
+from siglip_retriever.store.reading import WordReader, picture_for_ocr, read_skipped, resolve_ocr
+from siglip_retriever.store.report import IndexReport, stopped
 from siglip_retriever.store.scanning import file_uri, printable, scan_folder
 
 if TYPE_CHECKING:
@@ -192,7 +190,7 @@ def index_files(
             if bar is not None:
                 bar.update(len(batch))
         report.refreshed = refresh_facts(store, outdated_facts(facts, known), submit=encoder.submit)
-        _read_older(store, report, known, facts, words)
+        read_skipped(store, report, known, facts, words)
         pdfs = PdfIndexer(store, report, known, words)
         for document in documents:
             pdfs.index(document)
@@ -208,26 +206,6 @@ def index_files(
     report.ocr_read, report.ocr_found = words.read_count, words.found_count
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _read_older(
-    store: MultimodalStore, report: IndexReport, known: KnownFiles, facts: list[FileFacts], words: WordReader
-) -> None:
-    """Read the words of the skipped files' entries that no run has read (OCR turned on for a
-    store indexed without it), without embedding them again."""
-    if not words.on:
-        return
-    embedded = {item.id for item in report.added + report.updated}
-    skipped = [item for item in report.skipped if item.id not in embedded]
-    sources = {file.path: file.source for file in facts}
-    paths: dict[str, str] = {source: path for path, source in sources.items()}
-    failed = report.failed.append
-    read_older(
-        store,
-        unread_entries(skipped, known, sources),
-        words,
-        on_failure=lambda source, reason: failed(FailedFile(paths.get(source) or source, reason)),
-    )
 
 
 @dataclass

@@ -159,11 +159,11 @@ class PdfIndexer:
     Example:
         >>> import tempfile
         >>> from siglip_retriever import MultimodalStore
-        >>> from siglip_retriever.store.reading import WordReader
-        >>> from siglip_retriever.store.report import IndexReport
         >>> from siglip_retriever.tiny import build_checkpoint
         >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-        >>> pdfs = PdfIndexer(store, IndexReport("/docs"), {}, WordReader("off", store.encoder))
+        >>> from siglip_retriever.store import reading, report
+        >>> words = reading.WordReader("off", store.encoder)
+        >>> pdfs = PdfIndexer(store, report.IndexReport("/docs"), {}, words)
         >>> pdfs.by_content
         {}
     """

@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +73,6 @@ __all__ = [
     "outdated_facts",
     "read_and_hash",
     "refresh_facts",
-    "unread_entries",
 ]
 
 _LOOKUP_CHUNK = 1000  # ids per store lookup
@@ -273,20 +272,6 @@ def _unchanged_entry(file: FileFacts, known: KnownFiles) -> KnownFile | None:
     if len(entries) == 1 and entries[0].file == file.stored():
         return entries[0]
     return None
-
-
-def unread_entries(
-    skipped: Iterable[IndexedFile], known: KnownFiles, sources: Mapping[str, str]
-) -> list[tuple[str, str, OcrState]]:
-    """``(id, where to read the file, OCR state)`` of each skipped file's entry (one per entry),
-    for :func:`~siglip_retriever.store.reading.read_older`; ``sources`` maps a path as reported
-    to where it is read (:attr:`FileFacts.source`)."""
-    states = {entry.id: entry.ocr for held in known.values() for entry in held}
-    found: dict[str, tuple[str, str, OcrState]] = {}
-    for item in skipped:
-        if item.id not in found and item.path in sources:
-            found[item.id] = (item.id, sources[item.path], states.get(item.id, "unread"))
-    return list(found.values())
 
 
 def outdated_facts(files: Iterable[FileFacts], known: KnownFiles) -> list[tuple[FileFacts, str]]:

@@ -50,12 +50,15 @@ import numpy.typing as npt
 from siglip_retriever.encoding.scores import cosine_matrix, sigmoid_probability, softmax_probability
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, MissingDependencyError
 from siglip_retriever.store.metadata import OCR, TEXT_PROBABILITY
+from siglip_retriever.store.report import FailedFile
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from siglip_retriever.encoding.encoder import SiglipEncoder
     from siglip_retriever.encoding.ocr import OcrReader, PictureText
+    from siglip_retriever.store.plan import FileFacts, KnownFiles
+    from siglip_retriever.store.report import IndexedFile, IndexReport
     from siglip_retriever.store.store import MultimodalStore
 
 __all__ = [
@@ -69,10 +72,17 @@ __all__ = [
     "default_ocr",
     "ocr_state",
     "picture_for_ocr",
+    "read_older",
+    "read_skipped",
     "resolve_ocr",
+    "unread_entries",
 ]
 
+_OCR_SIDE = 2048  # a picture is read by OCR at most this long side (memory and time bounded)
+
 OcrSetting = Literal["auto", "all", "off"]
+"""A setting of OCR at index time."""
+
 OCR_SETTINGS: tuple[OcrSetting, ...] = ("auto", "all", "off")
 """What indexing reads: pictures likely to carry text, every picture, none."""
 
@@ -113,8 +123,6 @@ read when the text-bearing prompts take at least half of a softmax over both set
 _SHARE = 0.5
 _PROMPTS: weakref.WeakKeyDictionary[Any, npt.NDArray[np.float32]] = weakref.WeakKeyDictionary()
 _TRUSTED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()  # per encoder
-
-_OCR_SIDE = 2048  # a picture is read by OCR at most this long side (memory and time bounded)
 
 
 def default_ocr() -> OcrSetting:
@@ -313,6 +321,40 @@ def picture_for_ocr(source: str | Path | bytes) -> Image.Image:
         raise ImageLoadError(name, f"cannot be decoded for OCR ({exc})") from exc
     picture.thumbnail((_OCR_SIDE, _OCR_SIDE))
     return picture
+
+
+def unread_entries(
+    skipped: Iterable[IndexedFile], known: KnownFiles, sources: Mapping[str, str]
+) -> list[tuple[str, str, OcrState]]:
+    """``(id, where to read the file, OCR state)`` of each skipped file's entry (one per entry),
+    for :func:`read_older`; ``sources`` maps a path as reported
+    to where it is read (:attr:`~siglip_retriever.store.plan.FileFacts.source`)."""
+    states = {entry.id: entry.ocr for held in known.values() for entry in held}
+    found: dict[str, tuple[str, str, OcrState]] = {}
+    for item in skipped:
+        if item.id not in found and item.path in sources:
+            found[item.id] = (item.id, sources[item.path], states.get(item.id, "unread"))
+    return list(found.values())
+
+
+def read_skipped(
+    store: MultimodalStore, report: IndexReport, known: KnownFiles, facts: list[FileFacts], words: WordReader
+) -> None:
+    """Read the words of the skipped files' entries that no run has read (OCR turned on for a
+    store indexed without it), without embedding them again."""
+    if not words.on:
+        return
+    embedded = {item.id for item in report.added + report.updated}
+    skipped = [item for item in report.skipped if item.id not in embedded]
+    sources = {file.path: file.source for file in facts}
+    paths: dict[str, str] = {source: path for path, source in sources.items()}
+    failed = report.failed.append
+    read_older(
+        store,
+        unread_entries(skipped, known, sources),
+        words,
+        on_failure=lambda source, reason: failed(FailedFile(paths.get(source) or source, reason)),
+    )
 
 
 def read_older(
