@@ -6,6 +6,7 @@ are saved to ``test-artifacts/`` at the repository root.
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from siglip_retriever.cli import main
 from siglip_retriever.demo.data import caption, write_image_folder
+from tests.documents import REPORT_PAGES, write_text_pdf
+from tests.documents import Page as PdfPage
 from tests.helpers import cli_server, photo_like
 
 pytestmark = pytest.mark.slow  # a browser, the CLI indexing the demo store and a server process
@@ -48,14 +51,22 @@ def _chromium() -> str:
     return path
 
 
+def _index(db: Path, folder: Path, *extra: str) -> None:
+    """``siglip-retriever index FOLDER`` in this process, its store closed before a server opens it
+    (the objects the command held may sit in reference cycles until a collection)."""
+    options = ["--model", "demo", "--db", str(db), "--device", "cpu"]
+    indexed = CliRunner().invoke(main, [*options, "index", str(folder), *extra])
+    assert indexed.exit_code == 0, indexed.output
+    del indexed
+    gc.collect()
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The demo store (2 held-out pictures per class), served on 127.0.0.1 by the CLI."""
     root = tmp_path_factory.mktemp("e2e")
     write_image_folder(root / "images", per_class=2, seed=HELD_OUT_SEED)
-    options = ["--model", "demo", "--db", str(root / "db"), "--device", "cpu"]
-    indexed = CliRunner().invoke(main, [*options, "index", str(root / "images")])
-    assert indexed.exit_code == 0, indexed.output
+    _index(root / "db", root / "images")
     arguments = ["--db", str(root / "db"), "--device", "cpu", "serve", "--listen-port", "0"]
     with cli_server(arguments, first_line="Serving 48 pictures") as url:
         assert httpx.get(url + "health", timeout=10).json()["model"] == "demo"
@@ -91,8 +102,11 @@ def page(browser: Browser) -> Iterator[Page]:
     assert errors == [], errors  # no script errors, no CSP violations
 
 
-def _card_names(page: Page) -> list[str]:
-    return page.locator("#results .card").evaluate_all("cards => cards.map(c => c.dataset.name)")
+ALL_CARDS = "#results .card, #unlikely-results .card"  # the likely hits, then the folded ones
+
+
+def _card_names(page: Page, cards: str = ALL_CARDS) -> list[str]:
+    return page.locator(cards).evaluate_all("cards => cards.map(c => c.dataset.name)")
 
 
 def test_french_query_then_similar_images(demo_server: tuple[str, Path], page: Page) -> None:
@@ -105,17 +119,30 @@ def test_french_query_then_similar_images(demo_server: tuple[str, Path], page: P
     page.fill("#query", query)
     page.press("#query", "Enter")
     expect(page.locator("#status")).to_contain_text(query)
-    cards = page.locator("#results .card")
+    cards = page.locator(ALL_CARDS)
     expect(cards).to_have_count(24)
     names = _card_names(page)
     assert _class(names[0]) == "red_circle", names[:5]
     assert [_class(n) for n in names[:2]] == ["red_circle", "red_circle"], names[:5]
+    # the likely matches lead; the others (under 1 %) are folded under "N unlikely", closed
+    likely, unlikely = page.locator("#results .card"), page.locator("#unlikely-results .card")
+    shown, folded = likely.count(), unlikely.count()
+    assert 2 <= shown < 24 and shown + folded == 24, (shown, folded)
+    assert [_class(n) for n in _card_names(page, "#results .card")][:2] == ["red_circle", "red_circle"]
+    expect(page.locator("#unlikely > summary")).to_contain_text(f"{folded} unlikely")
+    expect(page.locator("#unlikely > summary")).to_contain_text("under 1 %")
+    expect(unlikely.first).to_be_hidden()
+    expect(page.locator("#status")).to_contain_text(f"{folded} unlikely (under 1 %) folded below")
+    folded_scores = page.locator("#unlikely-results .card .score").all_text_contents()
+    assert all(score.startswith(("<0.1", "0.")) for score in folded_scores), folded_scores
     first = cards.first
     expect(first.locator(".score")).to_contain_text("%")
     expect(first.locator("img")).to_have_js_property("complete", True)
     assert first.locator("img").evaluate("img => img.naturalWidth") > 0  # the thumbnail loaded
     assert "q=un+cercle+rouge" in page.url
     page.screenshot(path=str(ARTIFACTS / "app-search-fr.png"), full_page=False)
+    page.click("#unlikely > summary")
+    expect(unlikely.first).to_be_visible()
 
     clicked = names[0]
     first.click()
@@ -125,6 +152,7 @@ def test_french_query_then_similar_images(demo_server: tuple[str, Path], page: P
     expect(page.locator("#results .card .score").first).to_contain_text("cos")
     similar = _card_names(page)
     assert len(similar) == 24
+    expect(page.locator("#unlikely")).to_be_hidden()  # cosines: nothing to fold
     assert clicked not in similar
     assert _class(similar[0]) == "red_circle", similar[:5]
     page.screenshot(path=str(ARTIFACTS / "app-similar.png"), full_page=False)
@@ -198,9 +226,7 @@ def duplicates_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     picture.resize((160, 120)).save(root / "photos" / "beach-small.png")
     shutil.copyfile(root / "photos" / "beach.jpg", root / "backup" / "IMG_0011.jpg")
     photo_like(12).save(root / "photos" / "forest.jpg", quality=95)
-    options = ["--model", "demo", "--db", str(root / "db"), "--device", "cpu"]
-    indexed = CliRunner().invoke(main, [*options, "index", str(root)])
-    assert indexed.exit_code == 0, indexed.output
+    _index(root / "db", root)
     arguments = ["--db", str(root / "db"), "--device", "cpu", "serve", "--listen-port", "0"]
     with cli_server(arguments, first_line="Serving 3 pictures") as url:
         yield url
@@ -227,3 +253,71 @@ def test_duplicates_tab_shows_groups_with_thumbnails(duplicates_server: str, pag
     assert cards.count() >= 2  # the same bytes at least (the resized copy may hash the same)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app-duplicates.png"), full_page=False)
+
+
+LONG_PAGE = PdfPage(
+    (
+        "Minutes of the harbour committee",
+        "The committee met on Tuesday to review the budget of the coming year and the repairs",
+        "of the old pier, which the storms of last winter damaged in several places along the",
+        "eastern side. The lighthouse keeper asked for a new lamp and a radio before spring,",
+        "and the members agreed to order both as soon as the regional grant is confirmed.",
+        "The next meeting will discuss the ferry timetable and the parking near the market.",
+    )
+)
+"""A page of many words: a card shows the ones around the query's word, not the whole page."""
+
+
+@pytest.fixture(scope="module")
+def documents_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A text PDF (the report, then a long page 5) and a few of the demo's photos, indexed without
+    OCR (the PDF's text layer is what its pages say)."""
+    root = tmp_path_factory.mktemp("e2e-documents")
+    (root / "docs").mkdir()
+    write_text_pdf(root / "docs" / "report.pdf", (*REPORT_PAGES, LONG_PAGE))
+    write_image_folder(root / "photos", per_class=1, seed=HELD_OUT_SEED)
+    _index(root / "db", root, "--ocr", "off")
+    arguments = ["--db", str(root / "db"), "--device", "cpu", "serve", "--listen-port", "0"]
+    with cli_server(arguments, first_line="Serving") as url:
+        yield url
+
+
+def test_words_are_highlighted_pages_shown_and_the_pdf_linked_at_its_page(
+    documents_server: str, page: Page
+) -> None:
+    page.goto(documents_server)
+    expect(page.locator("#store-info")).to_contain_text("pictures")
+    page.fill("#query", "quarterly revenue")
+    page.press("#query", "Enter")
+    expect(page.locator("#status")).to_contain_text("quarterly revenue")
+    first = page.locator("#results > li").first
+    card = first.locator(".card")
+    expect(card.locator(".name")).to_have_text("report.pdf · p. 2 (1)")  # page 2, labelled 1
+    expect(card.locator(".why")).to_have_text("says it")
+    says = card.locator(".says")
+    expect(says).to_have_text("Quarterly revenue 2026 Revenue grew in every quarter")
+    assert says.locator("mark").all_text_contents() == ["Quarterly", "revenue", "Revenue"]
+    expect(card.locator("img")).to_have_js_property("complete", True)
+    assert card.locator("img").evaluate("img => img.naturalWidth") > 0  # the page, rendered
+    link = first.locator("a.file-link")
+    expect(link).to_have_text("Open the PDF at p. 2")
+    href = link.evaluate("a => a.href")
+    assert href.endswith("/file#page=2"), href
+    pdf = httpx.get(href.split("#")[0], timeout=10)
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    folded = page.locator("#unlikely-results .card")
+    assert folded.count() > 0  # the photos and pages that neither show nor say it
+    expect(page.locator("#unlikely > summary")).to_contain_text(f"{folded.count()} unlikely")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-search-pdf.png"), full_page=False)
+
+    page.fill("#query", "lighthouse keeper")
+    page.press("#query", "Enter")
+    expect(page.locator("#status")).to_contain_text("lighthouse keeper")
+    long_card = page.locator("#results .card", has_text="p. 5").first
+    text = long_card.locator(".says").inner_text()
+    assert text.startswith("…") and text.endswith("…"), text  # a window of the page's words
+    assert "The lighthouse keeper asked" in text, text
+    marks = long_card.locator(".says mark").all_text_contents()
+    assert [m.lower() for m in marks] == ["lighthouse", "keeper"], marks
+    assert long_card.locator(".says").get_attribute("title").startswith("Minutes of the harbour")

@@ -4,6 +4,13 @@
 const $ = (selector) => document.querySelector(selector);
 const state = { info: null, objectUrls: [] };
 
+// hits whose probability is below this are folded under "N unlikely", after the likely ones
+const LIKELY_PROBABILITY = 0.01;
+// about how many characters of what a picture says a card shows, around the query's first word
+const SAYS_CHARS = 90;
+const LIKELY_PERCENT = `${LIKELY_PROBABILITY * 100} %`;
+const WHY = { shows: "shows it", says: "says it", both: "shows and says it" };
+
 // -- helpers --------------------------------------------------------------------------------------
 
 async function api(url, options) {
@@ -31,7 +38,7 @@ function setStatus(element, text, isError = false) {
 function percent(p) {
   if (p >= 0.999) return "≥99.9 %";
   if (p < 0.001) return "<0.1 %";
-  return `${(p * 100).toFixed(p < 0.1 ? 1 : 0)} %`;
+  return `${(p * 100).toFixed(p < 0.1 || p >= 0.995 ? 1 : 0)} %`; // 99.6 %, never a rounded 100 %
 }
 
 function localUrl(file) {
@@ -81,36 +88,121 @@ function metaLine(scoreText, scoreTitle, rankText) {
 
 // -- results --------------------------------------------------------------------------------------
 
-function renderHits(data) {
-  const list = $("#results");
-  list.replaceChildren();
-  for (const hit of data.hits) {
-    const card = pictureCard("button", "card", hit);
-    card.type = "button";
-    card.title = `Find pictures similar to ${hit.name || hit.id}`;
+// a regular expression finding any of the query's words (as the picture writes them), any case
+function wordsPattern(words) {
+  const parts = (words || [])
+    .filter((word) => word.trim())
+    .map((word) => word.trim().split(/\s+/).map((piece) => piece.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\\s+"))
+    .sort((a, b) => b.length - a.length);
+  return parts.length ? new RegExp(parts.join("|"), "giu") : null;
+}
 
-    const probability = hit.probability !== null && hit.probability !== undefined;
-    const fill = element("span");
-    fill.style.width = `${Math.round((probability ? hit.probability : Math.max(0, hit.similarity)) * 100)}%`;
-    const bar = element("div", "bar");
-    bar.append(fill);
-    const meta = probability
-      ? metaLine(percent(hit.probability), "SigLIP probability that the picture matches the query", `#${hit.rank}`)
-      : metaLine(`cos ${hit.similarity.toFixed(3)}`, "Cosine similarity to the query image", `#${hit.rank}`);
-
-    const name = element("div", "name", hit.name || hit.id);
-    const copies = hit.metadata && Array.isArray(hit.metadata.duplicates) ? hit.metadata.duplicates.length : 0;
-    if (copies) {
-      name.textContent += ` (+${copies === 1 ? "1 copy" : `${copies} copies`})`;
-      name.title = "Copies of this picture, left out of the results";
-    }
-
-    card.append(bar, meta, name);
-    card.addEventListener("click", () => similarToStored(hit));
-    const item = element("li");
-    item.append(card);
-    list.append(item);
+// about SAYS_CHARS characters of the words, around the first of the query's words found there
+function excerpt(says, pattern) {
+  const text = says.split(/\s+/).filter(Boolean).join(" ");
+  if (text.length <= SAYS_CHARS) return text;
+  let begin = 0;
+  let end = 0;
+  if (pattern) {
+    pattern.lastIndex = 0;
+    const found = pattern.exec(text);
+    if (found) [begin, end] = [found.index, found.index + found[0].length];
   }
+  let start = Math.max(0, Math.min(begin - Math.floor((SAYS_CHARS - (end - begin)) / 2), text.length - SAYS_CHARS));
+  let stop = Math.max(start + SAYS_CHARS, end);
+  if (start > 0 && text[start - 1] !== " ") {
+    const space = text.indexOf(" ", start);
+    if (space >= 0 && space < begin) start = space + 1;
+  }
+  if (stop < text.length && text[stop] !== " ") {
+    const space = text.lastIndexOf(" ", stop);
+    if (space > Math.max(end, start)) stop = space;
+  }
+  return `${start > 0 ? "…" : ""}${text.slice(start, stop).trim()}${stop < text.length ? "…" : ""}`;
+}
+
+// what a picture says, its words matching the query in <mark> (text nodes only, no markup parsing)
+function saysLine(hit) {
+  const pattern = wordsPattern(hit.words);
+  const text = excerpt(hit.says, pattern);
+  const line = element("div", "says");
+  line.title = hit.says;
+  let last = 0;
+  if (pattern) {
+    pattern.lastIndex = 0;
+    for (const found of text.matchAll(pattern)) {
+      line.append(document.createTextNode(text.slice(last, found.index)), element("mark", "", found[0]));
+      last = found.index + found[0].length;
+    }
+  }
+  line.append(document.createTextNode(text.slice(last)));
+  return line;
+}
+
+// "p. 3" (and the label the PDF prints, when it differs), "fig. 1" for a figure on it
+function pageText(hit) {
+  if (hit.page === null || hit.page === undefined) return "";
+  const label = hit.page_label && hit.page_label !== String(hit.page) ? ` (${hit.page_label})` : "";
+  const figure = hit.metadata && hit.metadata.part === "figure" ? ` · fig. ${hit.metadata.figure}` : "";
+  return `p. ${hit.page}${label}${figure}`;
+}
+
+function hitItem(hit) {
+  const card = pictureCard("button", "card", hit);
+  card.type = "button";
+  card.title = `Find pictures similar to ${hit.name || hit.id}`;
+
+  const probability = hit.probability !== null && hit.probability !== undefined;
+  const fill = element("span");
+  fill.style.width = `${Math.round((probability ? hit.probability : Math.max(0, hit.similarity)) * 100)}%`;
+  const bar = element("div", "bar");
+  bar.append(fill);
+  const meta = probability
+    ? metaLine(percent(hit.probability), "SigLIP probability that the picture matches the query", `#${hit.rank}`)
+    : metaLine(`cos ${hit.similarity.toFixed(3)}`, "Cosine similarity to the query image", `#${hit.rank}`);
+
+  const name = element("div", "name", hit.name || hit.id);
+  const page = pageText(hit);
+  if (page) name.textContent += ` · ${page}`;
+  const copies = hit.metadata && Array.isArray(hit.metadata.duplicates) ? hit.metadata.duplicates.length : 0;
+  if (copies) {
+    name.textContent += ` (+${copies === 1 ? "1 copy" : `${copies} copies`})`;
+    name.title = "Copies of this picture, left out of the results";
+  }
+
+  card.append(bar, meta, name);
+  if (hit.matched) {
+    const why = element("div", "why", WHY[hit.matched] || hit.matched);
+    why.title = "Why it matched: what the picture shows, what it says (its words), or both";
+    card.append(why);
+  }
+  if (hit.says) card.append(saysLine(hit));
+  card.addEventListener("click", () => similarToStored(hit));
+  const item = element("li");
+  item.append(card);
+  if (page) card.classList.add("document");
+  if (page && hit.file_url) {
+    const link = element("a", "file-link", `Open the PDF at p. ${hit.page}`);
+    link.href = hit.file_url; // the PDF, with #page=N: viewers open it there
+    link.target = "_blank";
+    link.rel = "noopener";
+    item.append(link);
+  }
+  return item;
+}
+
+// the likely hits first; those below LIKELY_PROBABILITY folded under "N unlikely"
+function renderHits(data) {
+  const likely = data.hits.filter((hit) => hit.probability === null || hit.probability === undefined || hit.probability >= LIKELY_PROBABILITY);
+  const unlikely = data.hits.filter((hit) => !likely.includes(hit));
+  $("#results").replaceChildren(...likely.map(hitItem));
+  $("#unlikely-results").replaceChildren(...unlikely.map(hitItem));
+  const fold = $("#unlikely");
+  fold.hidden = unlikely.length === 0;
+  fold.open = false;
+  $("#unlikely-count").textContent = `${unlikely.length} unlikely`;
+  $("#unlikely-note").textContent = `(probability under ${LIKELY_PERCENT})`;
+  return { likely: likely.length, unlikely: unlikely.length };
 }
 
 function showQueryCard(src, label) {
@@ -124,11 +216,15 @@ function showQueryCard(src, label) {
   card.hidden = false;
 }
 
-function describe(data, what) {
+function describe(data, what, shown) {
   if (!data.hits.length) {
     return data.score_kind === "cosine" ? "No similar pictures." : "No picture matches this query.";
   }
-  return `${data.hits.length} pictures ${what}`;
+  if (!shown.unlikely) return `${data.hits.length} pictures ${what}`;
+  if (!shown.likely) {
+    return `No picture is likely to match (none reaches ${LIKELY_PERCENT}): ${shown.unlikely} unlikely ${what}, folded below.`;
+  }
+  return `${shown.likely} likely ${shown.likely === 1 ? "picture" : "pictures"} ${what}; ${shown.unlikely} unlikely (under ${LIKELY_PERCENT}) folded below.`;
 }
 
 // -- searches -------------------------------------------------------------------------------------
@@ -148,12 +244,12 @@ async function searchText(query, push = true) {
   try {
     const params = searchParams({ q: query });
     const data = await api(`api/search?${params}`);
-    renderHits(data);
+    const shown = renderHits(data);
     const order = params.has("diverse") ? "relevant and varied" : "most probable first";
-    setStatus(status, describe(data, `for “${query}”, ${order}`));
+    setStatus(status, describe(data, `for “${query}”, ${order}`, shown));
     if (push) history.pushState({ q: query }, "", `?${new URLSearchParams({ q: query })}`);
   } catch (error) {
-    $("#results").replaceChildren();
+    renderHits({ hits: [] });
     setStatus(status, error.message, true);
   }
 }
@@ -165,9 +261,9 @@ async function similarToStored(hit) {
     const params = searchParams();
     const data = await api(`api/images/${encodeURIComponent(hit.id)}/similar?${params}`);
     showQueryCard(hit.thumbnail_url, hit.name || hit.id);
-    renderHits(data);
+    const shown = renderHits(data);
     const order = params.has("diverse") ? "relevant and varied" : "most similar first";
-    setStatus(status, describe(data, `similar to the one you clicked, ${order}`));
+    setStatus(status, describe(data, `similar to the one you clicked, ${order}`, shown));
     window.scrollTo({ top: 0, behavior: "smooth" });
   } catch (error) {
     setStatus(status, error.message, true);
@@ -188,9 +284,9 @@ async function similarToFile(file) {
     const params = searchParams();
     const data = await api(`api/similar?${params}`, { method: "POST", body: form });
     showQueryCard(localUrl(file), file.name);
-    renderHits(data);
+    const shown = renderHits(data);
     const order = params.has("diverse") ? "relevant and varied" : "most similar first";
-    setStatus(status, describe(data, `similar to ${file.name}, ${order}`));
+    setStatus(status, describe(data, `similar to ${file.name}, ${order}`, shown));
   } catch (error) {
     setStatus(status, error.message, true);
   }
