@@ -5,13 +5,16 @@
 - ``GET /``: the search page (plain HTML, CSS and JavaScript from ``static/``);
 - ``GET /health``: liveness, with the model name and the package version;
 - ``GET /api/info``: the store's model, score kind, counts and the limits below;
-- ``GET /api/search?q=&k=&min_probability=``: images matching a text query in any language;
+- ``GET /api/search?q=&k=&min_probability=``: images matching a text query in any language, by
+  what they show and what they say (each hit with ``matched``, ``says``, ``words``, and a PDF
+  entry's ``page`` and ``page_label``);
 - ``POST /api/similar``: images similar to an uploaded image (multipart field ``image``);
 - ``GET /api/images/{id}/similar``: images similar to a stored image;
 - ``POST /api/classify``: zero-shot probabilities of ``labels`` for an uploaded ``image``;
-- ``GET /api/images/{id}`` and ``GET /api/images/{id}/thumbnail``: a stored picture and its
-  thumbnail, found by id in the store and served from the path the store recorded; never a
-  path taken from the request;
+- ``GET /api/images/{id}``, ``GET /api/images/{id}/thumbnail`` and ``GET /api/images/{id}/file``:
+  a stored picture (a PDF's page rendered), its thumbnail and its file (a PDF, which a hit's
+  ``file_url`` opens at its page), found by id in the store and served from the path the store
+  recorded; never a path taken from the request;
 - ``GET /api/duplicates?max_bits=&similar=``: groups of stored files that hold the same picture,
   the one to keep first (nothing is deleted);
 - ``GET /docs``, ``GET /redoc``, ``GET /openapi.json``: the API's documentation.

@@ -4,7 +4,7 @@
 - :mod:`~siglip_retriever.app.routes.search`: ``GET /api/search``, ``POST /api/similar``,
   ``GET /api/images/{id}/similar``;
 - :mod:`~siglip_retriever.app.routes.classify`: ``POST /api/classify``;
-- :mod:`~siglip_retriever.app.routes.images`: ``GET /api/images/{id}`` and its thumbnail;
+- :mod:`~siglip_retriever.app.routes.images`: ``GET /api/images/{id}``, its thumbnail and its file;
 - :mod:`~siglip_retriever.app.routes.duplicates`: ``GET /api/duplicates``.
 
 A route reads its parameters, calls :class:`~siglip_retriever.app.service.SearchService`
