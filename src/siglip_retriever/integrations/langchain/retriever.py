@@ -1,8 +1,9 @@
 """A LangChain retriever of images for a query in any language: a node for RAG chains.
 
 :class:`SiglipImageRetriever` is a ``BaseRetriever``: a query in any language the model knows ->
-image ``Document`` objects carrying the uri, id, SigLIP probability and cosine similarity and, on
-request, the image itself as base64 for a multimodal chat model (see
+image ``Document`` objects carrying the uri, id, SigLIP probability and cosine similarity, what
+the picture says (its words, in ``page_content`` too, and a PDF page's ``source``, ``page`` and
+``page_label``) and, on request, the image itself as base64 for a multimodal chat model (see
 :func:`~siglip_retriever.integrations.langchain.documents.image_content_blocks`). It keeps one
 :class:`~siglip_retriever.search.retriever.Retriever` for its lifetime, so a repeated query is
 answered from the search layer's result cache.

@@ -3,7 +3,9 @@
 :class:`SiglipImageNodeRetriever` returns ``NodeWithScore(ImageNode)``:
 
 - a text query (in any language the model knows) finds images, scored by SigLIP's calibrated
-  probability that text and image match;
+  probability that text and image match (or, when the store holds their words, that the picture
+  shows or says it: a node's text then holds its words, and a PDF page's node its
+  ``file_path`` and ``page_label``);
 - a ``QueryBundle`` with ``image_path`` finds similar images, scored by cosine similarity: SigLIP's
   sigmoid was trained on image-text pairs, so an image-image pair has no calibrated probability.
 
