@@ -440,3 +440,25 @@ def test_a_listing_leaves_out_the_store_inside_the_folder(tiny_encoder: Any, pho
     assert [f.path for f in files] == [f.path for f in everything if not f.path.startswith(inside)]
     assert [i.path for i in ignored] == [i.path for i in ignored_all if not i.path.startswith(inside)]
     assert files[0].source == str(photos / "00-red.png")  # read on the filesystem at its own path
+
+
+@pytest.mark.slow
+def test_ray_lists_pdfs_as_left_to_the_local_engine(
+    ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
+) -> None:
+    from siglip_retriever.store.distributed import index_distributed
+    from siglip_retriever.store.distributed.indexer import PDFS_LOCAL
+    from tests.documents import write_text_pdf
+
+    write_text_pdf(photos / "report.pdf")
+    store = _store(chroma_server, tiny_siglip_dir, "ray-pdfs")
+    report = index_distributed(store, photos, num_workers=1, remove_missing=True)
+    assert [(Path(i.path).name, i.reason) for i in report.ignored if i.path.endswith(".pdf")] == [
+        ("report.pdf", PDFS_LOCAL)
+    ]
+    assert report.ocr == "off" and not any("report.pdf" in item.path for item in report.indexed)
+    local = store.index_folder(photos, ocr="off")  # the local engine indexes it, and Ray keeps it
+    assert len([item for item in local.added if "report.pdf" in item.path]) == 7
+    count = store.count()
+    again = index_distributed(store, photos, num_workers=1, remove_missing=True)
+    assert again.removed == [] and store.count() == count  # the PDF's entries stay
