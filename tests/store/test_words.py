@@ -171,3 +171,23 @@ def test_server_store_keeps_words(chroma_server: tuple[str, int], tiny_encoder: 
     assert hits[0][0] == green
     again.delete(ids=[green])
     assert dict(store.iter_words()) == {red: "Quarterly revenue"}
+
+
+def test_a_store_dropped_without_close_can_be_opened_again_at_once(
+    tiny_encoder: SiglipEncoder, tmp_path: Path
+) -> None:
+    """The words hold no reference back to their store: dropping the last reference to a store
+    ends its directory's lock at once, not at the garbage collector's next cycle."""
+    import gc
+
+    store = MultimodalStore(tmp_path / "db", encoder=tiny_encoder)
+    (red,) = _pictures(store, ("red",))
+    store.set_words([red], [said("Rechnung")], source="ocr")
+    gc.disable()
+    try:
+        del store
+        again = MultimodalStore(tmp_path / "db", encoder=tiny_encoder)  # StoreBusyError if still locked
+        assert again.words([red])[red].text == "Rechnung"
+        again.close()
+    finally:
+        gc.enable()

@@ -73,7 +73,7 @@ from siglip_retriever.store.files import keep_other_files
 from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
 from siglip_retriever.store.metadata import KIND, URI
 from siglip_retriever.store.retry import RetryPolicy
-from siglip_retriever.store.words import PictureWords, StoreWords
+from siglip_retriever.store.words import PictureWords, StoreWords, weak_method
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -190,7 +190,9 @@ class MultimodalStore(StoreWords):
         except BaseException:
             close(client if owned else None, lease)
             raise
-        self._words = PictureWords(words, self.encoder, self._call)
+        # the words call back through a weak reference: a store dropped without close() is
+        # collected at once (its finalizer ends the directory's lock), not at the next GC cycle
+        self._words = PictureWords(words, self.encoder, weak_method(self._call))
         # close() or the garbage collector closes what this store opened and ends its lock
         self._finalizer = weakref.finalize(self, close, client if owned else None, lease)
         self.generation = 0

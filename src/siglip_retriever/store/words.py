@@ -31,13 +31,14 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy.typing as npt
 
-from siglip_retriever.errors import ConfigurationError, InputTypeError
+from siglip_retriever.errors import ConfigurationError, InputTypeError, StoreError
 from siglip_retriever.store.entries import query_vector
 from siglip_retriever.store.metadata import RECORD_OCR
 
@@ -54,11 +55,44 @@ __all__ = [
     "PictureWords",
     "StoreWords",
     "WordSource",
+    "weak_method",
     "words_collection_name",
 ]
 
 T = TypeVar("T")
 Call = Callable[[str, Callable[[], T]], T]
+
+
+def weak_method(method: Call[Any]) -> Call[Any]:
+    """A bound method (the store's chromadb call) through a weak reference to its object, so that
+    what holds it (:class:`PictureWords`) keeps no store alive: a store dropped without
+    ``close()`` is collected at once, and its finalizer ends its directory's lock.
+
+    Example:
+        >>> from siglip_retriever.store.words import weak_method
+        >>> class Store:
+        ...     def call(self, what, operation):
+        ...         return operation()
+        >>> store = Store()
+        >>> call = weak_method(store.call)
+        >>> call("get", lambda: 42)
+        42
+        >>> del store
+        >>> call("get", lambda: 42)
+        Traceback (most recent call last):
+        ...
+        siglip_retriever.errors.StoreError: the store is gone; open it again to use its words
+    """
+    reference = weakref.WeakMethod(method)
+
+    def call(what: str, operation: Callable[[], Any]) -> Any:
+        bound = reference()
+        if bound is None:
+            raise StoreError("the store is gone; open it again to use its words")
+        return bound(what, operation)
+
+    return call
+
 
 WordSource = Literal["ocr", "pdf"]
 """Where a picture's words come from: OCR, or a PDF page's text layer."""
