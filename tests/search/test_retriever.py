@@ -141,10 +141,19 @@ def test_repeated_queries_are_answered_from_the_cache_until_a_write(
         return real_query(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store, "query", counting_query)
+    counted: list[int] = []
+    real_count = store.words_count
+
+    def counting_words_count() -> int:
+        counted.append(1)
+        return real_count()
+
+    monkeypatch.setattr(store, "words_count", counting_words_count)
     retriever = Retriever(store, k=2)
     first = retriever.text_to_images("a red square")
     again = retriever.text_to_images("a red square")
     assert again == first and len(asked) == 1
+    assert len(counted) == 1  # whether the store holds words: asked once per generation
     assert again is not first  # a copy: changing the list does not change the cache
     again.clear()
     assert retriever.text_to_images("a red square") == first

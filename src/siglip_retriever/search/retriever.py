@@ -124,6 +124,7 @@ class Retriever:
         self.options: SearchOptions = DEFAULTS.merged(**defaults)
         """The default search options."""
         self.cache: ResultCache[SearchHit] = ResultCache(store, cache_size)
+        self._words_seen: tuple[int, bool] | None = None  # (store generation, whether it held words)
 
     @property
     def cache_size(self) -> int:
@@ -225,7 +226,7 @@ class Retriever:
         options = self.options.merged(**given)
         sigmoid = self.store.score_kind == "sigmoid"
         may_read_words = options.mode is None and query_kind == "text" and options.kind == "image"
-        has_words = may_read_words and sigmoid and self.store.words_count() > 0
+        has_words = may_read_words and sigmoid and self._store_has_words()
         mode, threshold_p, threshold_s = options.applied(query_kind, given, has_words=has_words)
         if not sigmoid and (threshold_p is not None or mode != "visual"):
             what = "min_probability" if threshold_p is not None else "mode"
@@ -260,6 +261,17 @@ class Retriever:
         ranked = _ranked(pick(fetch, query, options, relevance))
         self.cache.put(key, generation, ranked)
         return list(ranked)
+
+    def _store_has_words(self) -> bool:
+        """Whether the store holds any picture's words: asked of chromadb once per generation of a
+        store no other process writes to (so a cached search asks chromadb nothing), else each time."""
+        store, seen = self.store, self._words_seen
+        if store.sole_writer and seen is not None and seen[0] == store.generation:
+            return seen[1]
+        generation = store.generation
+        has = store.words_count() > 0
+        self._words_seen = (generation, has)
+        return has
 
     def _looks(
         self,
