@@ -15,7 +15,8 @@ working::
     ├── ImageLoadError (ValueError)          an image that cannot be read; names the input
     │   ├── RemoteImageError                 an image URL that could not be fetched
     │   │   └── UrlNotAllowedError           a URL the policy refuses (URLs off, scheme, host)
-    │   └── PdfError                         a PDF that cannot be read at all (damaged, encrypted, empty)
+    │   ├── PdfError                         a PDF that cannot be read at all (damaged, encrypted, empty)
+    │   └── VideoError                       a video that cannot be read at all (not a video, a codec not decoded)
     ├── MissingDependencyError (ImportError) an optional extra that is not installed
     └── StoreError                           a vector-store problem
         ├── ModelMismatchError               a store built with another model
@@ -57,6 +58,7 @@ __all__ = [
     "StoreError",
     "UnknownPresetError",
     "UrlNotAllowedError",
+    "VideoError",
 ]
 
 
@@ -154,6 +156,27 @@ class PdfError(ImageLoadError):
     def __init__(self, source: str, reason: str) -> None:
         super().__init__(source, reason)
         self.args = (f"cannot read PDF {source}: {reason}",)
+
+
+class VideoError(ImageLoadError):
+    """A video file that cannot be read at all: missing, empty, not a video or damaged, without
+    a video stream, or in a codec the bundled FFmpeg cannot decode (the message names the codec).
+    A part that fails inside a readable video (a truncated end) is not this error:
+    :func:`~siglip_retriever.encoding.video.read_video` names it and reads the rest.
+
+    Attributes:
+        source: the file's path.
+        reason: why it cannot be read.
+
+    Example:
+        >>> from siglip_retriever.errors import VideoError
+        >>> print(VideoError("clip.mov", "no video stream (an audio file?)"))
+        cannot read video clip.mov: no video stream (an audio file?)
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(source, reason)
+        self.args = (f"cannot read video {source}: {reason}",)
 
 
 class MissingDependencyError(SiglipRetrieverError, ImportError):
