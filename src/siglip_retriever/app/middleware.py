@@ -13,7 +13,8 @@
 - a body that has not arrived in full within :attr:`Limits.body_timeout_seconds
   <siglip_retriever.app.limits.Limits.body_timeout_seconds>` gets ``408 request_timeout`` and
   its connection is closed, so a stalled upload holds nothing for long;
-- ``HEAD`` is answered wherever ``GET`` is, with the headers of the ``GET`` and no body, and a
+- ``HEAD`` is answered wherever ``GET`` is, with the headers of the ``GET`` and no body (the
+  request goes on as a ``GET`` marked :data:`HEAD_KEY`, so a stored file is not read), and a
   ``405`` whose ``Allow`` names ``GET`` names ``HEAD`` too;
 - every response gets ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options`` and,
   except on the API docs pages (their scripts come from a CDN), a ``Content-Security-Policy``:
@@ -42,10 +43,24 @@ from typing import Any
 from siglip_retriever.app.errors import ApiError
 from siglip_retriever.app.limits import Limits
 
-__all__ = ["LOCAL_HOSTS", "ASGIApp", "Message", "Receive", "RequestGuard", "Scope", "Send", "host_name"]
+__all__ = [
+    "HEAD_KEY",
+    "LOCAL_HOSTS",
+    "ASGIApp",
+    "Message",
+    "Receive",
+    "RequestGuard",
+    "Scope",
+    "Send",
+    "host_name",
+]
 
 LOCAL_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 """Host names accepted by default: this machine only."""
+
+HEAD_KEY = "siglip_retriever.head"
+"""The scope key that marks a ``HEAD`` request the guard passes on as ``GET`` (a file's answer
+reads nothing of the file for it)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -102,7 +117,7 @@ class RequestGuard:
         head = scope.get("method") == "HEAD"
         secured = _with_headers(send, csp=not path.startswith(_DOC_PATHS), head=head)
         if head:
-            scope = {**scope, "method": "GET"}
+            scope = {**scope, "method": "GET", HEAD_KEY: True}
         if not self.any_host and host_name(headers.get("host", "")) not in self.hosts:
             error = ApiError(
                 400,

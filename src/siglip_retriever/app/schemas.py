@@ -3,7 +3,7 @@
 The routes return plain dicts; FastAPI checks them against these models (``response_model``) and
 the docs at ``/docs`` describe every field from them, and each model by the first paragraph of its
 docstring (:class:`Schema`), so the examples below stay out of the API docs.
-:data:`COMMON_RESPONSES`, :data:`ERROR_RESPONSES`, :data:`ID_RESPONSES`,
+:data:`COMMON_RESPONSES`, :data:`ERROR_RESPONSES`, :data:`ID_RESPONSES`, :data:`RANGE_RESPONSES`,
 :data:`UPLOAD_RESPONSES` and :data:`DUPLICATES_RESPONSES` declare every error status a route may
 answer with, each with the :class:`ErrorBody` schema; :data:`NOT_BLANK` and
 :data:`TEMPLATE_PATTERN` are the patterns the OpenAPI document gives queries, labels and templates
@@ -34,6 +34,7 @@ __all__ = [
     "ERROR_RESPONSES",
     "ID_RESPONSES",
     "NOT_BLANK",
+    "RANGE_RESPONSES",
     "TEMPLATE_PATTERN",
     "UPLOAD_RESPONSES",
     "ClassifyResponse",
@@ -137,6 +138,14 @@ ID_RESPONSES = {
     **_errors({404: "No image with this id in the store, or its file is gone (not_found)."}),
 }
 """The errors of the routes that take a stored image's id."""
+
+RANGE_RESPONSES = _errors(
+    {416: "The Range header asks for bytes past the end of the file (range_not_satisfiable)."}
+)
+"""The error of the routes that serve a stored file's byte ranges."""
+RANGE_RESPONSES[416]["headers"] = {
+    "Content-Range": {"description": "bytes */<the file's size>.", "schema": {"type": "string"}}
+}
 
 DUPLICATES_RESPONSES = {
     **COMMON_RESPONSES,

@@ -11,7 +11,9 @@
 
 All carry a strong ``ETag`` (changing with the file's path, size and modification time, the
 page, and the thumbnail size) and answer ``304 Not Modified`` to a matching ``If-None-Match``
-(:func:`etag_matches`), without reading the file again.
+(:func:`etag_matches`), without reading the file again. A file served as it is answers a
+``Range`` with the one part it asks (``206``; ``416`` past the file's end), which is how browsers
+seek in a video (:mod:`~siglip_retriever.app.ranges`).
 
 An id the store does not hold, a text entry, an image stored without a file, and a file gone or
 no longer a picture (or a PDF) are all ``404 not_found``.
@@ -25,11 +27,14 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from siglip_retriever.app.framework import APIRouter, DecoratedCallable, FileResponse, Request, Response
-from siglip_retriever.app.schemas import ID_RESPONSES
+from siglip_retriever.app.ranges import serve_file
+from siglip_retriever.app.schemas import ID_RESPONSES, RANGE_RESPONSES
 from siglip_retriever.app.service import ServiceDep, part_key
 
 __all__ = ["PDF_POLICY", "etag_matches", "router"]
@@ -40,13 +45,24 @@ own PDF viewer (the app's policy, ``object-src 'none'``, would block that viewer
 
 router = APIRouter(tags=["images"])
 
+_PARTIAL = "The one byte range a Range header asks of the file (Content-Range says which)."
+_RANGE_HEADERS = {
+    "Content-Range": {"description": "The bytes sent and the file's size.", "schema": {"type": "string"}},
+    "Accept-Ranges": {"description": "bytes", "schema": {"type": "string"}},
+}
+
 
 def _picture_route(
     path: str, media_types: tuple[str, ...], description: str, response_class: type[Response]
 ) -> Callable[[DecoratedCallable], DecoratedCallable]:
-    """The decorator of a route answering a stored picture's bytes by id (``404`` documented)."""
-    answer = {"content": {media_type: {} for media_type in media_types}, "description": description}
-    return router.get(path, responses={200: answer, **ID_RESPONSES}, response_class=response_class)
+    """The decorator of a route answering a stored picture's bytes by id (``404`` documented; a
+    file's route documents its byte ranges, ``206`` and ``416``, too)."""
+    content: dict[str, dict[str, Any]] = {media_type: {} for media_type in media_types}
+    responses: dict[int | str, dict[str, Any]] = {200: {"content": content, "description": description}}
+    if response_class is FileResponse:
+        responses[206] = {"content": content, "description": _PARTIAL, "headers": _RANGE_HEADERS}
+        responses.update(RANGE_RESPONSES)
+    return router.get(path, responses={**responses, **ID_RESPONSES}, response_class=response_class)
 
 
 def _unless_unchanged(
@@ -107,27 +123,27 @@ def thumbnail(request: Request, service: ServiceDep, image_id: str) -> Response:
     )
 
 
-def _file_tag(path: Path, part: str = "") -> str:
+def _file_tag(path: Path, part: str = "", stat: os.stat_result | None = None) -> str:
     """A strong ETag of a file (its path, size and time) or of a picture read out of it."""
-    stat = path.stat()
+    stat = stat or path.stat()
     key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}" + (f"|{part}" if part else "")
     return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
 
 
 def _file_answer(request: Request, path: Path, media_type: str) -> Response:
-    """A stored file, inline under its own name; a PDF with a policy that lets browsers' PDF
-    viewers show it (the app's own policy forbids plugins)."""
+    """A stored file, inline under its own name, whole or the one byte range the request asks
+    (:mod:`~siglip_retriever.app.ranges`); a PDF with a policy that lets browsers' PDF viewers
+    show it (the app's own policy forbids plugins)."""
+    stat = path.stat()
+    etag = _file_tag(path, stat=stat)
     extra = {"Content-Security-Policy": PDF_POLICY} if media_type == "application/pdf" else {}
+
     return _unless_unchanged(
         request,
-        _file_tag(path),
+        etag,
         3600,
-        lambda headers: FileResponse(
-            path,
-            media_type=media_type,
-            headers={**headers, **extra},
-            filename=path.name,
-            content_disposition_type="inline",
+        lambda headers: serve_file(
+            request, path, stat, etag, media_type=media_type, headers={**headers, **extra}
         ),
     )
 
