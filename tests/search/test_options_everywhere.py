@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from llama_index.core.schema import QueryBundle
@@ -57,12 +58,13 @@ TEXT_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "k": ({}, {"k": 2}),
     "kind": ({}, {"kind": "any"}),
     "where": ({}, {"where": {"width": 80}}),
-    "min_probability": ({}, {"min_probability": 0.5}),
+    "min_probability": ({"k": 8}, {"min_probability": 0.5}),
     "min_similarity": ({"kind": "text"}, {"min_similarity": 0.9}),
     "diverse": ({"k": 6}, {"diverse": True}),
     "fetch_k": ({"k": 6, "diverse": True}, {"fetch_k": 8}),
     "lambda_mult": ({"k": 6, "diverse": True}, {"lambda_mult": 0.0}),
     "collapse_duplicates": ({"k": 6}, {"collapse_duplicates": True}),
+    "all_moments": ({}, {"all_moments": True}),  # the video's two moments, not its best one
     "mode": ({}, {"mode": "text"}),  # by what pictures say: only the two with words
 }
 IMAGE_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -76,6 +78,7 @@ IMAGE_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "fetch_k": ({"k": 6, "diverse": True}, {"fetch_k": 6}),
     "lambda_mult": ({"k": 6, "diverse": True}, {"lambda_mult": 0.0}),
     "collapse_duplicates": ({"k": 10}, {"collapse_duplicates": True}),
+    "all_moments": ({}, {"all_moments": True}),
     "mode": ({}, {"mode": "text"}),  # pictures whose words match the query picture
 }
 ERRORS: list[tuple[dict[str, Any], str]] = [
@@ -103,7 +106,8 @@ per-call front-ends refuse it."""
 @dataclass
 class World:
     """A store of the demo's pictures (one of them twice: itself and a larger copy), two of them
-    with words, and captions, on disk, and everything that searches it."""
+    with words, two moments of a video that look like red pictures, and captions, on disk, and
+    everything that searches it."""
 
     store: MultimodalStore
     cli: list[str]
@@ -128,10 +132,39 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     store.add_texts(CAPTIONS)
     ids = {Path(item.uri).name: item.id for item in store.get() if item.uri}
     store.set_words([ids[name] for name in SAYS], [words(lines) for lines in SAYS.values()], source="ocr")
+    _add_moments(store, root / "clip.mp4", [ids["red_circle_copy.png"], ids[picture.name]])
     picture_id = ids[picture.name]
     client = TestClient(create_app(store, limits=Limits(max_k=MAX_K)), base_url="http://127.0.0.1")
     yield World(store, ["--model", "demo", "--db", str(root / "db")], client, picture, picture_id)
     store.close()
+
+
+def _add_moments(store: MultimodalStore, video: Path, like: list[str]) -> None:
+    """Two moments of one video, each a little off a stored picture (so searches meet both)."""
+    rng = np.random.default_rng(3)
+    vectors = np.stack(
+        [item.vector for item in store.get(like, include_vectors=True) if item.vector is not None]
+    )
+    vectors = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    key = "vid-" + "c" * 32
+    metadatas: list[dict[str, Any]] = [
+        {
+            "kind": "video",
+            "uri": str(video),
+            "source": str(video),
+            "start": float(4 * n),
+            "end": float(4 * n + 4),
+            "frame": float(4 * n + 1),
+            "moment": n + 1,
+            "duration": 8.0,
+            "codec": "h264",
+            "width": 64,
+            "height": 64,
+        }
+        for n in range(2)
+    ]
+    store.upsert_vectors([f"{key}-m1", f"{key}-m2"], vectors, metadatas)
 
 
 # -- the front-ends, each as "options -> ids of the hits, in order" ----------------------------------

@@ -19,6 +19,12 @@ passes through under the same names (they are fields of
   many, up to :data:`COLLAPSE_FETCH_LIMIT`) so that ``k`` hits still come back when the store has
   them; a hit lists the duplicates among the candidates read.
 
+Moments of one video (entries of kind ``"video"``, one per scene) collapse too, unless
+``all_moments=True``: the best moment of a video is its hit, and the video's other moments among
+the candidates are listed on it under :data:`~siglip_retriever.search.hits.MOMENTS_KEY`
+(:func:`collapse_moments`); more candidates are read as for duplicates, so that ``k`` hits still
+come back.
+
 A hit's ``similarity`` and ``probability`` stay its true scores against the query, thresholds
 apply before the picks, and ``rank`` is the order of the picks.
 
@@ -36,13 +42,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.search.hits import MOMENTS_KEY
 from siglip_retriever.search.options import DEFAULT_LAMBDA_MULT
 
 if TYPE_CHECKING:
@@ -55,6 +62,7 @@ __all__ = [
     "DUPLICATES_KEY",
     "Candidates",
     "collapse_duplicates",
+    "collapse_moments",
     "maximal_marginal_relevance",
     "pick",
 ]
@@ -155,6 +163,37 @@ def collapse_duplicates(hits: Sequence[SearchHit]) -> list[tuple[int, list[str]]
     return groups
 
 
+def collapse_moments(hits: Sequence[SearchHit]) -> list[tuple[int, list[int]]]:
+    """Moments of one video among ``hits`` (best first): ``(index of a hit, indexes of the same
+    video's other moments)`` for each hit that is not a lesser moment of a video already met, in
+    the hits' order (a hit that is no moment has no others).
+
+    Example:
+        >>> from siglip_retriever.search.diversity import collapse_moments
+        >>> from siglip_retriever.search.hits import SearchHit
+        >>> a, b = "vid-" + "a" * 32, "vid-" + "b" * 32
+        >>> moment = lambda entry: SearchHit(entry, "image", None, None, {"kind": "video"})
+        >>> photo = SearchHit("img-1", "image", None, None)
+        >>> hits = [moment(a + "-m2"), photo, moment(a + "-m1"), moment(b + "-m1")]
+        >>> collapse_moments(hits)
+        [(0, [2]), (1, []), (3, [])]
+    """
+    from siglip_retriever.store.videos import parse_moment_id
+
+    groups: list[tuple[int, list[int]]] = []
+    videos: dict[str, list[int]] = {}
+    for index, hit in enumerate(hits):
+        parsed = parse_moment_id(hit.id) if hit.entry_kind == "video" else None
+        if parsed is not None and parsed[0] in videos:
+            videos[parsed[0]].append(index)
+            continue
+        others: list[int] = []
+        groups.append((index, others))
+        if parsed is not None:
+            videos[parsed[0]] = others
+    return groups
+
+
 Candidates = tuple[list["SearchHit"], list["npt.NDArray[np.float32] | None"], bool]
 """What a search's fetch gives :func:`pick`: the hits that pass its thresholds (best first),
 their stored vectors (``None`` unless asked for), and whether the store has no more."""
@@ -186,31 +225,67 @@ def pick(
         >>> [hit.id for hit in pick(fetch, [1.0], SearchOptions(k=2))]
         ['e0', 'e1']
     """
-    k, wanted, collapse = options.k, options.candidates(), options.collapse_duplicates
+    k, wanted = options.k, options.candidates()
+    collapse, moments = options.collapse_duplicates, not options.all_moments
     count = max(4 * wanted, COLLAPSE_FIRST_READ) if collapse else wanted
-    groups: list[tuple[int, list[str]]]
     while True:
         hits, vectors, complete = fetch(count)
-        if not collapse:
-            groups = [(index, []) for index in range(len(hits))]
+        groups = _groups(hits, collapse, moments)
+        if not (collapse or moments) or len(groups) >= wanted or complete or count >= COLLAPSE_FETCH_LIMIT:
             break
-        groups = collapse_duplicates(hits)
-        if len(groups) >= wanted or complete or count >= COLLAPSE_FETCH_LIMIT:
-            break
-        count = min(count * 4, COLLAPSE_FETCH_LIMIT)
+        count = min(max(count, COLLAPSE_FIRST_READ // 4) * 4, COLLAPSE_FETCH_LIMIT)
     groups = groups[:wanted]
     if options.diverse and groups:
-        chosen = [vectors[index] for index, _ in groups]
+        chosen = [vectors[group.index] for group in groups]
         if any(vector is None for vector in chosen):
             raise ConfigurationError("a diverse search needs the candidates' vectors")
         matrix = np.stack([vector for vector in chosen if vector is not None])
-        scores = None if relevance is None else [relevance(hits[index]) for index, _ in groups]
+        scores = None if relevance is None else [relevance(hits[group.index]) for group in groups]
         order = maximal_marginal_relevance(
             query, matrix, k=k, lambda_mult=options.mmr_weight, relevance=scores
         )
         groups = [groups[n] for n in order]
-    return [_with_duplicates(hits[index], ids) if collapse else hits[index] for index, ids in groups[:k]]
+    return [group.hit(hits, collapse, moments) for group in groups[:k]]
 
 
-def _with_duplicates(hit: SearchHit, ids: list[str]) -> SearchHit:
-    return replace(hit, metadata={**hit.metadata, DUPLICATES_KEY: list(ids)})
+@dataclass
+class _Group:
+    """One hit of a search's picks: its index among the candidates, the ids of its duplicates,
+    the indexes of its video's other moments."""
+
+    index: int
+    duplicates: list[str] = field(default_factory=list)
+    moments: list[int] = field(default_factory=list)
+
+    def hit(self, hits: Sequence[SearchHit], collapse: bool, moments: bool) -> SearchHit:
+        """The hit, with its duplicates (``collapse``) and its video's other moments listed."""
+        hit = hits[self.index]
+        extra: dict[str, Any] = {}
+        if collapse:
+            extra[DUPLICATES_KEY] = list(self.duplicates)
+        if moments and hit.entry_kind == "video":
+            extra[MOMENTS_KEY] = [_moment(hits[n]) for n in self.moments]
+        return replace(hit, metadata={**hit.metadata, **extra}) if extra else hit
+
+
+def _groups(hits: Sequence[SearchHit], collapse: bool, moments: bool) -> list[_Group]:
+    """The candidates' picks: a video's moments collapsed into its best one (``moments``), then
+    duplicate pictures into the best of them (``collapse``)."""
+    leaders = collapse_moments(hits) if moments else [(index, []) for index in range(len(hits))]
+    if not collapse:
+        return [_Group(index, [], others) for index, others in leaders]
+    groups = []
+    for first, duplicates in collapse_duplicates([hits[index] for index, _ in leaders]):
+        index, others = leaders[first]
+        groups.append(_Group(index, duplicates, others))
+    return groups
+
+
+def _moment(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "start": hit.start,
+        "end": hit.end,
+        "probability": hit.probability,
+        "similarity": hit.similarity,
+    }

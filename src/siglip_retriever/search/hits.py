@@ -14,6 +14,13 @@ matched: :attr:`SearchHit.matched` (``"shows"``, ``"says"`` or ``"both"``), the 
 (:attr:`SearchHit.says`) and the query's words found in them (:attr:`SearchHit.words`); the
 content of a hit with words ends with its words, so that a language model reads them.
 
+A moment of a video (stored kind ``"video"``, searched as a picture: :attr:`SearchHit.kind` is
+``"image"``, :attr:`SearchHit.entry_kind` ``"video"``) carries the video and its span:
+``source``, ``start``, ``end`` and ``frame`` in its metadata (:attr:`SearchHit.start`...), and
+when a search collapses a video's moments into its best one (the default), the others under
+:data:`MOMENTS_KEY` (:attr:`SearchHit.moments`). :func:`format_span` writes a span as people
+read it (``0:42-0:51``).
+
 Example:
     >>> from dataclasses import replace
     >>> from siglip_retriever.search.hits import SearchHit
@@ -28,14 +35,20 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from siglip_retriever.store.entries import shown_metadata
 from siglip_retriever.store.files import StoredFile, stored_files
-from siglip_retriever.store.metadata import KIND, URI, public_metadata
+from siglip_retriever.store.metadata import END, FRAME, KIND, START, URI, public_metadata
 
-__all__ = ["DEFAULT_CAPTION_KEY", "RESULT_KEYS", "SearchHit"]
+__all__ = ["DEFAULT_CAPTION_KEY", "MOMENTS_KEY", "RESULT_KEYS", "SearchHit", "format_span", "format_time"]
+
+MOMENTS_KEY = "moments"
+"""The metadata key of a video's best moment in a search that collapses moments (the default):
+the video's other moments among the results, best first, as ``{"id", "start", "end",
+"probability", "similarity"}``."""
 
 RESULT_KEYS = ("id", URI, KIND, "rank", "similarity", "probability", "matched", "says", "words")
 """The metadata keys every front-end's results carry, besides the entry's own metadata."""
@@ -80,6 +93,40 @@ class SearchHit:
     matched: Literal["shows", "says", "both"] | None = None
     says: str | None = None
     words: tuple[str, ...] = ()
+
+    @property
+    def entry_kind(self) -> str:
+        """The entry's kind as stored: ``"image"``, ``"text"`` or ``"video"`` (a moment)."""
+        stored = self.metadata.get(KIND)
+        return stored if isinstance(stored, str) and stored else self.kind
+
+    @property
+    def start(self) -> float | None:
+        """A video moment's start in seconds; ``None`` for other entries."""
+        return _seconds(self.metadata.get(START)) if self.entry_kind == "video" else None
+
+    @property
+    def end(self) -> float | None:
+        """A video moment's end in seconds; ``None`` for other entries."""
+        return _seconds(self.metadata.get(END)) if self.entry_kind == "video" else None
+
+    @property
+    def frame(self) -> float | None:
+        """The time in seconds of the frame a video moment was embedded from; ``None`` for others."""
+        return _seconds(self.metadata.get(FRAME)) if self.entry_kind == "video" else None
+
+    @property
+    def moments(self) -> list[dict[str, Any]]:
+        """The same video's other moments in the results, best first (a search that collapses
+        moments); ``[]`` otherwise."""
+        listed = self.metadata.get(MOMENTS_KEY)
+        return [dict(moment) for moment in listed] if isinstance(listed, list) else []
+
+    def span(self) -> str | None:
+        """A video moment's span as people read it (``"0:42-0:51"``); ``None`` for others."""
+        if self.start is None:
+            return None
+        return format_span(self.start, self.end)
 
     @property
     def score(self) -> float:
@@ -136,7 +183,7 @@ class SearchHit:
             **shown_metadata(self.metadata, self.kind),
             "id": self.id,
             URI: self.uri,
-            KIND: self.kind,
+            KIND: self.entry_kind,
             "rank": self.rank,
             "similarity": self.similarity,
             "probability": self.probability,
@@ -149,11 +196,13 @@ class SearchHit:
         """A JSON-ready dict (the schema of the CLI's and the API's ``--json`` output); ``paths``
         lists every file holding the picture (``[]`` when it came from no file), ``metadata`` the
         entry's metadata without its internal keys; ``matched``, ``says`` and ``words`` say why
-        it matched (``None``, ``None`` and ``[]`` in a search that does not match words)."""
+        it matched (``None``, ``None`` and ``[]`` in a search that does not match words);
+        ``kind`` is the stored kind (``"video"`` for a moment), and ``start``, ``end``, ``frame``
+        and ``moments`` say a moment's span (``None`` and ``[]`` for other entries)."""
         return {
             "rank": self.rank,
             "id": self.id,
-            "kind": self.kind,
+            "kind": self.entry_kind,
             "uri": self.uri,
             "paths": [file.path for file in self.paths],
             "text": self.text,
@@ -162,5 +211,39 @@ class SearchHit:
             "matched": self.matched,
             "says": self.says,
             "words": list(self.words),
+            "start": self.start,
+            "end": self.end,
+            "frame": self.frame,
+            "moments": self.moments,
             "metadata": public_metadata(self.metadata),
         }
+
+
+def format_time(seconds: float) -> str:
+    """A time in a video as people read it: ``m:ss``, ``h:mm:ss`` past an hour.
+
+    Example:
+        >>> format_time(42.4), format_time(3725)
+        ('0:42', '1:02:05')
+    """
+    whole = max(int(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_span(start: float, end: float | None) -> str:
+    """A moment's span as people read it (``0:42-0:51``); the end rounded up, so that a span
+    shorter than a second still reads as one.
+
+    Example:
+        >>> format_span(42.0, 50.2), format_span(3600, None)
+        ('0:42-0:51', '1:00:00')
+    """
+    if end is None:
+        return format_time(start)
+    return f"{format_time(start)}-{format_time(math.ceil(end))}"
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -20,6 +20,8 @@ The options:
 - ``diverse``, ``fetch_k``, ``lambda_mult``: pick the hits by maximal marginal relevance among
   the ``fetch_k`` nearest (:mod:`siglip_retriever.search.diversity`);
 - ``collapse_duplicates``: one hit per group of duplicate pictures;
+- ``all_moments``: every moment of a video that matches, each its own hit; by default (``False``)
+  a video's moments collapse into its best one, which lists the others (``moments``);
 - ``mode``: how pictures match (:data:`MODES`): by what they show (``"visual"``), by what they
   say (``"text"``: their words, read by OCR or from a PDF's text layer), or both in one list
   (``"hybrid"``); ``None`` (the default) is ``"hybrid"`` for a text query when the store holds
@@ -214,6 +216,12 @@ class SearchOptions:
         False,
         "flag",
         "One hit per group of duplicate pictures; the others' ids in its metadata 'duplicates'.",
+    )
+    all_moments: bool = _option(
+        False,
+        "flag",
+        "Every matching moment of a video as its own hit; by default a video's moments collapse into "
+        "its best one, the others listed in its metadata 'moments'.",
     )
     mode: Literal["visual", "text", "hybrid"] | None = _option(
         None,
@@ -416,6 +424,7 @@ class SearchKwargs(TypedDict, total=False):
     fetch_k: int | None
     lambda_mult: float | None
     collapse_duplicates: bool
+    all_moments: bool
     mode: Mode | None
 
 

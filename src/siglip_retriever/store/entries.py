@@ -41,6 +41,7 @@ from siglip_retriever.store.metadata import (
     PATHS,
     RESERVED_KEYS,
     URI,
+    VISUAL_KINDS,
     public_metadata,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "entry_metadata",
     "image_content_id",
     "image_entry",
+    "kind_filter",
     "query_vector",
     "shown_metadata",
     "stored_item",
@@ -102,6 +104,17 @@ def shown_metadata(metadata: Mapping[str, Any] | None, kind: str) -> Metadata:
     if files:
         shown[PATHS] = [file.path for file in files]
     return shown
+
+
+def kind_filter(kind: Kind) -> dict[str, Any]:
+    """The chromadb ``where`` of the entries searched as ``kind``: pictures are images, PDF
+    pages and figures, and video moments (:data:`~siglip_retriever.store.metadata.VISUAL_KINDS`).
+
+    Example:
+        >>> kind_filter("image"), kind_filter("text")
+        ({'kind': {'$in': ['image', 'video']}}, {'kind': 'text'})
+    """
+    return {KIND: {"$in": list(VISUAL_KINDS)}} if kind == "image" else {KIND: kind}
 
 
 def content_id(kind: Kind, payload: bytes | str) -> str:

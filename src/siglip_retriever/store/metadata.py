@@ -3,7 +3,8 @@
 
 An entry's metadata holds the caller's own keys beside these:
 
-- ``kind`` (:data:`KIND`): ``"image"`` or ``"text"`` (every entry);
+- ``kind`` (:data:`KIND`): ``"image"``, ``"text"`` or ``"video"`` (a video's moment; searched as
+  a picture: :data:`VISUAL_KINDS`) (every entry);
 - ``uri`` (:data:`URI`): an image's primary file (the first of ``paths``);
 - ``mtime_ns`` (:data:`MTIME`), ``file_size`` (:data:`SIZE`): that file's modification time in
   nanoseconds and its size in bytes;
@@ -29,6 +30,18 @@ loaders and LlamaIndex's readers write them:
 - ``failed_pages`` (:data:`FAILED_PAGES`): the pages of the PDF that could not be read, with
   their reasons, as JSON text (internal: indexing reports them again while the file is unchanged).
 
+The entries of a video (one per moment: a scene, with one frame embedded) also hold:
+
+- ``source`` (:data:`SOURCE`): the video's path (also its ``uri``);
+- ``start``, ``end`` (:data:`START`, :data:`END`): the moment's span in seconds; ``frame``
+  (:data:`FRAME`): the time of the frame embedded; ``moment`` (:data:`MOMENT`): its number in the
+  video, from 1;
+- the record of the video: ``duration`` (:data:`DURATION`, seconds), ``codec`` (:data:`CODEC`),
+  ``width`` and ``height`` (as shown, rotation applied), ``rotation`` (:data:`ROTATION`,
+  degrees); the frame's fingerprint is ``phash``;
+- ``failed_spans`` (:data:`FAILED_SPANS`): the parts of the video that could not be read, with
+  their reasons, as JSON text (internal, as ``failed_pages``).
+
 The collection's metadata records the model that built it under the ``RECORD_*`` keys
 (:class:`~siglip_retriever.store.collection.ModelRecord`).
 
@@ -53,7 +66,7 @@ earlier versions read the same.
 Example:
     >>> from siglip_retriever.store.metadata import FACTS, INTERNAL_KEYS, KIND, public_metadata
     >>> sorted(INTERNAL_KEYS)
-    ['facts', 'failed_pages', 'paths']
+    ['facts', 'failed_pages', 'failed_spans', 'paths']
     >>> public_metadata({KIND: "image", FACTS: 3, "album": "2019"})
     {'kind': 'image', 'album': '2019'}
 """
@@ -64,13 +77,19 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "CODEC",
+    "DURATION",
+    "END",
     "FACTS",
     "FACTS_VERSION",
     "FAILED_PAGES",
+    "FAILED_SPANS",
     "FIGURE",
+    "FRAME",
     "HEIGHT",
     "INTERNAL_KEYS",
     "KIND",
+    "MOMENT",
     "MTIME",
     "OCR",
     "PAGE",
@@ -86,11 +105,14 @@ __all__ = [
     "RECORD_SCORE_KIND",
     "RECORD_VERSION",
     "RESERVED_KEYS",
+    "ROTATION",
     "SIZE",
     "SOURCE",
+    "START",
     "TAKEN",
     "TEXT_PROBABILITY",
     "URI",
+    "VISUAL_KINDS",
     "WIDTH",
     "public_metadata",
 ]
@@ -98,7 +120,11 @@ __all__ = [
 # -- an entry's keys ---------------------------------------------------------------------------
 
 KIND = "kind"
-"""``"image"`` or ``"text"``: every entry this package writes has it."""
+"""``"image"``, ``"text"`` or ``"video"`` (a moment of a video): every entry this package writes
+has it."""
+
+VISUAL_KINDS = ("image", "video")
+"""The kinds searched as pictures (``kind="image"`` of a search): a moment of a video is a frame."""
 
 URI = "uri"
 """An image's primary file (an absolute path or a URI), also chromadb's ``uris`` of the entry."""
@@ -162,11 +188,39 @@ FAILED_PAGES = "failed_pages"
 """The pages of an entry's PDF that could not be read, as JSON ``[[page, reason], ...]`` (only
 when there are some)."""
 
-RESERVED_KEYS = frozenset({KIND, URI, MTIME, SIZE, PATHS, FACTS, OCR, TEXT_PROBABILITY, PART, FAILED_PAGES})
+START = "start"
+"""A video moment's start, in seconds from the video's start."""
+
+END = "end"
+"""A video moment's end, in seconds (the next moment's start, or the end of the video)."""
+
+FRAME = "frame"
+"""The time, in seconds, of the frame a video moment's vector was made from."""
+
+MOMENT = "moment"
+"""A video moment's number in its video, from 1."""
+
+DURATION = "duration"
+"""A video's duration in seconds (on each of its moments)."""
+
+CODEC = "codec"
+"""A video's codec, as FFmpeg names it (``"h264"``, ``"hevc"``, ``"vp9"``, ``"av1"``)."""
+
+ROTATION = "rotation"
+"""The rotation applied to a video's frames to show them upright, in degrees counter-clockwise
+(phone videos record it in their display matrix)."""
+
+FAILED_SPANS = "failed_spans"
+"""The parts of an entry's video that could not be read, as JSON ``[[start, end, reason], ...]``
+(only when there are some)."""
+
+RESERVED_KEYS = frozenset(
+    {KIND, URI, MTIME, SIZE, PATHS, FACTS, OCR, TEXT_PROBABILITY, PART, FAILED_PAGES, FAILED_SPANS}
+)
 """Keys the caller's metadata may not use (the picture's facts, written on images only, may be
 set on texts; ``source``, ``page`` and ``page_label`` too, as LangChain documents carry them)."""
 
-INTERNAL_KEYS = frozenset({FACTS, PATHS, FAILED_PAGES})
+INTERNAL_KEYS = frozenset({FACTS, PATHS, FAILED_PAGES, FAILED_SPANS})
 """Bookkeeping keys that results leave out: meaningless to their reader (``paths`` comes back as
 the list of paths, not its JSON)."""
 

@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.store.entries import content_id
+from siglip_retriever.store.entries import content_id, kind_filter
 from siglip_retriever.store.facts import PictureFacts, picture_facts_of
 from siglip_retriever.store.files import StoredFile, files_metadata, stored_files
 from siglip_retriever.store.metadata import FACTS, FACTS_VERSION, KIND
@@ -156,9 +156,10 @@ class Decision:
 
 
 def known_files(store: MultimodalStore) -> KnownFiles:
-    """Every file the store's image entries record (each of an entry's ``paths``), by path."""
+    """Every file the store's picture entries (images, PDF parts, video moments) record (each of
+    an entry's ``paths``), by path."""
     known: KnownFiles = {}
-    for item_id, meta in store.iter_metadata(where={KIND: "image"}):
+    for item_id, meta in store.iter_metadata(where=kind_filter("image")):
         current = (meta or {}).get(FACTS) == FACTS_VERSION
         state = ocr_state(meta)
         for file in stored_files(meta):
@@ -526,7 +527,7 @@ def delete_missing(store: MultimodalStore, prefix: str, present: Collection[str]
     kept_ids: list[str] = []
     kept_metas: list[dict[str, Any]] = []
     deleted: list[str] = []
-    for item_id, meta in list(store.iter_metadata(where={KIND: "image"})):
+    for item_id, meta in list(store.iter_metadata(where=kind_filter("image"))):
         files = stored_files(meta)
         missing = [f for f in files if f.path.startswith(prefix) and f.path not in present]
         if not missing:

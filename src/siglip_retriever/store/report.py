@@ -9,7 +9,7 @@ Example:
     >>> report.failed.append(FailedFile("/photos/b.jpg", "empty file (zero bytes)"))
     >>> report.summary()
     '1 added, 0 updated, 0 skipped, 1 failed, 0 removed in 0.0s'
-    >>> report.ignored.append(IgnoredFile("/photos/IMG_0042.MOV", "a video, not a picture"))
+    >>> report.ignored.append(IgnoredFile("/photos/IMG_0042.MOV", "a video: install the video extra"))
     >>> report.summary()
     '1 added, 0 updated, 0 skipped, 1 failed, 0 removed in 0.0s; ignored 1 file: .mov 1'
 """

@@ -1,14 +1,15 @@
-"""Finding image and PDF files: the folder scan, the extensions indexed, and how a path is written down.
+"""Finding image, PDF and video files: the folder scan, the extensions indexed, and how a path is
+written down.
 
 Example:
     >>> import tempfile
     >>> from pathlib import Path
     >>> from siglip_retriever.store.scanning import parse_extensions, scan_folder
     >>> folder = Path(tempfile.mkdtemp())
-    >>> _ = (folder / "a.JPG").write_bytes(b"x"); _ = (folder / "clip.mov").write_text("x")
+    >>> _ = (folder / "a.JPG").write_bytes(b"x"); _ = (folder / "a.xmp").write_text("x")
     >>> scan = scan_folder(folder)
     >>> [f.name for f in scan.files], scan.failed, [i.reason for i in scan.ignored]
-    (['a.JPG'], [], ['a video, not a picture'])
+    (['a.JPG'], [], ['an XMP sidecar (photo metadata), not a picture'])
     >>> sorted(parse_extensions("png, .JPG"))
     ['.jpg', '.png']
 """
@@ -29,6 +30,7 @@ from siglip_retriever.store.report import FailedFile, IgnoredFile
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PDF_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
     "FolderScan",
     "file_uri",
     "ignored_reason",
@@ -55,15 +57,16 @@ IMAGE_EXTENSIONS = frozenset(
 PDF_EXTENSIONS = frozenset({".pdf"})
 """Document file extensions indexed by default (page by page) when the ``pdf`` extra is installed."""
 
-_VIDEO = "a video, not a picture"
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".3gp", ".mts", ".m2ts", ".wmv", ".mpg", ".mpeg"}
+)
+"""Video file extensions indexed by default (moment by moment) when the ``video`` extra is installed."""
+
+_NO_VIDEO = "a video: install the video extra (pip install 'siglip-retriever[video]') to index its moments"
 _RAW = "a camera RAW file, which is not read: export it as JPEG (or TIFF) to index it"
 _KINDS = {
     **dict.fromkeys(
         (".svg", ".svgz"), "an SVG (vector) drawing; only raster images are read: convert it to PNG first"
-    ),
-    **dict.fromkeys(
-        (".mov", ".mp4", ".m4v", ".avi", ".mkv", ".webm", ".3gp", ".mts", ".m2ts", ".wmv", ".mpg", ".mpeg"),
-        _VIDEO,
     ),
     **dict.fromkeys(
         (".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".orf", ".rw2", ".raf", ".srw", ".pef", ".raw"), _RAW
@@ -88,11 +91,22 @@ class FolderScan:
 
 
 def indexed_extensions() -> frozenset[str]:
-    """The extensions indexed by default: :data:`IMAGE_EXTENSIONS`, and :data:`PDF_EXTENSIONS`
-    when pypdfium2 (the ``pdf`` extra) is installed."""
-    if importlib.util.find_spec("pypdfium2") is None:
-        return IMAGE_EXTENSIONS
-    return IMAGE_EXTENSIONS | PDF_EXTENSIONS
+    """The extensions indexed by default: :data:`IMAGE_EXTENSIONS`, :data:`PDF_EXTENSIONS` when
+    pypdfium2 (the ``pdf`` extra) is installed, and :data:`VIDEO_EXTENSIONS` when PyAV (the
+    ``video`` extra) is."""
+    extensions = IMAGE_EXTENSIONS
+    if _installed("pypdfium2"):
+        extensions |= PDF_EXTENSIONS
+    if _installed("av"):
+        extensions |= VIDEO_EXTENSIONS
+    return extensions
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # a module set to None in sys.modules (tests that hide an extra)
+        return False
 
 
 def ignored_reason(name: str, wanted: Iterable[str] = IMAGE_EXTENSIONS) -> str:
@@ -109,9 +123,12 @@ def ignored_reason(name: str, wanted: Iterable[str] = IMAGE_EXTENSIONS) -> str:
         return _KINDS[extension]
     if not extension:
         return "no file extension; give the file itself to index it"
-    if extension in PDF_EXTENSIONS and indexed_extensions() == IMAGE_EXTENSIONS:
+    indexed = indexed_extensions()
+    if extension in PDF_EXTENSIONS and extension not in indexed:
         return _NO_PDF
-    if extension in IMAGE_EXTENSIONS | PDF_EXTENSIONS:
+    if extension in VIDEO_EXTENSIONS and extension not in indexed:
+        return _NO_VIDEO
+    if extension in indexed:
         return f"extension {extension} is not among those asked for ({', '.join(sorted(wanted))})"
     return f"extension {extension} is not indexed; add it to the extensions if the file is a picture"
 

@@ -65,13 +65,14 @@ from siglip_retriever.store.entries import (
     content_id,
     entry_metadata,
     image_entry,
+    kind_filter,
     query_vector,
     stored_item,
     user_metadatas,
 )
 from siglip_retriever.store.files import keep_other_files
 from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
-from siglip_retriever.store.metadata import KIND, URI
+from siglip_retriever.store.metadata import KIND, URI, VISUAL_KINDS
 from siglip_retriever.store.retry import RetryPolicy
 from siglip_retriever.store.words import PictureWords, StoreWords, weak_method
 
@@ -427,7 +428,7 @@ class MultimodalStore(StoreWords):
         if ids is not None and not ids:
             return
         if where is not None and not where:  # every entry this package writes has a kind
-            where = {KIND: {"$in": ["image", "text"]}}
+            where = {KIND: {"$in": [*VISUAL_KINDS, "text"]}}
         keys = list(ids) if ids is not None else None
         if where is not None and self.words_count():  # the words go by id: find the entries'
             get = partial(self._collection.get, ids=keys, where=_where(where), include=[])
@@ -448,10 +449,11 @@ class MultimodalStore(StoreWords):
         return {i: dict(m or {}) for i, m in zip(found["ids"], found["metadatas"], strict=True)}
 
     def count(self, kind: Kind | None = None) -> int:
-        """Number of entries, or of entries of one kind (``"image"`` or ``"text"``)."""
+        """Number of entries, or of entries of one kind (``"image"``: pictures, PDF pages and video
+        moments; ``"text"``)."""
         if kind is None:
             return int(self._call("count", self._collection.count))
-        return sum(len(page["ids"]) for page in self._pages(where={KIND: kind}, include=[]))
+        return sum(len(page["ids"]) for page in self._pages(where=kind_filter(kind), include=[]))
 
     def get(
         self,
@@ -530,7 +532,7 @@ class MultimodalStore(StoreWords):
                 return matching[:k]
         filters = dict(where or {})
         if kind is not None:
-            filters = {"$and": [{KIND: kind}, filters]} if filters else {KIND: kind}
+            filters = {"$and": [kind_filter(kind), filters]} if filters else kind_filter(kind)
         return self._query(query, k, filters, include_vectors)
 
     def _query(
