@@ -1,8 +1,9 @@
-"""Local incremental indexing: a folder's (or a list of) image and PDF files into a store, in this process.
+"""Local incremental indexing: a folder's (or a list of) image, PDF and video files into a store.
 
-:func:`index_folder` scans a folder for image and PDF files, skips the ones whose path, size and
-modification time are already in the store, embeds new and changed files in batches (a PDF's
-pages and figures: :mod:`siglip_retriever.store.pdfs`), reads the words of pictures as the OCR
+:func:`index_folder` scans a folder for image, PDF and video files, skips the ones whose path,
+size and modification time are already in the store, embeds new and changed files in batches (a
+PDF's pages and figures: :mod:`siglip_retriever.store.pdfs`; a video's moments:
+:mod:`siglip_retriever.store.videos`), reads the words of pictures as the OCR
 setting says (:mod:`siglip_retriever.store.reading`), and optionally removes entries whose files
 are gone. Files that cannot be read are reported with their
 reason and skipped; every good image is indexed. Ids are content hashes, so a rerun after an
@@ -59,6 +60,7 @@ from siglip_retriever.store.plan import (
 from siglip_retriever.store.reading import WordReader, picture_for_ocr, read_skipped, resolve_ocr
 from siglip_retriever.store.report import IndexReport, stopped
 from siglip_retriever.store.scanning import file_uri, printable, scan_folder
+from siglip_retriever.store.videos import VideoIndexer, is_video
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.encoder import SiglipEncoder
@@ -157,7 +159,8 @@ def index_files(
     known = known_files(store)
     facts = local_facts(paths, report)
     documents = [file for file in facts if is_pdf(file.path)]
-    facts = [file for file in facts if not is_pdf(file.path)]
+    videos = [file for file in facts if is_video(file.path)]
+    facts = [file for file in facts if not is_pdf(file.path) and not is_video(file.path)]
     pending = changed_files(facts, known, report)
 
     bar = progress_bar(len(pending), show_progress)
@@ -194,6 +197,9 @@ def index_files(
         pdfs = PdfIndexer(store, report, known, words)
         for document in documents:
             pdfs.index(document)
+        moments = VideoIndexer(store, report, known, words)
+        for video in videos:
+            moments.index(video)
     except StoreError as exc:  # a server gone, say: tell what landed
         report.seconds = time.perf_counter() - started
         raise stopped(exc, report) from exc

@@ -38,7 +38,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -51,7 +50,6 @@ import numpy.typing as npt
 
 from siglip_retriever.errors import ImageLoadError, MissingDependencyError
 from siglip_retriever.store.facts import prepare_picture
-from siglip_retriever.store.files import files_metadata, stored_files
 from siglip_retriever.store.metadata import (
     FACTS,
     FACTS_VERSION,
@@ -64,17 +62,16 @@ from siglip_retriever.store.metadata import (
     PART,
     SOURCE,
 )
+from siglip_retriever.store.parts import PartsIndexer
 from siglip_retriever.store.reading import OcrState, ocr_state
-from siglip_retriever.store.report import FailedFile, IndexedFile, Status
+from siglip_retriever.store.report import FailedFile, Status
 from siglip_retriever.store.scanning import PDF_EXTENSIONS
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.ocr import PictureText
     from siglip_retriever.encoding.pdf import PdfPart
-    from siglip_retriever.store.plan import FileFacts, KnownFiles
-    from siglip_retriever.store.reading import WordReader
+    from siglip_retriever.store.plan import FileFacts
     from siglip_retriever.store.report import IndexReport
-    from siglip_retriever.store.store import MultimodalStore
 
 __all__ = [
     "MIN_FIGURE_SIDE",
@@ -94,8 +91,6 @@ MIN_FIGURE_SIDE = 64
 """Pictures in a page with a side shorter than this (icons, bullets, rules) are not figures."""
 
 _ID = re.compile(r"^(img-[0-9a-f]{32})-p(\d+)(?:-f(\d+))?$")
-_CHUNK = 1000  # ids per store call
-_HASH_BLOCK = 1 << 20
 
 
 def is_pdf(path: str | Path) -> bool:
@@ -122,18 +117,6 @@ def part_location(path: str, page: int, figure: int = 0) -> str:
     return f"{path}#page={page}" + (f"&figure={figure}" if figure else "")
 
 
-def hash_file(path: Path) -> tuple[str, str]:
-    """A file's content id (read in blocks, never whole), or ``("", reason)``."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(_HASH_BLOCK), b""):
-                digest.update(block)
-    except OSError as exc:
-        return "", f"cannot read file: {exc.strerror or exc}"
-    return f"img-{digest.hexdigest()[:32]}", ""
-
-
 @dataclass
 class _Written:
     """A PDF's entries as its reading goes, written when the file is done."""
@@ -146,7 +129,7 @@ class _Written:
     failures: list[tuple[int | None, str]] = field(default_factory=list)
 
 
-class PdfIndexer:
+class PdfIndexer(PartsIndexer):
     """One indexing run's PDF files (see the module's notes).
 
     Args:
@@ -168,80 +151,35 @@ class PdfIndexer:
         {}
     """
 
-    def __init__(
-        self, store: MultimodalStore, report: IndexReport, known: KnownFiles, words: WordReader
-    ) -> None:
-        self.store = store
-        self.report = report
-        self.known = known
-        self.words = words
-        self.by_content: dict[str, set[str]] = {}
-        """``PDF content id -> ids of its entries`` in the store, as the run leaves it."""
-        for held in known.values():
-            for entry in held:
-                parsed = parse_part_id(entry.id)
-                if parsed is not None:
-                    self.by_content.setdefault(parsed[0], set()).add(entry.id)
+    prefix = "img"
 
-    def index(self, file: FileFacts) -> None:
-        """Index one PDF file, incrementally."""
-        held = self.known.get(file.path, [])
-        keys = {parsed[0] for entry in held if (parsed := parse_part_id(entry.id)) is not None}
-        if held and len(keys) == 1 and all(entry.file == file.stored() for entry in held):
-            self._stored(file, next(iter(keys)), sorted(entry.id for entry in held), "unchanged", None)
-            return
-        key, failure = hash_file(Path(file.source))
-        if failure:
-            self.report.failed.append(FailedFile(file.path, failure))
-            return
-        mine = self.by_content.get(key, set())
-        previous = sorted({entry.id for entry in held} - mine)
-        if mine:
-            self._join(file, key, sorted(mine))
-        else:
-            self._embed(file, key, "updated" if previous else "added")
-        self._leave(file.path, previous)
+    @staticmethod
+    def key_of(entry_id: str) -> str | None:
+        """The PDF's content id of a page's or figure's entry."""
+        parsed = parse_part_id(entry_id)
+        return parsed[0] if parsed is not None else None
 
-    # -- content already stored --------------------------------------------------------------
+    def location(self, path: str, entry_id: str, metadata: dict[str, Any]) -> str:
+        """``file.pdf#page=3`` (``&figure=1`` for a figure)."""
+        _, page, figure = parse_part_id(entry_id) or ("", 0, 0)
+        return part_location(path, page, figure)
 
-    def _join(self, file: FileFacts, key: str, ids: list[str]) -> None:
-        """This file holds a PDF the store has: its entries record it too (touched, moved,
-        copied), nothing is rendered or embedded."""
-        held = stored_files(self.store.lookup(ids[:1]).get(ids[0]))
-        record = file.stored()
-        if any(stored.path == file.path for stored in held):
-            status: Status = "unchanged"
-            kept = [stored for stored in held if stored.path != file.path]
-        else:
-            kept = [stored for stored in held if Path(stored.path).exists()]
-            status = "duplicate" if kept else "moved"
-        files = sorted([*kept, record], key=lambda stored: stored.path)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            self.store.update_file_facts(chunk, [files_metadata(files)] * len(chunk))
-        detail = f"same PDF as {kept[0].path}" if status == "duplicate" else ""
-        self._stored(file, key, ids, status, detail)
+    def order(self, entry_id: str) -> tuple[int, ...]:
+        """Page, then figure (0 for the page itself)."""
+        parsed = parse_part_id(entry_id)
+        return (parsed[1], parsed[2]) if parsed is not None else (0, 0)
 
-    def _stored(self, file: FileFacts, key: str, ids: list[str], status: Status, detail: str | None) -> None:
-        """Report a PDF whose entries are stored, its failed pages again, and read the words of
-        its entries that this run's OCR wants read and no run has read."""
-        metas: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            metas.update(self.store.lookup(ids[start : start + _CHUNK]))
-        for entry in sorted(ids, key=_order):
-            _, page, figure = parse_part_id(entry) or (key, 0, 0)
-            self.report.skipped.append(
-                IndexedFile(part_location(file.path, page, figure), entry, status, detail or "")
-            )
-        first = metas.get(ids[0], {}) if ids else {}
-        for page, reason in json.loads(str(first.get(FAILED_PAGES) or "[]")):
-            where = file.path if page is None else part_location(file.path, int(page))
-            self.report.failed.append(FailedFile(where, f"{reason} (as when the file was indexed)"))
-        if self.words.on:
-            self._read_stored(file, key, metas)
-        self.by_content.setdefault(key, set()).update(ids)
+    def recorded_failures(self, path: str, metadata: dict[str, Any]) -> list[FailedFile]:
+        """The pages that failed when the PDF was indexed (``failed_pages``)."""
+        failed = []
+        for page, reason in json.loads(str(metadata.get(FAILED_PAGES) or "[]")):
+            where = path if page is None else part_location(path, int(page))
+            failed.append(FailedFile(where, f"{reason} (as when the file was indexed)"))
+        return failed
 
-    def _read_stored(self, file: FileFacts, key: str, metas: dict[str, dict[str, Any]]) -> None:
+    # -- stored content whose words are wanted now -------------------------------------------
+
+    def read_stored(self, file: FileFacts, key: str, metas: dict[str, dict[str, Any]]) -> None:
         """Read the words of a stored PDF's entries that this run's setting wants read: pages
         without a text layer, and figures (``auto`` judges them by their stored vectors)."""
         wanted: dict[str, float | None] = {}
@@ -281,7 +219,7 @@ class PdfIndexer:
 
     # -- new content -------------------------------------------------------------------------
 
-    def _embed(self, file: FileFacts, key: str, status: Status) -> None:
+    def embed(self, file: FileFacts, key: str, status: Status) -> None:
         """Render, embed (and read) a PDF page by page; write its entries when it is done."""
         encoder = self.store.encoder
         preparer = encoder.image_preparer()
@@ -308,7 +246,7 @@ class PdfIndexer:
                 pending = []
         if pending:
             self._vectors(pending, written)
-        self._write(file, key, status, written)
+        self._write(file, status, written)
 
     def _vectors(self, pending: list[tuple[str, Any, Any]], written: _Written) -> None:
         """Embed a batch of a PDF's pictures; its figures read as the OCR setting says."""
@@ -326,46 +264,14 @@ class PdfIndexer:
                 written.read[entry] = self.words.read(picture)
             written.metas[offset + n].update(self.words.metadata(read, probability))
 
-    def _write(self, file: FileFacts, key: str, status: Status, written: _Written) -> None:
+    def _write(self, file: FileFacts, status: Status, written: _Written) -> None:
         """Write a PDF's words, then its entries (with its file), then report them."""
         if not written.ids:
             return
-        files = files_metadata([file.stored()])
         failed = {FAILED_PAGES: json.dumps(written.failures, ensure_ascii=False)} if written.failures else {}
-        metas = [{**meta, **files, **failed} for meta in written.metas]
         self.store.set_words(list(written.layer), list(written.layer.values()), source="pdf")
         self.store.set_words(list(written.read), list(written.read.values()), source="ocr")
-        self.store.upsert_vectors(written.ids, np.concatenate(written.vectors), metas)
-        outcome = self.report.updated if status == "updated" else self.report.added
-        for entry in written.ids:
-            _, page, figure = parse_part_id(entry) or (key, 0, 0)
-            outcome.append(IndexedFile(part_location(file.path, page, figure), entry, status))
-        self.by_content.setdefault(key, set()).update(written.ids)
-
-    # -- the entries this path held before -----------------------------------------------------
-
-    def _leave(self, path: str, previous: Iterable[str]) -> None:
-        """The entries this path held before lose it; those left with no file are deleted."""
-        ids = list(previous)
-        if not ids:
-            return
-        kept_ids, kept_metas, gone = [], [], []
-        for entry, meta in self.store.lookup(ids).items():
-            left = [stored for stored in stored_files(meta) if stored.path != path]
-            if left:
-                kept_ids.append(entry)
-                kept_metas.append(files_metadata(left))
-            else:
-                gone.append(entry)
-        self.store.update_file_facts(kept_ids, kept_metas)
-        self.store.delete(ids=sorted(gone))
-        for key in {parsed[0] for entry in gone if (parsed := parse_part_id(entry)) is not None}:
-            self.by_content[key] = self.by_content.get(key, set()) - set(gone)
-
-
-def _order(entry: str) -> tuple[int, int]:
-    parsed = parse_part_id(entry)
-    return (parsed[1], parsed[2]) if parsed is not None else (0, 0)
+        self.write(file, status, written.ids, written.vectors, [{**meta, **failed} for meta in written.metas])
 
 
 def _part_metadata(file: FileFacts, part: PdfPart) -> dict[str, Any]:

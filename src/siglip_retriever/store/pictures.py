@@ -1,5 +1,5 @@
 """The picture a stored entry stands for, read again from its file: an image file as it is, a PDF
-page rendered, a figure taken out of its page.
+page rendered, a figure taken out of its page, a video's frame at a moment.
 
 An image entry's file is the picture. A PDF entry's file is the PDF (its ``uri`` and ``source``):
 its picture is the page rendered (``part`` ``"page"``) or a picture embedded in it (``"figure"``),
@@ -8,7 +8,9 @@ which front-ends show (the web app's thumbnails and ``/api/images/{id}``, a Lang
 the one page it needs from the PDF (:func:`~siglip_retriever.encoding.pdf.read_pdf` with
 ``pages``), never the pages before it. A figure is found on its page by its fingerprint
 (indexing records it), so figures numbered after a repeated one (a logo met on an earlier page,
-which indexing counts once) are still found.
+which indexing counts once) are still found. A video's moment (kind ``"video"``) is the frame
+its vector was made from (metadata ``frame``), decoded from the video by seeking
+(:func:`~siglip_retriever.encoding.video.video_frame`).
 
 Example:
     >>> import io, tempfile
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from siglip_retriever.errors import ImageLoadError
-from siglip_retriever.store.metadata import FIGURE, PAGE, PART, PHASH, URI
+from siglip_retriever.store.metadata import FIGURE, FRAME, KIND, PAGE, PART, PHASH, URI
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -70,6 +72,11 @@ def entry_picture(
         raise ImageLoadError("the entry", "it was stored without a file")
     if is_pdf_entry(metadata):
         picture = _pdf_picture(uri, metadata, side)
+    elif metadata.get(KIND) == "video":
+        from siglip_retriever.encoding.video import video_frame
+
+        time = metadata.get(FRAME)
+        picture = video_frame(uri, float(time) if isinstance(time, int | float) else 0.0, side=side)
     else:
         picture = load_image(Path(uri), target_size=side, max_pixels=max_pixels)
     if side is not None and max(picture.size) > side:

@@ -1,9 +1,9 @@
 """index_distributed: incremental indexing on a Ray cluster, with the outcome of local indexing.
 
-PDF files are not indexed by Ray yet: a run lists them in the report's ``ignored``, saying so
-(:data:`PDFS_LOCAL`); local indexing indexes them. Nor does Ray read the words in pictures: its
-report's ``ocr`` is ``"off"``, and a local run with OCR on (``index --ocr auto``) reads the
-words of the pictures Ray stored, without embedding them again.
+PDF and video files are not indexed by Ray yet: a run lists them in the report's ``ignored``,
+saying so (:data:`PDFS_LOCAL`, :data:`VIDEOS_LOCAL`); local indexing indexes them. Nor does Ray
+read the words in pictures: its report's ``ocr`` is ``"off"``, and a local run with OCR on
+(``index --ocr auto``) reads the words of the pictures Ray stored, without embedding them again.
 
 Local files must be readable at the same path on the driver and on every node (a shared or
 network filesystem); files on an object store or HDFS are given as URIs (``s3://bucket/photos``,
@@ -57,14 +57,18 @@ from siglip_retriever.store.plan import (
 )
 from siglip_retriever.store.report import IgnoredFile, IndexReport
 from siglip_retriever.store.scanning import file_uri, scan_folder
+from siglip_retriever.store.videos import is_video
 
 if TYPE_CHECKING:
     from siglip_retriever.store.store import MultimodalStore
 
-__all__ = ["PDFS_LOCAL", "index_distributed"]
+__all__ = ["PDFS_LOCAL", "VIDEOS_LOCAL", "index_distributed"]
 
 PDFS_LOCAL = "a PDF: PDFs are indexed by the local engine for now (index it without --engine ray)"
 """Why Ray indexing leaves a PDF out (in the report's ``ignored``)."""
+
+VIDEOS_LOCAL = "a video: videos are indexed by the local engine for now (index it without --engine ray)"
+"""Why Ray indexing leaves a video out (in the report's ``ignored``)."""
 
 
 def index_distributed(
@@ -127,7 +131,7 @@ def index_distributed(
 
     scan = _scan(source, filesystem, recursive=recursive, extensions=extensions, skip=store.path)
     report = scan.report
-    scan.files = _without_pdfs(scan.files, report)
+    scan.files = _pictures_only(scan.files, report)
     known = known_files(store)
     pending = [HashedFile(file) for file in changed_files(scan.files, known, report)]
     if pending:
@@ -196,10 +200,18 @@ def _scan(
     return _Scan(report, files, prefix=prefix, present=present)
 
 
-def _without_pdfs(files: list[FileFacts], report: IndexReport) -> list[FileFacts]:
-    """The files that are not PDFs; the PDFs go to the report's ``ignored`` (:data:`PDFS_LOCAL`)."""
-    report.ignored.extend(IgnoredFile(file.path, PDFS_LOCAL) for file in files if is_pdf(file.path))
-    return [file for file in files if not is_pdf(file.path)]
+def _pictures_only(files: list[FileFacts], report: IndexReport) -> list[FileFacts]:
+    """The files that are neither PDFs nor videos; those go to the report's ``ignored``
+    (:data:`PDFS_LOCAL`, :data:`VIDEOS_LOCAL`)."""
+    pictures = []
+    for file in files:
+        if is_pdf(file.path):
+            report.ignored.append(IgnoredFile(file.path, PDFS_LOCAL))
+        elif is_video(file.path):
+            report.ignored.append(IgnoredFile(file.path, VIDEOS_LOCAL))
+        else:
+            pictures.append(file)
+    return pictures
 
 
 def _facts_reader(store: MultimodalStore, filesystem: Any) -> Callable[[FileFacts], PictureFacts] | None:
