@@ -16,7 +16,7 @@ working::
     │   ├── RemoteImageError                 an image URL that could not be fetched
     │   │   └── UrlNotAllowedError           a URL the policy refuses (URLs off, scheme, host)
     │   ├── PdfError                         a PDF that cannot be read at all (damaged, encrypted, empty)
-    │   └── VideoError                       a video that cannot be read at all (not a video, a codec not decoded)
+    │   └── VideoError                       a video that cannot be read at all (not a video, codec)
     ├── MissingDependencyError (ImportError) an optional extra that is not installed
     └── StoreError                           a vector-store problem
         ├── ModelMismatchError               a store built with another model

@@ -35,7 +35,7 @@ from pydantic import BeforeValidator
 from siglip_retriever.encoding.encoder import SiglipEncoder, resolve_encoder
 from siglip_retriever.encoding.images import load_image
 from siglip_retriever.store.metadata import URI
-from siglip_retriever.store.pictures import entry_picture, is_pdf_entry
+from siglip_retriever.store.pictures import entry_picture, file_is_picture
 
 __all__ = ["CHAT_FORMATS", "ModelReference", "adopt_encoder", "picture_payload"]
 
@@ -93,7 +93,7 @@ def picture_payload(metadata: Mapping[str, Any]) -> tuple[str, str]:
     """
     from PIL import Image
 
-    if is_pdf_entry(metadata):
+    if not file_is_picture(metadata):  # a PDF's page or figure, a video's frame
         data, mime = _png(entry_picture(metadata)), "image/png"
     else:
         data = Path(str(metadata.get(URI))).read_bytes()

@@ -149,11 +149,14 @@ class SearchHit:
 
     def content(self, caption_key: str = DEFAULT_CAPTION_KEY) -> str:
         """What a document shows of the entry: the stored text, else the caption, else the
-        image's path, else its id; then, after a blank line, the picture's words (:attr:`says`)
-        when it has any."""
+        image's path, else its id (a video's moment: followed by its span, ``0:42-0:51``); then,
+        after a blank line, the picture's words (:attr:`says`) when it has any."""
         if self.kind == "text" and self.text is not None:
             return self.text
+        span = self.span()
         name = self.caption(caption_key) or self.uri or self.id
+        if span is not None:
+            name = f"{name} {span}"
         return f"{name}\n\n{self.says}" if self.says else name
 
     @property

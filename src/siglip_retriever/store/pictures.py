@@ -35,7 +35,7 @@ from siglip_retriever.store.metadata import FIGURE, FRAME, KIND, PAGE, PART, PHA
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["entry_picture", "is_pdf_entry"]
+__all__ = ["entry_picture", "file_is_picture", "is_pdf_entry"]
 
 
 def is_pdf_entry(metadata: Mapping[str, Any]) -> bool:
@@ -46,6 +46,17 @@ def is_pdf_entry(metadata: Mapping[str, Any]) -> bool:
         (True, False)
     """
     return metadata.get(PART) in ("page", "figure") and isinstance(metadata.get(PAGE), int)
+
+
+def file_is_picture(metadata: Mapping[str, Any]) -> bool:
+    """Whether an image entry's file is its picture (an image file), not a PDF or a video it is a
+    part of (whose picture :func:`entry_picture` renders or decodes).
+
+    Example:
+        >>> file_is_picture({"uri": "/p/a.jpg"}), file_is_picture({"kind": "video", "uri": "/v/a.mp4"})
+        (True, False)
+    """
+    return not is_pdf_entry(metadata) and metadata.get(KIND) != "video"
 
 
 def entry_picture(

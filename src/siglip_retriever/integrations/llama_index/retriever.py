@@ -36,7 +36,7 @@ from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
 from siglip_retriever.search.options import SearchKwargs
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.store.metadata import MTIME, SIZE
-from siglip_retriever.store.pictures import is_pdf_entry
+from siglip_retriever.store.pictures import file_is_picture
 from siglip_retriever.store.store import MultimodalStore
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
         if hit.uri is not None:
             metadata.setdefault(FILE_PATH, hit.uri)
             metadata.setdefault(FILE_NAME, Path(hit.uri).name)
-            if is_pdf_entry(hit.metadata):  # the file is the PDF: the node carries the picture
+            if not file_is_picture(hit.metadata):  # a PDF or a video: the node carries the picture
                 image, mime = picture_payload(hit.metadata)
                 picture = {"image": image, "image_mimetype": mime}
         node = StoredImageNode(
