@@ -80,7 +80,7 @@ def test_a_video_becomes_one_entry_per_scene(tiny_encoder: SiglipEncoder, tmp_pa
     assert all(parse_moment_id(entry) is not None for entry in ids)
     # searched as pictures: a moment is kind "image" to searches, "video" as stored
     assert {item.kind for item in store.get(ids)} == {"image"}
-    assert store.count("image") == len(ids)
+    assert store.count("image") == store.count(where={"kind": "video"}) == len(ids)
 
 
 def test_a_moment_s_picture_is_its_frame(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ __all__ = ["embed_command", "info_command", "presets_command"]
 @json_option("Print JSON.")
 @with_settings
 def info_command(settings: Settings, as_json: bool) -> None:
-    """Show the store's model, location and counts."""
+    """Show the store's model, location and counts (images count PDF pages and video moments)."""
     store = settings.store(must_exist=True)
     data = {
         "location": store.location,
@@ -35,6 +35,7 @@ def info_command(settings: Settings, as_json: bool) -> None:
         "logit_scale": store.logit_scale,
         "logit_bias": store.logit_bias,
         "images": store.count("image"),
+        "video_moments": store.count(where={"kind": "video"}),
         "texts": store.count("text"),
         "device": store.encoder.device,
     }
@@ -42,7 +43,7 @@ def info_command(settings: Settings, as_json: bool) -> None:
         print_json(data)
         return
     for key, value in data.items():
-        click.echo(f"{key:>12}: {value}")
+        click.echo(f"{key:>13}: {value}")
 
 
 @click.command("presets")

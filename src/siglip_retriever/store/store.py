@@ -448,12 +448,16 @@ class MultimodalStore(StoreWords):
         found = self._call("get", lambda: self._collection.get(ids=list(ids), include=["metadatas"]))
         return {i: dict(m or {}) for i, m in zip(found["ids"], found["metadatas"], strict=True)}
 
-    def count(self, kind: Kind | None = None) -> int:
+    def count(self, kind: Kind | None = None, *, where: Mapping[str, Any] | None = None) -> int:
         """Number of entries, or of entries of one kind (``"image"``: pictures, PDF pages and video
-        moments; ``"text"``)."""
-        if kind is None:
+        moments; ``"text"``), or matching a metadata filter (``where={"kind": "video"}``: the
+        moments of videos)."""
+        filters = [kind_filter(kind)] if kind is not None else []
+        filters += [dict(where)] if where else []
+        if not filters:
             return int(self._call("count", self._collection.count))
-        return sum(len(page["ids"]) for page in self._pages(where=kind_filter(kind), include=[]))
+        combined = filters[0] if len(filters) == 1 else {"$and": filters}
+        return sum(len(page["ids"]) for page in self._pages(where=combined, include=[]))
 
     def get(
         self,
