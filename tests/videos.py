@@ -102,6 +102,10 @@ TRUNCATED_SCENES = (
     Scene("triangle", "red", 9.0, 12.0),
 )
 STATIC_SCENE = ("star", "green")
+PICTURE_SEEDS = (2, 4, 7, 12, 15)
+"""The seeds scenes are drawn with (scene ``n`` of a clip: ``PICTURE_SEEDS[n % 5]``): the demo model
+names every class of the demo drawn with them, at 4:3 and 3:4 (checked); some other seeds draw a
+triangle it takes for a circle."""
 UNKNOWN_FOURCC = b"xyz1"
 """The codec tag :func:`write_undecodable_clip` writes: no FFmpeg decoder knows it."""
 
@@ -114,7 +118,9 @@ _FAST = {
 }
 
 
-def scene_picture(scene: Scene | tuple[str, str], size: tuple[int, int], seed: int = 0) -> Image.Image:
+def scene_picture(
+    scene: Scene | tuple[str, str], size: tuple[int, int], seed: int = PICTURE_SEEDS[0]
+) -> Image.Image:
     """The demo's picture of a scene's shape (drawn at 64 px as the demo draws them), scaled up
     to ``size`` (width, height)."""
     shape, colour = scene[0], scene[1]
@@ -141,7 +147,7 @@ def _frames(
     shown = stored if rotation % 180 == 0 else (stored[1], stored[0])
     for number, scene in enumerate(scenes):
         first, last = round(scene.start * fps), round(scene.end * fps)
-        picture = scene_picture(scene, shown, seed=number)
+        picture = scene_picture(scene, shown, seed=PICTURE_SEEDS[number % len(PICTURE_SEEDS)])
         if rotation % 360:
             picture = picture.rotate(-rotation, expand=True)  # the display turns it back
         yield from _moving(picture, last - first, seed=number)
@@ -161,7 +167,8 @@ def _write(
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    faststart = {"movflags": "faststart"} if path.suffix in (".mp4", ".mov") else {}  # the index first
+    with av.open(str(path), "w", options=faststart) as container:
         stream = container.add_stream(codec, rate=fps, options={**_FAST.get(codec, {}), **(options or {})})
         stream.width, stream.height = stored
         stream.pix_fmt = "yuv420p"
@@ -217,13 +224,26 @@ def write_shape_clip(
     return Clip(path, tuple(scenes), _DECODERS.get(codec, codec), size, duration, rotation % 360)
 
 
+def write_picture_clip(
+    path: str | Path, picture: Image.Image, seconds: int = 2, *, rotation: int = 0, fps: int = 4
+) -> Clip:
+    """A still H.264 clip of ``picture`` (as shown, upright), stored turned so that it is upright
+    only when a reader applies the display ``rotation`` (degrees counter-clockwise)."""
+    path = Path(path)
+    stored = picture.rotate(-rotation, expand=True) if rotation % 360 else picture
+    frames = (np.asarray(stored.convert("RGB")) for _ in range(seconds * fps))
+    _write(path, frames, codec="libx264", stored=stored.size, fps=fps, gop_seconds=1.0, rotation=rotation)
+    return Clip(path, (), "h264", picture.size, float(seconds), rotation % 360)
+
+
 def write_truncated_clip(
     path: str | Path, scenes: Sequence[Scene] = TRUNCATED_SCENES, share: float = 0.6
 ) -> Clip:
-    """A Matroska H.264 clip of ``scenes`` cut at ``share`` of its bytes: its header still
-    declares the whole duration, its data stops part-way (a copy interrupted, a full card)."""
+    """An H.264 clip of ``scenes`` cut at ``share`` of its bytes: its header still declares the
+    whole duration, its data stops part-way (a copy interrupted, a full card). ``.mkv`` or ``.mp4``
+    (its index is written first, as "fast start" files have it, so the cut leaves it whole)."""
     path = Path(path)
-    whole = path.with_name(path.stem + ".whole.mkv")
+    whole = path.with_name(path.stem + ".whole" + path.suffix)
     clip = write_shape_clip(whole, scenes)
     data = whole.read_bytes()
     whole.unlink()
@@ -235,6 +255,24 @@ def write_fake_video(path: str | Path) -> Path:
     """A file with a video's name that holds words, not a video."""
     path = Path(path)
     path.write_text("These are holiday notes, not a video.\n" * 40, encoding="utf-8")
+    return path
+
+
+def write_audio_only(path: str | Path, seconds: int = 1) -> Path:
+    """A file with a video's name that holds only sound (AAC silence)."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        stream.layout = "mono"
+        for n in range(seconds * 16):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1000), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 16000, n * 1000
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
     return path
 
 

@@ -5,27 +5,21 @@ rotation) and then :class:`VideoMoment` objects in time order: one per scene, wi
 seconds and a picture taken inside it. :func:`probe_video` reads the facts alone, and
 :func:`video_frame` the frame shown at a given second (a thumbnail, a moment's picture read again).
 
-How it keeps the cost down, so that an hour of 1080p does not decode every frame:
+Decoding costs little, so that an hour of 1080p does not decode every frame: the decoder runs on
+threads, and one frame an ``interval`` is looked at. When keyframes come at least every two
+intervals (phones write one every second or two; the packets of the first seconds say so, listed
+without decoding), only keyframes are sent to the decoder. When they are rarer (an encoder's long
+default GOP), every frame is decoded in order, except those no other frame refers to
+(``skip_frame="NONREF"``), and one an interval is looked at. FFmpeg scales each sampled frame
+down before any numpy work: to a 16 x 16 signature, and to ``side`` for the frame a scene keeps.
 
-- the decoder runs on threads (``thread_type="AUTO"``);
-- it samples one frame every ``interval`` seconds. When the keyframes come at least every
-  ``2 x interval`` seconds (phones write one every second or two; :func:`read_video` learns it by
-  listing the packets of the first seconds, without decoding), only keyframes are decoded and the
-  others are never sent to the decoder. When they are rarer (an encoder's long default GOP), a
-  keyframe alone cannot show each second, so every frame is decoded in order, except those no
-  other frame refers to (``skip_frame="NONREF"``), and only one per interval is looked at;
-- each sampled frame is scaled down by FFmpeg before any numpy work: to a 16 x 16 signature, and
-  to the picture's size (``side``) only for the one frame a scene keeps.
-
-Scenes: a sampled frame starts a new moment when its signature differs from the previous
-sample's by more than :data:`CUT_DIFFERENCE` (a cut), or from the scene's first sample by more than
-:data:`DRIFT_DIFFERENCE` (a slow pan or a change of light that adds up). A static shot of an hour is
-one moment. A moment's picture is the scene's second sample (one interval past the cut, away from
-fades and motion blur at the cut), or its first when the scene has one sample; one scene's picture
-is held at a time. A moment ends where the next one starts; the last, where the readable video ends.
-
-Rotation metadata (phone videos) is applied, as EXIF orientation is for photos: pictures are
-upright, and :class:`VideoInfo` gives the size as shown.
+Scenes: a sample starts a new moment when its signature differs from the previous sample's by
+more than :data:`CUT_DIFFERENCE` (a cut), or from the scene's first sample by more than
+:data:`DRIFT_DIFFERENCE` (a slow pan, a change of light): a static shot of an hour is one moment.
+A moment's picture is the scene's second sample (away from a fade or motion blur at the cut), or
+its first in a scene of one sample; one scene's picture is held at a time. A moment ends where
+the next starts; the last, where the readable video ends. Rotation metadata (phone videos) is
+applied, as EXIF orientation is for photos: pictures are upright, sizes are as shown.
 
 Bad input is never skipped in silence: a file that cannot be read at all (missing, empty, not a
 video, no video stream, a codec the bundled FFmpeg cannot decode, named) raises
@@ -89,22 +83,18 @@ FRAME_SIDE = 512
 224-512 px a SigLIP checkpoint looks at, and small enough to hold one scene's picture at a time."""
 
 SAMPLE_SECONDS = 1.0
-"""How often, in seconds of video, the scene detector looks at a frame (keyframes may space it
-out to twice this). A cut is placed at the first sample after it; a scene shorter than this may
-be missed, which a search by moments can live with."""
+"""How often, in seconds of video, the scene detector looks at a frame (keyframes may space it out
+to twice this): a moment starts at the first sample after a cut; a shorter scene may be missed."""
 
 CUT_DIFFERENCE = 20.0
-"""A cut: the mean absolute difference (0-255 per channel) between the 16 x 16 RGB signatures
-of two consecutive samples above which a new moment starts. Sensor noise and compression move a
-signature by 1-3, a talking head or a hand-held shot by 3-12; two different shots differ by 25
-or more (a shape of another colour on another background, a new room), so a cut is a jump well
-above what a second of motion does."""
+"""A cut: the mean absolute difference (0-255 a channel) between the 16 x 16 RGB signatures of two
+consecutive samples above which a new moment starts: well above what noise, compression or a
+second of a talking head or a hand-held shot move a signature, below a change of shot."""
 
 DRIFT_DIFFERENCE = 30.0
-"""A drift: the difference from the scene's first sample above which a new moment starts, for a
-slow pan or a change of light that never jumps by :data:`CUT_DIFFERENCE` between two samples but
-ends up showing something else. Higher than the cut's, so that a scene that sways back and forth
-stays one moment."""
+"""A drift: the difference from the scene's first sample above which a new moment starts (a slow
+pan or a change of light that never jumps by a cut but ends up somewhere else). Higher than a
+cut's, so that a shot that sways back and forth stays one moment."""
 
 _SIGNATURE = 16  # the signature's side: enough to see a shot's layout and colours, blind to noise
 _KEYFRAME_GAP = 2.0  # keyframes at least every this many intervals: decode keyframes only
@@ -261,8 +251,7 @@ def read_video(
         ConfigurationError: ``side`` or ``interval`` is not positive (at the call).
         MissingDependencyError: PyAV (the ``video`` extra) is not installed (at the call).
     """
-    if isinstance(side, bool) or not isinstance(side, int) or side < 1:
-        raise ConfigurationError(f"side must be a positive whole number of pixels, not {side!r}")
+    _check_side(side)
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < math.inf:
         raise ConfigurationError(f"interval must be a positive number of seconds, not {interval!r}")
     return _read(
@@ -290,8 +279,8 @@ def video_frame(path: str | os.PathLike[str], time: float, *, side: int | None =
     """
     if isinstance(time, bool) or not isinstance(time, (int, float)) or not 0 <= time < math.inf:
         raise ConfigurationError(f"time must be a number of seconds from 0, not {time!r}")
-    if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
-        raise ConfigurationError(f"side must be a positive whole number of pixels or None, not {side!r}")
+    if side is not None:
+        _check_side(side)
     av = _import_av()
     source = Path(path)
     container, stream = _open(av, source)
@@ -302,8 +291,7 @@ def video_frame(path: str | os.PathLike[str], time: float, *, side: int | None =
         shown = None
         try:
             for frame in _decoded(av, container, stream, source):
-                moment = _frame_time(frame, origin)
-                if shown is not None and moment is not None and moment > time + _SAME_TIME:
+                if shown is not None and frame.time is not None and frame.time - origin > time + _SAME_TIME:
                     break
                 shown = frame
         except VideoError:
@@ -317,6 +305,11 @@ def video_frame(path: str | os.PathLike[str], time: float, *, side: int | None =
 
 
 # -- opening -------------------------------------------------------------------------------------
+
+
+def _check_side(side: int) -> None:
+    if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+        raise ConfigurationError(f"side must be a positive whole number of pixels, not {side!r}")
 
 
 def _import_av() -> Any:
@@ -367,8 +360,9 @@ def _codec_named(av: Any, path: Path) -> str:
     """The undecodable codec as FFmpeg names it (``"codec 'xyz1'"``): PyAV gives no codec for a
     stream without a decoder, FFmpeg's warning on opening the file does, so the file is opened
     again with FFmpeg's warnings captured (only on this failure)."""
-    level = av.logging.get_level()
+    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
     try:
+        av.logging.set_skip_repeated(False)  # the same file's warning, asked for again
         if level is None or level < av.logging.WARNING:
             av.logging.set_level(av.logging.WARNING)
         with av.logging.Capture(local=True) as logs, av.open(str(path), metadata_errors="ignore"):
@@ -377,6 +371,7 @@ def _codec_named(av: Any, path: Path) -> str:
         logs = []
     finally:
         av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip)
     for _, _, message in logs:
         found = _UNKNOWN_CODEC.search(message)
         if found:
@@ -414,7 +409,7 @@ def _duration(av: Any, container: Any, stream: Any, path: Path) -> float | None:
     origin, end = _origin(container, stream), None
     try:
         for packet in container.demux(stream):
-            end = max(end or 0.0, _packet_end(packet, origin) or 0.0)
+            end = max(end or 0.0, _packet_times(packet, origin)[1] or 0.0)
     except av.FFmpegError:
         pass  # a damaged tail: as far as the packets went
     _rewind(av, container, stream, path)
@@ -431,18 +426,6 @@ def _rewind(av: Any, container: Any, stream: Any, path: Path) -> None:
 # -- decoding ------------------------------------------------------------------------------------
 
 
-def _frame_time(frame: Any, origin: float) -> float | None:
-    return None if frame.time is None else float(frame.time) - origin
-
-
-def _packet_end(packet: Any, origin: float) -> float | None:
-    """Seconds where a packet's frame ends (its time plus its duration), or ``None``."""
-    stamp = packet.pts if packet.pts is not None else packet.dts
-    if stamp is None or packet.time_base is None:
-        return None
-    return float((stamp + (packet.duration or 0)) * packet.time_base) - origin
-
-
 def _decoded(av: Any, container: Any, stream: Any, path: Path) -> Iterator[Any]:
     """The stream's frames in order, every one (for :func:`probe_video` and :func:`video_frame`);
     FFmpeg's errors become :class:`VideoError`."""
@@ -457,13 +440,20 @@ def _reason(exc: Exception) -> str:
     return str(getattr(exc, "strerror", None) or exc).strip().rstrip(".")
 
 
+def _packet_times(packet: Any, origin: float) -> tuple[float | None, float | None]:
+    """Seconds where a packet's frame starts and ends (``None`` when it carries no time)."""
+    stamp = packet.pts if packet.pts is not None else packet.dts
+    if stamp is None or packet.time_base is None:
+        return None, None
+    start = float(stamp * packet.time_base) - origin
+    return start, start + float((packet.duration or 0) * packet.time_base)
+
+
 def _shown_size(frame: Any) -> tuple[int, int]:
     """The frame's size as shown before rotation: its pixels' aspect ratio applied to the width."""
-    width, height = frame.width, frame.height
-    aspect = getattr(frame, "sample_aspect_ratio", None)
-    if aspect and float(aspect) > 0 and abs(float(aspect) - 1) > 0.01:
-        width = max(1, round(width * float(aspect)))
-    return width, height
+    aspect = float(frame.sample_aspect_ratio or 1) if hasattr(frame, "sample_aspect_ratio") else 1.0
+    width = round(frame.width * aspect) if aspect > 0 and abs(aspect - 1) > 0.01 else frame.width
+    return max(1, width), frame.height
 
 
 def _picture(frame: Any, side: int | None) -> Image.Image:
@@ -488,11 +478,6 @@ def _difference(one: Any, other: Any) -> float:
     return float(abs(one - other).mean())
 
 
-def _packet_start(packet: Any, origin: float) -> float | None:
-    stamp = packet.pts if packet.pts is not None else packet.dts
-    return None if stamp is None or packet.time_base is None else float(stamp * packet.time_base) - origin
-
-
 def _dense_keyframes(av: Any, container: Any, stream: Any, path: Path, interval: float) -> bool:
     """Whether keyframes come at least every ``_KEYFRAME_GAP`` intervals in the video's first
     seconds: its packets are listed (not decoded), then the file is rewound."""
@@ -501,21 +486,17 @@ def _dense_keyframes(av: Any, container: Any, stream: Any, path: Path, interval:
     end = 0.0
     try:
         for packet in container.demux(stream):
-            start = _packet_start(packet, origin)
-            if start is None:
-                continue
-            if packet.is_keyframe:
-                keyframes.append(start)
-            end = max(end, start)
-            if start > max(_PROBE_SECONDS, 2 * limit):
-                break
+            start = _packet_times(packet, origin)[0]
+            if start is not None:
+                keyframes += [start] if packet.is_keyframe else []
+                end = max(end, start)
+                if start > max(_PROBE_SECONDS, 2 * limit):
+                    break
     except av.FFmpegError:
         pass  # a damaged start: judged on what was listed; the reading reports the damage
     _rewind(av, container, stream, path)
-    if not keyframes:
-        return False
     gaps = [later - earlier for earlier, later in itertools.pairwise(keyframes)]
-    return max([keyframes[0], end - keyframes[-1], *gaps]) <= limit + _SAME_TIME
+    return bool(keyframes) and max([keyframes[0], end - keyframes[-1], *gaps]) <= limit + _SAME_TIME
 
 
 class _Sampler:
@@ -523,14 +504,8 @@ class _Sampler:
     remembers how far the packets went and the error that stopped them, if any."""
 
     def __init__(self, av: Any, container: Any, stream: Any, interval: float, stats: VideoStats) -> None:
-        self.av, self.container, self.stream, self.interval, self.stats = (
-            av,
-            container,
-            stream,
-            interval,
-            stats,
-        )
-        self.origin = _origin(container, stream)
+        self.av, self.container, self.stream, self.stats = av, container, stream, stats
+        self.interval, self.origin = interval, _origin(container, stream)
         self.reached = 0.0  # seconds: the end of the last packet read
         self.error: str | None = None
 
@@ -539,87 +514,63 @@ class _Sampler:
         context, keyframes_only = self.stream.codec_context, self.stats.keyframes_only
         context.thread_type = "AUTO"
         context.skip_frame = "NONKEY" if keyframes_only else "NONREF"
-        due, slack = -math.inf, self.interval / 4  # the next sample's time; a keyframe a bit early will do
+        # the next sample's time; a keyframe a bit early will do, a frame decoded in order not
+        due, slack = -math.inf, self.interval / 4 if keyframes_only else _SAME_TIME
         try:
             for packet in self.container.demux(self.stream):
-                start = _packet_start(packet, self.origin)
-                end = _packet_end(packet, self.origin)
+                start, end = _packet_times(packet, self.origin)
                 self.reached = max(self.reached, end if end is not None else self.reached)
-                if (
-                    keyframes_only
-                    and packet.size
-                    and (not packet.is_keyframe or (start or 0.0) < due - slack)
-                ):
-                    continue  # never sent to the decoder
+                if keyframes_only and packet.size:  # the packets choose: the others never decoded
+                    if not packet.is_keyframe or (start is not None and start < due - slack):
+                        continue
+                    due = due if start is None else start + self.interval
                 for frame in context.decode(packet):
                     self.stats.decoded_frames += 1
-                    stamp = _frame_time(frame, self.origin)
-                    time = max(0.0, stamp if stamp is not None else self.reached)
-                    if time >= due - slack:
+                    time = max(0.0, frame.time - self.origin if frame.time is not None else self.reached)
+                    if not keyframes_only:  # the frames choose
+                        if time < due - slack:
+                            continue
                         due = time + self.interval
-                        self.stats.sampled_frames += 1
-                        yield time, frame
+                    self.stats.sampled_frames += 1
+                    yield time, frame
         except self.av.FFmpegError as exc:
             self.error = _reason(exc)
 
     def failure(self, declared: float | None) -> VideoFailure | None:
-        """The unreadable rest of the video, if the packets stopped early or failed."""
+        """The unreadable rest of the video, if the packets failed or stopped before the end."""
         end = declared if declared is not None and declared > self.reached else None
-        if self.error is not None:
-            return VideoFailure(
-                self.reached, end, f"unreadable from {self.reached:.1f} s (FFmpeg: {self.error})"
-            )
-        if declared is not None and declared - self.reached > _TRUNCATED:
-            return VideoFailure(
-                self.reached,
-                declared,
-                f"the data ends at {self.reached:.1f} s of the {declared:.1f} s the file declares "
-                "(a truncated file, or an interrupted copy)",
-            )
-        return None
+        if self.error is None and (end is None or end - self.reached <= _TRUNCATED):
+            return None
+        why = (
+            f"FFmpeg: {self.error}"
+            if self.error
+            else f"the file declares {end:.1f} s: truncated, or copied in part"
+        )
+        return VideoFailure(self.reached, end, f"unreadable from {self.reached:.1f} s ({why})")
 
 
-@dataclass
-class _Scene:
-    """A scene being read: its first sample's signature, the latest one, and its picture (the
-    first sample's frame is held until the second sample gives the picture)."""
-
-    start: float
-    first: Any
-    last: Any
-    held: Any
-    frame: float
-    picture: Image.Image | None = None
-
-    def takes(self, signature: Any) -> bool:
-        """Whether a sample belongs to the scene: no cut from the latest sample, no drift from the first."""
-        cut = _difference(signature, self.last) > CUT_DIFFERENCE
-        return not cut and _difference(signature, self.first) <= DRIFT_DIFFERENCE
-
-    def add(self, time: float, frame: Any, signature: Any, side: int) -> None:
-        self.last = signature
-        if self.picture is None:  # the second sample: the scene's picture
-            self.picture, self.frame, self.held = _picture(frame, side), time, None
-
-    def closed(self, side: int) -> tuple[float, float, Image.Image]:
-        """``(start, frame, picture)``: the held first sample is the picture of a one-sample scene."""
-        picture = self.picture if self.picture is not None else _picture(self.held, side)
-        return self.start, self.frame, picture
-
-
-def _scenes(samples: Iterator[tuple[float, Any]], side: int) -> Iterator[tuple[float, float, Image.Image]]:
-    """``(start, frame, picture)`` of each scene, yielded when the next one starts (or at the end)."""
-    scene: _Scene | None = None
-    for time, frame in samples:
-        signature = _signature(frame)
-        if scene is not None and scene.takes(signature):
-            scene.add(time, frame, signature, side)
+def _scenes(
+    samples: Iterator[tuple[float, Any]], side: int
+) -> Iterator[tuple[float, float | None, float, Image.Image]]:
+    """``(start, end, frame, picture)`` of each scene, yielded when the next one starts (``end``
+    is its start), the last when the samples end (``end`` is ``None``). A scene holds its first
+    sample's frame until its second sample gives the picture (a one-sample scene's is its first)."""
+    start = frame = 0.0
+    first = last = held = picture = None
+    for time, sample in samples:
+        signature = _signature(sample)
+        cut = first is None or _difference(signature, last) > CUT_DIFFERENCE
+        if not cut and _difference(signature, first) <= DRIFT_DIFFERENCE:  # no drift either
+            last = signature
+            if picture is None:
+                picture, frame, held = _picture(sample, side), time, None
             continue
-        if scene is not None:
-            yield scene.closed(side)
-        scene = _Scene(0.0 if scene is None else time, signature, signature, frame, time)
-    if scene is not None:
-        yield scene.closed(side)
+        if first is not None:
+            yield start, time, frame, picture if picture is not None else _picture(held, side)
+        start = time if first is not None else 0.0
+        first, last, held, frame, picture = signature, signature, sample, time, None
+    if first is not None:
+        yield start, None, frame, picture if picture is not None else _picture(held, side)
 
 
 def _read(
@@ -633,33 +584,17 @@ def _read(
         samples = sampler.samples()
         first = next(samples, None)
         if first is None:
-            reason = (
-                f"no frame can be decoded (FFmpeg: {sampler.error})"
-                if sampler.error
-                else "no frame can be decoded"
-            )
-            raise VideoError(str(path), reason)
+            detail = f" (FFmpeg: {sampler.error})" if sampler.error else ""
+            raise VideoError(str(path), f"no frame can be decoded{detail}")
         yield _info(stream, first[1], declared if declared is not None else sampler.reached)
-        scenes = _scenes(_chain(first, samples), side)
-        previous: tuple[float, float, Image.Image] | None = None
-        index = 0
-        for scene in scenes:
-            if previous is not None:
-                index += 1
-                yield VideoMoment(index, previous[0], scene[0], previous[1], previous[2])
-            previous = scene
+        scenes = _scenes(itertools.chain([first], samples), side)
+        for index, (start, end, frame, picture) in enumerate(scenes, start=1):
+            if end is None:  # the last scene: it ends where the readable video ends
+                truncated = sampler.failure(declared) is not None or declared is None
+                end = max(sampler.reached if truncated else declared or 0.0, frame + _SAME_TIME)
+            yield VideoMoment(index, start, end, frame, picture)
         failure = sampler.failure(declared)
-        if previous is not None:
-            end = sampler.reached if failure is not None or declared is None else declared
-            yield VideoMoment(
-                index + 1, previous[0], max(end, previous[1] + _SAME_TIME), previous[1], previous[2]
-            )
         if failure is not None:
             yield failure
     finally:
         container.close()
-
-
-def _chain(first: tuple[float, Any], rest: Iterator[tuple[float, Any]]) -> Iterator[tuple[float, Any]]:
-    yield first
-    yield from rest
