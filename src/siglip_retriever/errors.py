@@ -17,6 +17,8 @@ working::
     │   │   └── UrlNotAllowedError           a URL the policy refuses (URLs off, scheme, host)
     │   ├── PdfError                         a PDF that cannot be read at all (damaged, encrypted, empty)
     │   └── VideoError                       a video that cannot be read at all (not a video, codec)
+    ├── EncodeQueueError                     an encode a batching queue could not take (closed)
+    │   └── EncodeTimeoutError (TimeoutError) an encode not done within its caller's timeout
     ├── MissingDependencyError (ImportError) an optional extra that is not installed
     └── StoreError                           a vector-store problem
         ├── ModelMismatchError               a store built with another model
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigurationError",
+    "EncodeQueueError",
+    "EncodeTimeoutError",
     "ImageLoadError",
     "InputTypeError",
     "InvalidTemplateError",
@@ -177,6 +181,16 @@ class VideoError(ImageLoadError):
     def __init__(self, source: str, reason: str) -> None:
         super().__init__(source, reason)
         self.args = (f"cannot read video {source}: {reason}",)
+
+
+class EncodeQueueError(SiglipRetrieverError):
+    """A :class:`~siglip_retriever.encoding.queue.EncodeQueue` could not take an encode: it is closed."""
+
+
+class EncodeTimeoutError(EncodeQueueError, TimeoutError):
+    """An encode waited in a :class:`~siglip_retriever.encoding.queue.EncodeQueue` longer than its
+    caller's timeout (the model was busy with other requests); it is dropped unless its forward pass
+    had begun, and the other requests go on."""
 
 
 class MissingDependencyError(SiglipRetrieverError, ImportError):

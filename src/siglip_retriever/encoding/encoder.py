@@ -250,10 +250,14 @@ class SiglipEncoder:
         bar = self._progress(batches(items, size), len(items), size, show_progress, "texts")
         return joined((self._encode_text_batch(part) for part in bar), dim=self.dim)
 
-    def encode_query(self, text: str) -> Vectors:
+    def encode_query(self, text: str, *, encode: Callable[[list[str]], Vectors] | None = None) -> Vectors:
         """Encode one text into a ``(dim,)`` vector, served from a small LRU cache when repeated.
 
-        The returned array is read-only, since it may be shared with later calls.
+        The returned array is read-only, since it may be shared with later calls. ``encode`` is
+        how a text missing from the cache is encoded (texts -> their vectors, by this encoder's
+        model): by default on its own, in the calling thread; a server passes an
+        :class:`~siglip_retriever.encoding.queue.EncodeQueue`'s, so that concurrent queries share
+        one forward pass.
         """
         if not isinstance(text, str):
             raise InputTypeError(f"a query must be a str, not {type(text).__name__}")
@@ -263,7 +267,7 @@ class SiglipEncoder:
                 if cached is not None:
                     self._query_cache.move_to_end(text)
                     return cached
-        vector = self._encode_text_batch([text])[0]
+        vector = np.array((encode or self._encode_text_batch)([text])[0])
         vector.setflags(write=False)
         if self._query_cache_size:
             with self._query_lock:
