@@ -46,6 +46,7 @@ __all__ = [
     "Hit",
     "Info",
     "LabelProbability",
+    "Moment",
     "Schema",
     "SearchResponse",
 ]
@@ -182,6 +183,22 @@ UPLOAD_RESPONSES[503]["headers"] = {
 }
 
 
+class Moment(Schema):
+    """Another moment of a hit's video among the results (a search that collapses moments).
+
+    Example:
+        >>> from siglip_retriever.app.schemas import Moment
+        >>> Moment(id="vid-ab-m2", start=12.0, end=19.5, probability=0.4, similarity=0.12).start
+        12.0
+    """
+
+    id: str = Field(description="The moment's id in the store (its picture: /api/images/{id}).")
+    start: float = Field(description="Where the moment starts, in seconds.")
+    end: float | None = Field(description="Where it ends, in seconds.")
+    probability: float | None = Field(description="Its probability, as the hit's.")
+    similarity: float = Field(description="Its cosine similarity to the query.")
+
+
 class Hit(Schema):
     """One search result.
 
@@ -189,13 +206,16 @@ class Hit(Schema):
         >>> from siglip_retriever.app.schemas import Hit
         >>> hit = Hit(rank=1, id="a1", kind="image", name="cat.jpg", similarity=0.31, probability=0.8,
         ...           metadata={}, image_url="/api/images/a1", thumbnail_url="/api/images/a1/thumbnail")
-        >>> hit.text is None, hit.probability, hit.matched, hit.words, hit.page
-        (True, 0.8, None, [], None)
+        >>> hit.text is None, hit.probability, hit.matched, hit.words, hit.page, hit.start, hit.moments
+        (True, 0.8, None, [], None, None, [])
     """
 
     rank: int = Field(description="1 for the best hit.")
     id: str = Field(description="The entry's id in the store.")
-    kind: str = Field(description="'image' (searches return images).")
+    kind: str = Field(
+        description="'image' for a picture (a file, a PDF's page or figure), 'video' for a video's "
+        "moment; 'text' for a stored text (kind=text)."
+    )
     name: str | None = Field(description="The picture's file name (the full path is not disclosed).")
     names: list[str] = Field(
         default_factory=list,
@@ -231,6 +251,18 @@ class Hit(Schema):
         description="A PDF's page or figure: the label the PDF prints on the page ('iv', 'A-3'), "
         "else its number; null for pictures.",
     )
+    start: float | None = Field(
+        default=None, description="A video's moment: where it starts, in seconds; null for others."
+    )
+    end: float | None = Field(
+        default=None, description="A video's moment: where it ends, in seconds; null for others."
+    )
+    frame: float | None = Field(default=None, description="A video's moment: its picture's time in seconds.")
+    moments: list[Moment] = Field(
+        default_factory=list,
+        description="A video's best moment: the video's other moments among the results, best "
+        "first (unless all_moments); empty for others.",
+    )
     metadata: dict[str, Any] = Field(description="The entry's metadata (without file paths).")
     image_url: str | None = Field(
         description="Where the picture is served (a PDF's page: rendered as PNG); null without a file."
@@ -238,8 +270,9 @@ class Hit(Schema):
     thumbnail_url: str | None = Field(description="Where its thumbnail is served.")
     file_url: str | None = Field(
         default=None,
-        description="Where the file holding the picture is served as it is: a PDF's page links "
-        "its PDF opened at the page ('#page=N'); null without a file.",
+        description="Where the file holding the picture is served as it is (byte ranges too): a "
+        "PDF's page links its PDF opened at the page ('#page=N'), a video's moment its video "
+        "played from the moment ('#t=start,end'); null without a file.",
     )
 
 
@@ -311,14 +344,15 @@ class Info(Schema):
     Example:
         >>> from siglip_retriever.app.schemas import Info
         >>> Info(version="0.1", model="demo", score_kind="sigmoid", images=48, texts=0,
-        ...      limits={"max_k": 100}).images
-        48
+        ...      limits={"max_k": 100}).video_moments
+        0
     """
 
     version: str
     model: str
     score_kind: str
-    images: int
+    images: int = Field(description="The pictures searched: images, PDF pages and figures, video moments.")
+    video_moments: int = Field(default=0, description="How many of them are moments of videos.")
     texts: int
     limits: dict[str, int]
 

@@ -58,7 +58,7 @@ from siglip_retriever.errors import ImageLoadError, InvalidTemplateError
 from siglip_retriever.search.options import WEB_DEFAULTS
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.search.templates import parse_template
-from siglip_retriever.store.metadata import FIGURE, PAGE, PART
+from siglip_retriever.store.metadata import FIGURE, FRAME, KIND, PAGE, PART
 from siglip_retriever.store.pictures import entry_picture, is_pdf_entry
 
 if TYPE_CHECKING:
@@ -71,17 +71,34 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ID_CHARS",
     "UPLOAD_ROUTE",
+    "VIDEO_MEDIA_TYPES",
     "MultipartOnly",
     "SearchService",
     "ServiceDep",
     "field_bytes",
     "get_service",
     "has_text",
+    "is_moment",
     "part_key",
     "require_multipart",
 ]
 
 _MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plugin names no type
+VIDEO_MEDIA_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".3gp": "video/3gpp",
+    ".mts": "video/mp2t",
+    ".m2ts": "video/mp2t",
+    ".wmv": "video/x-ms-wmv",
+    ".mpg": "video/mpeg",
+    ".mpeg": "video/mpeg",
+}
+"""The media type a video file is served with, by its extension (browsers pick their player by it)."""
 
 MAX_ID_CHARS = 512
 """Longest image id looked up; longer ids are ``404 not_found`` without a store lookup."""
@@ -280,7 +297,10 @@ class SearchService:
 
     def file_media_type(self, item: StoredItem, path: Path) -> str:
         """The media type of a stored entry's file: ``application/pdf`` for a PDF's page or
-        figure (while the file still reads as a PDF), else the picture's (:meth:`media_type`)."""
+        figure (while the file still reads as a PDF), a video's for a video's moment (by its
+        extension: :data:`VIDEO_MEDIA_TYPES`), else the picture's (:meth:`media_type`)."""
+        if is_moment(item.metadata):
+            return VIDEO_MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
         if not is_pdf_entry(item.metadata):
             return self.media_type(path)
         try:
@@ -293,8 +313,9 @@ class SearchService:
         return "application/pdf"
 
     def rendered(self, item: StoredItem) -> bytes:
-        """A PDF entry's picture, its page rendered or its figure, as PNG (made in a decoding
-        slot, from the one page of the PDF it needs); ``not_found`` when it cannot be read now."""
+        """The picture of an entry whose file holds several (a PDF's page rendered or its figure,
+        a video's moment: its frame), as PNG, made in a decoding slot from the one page or frame it
+        needs; ``not_found`` when it cannot be read now."""
 
         def render() -> bytes:
             buffer = io.BytesIO()
@@ -304,7 +325,7 @@ class SearchService:
         try:
             return self.decode(render)
         except (ImageLoadError, OSError) as exc:
-            raise not_found(f"the page cannot be read from its PDF now ({_reason(exc)})") from None
+            raise not_found(f"the picture cannot be read from its file now ({_reason(exc)})") from None
 
     def media_type(self, path: Path) -> str:
         """The media type of a stored picture's file, read from its content; ``not_found`` when
@@ -318,8 +339,8 @@ class SearchService:
         return Image.MIME.get(fmt or "") or _MEDIA_TYPES.get(fmt or "", "application/octet-stream")
 
     def thumbnail(self, image_id: str) -> Thumbnail:
-        """The thumbnail of a stored image (a PDF entry's: of its page or figure), from the cache
-        or made now."""
+        """The thumbnail of a stored image (a PDF entry's: of its page or figure; a video's moment:
+        of its frame), from the cache or made now."""
         item, path = self.stored_file(image_id)
         part = part_key(item.metadata)
         read = (lambda side: entry_picture(item.metadata, side=side)) if part else None
@@ -377,17 +398,34 @@ class SearchService:
 
 def part_key(metadata: dict[str, Any]) -> str:
     """Which picture of its file an entry is: ``""`` for a picture file, ``"p3"`` for a PDF's page
-    3, ``"p3-f1"`` for the first figure on it (thumbnails and ETags tell them apart by it).
+    3, ``"p3-f1"`` for the first figure on it, ``"t42.5"`` for a video's moment (its frame's time)
+    (thumbnails and ETags tell them apart by it).
 
     Example:
         >>> from siglip_retriever.app.service import part_key
         >>> part_key({"part": "figure", "page": 3, "figure": 1}), part_key({"uri": "/p/a.png"})
         ('p3-f1', '')
+        >>> part_key({"kind": "video", "start": 40.0, "end": 51.0, "frame": 42.5})
+        't42.5'
     """
+    if is_moment(metadata):
+        return f"t{float(metadata[FRAME]):g}"
     if not is_pdf_entry(metadata):
         return ""
     figure = metadata.get(FIGURE) if metadata.get(PART) == "figure" else None
     return f"p{metadata[PAGE]}" + (f"-f{figure}" if figure else "")
+
+
+def is_moment(metadata: dict[str, Any]) -> bool:
+    """Whether an entry is a video's moment (its file is the video, its picture a frame of it).
+
+    Example:
+        >>> from siglip_retriever.app.service import is_moment
+        >>> is_moment({"kind": "video", "frame": 1.5}), is_moment({"kind": "image"})
+        (True, False)
+    """
+    frame = metadata.get(FRAME)
+    return metadata.get(KIND) == "video" and isinstance(frame, int | float) and not isinstance(frame, bool)
 
 
 def _reason(exc: Exception) -> str:

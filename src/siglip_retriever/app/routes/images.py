@@ -3,11 +3,12 @@
 - ``GET /api/images/{id}``: the picture: its file, served from the path the store recorded for
   this id (never a path taken from the request), with its media type read from its content; for
   a PDF's page (or a figure in it) the page rendered (the figure's pixels) as PNG, read from the
-  PDF's one page now;
+  PDF's one page now; for a video's moment, its frame as PNG, read from the video now;
 - ``GET /api/images/{id}/file``: the file as stored: the PDF of a PDF's page or figure
-  (``application/pdf``; a hit's ``file_url`` opens it at its page with ``#page=N``), else the
-  picture's own file;
-- ``GET /api/images/{id}/thumbnail``: a small JPEG of the picture, cached.
+  (``application/pdf``; a hit's ``file_url`` opens it at its page with ``#page=N``), the video of
+  a moment (``video/mp4``, ``video/webm``...; a hit's ``file_url`` plays its span with
+  ``#t=start,end``), else the picture's own file;
+- ``GET /api/images/{id}/thumbnail``: a small JPEG of the picture (a moment's frame), cached.
 
 All carry a strong ``ETag`` (changing with the file's path, size and modification time, the
 page, and the thumbnail size) and answer ``304 Not Modified`` to a matching ``If-None-Match``
@@ -79,12 +80,13 @@ def _unless_unchanged(
 @_picture_route(
     "/api/images/{image_id}",
     ("image/*",),
-    "The picture: its file, or a PDF's page rendered (or its figure) as PNG.",
+    "The picture: its file, or a PDF's page rendered (or its figure), or a video moment's frame, as PNG.",
     FileResponse,
 )
 def image_file(request: Request, service: ServiceDep, image_id: str) -> Response:
     """A stored picture, read from the path the store recorded for this id; for a PDF's page, the
-    page rendered as PNG (a figure: its own pixels), read from the PDF now."""
+    page rendered as PNG (a figure: its own pixels), read from the PDF now; for a video's
+    moment, its frame as PNG."""
     item, path = service.stored_file(image_id)
     part = part_key(item.metadata)
     if part:
@@ -99,21 +101,24 @@ def image_file(request: Request, service: ServiceDep, image_id: str) -> Response
 
 @_picture_route(
     "/api/images/{image_id}/file",
-    ("application/pdf", "image/*"),
-    "The file as stored: a PDF for a PDF's page or figure (open it at #page=N), else the picture.",
+    ("application/pdf", "image/*", "video/*"),
+    "The file as stored: a PDF for a PDF's page or figure (open it at #page=N), a video for a "
+    "moment (play it from #t=start,end), else the picture.",
     FileResponse,
 )
 def stored_file(request: Request, service: ServiceDep, image_id: str) -> Response:
     """The file that holds a stored picture, as it is on disk: the PDF of a PDF's page or figure
-    (a hit's ``file_url`` adds ``#page=N``, which PDF viewers open the page at), else the
-    picture's own file; read from the path the store recorded for this id."""
+    (a hit's ``file_url`` adds ``#page=N``, which PDF viewers open the page at), the video of a
+    moment (``#t=start,end``: browsers play that span), else the picture's own file; read from
+    the path the store recorded for this id, whole or the byte range asked (``Range``)."""
     item, path = service.stored_file(image_id)
     return _file_answer(request, path, service.file_media_type(item, path))
 
 
 @_picture_route("/api/images/{image_id}/thumbnail", ("image/jpeg",), "A JPEG thumbnail.", Response)
 def thumbnail(request: Request, service: ServiceDep, image_id: str) -> Response:
-    """A small JPEG of a stored picture or PDF page (cached; ETag and Cache-Control for browsers)."""
+    """A small JPEG of a stored picture, PDF page or video moment's frame (cached; ETag and
+    Cache-Control for browsers)."""
     thumb = service.thumbnail(image_id)
     return _unless_unchanged(
         request,

@@ -22,6 +22,7 @@ from siglip_retriever import __version__
 from siglip_retriever.app.framework import APIRouter, FileResponse
 from siglip_retriever.app.schemas import COMMON_RESPONSES, Health, Info
 from siglip_retriever.app.service import ServiceDep
+from siglip_retriever.store.metadata import KIND
 
 __all__ = ["STATIC_DIR", "router"]
 
@@ -52,6 +53,7 @@ def info(service: ServiceDep) -> dict[str, Any]:
         "model": store.model_name,
         "score_kind": store.score_kind,
         "images": store.count("image"),
+        "video_moments": store.count(where={KIND: "video"}),
         "texts": store.count("text"),
         "limits": service.limits.to_dict(),
     }

@@ -7,15 +7,16 @@
 All three take the search options as query parameters, every field of
 :class:`~siglip_retriever.search.options.SearchOptions` under its own name (``k``, ``kind``,
 ``where`` as JSON, ``min_probability``, ``min_similarity``, ``diverse``, ``fetch_k``,
-``lambda_mult``, ``collapse_duplicates``), over the web's defaults
+``lambda_mult``, ``collapse_duplicates``, ``all_moments``, ``mode``), over the web's defaults
 (:data:`~siglip_retriever.search.options.WEB_DEFAULTS`). The parameters are made from the
 options' specs (:func:`search_options_query`), and checked by the search layer, so a wrong one
 gets the same words as in Python and the CLI (``422 invalid_request``, or ``422 k_too_large``
 above the server's ``max_k``). Every hit and score comes from the service's
 :class:`~siglip_retriever.search.retriever.Retriever`; :func:`hit_body` only gives a hit the
 :class:`~siglip_retriever.app.schemas.Hit` shape: the file's name instead of its path, why it
-matched (``matched``, ``says``, ``words``), a PDF entry's ``page`` and ``page_label``, and the
-URLs its picture, thumbnail and file are served at.
+matched (``matched``, ``says``, ``words``), a PDF entry's ``page`` and ``page_label``, a video
+moment's ``start``, ``end``, ``frame`` and the video's other ``moments``, and the URLs its picture,
+thumbnail and file are served at.
 
 Example:
     >>> from siglip_retriever.app.routes.search import router
@@ -37,6 +38,7 @@ from siglip_retriever.app.service import UPLOAD_ROUTE, SearchService, ServiceDep
 from siglip_retriever.search.options import WEB_DEFAULTS, OptionSpec, option_specs, parse_where
 from siglip_retriever.store.metadata import PAGE, PAGE_LABEL, SOURCE, URI
 from siglip_retriever.store.pictures import is_pdf_entry
+from siglip_retriever.store.videos import span_location
 
 if TYPE_CHECKING:
     from siglip_retriever.search.hits import SearchHit
@@ -163,10 +165,11 @@ def _score_kind(service: SearchService, options: dict[str, Any]) -> str:
 
 def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
     """A hit as the API answers it (:class:`~siglip_retriever.app.schemas.Hit`): the file's name
-    (and those of its byte-identical copies) but not their paths (``uri`` and a PDF's ``source``
-    are left out of the metadata), why it matched and its words, a PDF entry's ``page`` and
-    ``page_label``, and where the picture, its thumbnail and its file (a PDF at the page:
-    ``#page=N``) are served under ``root``.
+    (and those of its byte-identical copies) but not their paths (``uri`` and a PDF's or video's
+    ``source`` are left out of the metadata), why it matched and its words, a PDF entry's ``page``
+    and ``page_label``, a video moment's span (``start``, ``end``, ``frame``, the other
+    ``moments``), and where the picture, its thumbnail and its file (a PDF at the page:
+    ``#page=N``; a video at the moment: ``#t=start,end``) are served under ``root``.
 
     Args:
         hit: a hit from the service's retriever.
@@ -186,8 +189,18 @@ def hit_body(hit: SearchHit, root: str) -> dict[str, Any]:
     base = f"{root}/api/images/{quote(hit.id, safe='')}"
     data["image_url"] = base if hit.uri else None
     data["thumbnail_url"] = f"{base}/thumbnail" if hit.uri else None
-    data["file_url"] = f"{base}/file" + (f"#page={page}" if page is not None else "") if hit.uri else None
+    data["file_url"] = _file_url(f"{base}/file", hit, page) if hit.uri else None
     return data
+
+
+def _file_url(url: str, hit: SearchHit, page: int | None) -> str:
+    """Where a hit's file is served, opened at its part: ``#page=N`` for a PDF's page (viewers open
+    it there), ``#t=start,end`` for a video's moment (browsers play that span)."""
+    if page is not None:
+        return f"{url}#page={page}"
+    if hit.start is not None:
+        return span_location(url, hit.start, hit.end)
+    return url
 
 
 def _results(

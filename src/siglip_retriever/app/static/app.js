@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { info: null, objectUrls: [] };
+const state = { info: null, objectUrls: [], playing: null };
 
 // hits whose probability is below this are folded under "N unlikely", after the likely ones
 const LIKELY_PROBABILITY = 0.01;
@@ -39,6 +39,24 @@ function percent(p) {
   if (p >= 0.999) return "≥99.9 %";
   if (p < 0.001) return "<0.1 %";
   return `${(p * 100).toFixed(p < 0.1 || p >= 0.995 ? 1 : 0)} %`; // 99.6 %, never a rounded 100 %
+}
+
+// a time in a video as people read it: m:ss, h:mm:ss past an hour (as the CLI writes it)
+function clock(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  const [hours, minutes, secs] = [Math.floor(whole / 3600), Math.floor((whole % 3600) / 60), whole % 60];
+  const two = (value) => String(value).padStart(2, "0");
+  return hours ? `${hours}:${two(minutes)}:${two(secs)}` : `${minutes}:${two(secs)}`;
+}
+
+// a moment's span, "0:42-0:51" (the end rounded up, so a span under a second still reads as one)
+function spanText(moment) {
+  if (moment.end === null || moment.end === undefined) return clock(moment.start);
+  return `${clock(moment.start)}-${clock(Math.ceil(moment.end))}`;
+}
+
+function isMoment(hit) {
+  return hit.start !== null && hit.start !== undefined;
 }
 
 function localUrl(file) {
@@ -177,9 +195,13 @@ function hitItem(hit) {
     card.append(why);
   }
   if (hit.says) card.append(saysLine(hit));
-  card.addEventListener("click", () => similarToStored(hit));
   const item = element("li");
   item.append(card);
+  if (isMoment(hit)) {
+    momentCard(card, name, hit);
+    return item;
+  }
+  card.addEventListener("click", () => similarToStored(hit));
   if (page) card.classList.add("document");
   if (page && hit.file_url) {
     const link = element("a", "file-link", `Open the PDF at p. ${hit.page}`);
@@ -191,10 +213,79 @@ function hitItem(hit) {
   return item;
 }
 
+// a video's moment: its frame, its span over it and after the name, and a click that plays it
+function momentCard(card, name, hit) {
+  const span = spanText(hit);
+  card.classList.add("moment");
+  card.dataset.start = String(hit.start);
+  card.title = `Play ${hit.name || hit.id} from ${clock(hit.start)}`;
+  const badge = element("span", "span", `▶ ${span}`);
+  card.querySelector("img").after(badge);
+  name.textContent = `${hit.name || hit.id} · ${span}`;
+  const others = (hit.moments || []).length;
+  if (others) name.textContent += ` (+${others} ${others === 1 ? "moment" : "moments"})`;
+  name.title = name.textContent;
+  card.addEventListener("click", () => playMoment(hit));
+}
+
+// -- the video player -----------------------------------------------------------------------------
+
+// play a moment's video from its start to its end (the file's URL ends with #t=start,end; play
+// goes on past the end once it has stopped there), its other moments in the results listed
+// beside it in time order: a click plays that one
+function playMoment(hit) {
+  state.playing = hit;
+  const moments = [hit, ...(hit.moments || [])].sort((a, b) => a.start - b.start);
+  $("#player-moments").replaceChildren(...moments.map((moment) => momentItem(moment, moment === hit)));
+  playSpan(hit);
+  $("#player").hidden = false;
+  $("#player").scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+function momentItem(moment, current) {
+  const button = element("button", "moment-link", spanText(moment));
+  button.type = "button";
+  button.dataset.start = String(moment.start);
+  button.setAttribute("aria-current", String(current));
+  const probability = moment.probability !== null && moment.probability !== undefined;
+  const score = probability ? percent(moment.probability) : `cos ${moment.similarity.toFixed(3)}`;
+  button.title = `Play from ${clock(moment.start)}`;
+  button.addEventListener("click", () => {
+    for (const other of $("#player-moments").querySelectorAll("button")) {
+      other.setAttribute("aria-current", String(other === button));
+    }
+    playSpan(moment);
+  });
+  const item = element("li");
+  item.append(button, element("span", "muted small", score));
+  return item;
+}
+
+// the video from a moment's start, stopping at its end: the media fragment #t=start,end (set anew
+// for each moment, so that the end of the one played before does not stop this one)
+function playSpan(moment) {
+  const video = $("#player-video");
+  $("#player-title").textContent = `${state.playing.name || state.playing.id} · ${spanText(moment)}`;
+  const file = state.playing.file_url.split("#")[0];
+  const end = moment.end === null || moment.end === undefined ? "" : `,${moment.end}`;
+  video.src = moment.file_url || `${file}#t=${moment.start}${end}`; // a hit's own file_url has it
+  video.play().catch(() => {}); // a browser that refuses to start it still shows it at the moment
+}
+
+function closePlayer() {
+  const video = $("#player-video");
+  video.pause();
+  video.removeAttribute("src");
+  video.load(); // lets the file go
+  $("#player").hidden = true;
+  state.playing = null;
+}
+
 // the likely hits first; those below LIKELY_PROBABILITY folded under "N unlikely"
 function renderHits(data) {
   const likely = data.hits.filter((hit) => hit.probability === null || hit.probability === undefined || hit.probability >= LIKELY_PROBABILITY);
   const unlikely = data.hits.filter((hit) => !likely.includes(hit));
+  if (state.playing) closePlayer();
   $("#results").replaceChildren(...likely.map(hitItem));
   $("#unlikely-results").replaceChildren(...unlikely.map(hitItem));
   const fold = $("#unlikely");
@@ -220,7 +311,7 @@ function describe(data, what, shown) {
   if (!data.hits.length) {
     return data.score_kind === "cosine" ? "No similar pictures." : "No picture matches this query.";
   }
-  if (!shown.unlikely) return `${data.hits.length} pictures ${what}`;
+  if (!shown.unlikely) return `${plural(data.hits.length, "picture")} ${what}`;
   if (!shown.likely) {
     return `No picture is likely to match (none reaches ${LIKELY_PERCENT}): ${shown.unlikely} unlikely ${what}, folded below.`;
   }
@@ -472,7 +563,8 @@ async function loadInfo() {
     const info = await api("api/info");
     state.info = info;
     const kind = info.score_kind === "sigmoid" ? "calibrated probabilities" : info.score_kind;
-    $("#store-info").textContent = `${info.images} pictures · model ${info.model} · ${kind}`;
+    const moments = info.video_moments ? ` (${plural(info.video_moments, "video moment")})` : "";
+    $("#store-info").textContent = `${info.images} pictures${moments} · model ${info.model} · ${kind}`;
   } catch (error) {
     setStatus($("#store-info"), `Cannot reach the server: ${error.message}`, true);
   }
@@ -507,6 +599,8 @@ function start() {
     if (!state.duplicatesLoaded) findDuplicates();
   });
   $("#duplicates-form").addEventListener("submit", findDuplicates);
+  $("#player-close").addEventListener("click", closePlayer);
+  $("#player-similar").addEventListener("click", () => similarToStored(state.playing));
   window.addEventListener("popstate", runFromLocation);
   setupDragAndDrop();
   loadInfo();
