@@ -33,7 +33,9 @@ def test_search_table_and_json(indexed: tuple[list[str], Path]) -> None:
     assert set(hit) == {
         *("rank", "id", "kind", "uri", "paths", "text", "similarity", "probability", "metadata"),
         *("matched", "says", "words"),  # why a hit matched (None, None, [] for a search by look)
+        *("start", "end", "frame", "moments"),  # a video moment's span (None and [] for pictures)
     }
+    assert (hit["start"], hit["end"], hit["frame"], hit["moments"]) == (None, None, None, [])
     assert hit["paths"][0] == hit["uri"] and "paths" not in hit["metadata"]
     assert 0.0 <= hit["probability"] <= 1.0
     nothing = run_cli(*options, "search", "a red circle", "--min-probability", "1", "--json")

@@ -1,9 +1,11 @@
 """What the commands print: JSON, the hits table, paths shown short, and errors as one line.
 
 The hits table shows each hit's rank, probability, cosine and file (a PDF's page or figure as
-``report.pdf p. 3``, with the label the PDF prints when it differs), and under a picture that says
-something, a ``says:`` line: about :data:`SAYS_WIDTH` characters of its words around the first of
-the query's words found there (:func:`says_excerpt`), those words in bold on a terminal.
+``report.pdf p. 3``, with the label the PDF prints when it differs; a video's moment as
+``clip.mov 0:42-0:51``, and under it, ``also at:``, the video's other moments in the results),
+and under a picture that says something, a ``says:`` line: about :data:`SAYS_WIDTH` characters
+of its words around the first of the query's words found there (:func:`says_excerpt`), those
+words in bold on a terminal.
 
 Example:
     >>> from siglip_retriever.cli.output import print_json, says_excerpt, show
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SAYS_WIDTH",
     "hits_table",
+    "moments_line",
     "part_of",
     "print_hits",
     "print_json",
@@ -90,16 +93,19 @@ def show(path: str | None) -> str:
 
 
 def hits_table(hits: Sequence[SearchHit]) -> None:
-    """Print ``hits`` as a table: rank, probability, cosine similarity, the picture or text, and
-    how many other files hold the same bytes and how many copies a collapsed hit stands for."""
+    """Print ``hits`` as a table: rank, probability, cosine similarity, the picture (a moment: its
+    video and span) or text, and how many other moments, files holding the same bytes and copies
+    a collapsed hit stands for."""
     if not hits:
         click.echo("no match above the threshold")
         return
     click.echo(f"{'rank':>4}  {'prob':>6}  {'cosine':>7}  item")
     for hit in hits:
         prob = f"{hit.probability:6.3f}" if hit.probability is not None else f"{'-':>6}"
-        item = f"{show(hit.uri)}{part_of(hit.metadata)}" if hit.uri else hit.text
+        item = f"{show(hit.uri)}{part_of(hit.metadata)}{_span(hit)}" if hit.uri else hit.text
         click.echo(f"{hit.rank:>4}  {prob}  {hit.similarity:7.3f}  {item}{_others(hit)}")
+        if hit.moments:
+            click.echo(f"{_INDENT}also at: {moments_line(hit.moments)}")
         if hit.says:
             excerpt = _bold(says_excerpt(hit.says, hit.words), hit.words)
             click.echo(f'{_INDENT}says: "{excerpt}"')
@@ -121,6 +127,26 @@ def part_of(metadata: dict[str, Any]) -> str:
     label = metadata.get(PAGE_LABEL)
     text = f" p. {page}" + (f" (labelled {label})" if label not in (None, "", str(page)) else "")
     return text + (f" fig. {metadata.get(FIGURE)}" if metadata.get(PART) == "figure" else "")
+
+
+def moments_line(moments: Sequence[dict[str, Any]]) -> str:
+    """The other moments of a hit's video, as the hits table lists them under it: their spans,
+    best first (``0:05-0:09, 1:10-1:15``).
+
+    Example:
+        >>> moments_line([{"id": "m2", "start": 5.0, "end": 8.2}, {"id": "m7", "start": 70, "end": 75}])
+        '0:05-0:09, 1:10-1:15'
+    """
+    from siglip_retriever.search.hits import format_span
+
+    return ", ".join(format_span(moment["start"], moment.get("end")) for moment in moments)
+
+
+def _span(hit: SearchHit) -> str:
+    """`` 0:42-0:51``: a video moment's span after its file; ``""`` for other hits."""
+    from siglip_retriever.search.hits import format_span
+
+    return f" {format_span(hit.start, hit.end)}" if hit.start is not None else ""
 
 
 def says_excerpt(says: str, words: Sequence[str], width: int = SAYS_WIDTH) -> str:
@@ -167,10 +193,13 @@ def _bold(text: str, words: Sequence[str]) -> str:
 
 
 def _others(hit: SearchHit) -> str:
-    """`` (+2 identical files, +3 copies)``: the hit's other files and collapsed duplicates."""
+    """`` (+1 moment, +2 identical files, +3 copies)``: the other moments of a hit's video that
+    collapsed into it, the hit's other files and collapsed duplicates."""
     from siglip_retriever.search.diversity import DUPLICATES_KEY
 
     notes = []
+    if hit.moments:
+        notes.append(f"+{len(hit.moments)} moment{'s' if len(hit.moments) > 1 else ''}")
     identical = len(hit.paths) - 1
     if identical > 0:
         notes.append(f"+{identical} identical file{'s' if identical > 1 else ''}")

@@ -2,11 +2,13 @@
 
 Both take every search option (:func:`~siglip_retriever.cli.options.search_options`: ``-k``,
 ``--kind``, ``--where``, ``--min-probability``, ``--min-similarity``, ``--diverse``,
-``--fetch-k``, ``--lambda-mult``, ``--collapse-duplicates``, ``--mode``) over the CLI's defaults
-(:data:`~siglip_retriever.search.options.CLI_DEFAULTS`). When the store holds what pictures say
-(OCR, PDF text layers), a hit that says something is followed by a ``says:`` line around the
-query's words, and a PDF's page by its number (:func:`~siglip_retriever.cli.output.hits_table`);
-``--json`` carries every field of the hits (``matched``, ``says``, ``words``, and ``page`` and
+``--fetch-k``, ``--lambda-mult``, ``--collapse-duplicates``, ``--all-moments``, ``--mode``) over
+the CLI's defaults (:data:`~siglip_retriever.search.options.CLI_DEFAULTS`). When the store holds
+what pictures say (OCR, PDF text layers), a hit that says something is followed by a ``says:``
+line around the query's words; a PDF's page is named by its number, a video's moment by its span
+(``clip.mov 0:42-0:51``), followed by the video's other moments in the results (``also at:``)
+(:func:`~siglip_retriever.cli.output.hits_table`); ``--json`` carries every field of the hits
+(``matched``, ``says``, ``words``; ``start``, ``end``, ``frame`` and ``moments``; and ``page`` and
 ``page_label`` in ``metadata``).
 
 Example:
@@ -50,8 +52,9 @@ def search_command(settings: Settings, query: str, options: dict[str, Any], as_j
 
     Pictures match by what they show and, when the store holds their words (index --ocr, PDF
     pages), by what they say: such a hit shows the words around the query's words (says: "...").
-    With --diverse the hits are picked for variety as well as relevance; with
-    --collapse-duplicates copies of one picture count once."""
+    A video's moment shows its span (clip.mov 0:42-0:51); a video's other moments are listed
+    under its best one unless --all-moments. With --diverse the hits are picked for variety as
+    well as relevance; with --collapse-duplicates copies of one picture count once."""
     if not query.strip():
         raise ConfigurationError("the query is empty; type what the picture should show")
     retriever = _retriever(settings, options)
@@ -65,7 +68,8 @@ def search_command(settings: Settings, query: str, options: dict[str, Any], as_j
 @json_option("Print JSON (same schema as search).")
 @with_settings
 def similar_command(settings: Settings, image: Path, options: dict[str, Any], as_json: bool) -> None:
-    """Find images similar to IMAGE (the image itself is left out; captions with --kind text)."""
+    """Find images and video moments similar to IMAGE (the image itself is left out; captions with
+    --kind text)."""
     retriever = _retriever(settings, options)
     hits = retriever.search_image(image, **options)
     print_hits(
