@@ -25,7 +25,8 @@ the limit that was passed where there is one. The codes: ``upload_too_large`` an
 ``too_many_labels``, ``label_too_long``, ``invalid_template``, ``invalid_image``,
 ``missing_image`` and ``invalid_request`` (422), ``unsupported_media_type`` (415),
 ``not_found`` (404), ``method_not_allowed`` (405, with ``Allow``), ``request_timeout`` (408),
-``invalid_host`` (400), ``busy`` (503, with ``Retry-After``), ``store_unavailable`` (503) and
+``invalid_host`` (400), ``unauthorized`` (401, with a token: :mod:`~siglip_retriever.app.auth`),
+``busy`` (503, with ``Retry-After``), ``store_unavailable`` (503) and
 ``internal_error`` (500) (:mod:`siglip_retriever.app.errors`). The OpenAPI document declares
 each route's, and every limit of the app's :class:`Limits` (:mod:`siglip_retriever.app.openapi`).
 
@@ -59,6 +60,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from siglip_retriever import __version__
+from siglip_retriever.app.auth import protect
 from siglip_retriever.app.errors import ApiError, add_error_handlers
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.middleware import LOCAL_HOSTS, RequestGuard
@@ -87,6 +89,7 @@ def create_app(
     limits: Limits | None = None,
     allowed_hosts: Sequence[str] | None = None,
     title: str = "SigLIP image search",
+    token: str | None = None,
 ) -> FastAPI:
     """The web app over ``store``: the search page and its REST API.
 
@@ -96,12 +99,16 @@ def create_app(
         allowed_hosts: host names the ``Host`` header may carry (default :data:`LOCAL_HOSTS`);
             ``["*"]`` accepts any, for a server deliberately exposed to a network.
         title: the page's and the API docs' title.
+        token: a token every request but ``/health`` must carry (``Authorization: Bearer``, or
+            the page's cookie after ``?token=``; :mod:`siglip_retriever.app.auth`); ``None``
+            (the default) leaves the app open, for a server bound to a loopback address.
 
     Returns:
         A FastAPI application; run it with uvicorn, or use
         :func:`siglip_retriever.app.server.serve`. Its ``state`` holds ``store``, ``limits``,
-        ``thumbnails`` (the thumbnail cache) and ``service`` (the
-        :class:`~siglip_retriever.app.service.SearchService` its routes share).
+        ``thumbnails`` (the thumbnail cache), ``service`` (the
+        :class:`~siglip_retriever.app.service.SearchService` its routes share) and
+        ``token_required``.
 
     Example:
         >>> import tempfile
@@ -133,4 +140,7 @@ def create_app(
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_openapi(app, limits)
+    app.state.token_required = False
+    if token is not None:  # outermost: a refused request's body is never read
+        protect(app, token, limits=limits, allowed_hosts=hosts)
     return app

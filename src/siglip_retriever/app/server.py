@@ -1,7 +1,12 @@
 """Run the web app with uvicorn: in the foreground (:func:`serve`) or in a thread (:class:`BackgroundServer`).
 
-Both bind ``127.0.0.1`` unless told otherwise; binding another address exposes the pictures of
-the store to whoever can reach it.
+Both bind ``127.0.0.1`` unless told otherwise. A server bound to any address but a loopback one
+(:func:`is_loopback`) asks for a token (:mod:`siglip_retriever.app.auth`): :func:`serve` takes
+one, or generates one and gives the page's URL with ``?token=`` once; :class:`BackgroundServer`,
+which serves an app built beforehand, refuses to bind such an address unless the app asks for a
+token. The rule follows the address the server is bound to, not the client's: a request from this
+machine to a server bound to ``0.0.0.0`` needs the token too. uvicorn's loggers blank every token
+(:class:`~siglip_retriever.app.auth.TokenRedactor`: its access log prints the query string).
 
 The transport's own limits, beside those of :class:`~siglip_retriever.app.middleware.RequestGuard`:
 a connection must send a complete request head within :attr:`Limits.keep_alive_seconds
@@ -34,8 +39,10 @@ import webbrowser
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from siglip_retriever.app.api import LOCAL_HOSTS, create_app
+from siglip_retriever.app.auth import TokenRedactor, new_token
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.errors import ConfigurationError, MissingDependencyError
 
@@ -53,6 +60,7 @@ __all__ = [
     "BackgroundServer",
     "allowed_hosts_for",
     "guarded_protocol",
+    "is_loopback",
     "serve",
 ]
 
@@ -79,6 +87,26 @@ def allowed_hosts_for(bind: str) -> list[str]:
     if bind.lower() not in hosts:
         hosts.append(bind.lower())
     return hosts
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``): a server bound there is reached
+    from this machine only, and needs no token.
+
+    Example:
+        >>> from siglip_retriever.app.server import is_loopback
+        >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost"), is_loopback("127.0.0.2")
+        (True, True, True, True)
+        >>> is_loopback("0.0.0.0"), is_loopback("::"), is_loopback("192.168.1.20"), is_loopback("photos.lan")
+        (False, False, False, False)
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _url(host: str, port: int) -> str:
@@ -168,7 +196,7 @@ def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
         host=host,
         port=port,
         log_level=log_level,
-        access_log=log_level == "debug",
+        access_log=log_level in ("debug", "trace"),
         timeout_keep_alive=limits.keep_alive_seconds,
         http=guarded_protocol(),
     )
@@ -176,6 +204,10 @@ def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _ParserNoise) for f in logger.filters):
             logger.addFilter(_ParserNoise())
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn.asgi"):  # the request line, traces of scopes
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, TokenRedactor) for f in logger.filters):
+            logger.addFilter(TokenRedactor())
     return config
 
 
@@ -196,6 +228,7 @@ def serve(
     open_browser: bool = False,
     log_level: str = "warning",
     on_started: Callable[[str], None] | None = None,
+    token: str | None = None,
 ) -> None:
     """Serve the web app over ``store`` until interrupted (Ctrl+C).
 
@@ -207,14 +240,26 @@ def serve(
         allowed_hosts: Host headers to accept (default :func:`allowed_hosts_for` the bind address).
         open_browser: open the page in the default browser once the server is up.
         log_level: uvicorn's log level; ``"debug"`` also logs every request.
-        on_started: called with the page's URL once the server listens.
+        on_started: called with the page's URL once the server listens; when the server
+            generated its token, the URL carries it (``?token=``), and without ``on_started`` it
+            is printed. This is the only time the generated token is shown.
+        token: the token clients must send (:func:`~siglip_retriever.app.auth.check_token`);
+            ``None``: none on a loopback address, a generated one
+            (:func:`~siglip_retriever.app.auth.new_token`) on any other.
+
+    Raises:
+        ConfigurationError: the token is too short or has characters a URL cannot carry as
+            they are.
 
     Example:
         >>> from siglip_retriever.app.server import serve
         >>> callable(serve)  # serve(MultimodalStore("my-store")) blocks until Ctrl+C
         True
     """
-    app = create_app(store, limits=limits, allowed_hosts=allowed_hosts or allowed_hosts_for(host))
+    generated = new_token() if token is None and not is_loopback(host) else None
+    app = create_app(
+        store, limits=limits, allowed_hosts=allowed_hosts or allowed_hosts_for(host), token=generated or token
+    )
     server = uvicorn.Server(_config(app, host, port, log_level))
 
     def announce() -> None:
@@ -222,8 +267,12 @@ def serve(
             time.sleep(0.05)
         if server.started:
             url = _url(host, _bound_port(server, port))
+            if generated is not None:
+                url += "?token=" + quote(generated, safe="")
             if on_started is not None:
                 on_started(url)
+            elif generated is not None:
+                print(f"Serving at {url} (the token is in this address)", flush=True)
             if open_browser:
                 webbrowser.open(url)
 
@@ -239,9 +288,11 @@ class BackgroundServer:
         host: the address to bind (``127.0.0.1``).
         port: the port; 0 (the default) picks a free one.
         timeout: seconds to wait for the server to start or stop.
+        log_level: uvicorn's log level (``"warning"``); ``"debug"`` also logs every request.
 
     Raises:
-        ConfigurationError: the server did not start (the port is taken, say).
+        ConfigurationError: the server did not start (the port is taken, say), or ``host`` is
+            not a loopback address and ``app`` asks for no token (``create_app(..., token=...)``).
 
     Example:
         >>> import tempfile, urllib.request
@@ -256,11 +307,24 @@ class BackgroundServer:
         >>> server.stop()
     """
 
-    def __init__(self, app: Any, *, host: str = DEFAULT_HOST, port: int = 0, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        timeout: float = 30.0,
+        log_level: str = "warning",
+    ) -> None:
+        if not is_loopback(host) and not getattr(getattr(app, "state", None), "token_required", False):
+            raise ConfigurationError(
+                f"a server bound to {host} can be reached from other machines, so its app must "
+                "ask for a token: build it with create_app(store, token=...), or bind 127.0.0.1"
+            )
         self.host = host
         self.port = port
         self.timeout = timeout
-        self.server = uvicorn.Server(_config(app, host, port, "warning"))
+        self.server = uvicorn.Server(_config(app, host, port, log_level))
         self._thread: threading.Thread | None = None
 
     @property

@@ -4,6 +4,10 @@ After ``serve``, ``--host`` and ``--port`` are the web app's address and port (`
 ``--listen-port`` are the same options); the Chroma server's are ``--chroma-host`` and
 ``--chroma-port`` there, or the global ``--host`` and ``--port`` before ``serve``.
 
+Bound to any address but a loopback one, the web app asks for a token: ``--token`` (or
+``SIGLIP_RETRIEVER_TOKEN``), else a generated one, printed once in the page's URL (``?token=``),
+as Jupyter does; a token given is never printed (:mod:`siglip_retriever.app.auth`).
+
 Example:
     >>> from siglip_retriever.cli.serve import serve_command
     >>> {p.name: p.default for p in serve_command.params if p.name.startswith("max")}  # the limits
@@ -47,6 +51,16 @@ web app's (what "serve --port 9000" means); before ``serve`` they are the Chroma
     help="Port the web app listens on (0: a free one). "
     "(The Chroma server's port: --chroma-port, or --port before serve.)",
 )
+@click.option(
+    "--token",
+    envvar=ENV + "TOKEN",
+    show_envvar=True,
+    default=None,
+    help="Token clients must send (API: 'Authorization: Bearer TOKEN'; the page: open it once "
+    "with ?token=TOKEN). Needed when --host is not a loopback address: without it, serve "
+    "generates one and prints it once in the page's URL. With 127.0.0.1, the app is open unless "
+    "a token is given.",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser once it is up.")
 @option(
     "--max-upload-mb",
@@ -82,10 +96,15 @@ def serve_command(
     max_k: int,
     decode_slots: int | None,
     body_timeout: int,
+    token: str | None,
 ) -> None:
     """Start the web app: a search page and a REST API (docs at /docs) over the store."""
+    from siglip_retriever.app.auth import check_token
     from siglip_retriever.app.limits import Limits
     from siglip_retriever.app.server import serve as run_server
+
+    if token is not None:
+        check_token(token)  # before the store opens: a bad token is a usage error
 
     limits = Limits(
         max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)),
@@ -98,7 +117,12 @@ def serve_command(
     images = store.count("image")
 
     def started(url: str) -> None:
-        click.echo(f"Serving {images} pictures of {store.location} at {url} (Ctrl+C to stop)")
+        note = ""
+        if token is not None:
+            note = "; clients send the token it was given ('Authorization: Bearer', or the page's ?token=)"
+        elif "?token=" in url:
+            note = "; API clients send this address's token in 'Authorization: Bearer'"
+        click.echo(f"Serving {images} pictures of {store.location} at {url} (Ctrl+C to stop){note}")
 
     run_server(
         store,
@@ -108,4 +132,5 @@ def serve_command(
         open_browser=open_browser,
         log_level="info" if settings.verbose else "warning",
         on_started=started,
+        token=token,
     )
