@@ -116,3 +116,15 @@ def test_llama_index_nodes_carry_the_video_and_its_span(indexed: Indexed) -> Non
     assert node.metadata["source"] == str(clip.path.resolve()) and node.metadata["kind"] == "video"
     assert _overlaps(node.metadata["start"], node.metadata["end"], scene.start, scene.end)
     assert node.image and node.image_mimetype == "image/png"  # the frame travels with the node
+
+
+def test_a_node_of_a_video_gone_from_disk_comes_back_without_its_picture(tmp_path: Path) -> None:
+    from tests.videos import H264_SCENES, write_shape_clip
+
+    clip = write_shape_clip(tmp_path / "videos" / "clip.mp4", H264_SCENES[:1])
+    store = MultimodalStore.in_memory(model="demo")
+    store.index_folder(clip.path.parent, ocr="off")
+    clip.path.unlink()
+    (found,) = SiglipImageNodeRetriever(store, k=1).retrieve(QueryBundle("a red circle"))
+    assert found.node.metadata["start"] == 0.0 and not found.node.image
+    assert "file not found" in found.node.metadata["image_error"]

@@ -30,7 +30,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.image_retriever import BaseImageRetriever
 from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle, TextNode
 
-from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.errors import ConfigurationError, ImageLoadError
 from siglip_retriever.integrations.common import picture_payload
 from siglip_retriever.search.hits import DEFAULT_CAPTION_KEY, SearchHit
 from siglip_retriever.search.options import SearchKwargs
@@ -189,8 +189,12 @@ class SiglipImageNodeRetriever(BaseRetriever, BaseImageRetriever):
             metadata.setdefault(FILE_PATH, hit.uri)
             metadata.setdefault(FILE_NAME, Path(hit.uri).name)
             if not file_is_picture(hit.metadata):  # a PDF or a video: the node carries the picture
-                image, mime = picture_payload(hit.metadata)
-                picture = {"image": image, "image_mimetype": mime}
+                try:
+                    image, mime = picture_payload(hit.metadata)
+                    picture = {"image": image, "image_mimetype": mime}
+                except ImageLoadError as exc:  # the file is gone or changed: the hit, without it
+                    picture = {}
+                    metadata["image_error"] = str(exc)
         node = StoredImageNode(
             id_=hit.id,
             text="\n\n".join(part for part in (hit.caption(self.caption_key), hit.says) if part),
