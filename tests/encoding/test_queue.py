@@ -173,13 +173,25 @@ def test_max_batch_bounds_a_pass_and_one_means_one_request_at_a_time(gated: Gate
             assert queue.forward_passes == passes, max_batch
 
 
-def test_a_request_larger_than_max_batch_goes_alone_in_the_encoders_batches(
-    tiny_encoder: SiglipEncoder,
-) -> None:
-    with EncodeQueue(tiny_encoder, max_batch=3, max_wait_ms=0) as queue:
-        vectors = queue.encode_texts(TEXTS)
-        assert (queue.requests, queue.forward_passes) == (1, 3)  # 12 texts in the encoder's batches of 4
-    np.testing.assert_allclose(vectors, tiny_encoder.encode_texts(TEXTS), atol=1e-5)
+def test_a_large_request_goes_in_parts_and_lets_others_run_between_them(gated: GatedEncoder) -> None:
+    done: list[str] = []
+
+    def encode(name: str, texts: list[str]) -> Any:
+        vectors = queue.encode_texts(texts, timeout=30)
+        done.append(name)
+        return vectors
+
+    with EncodeQueue(gated, max_batch=4, max_wait_ms=0) as queue, ThreadPoolExecutor(2) as pool:
+        large = pool.submit(encode, "large", TEXTS[:8])
+        assert gated.started.wait(30)  # its first part holds the model
+        small = pool.submit(encode, "small", ["a search"])
+        wait_until(lambda: queue.requests == 2)
+        gated.gate.set()
+        vectors = large.result(30)
+        small.result(30)
+        assert done == ["small", "large"]
+        assert (queue.requests, queue.forward_passes) == (3, 3)  # part, the search, part
+    np.testing.assert_allclose(vectors, gated.encode_texts(TEXTS[:8]), atol=1e-5)
 
 
 def test_requests_for_different_encoders_never_share_a_pass(

@@ -10,6 +10,7 @@ Its rules:
 - **One thread runs the model.** Callers block (or ``await``) until their own rows are ready; the
   queue's thread takes the oldest waiting request with every other request of the same kind
   (texts or images) and the same encoder, up to ``max_batch`` items, and runs them together.
+  The thread starts with the first request and ends after half a minute without one.
 - **The longest wait** is ``max_wait_ms``: a request that finds the model idle waits that long
   for company, then runs with whatever came. Under load nobody waits for it: requests gather
   while the previous forward pass runs.
@@ -21,7 +22,9 @@ Its rules:
   :class:`~siglip_retriever.errors.EncodeTimeoutError`.
 - **The same vectors as unbatched** (to float rounding, 1e-5): SigLIP pads every text to its
   fixed length and pictures are prepared one by one, so a row does not depend on its neighbours.
-- ``max_batch=1`` runs one request at a time, in arrival order: what a lock around the model does.
+- **A large request does not hold the model**: it is queued ``max_batch`` items at a time, and the
+  requests that arrive meanwhile run between its parts.
+- ``max_batch=1`` encodes one item at a time, in arrival order: what a lock around the model does.
 
 Counters (:attr:`EncodeQueue.forward_passes`, :attr:`EncodeQueue.requests`,
 :attr:`EncodeQueue.items`) say how well requests were batched.
@@ -58,6 +61,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from siglip_retriever.encoding.batching import batches, joined
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.encoding.images import ImageInput, image_list
 from siglip_retriever.encoding.preparing import PreparedImage
@@ -67,6 +71,7 @@ from siglip_retriever.errors import ConfigurationError, EncodeQueueError, Encode
 __all__ = ["EncodeQueue"]
 
 Vectors = npt.NDArray[np.float32]
+_IDLE_SECONDS = 30.0  # the queue's thread ends after this long without a request
 _Kind = Literal["text", "image"]
 
 
@@ -93,9 +98,10 @@ class EncodeQueue:
             per request, in the caller's thread: ``lambda: store.encoder`` follows a store whose
             model is swapped while it serves). Requests share a forward pass only with requests
             for the same encoder.
-        max_batch: most items (texts or pictures) in one forward pass. A single request with more
-            is encoded alone, in the encoder's own batches. ``1``: one request at a time, as a
-            lock around the model does.
+        max_batch: most items (texts or pictures) in one forward pass. A request with more is
+            queued in parts of ``max_batch``, one after the other, so that the requests that come
+            meanwhile run between its parts. ``1``: one item at a time, in arrival order, as a lock
+            around the model does.
         max_wait_ms: longest a request waits for others to join its forward pass when the model
             is idle.
 
@@ -139,16 +145,16 @@ class EncodeQueue:
         self.max_batch = max_batch
         self.max_wait_ms = float(max_wait_ms)
         self.forward_passes = 0
-        """Forward passes run so far (a batch larger than the encoder's ``batch_size`` counts each)."""
+        """Forward passes run so far."""
         self.requests = 0
-        """Requests queued so far (calls of the ``encode_*`` methods that had something to encode)."""
+        """Requests queued so far: one per call of an ``encode_*`` method with something to encode
+        (one per part of ``max_batch`` items for a larger call)."""
         self.items = 0
         """Texts and pictures encoded so far."""
         self._pending: deque[_Request] = deque()
         self._ready = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="siglip-encode-queue", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first request, ends when idle
 
     @property
     def encoder(self) -> SiglipEncoder:
@@ -173,17 +179,14 @@ class EncodeQueue:
             EncodeTimeoutError: not done within ``timeout`` seconds.
             EncodeQueueError: the queue is closed.
         """
-        encoder = self.encoder
-        return self._wait(self._submit("text", encoder, text_list(texts)), timeout)
+        return self._encode("text", self.encoder, text_list(texts), timeout)
 
     def encode_query(self, text: str, *, timeout: float | None = None) -> Vectors:
         """The ``(dim,)`` vector of one query, from the encoder's query cache when it was asked
         before (:meth:`SiglipEncoder.encode_query
         <siglip_retriever.encoding.encoder.SiglipEncoder.encode_query>`), else through the queue."""
         encoder = self.encoder
-        return encoder.encode_query(
-            text, encode=lambda texts: self._wait(self._submit("text", encoder, texts), timeout)
-        )
+        return encoder.encode_query(text, encode=lambda texts: self._encode("text", encoder, texts, timeout))
 
     def encode_images(
         self, images: Sequence[ImageInput | PreparedImage], *, timeout: float | None = None
@@ -200,13 +203,11 @@ class EncodeQueue:
             EncodeQueueError: the queue is closed.
         """
         encoder = self.encoder
-        prepared = _prepared(encoder, images)
-        return self._wait(self._submit("image", encoder, prepared), timeout)
+        return self._encode("image", encoder, _prepared(encoder, images), timeout)
 
     async def aencode_texts(self, texts: Sequence[str], *, timeout: float | None = None) -> Vectors:
         """:meth:`encode_texts` for a coroutine: the event loop runs on while the batch waits."""
-        encoder = self.encoder
-        return await self._await(self._submit("text", encoder, text_list(texts)), timeout)
+        return await self._aencode("text", self.encoder, text_list(texts), timeout)
 
     async def aencode_images(
         self, images: Sequence[ImageInput | PreparedImage], *, timeout: float | None = None
@@ -219,7 +220,7 @@ class EncodeQueue:
             prepared = _prepared(encoder, items)
         else:
             prepared = await asyncio.to_thread(_prepared, encoder, items)
-        return await self._await(self._submit("image", encoder, prepared), timeout)
+        return await self._aencode("image", encoder, prepared, timeout)
 
     def close(self, timeout: float | None = None) -> None:
         """Take no more requests, encode those already queued, and end the queue's thread (waiting
@@ -227,8 +228,9 @@ class EncodeQueue:
         with self._ready:
             self._closed = True
             self._ready.notify_all()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def __enter__(self) -> EncodeQueue:
         return self
@@ -242,31 +244,53 @@ class EncodeQueue:
             f"requests={self.requests}, forward_passes={self.forward_passes})"
         )
 
+    def _encode(
+        self, kind: _Kind, encoder: SiglipEncoder, items: list[Any], timeout: float | None
+    ) -> Vectors:
+        """The rows of ``items``, queued ``max_batch`` at a time: each part waits for the one before,
+        so that the requests that came meanwhile run between them."""
+        deadline = _deadline(timeout)
+        parts = batches(items, self.max_batch)
+        return joined(
+            (self._wait(self._submit(kind, encoder, part), deadline, timeout) for part in parts),
+            dim=encoder.dim,
+        )
+
+    async def _aencode(
+        self, kind: _Kind, encoder: SiglipEncoder, items: list[Any], timeout: float | None
+    ) -> Vectors:
+        deadline = _deadline(timeout)
+        rows = [
+            await self._await(self._submit(kind, encoder, part), deadline, timeout)
+            for part in batches(items, self.max_batch)
+        ]
+        return joined(rows, dim=encoder.dim)
+
     def _submit(self, kind: _Kind, encoder: SiglipEncoder, items: list[Any]) -> Future[Vectors]:
         request = _Request(kind, encoder, items)
-        if not items:
-            request.future.set_result(np.zeros((0, encoder.dim), dtype=np.float32))
-            return request.future
         with self._ready:
             if self._closed:
                 raise EncodeQueueError("this encode queue is closed; encode with a new EncodeQueue")
             self._pending.append(request)
             self.requests += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="siglip-encode-queue", daemon=True)
+                self._thread.start()
             self._ready.notify()
         return request.future
 
-    def _wait(self, future: Future[Vectors], timeout: float | None) -> Vectors:
+    def _wait(self, future: Future[Vectors], deadline: float | None, timeout: float | None) -> Vectors:
         try:
-            return future.result(timeout)
+            return future.result(_left(deadline))
         except futures.TimeoutError:  # TimeoutError itself from Python 3.11
             if future.done() and not future.cancelled():  # it finished just now
                 return future.result()
             future.cancel()  # dropped if still queued; a forward pass under way finishes for nobody
             raise _timed_out(timeout) from None
 
-    async def _await(self, future: Future[Vectors], timeout: float | None) -> Vectors:
+    async def _await(self, future: Future[Vectors], deadline: float | None, timeout: float | None) -> Vectors:
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            return await asyncio.wait_for(asyncio.wrap_future(future), _left(deadline))
         except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
             future.cancel()
             raise _timed_out(timeout) from None
@@ -278,15 +302,17 @@ class EncodeQueue:
             batch = self._next_batch()
             if batch is None:
                 return
-            self._encode(batch)
+            self._run_batch(batch)
 
     def _next_batch(self) -> list[_Request] | None:
-        """The next requests to encode together (waiting for them); ``None`` once closed and drained."""
+        """The next requests to encode together (waiting for them); ``None`` once closed and drained,
+        or after ``_IDLE_SECONDS`` without a request (the next request starts a new thread)."""
         with self._ready:
             while True:
-                while not self._pending and not self._closed:
-                    self._ready.wait()
-                if not self._pending:
+                if not self._pending and not self._closed:
+                    self._ready.wait(_IDLE_SECONDS)
+                if not self._pending:  # closed and drained, or idle: the next request starts a thread
+                    self._thread = None
                     return None
                 first = self._pending[0]
                 deadline = first.arrived + self.max_wait_ms / 1000
@@ -324,7 +350,7 @@ class EncodeQueue:
         self._pending = kept
         return taken
 
-    def _encode(self, batch: list[_Request]) -> None:
+    def _run_batch(self, batch: list[_Request]) -> None:
         """One forward pass for the batch, each request's rows to its caller; if it fails, each
         request on its own, so that an error reaches only the request that caused it."""
         items = [item for request in batch for item in request.items]
@@ -346,20 +372,27 @@ class EncodeQueue:
             start += len(request.items)
 
     def _forward(self, request: _Request, items: list[Any]) -> Vectors:
-        """Encode ``items`` (of ``request``'s kind and encoder): in one forward pass when they are
-        at most ``max_batch``, else in the encoder's own batches."""
+        """Encode ``items`` (of ``request``'s kind and encoder, at most ``max_batch``) in one forward pass."""
         encoder = request.encoder
-        size = len(items) if len(items) <= self.max_batch else encoder.batch_size
-        self.forward_passes += math.ceil(len(items) / size)
+        self.forward_passes += 1
         self.items += len(items)
         if request.kind == "text":
-            return encoder.encode_texts(items, batch_size=size, show_progress=False)
-        return encoder.encode_images(items, batch_size=size, show_progress=False)
+            return encoder.encode_texts(items, batch_size=len(items), show_progress=False)
+        return encoder.encode_images(items, batch_size=len(items), show_progress=False)
 
 
 def _prepared(encoder: SiglipEncoder, images: Sequence[ImageInput | PreparedImage]) -> list[PreparedImage]:
     """Each image decoded and prepared for ``encoder`` (a prepared one checked to be its model's)."""
     return [encoder.prepare_image(image) for image in image_list(images)]
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (``None``: no deadline)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _timed_out(timeout: float | None) -> EncodeTimeoutError:
