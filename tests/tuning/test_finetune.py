@@ -277,7 +277,7 @@ def test_a_store_built_with_the_base_refuses_the_tuned_model(pairs: Path, tmp_pa
     store = MultimodalStore(tmp_path / "db", model="demo")
     store.add_texts(["a red circle"])
     store.close()
-    with pytest.raises(ModelMismatchError, match="re-index the pictures with it"):
+    with pytest.raises(ModelMismatchError, match="reindex --model NEW"):
         MultimodalStore(tmp_path / "db", model=str(tmp_path / "tuned"))
 
 

@@ -35,6 +35,7 @@ from siglip_retriever.cli.finetune import finetune_command
 from siglip_retriever.cli.index import index_command
 from siglip_retriever.cli.info import embed_command, info_command, presets_command
 from siglip_retriever.cli.options import global_options
+from siglip_retriever.cli.reindex import reindex_command
 from siglip_retriever.cli.search import search_command, similar_command
 from siglip_retriever.cli.serve import serve_command
 from siglip_retriever.cli.settings import Settings, show_library_logs
@@ -82,5 +83,6 @@ for _command in (
     compare_command,
     finetune_command,
     duplicates_command,
+    reindex_command,
 ):
     main.add_command(_command)

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
@@ -38,12 +39,16 @@ def info_command(settings: Settings, as_json: bool) -> None:
         "video_moments": store.count(where={"kind": "video"}),
         "texts": store.count("text"),
         "device": store.encoder.device,
+        "collections": [dataclasses.asdict(info) for info in store.collections()],
     }
     if as_json:
         print_json(data)
         return
     for key, value in data.items():
-        click.echo(f"{key:>13}: {value}")
+        if key != "collections":
+            click.echo(f"{key:>13}: {value}")
+    for info in store.collections():  # live, and after a reindex the previous one (or one being built)
+        click.echo(f"{info.role:>13}: {info.name} ({info.model}, {info.count} entries)")
 
 
 @click.command("presets")

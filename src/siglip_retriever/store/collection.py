@@ -102,9 +102,9 @@ class ModelRecord:
             raise ModelMismatchError(
                 f"the store at {location} (collection {collection!r}) was built with model "
                 f"{built_with!r} ({dim}-d vectors), not {self.model!r} ({self.dim}-d). Open it with "
-                f"model={built_with!r} (or no model); to search with the new model (a fine-tuned one, say), "
-                "re-index the pictures with it into another path or collection "
-                "(siglip-retriever --model NEW --db OTHER index FOLDER)."
+                f"model={built_with!r} (or no model); to change its model (a fine-tuned one, say), "
+                "build it again with the new one beside it and swap: siglip-retriever reindex --model NEW "
+                "(MultimodalStore.reindex(model=NEW))."
             )
 
 

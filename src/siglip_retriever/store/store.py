@@ -72,6 +72,7 @@ from siglip_retriever.store.entries import (
 )
 from siglip_retriever.store.files import keep_other_files
 from siglip_retriever.store.fingerprints import SAME_PICTURE_BITS
+from siglip_retriever.store.live import StoreVersions, read_live
 from siglip_retriever.store.metadata import KIND, URI, VISUAL_KINDS
 from siglip_retriever.store.retry import RetryPolicy
 from siglip_retriever.store.words import PictureWords, StoreWords, weak_method
@@ -95,7 +96,7 @@ DEFAULT_COLLECTION = "siglip"
 T = TypeVar("T")
 
 
-class MultimodalStore(StoreWords):
+class MultimodalStore(StoreWords, StoreVersions):
     """Images and texts embedded by SigLIP in one chromadb collection.
 
     Args:
@@ -172,9 +173,10 @@ class MultimodalStore(StoreWords):
             if client is None:
                 client = chromadb.PersistentClient(path=str(self.path), settings=chroma_settings())
             self.client = client
-            self.collection_name = collection
+            self.base_collection = collection  # the live one is collection_name: store.live
             self.location = str(self.path) if self.path else describe_client(client)
-            existing = existing_metadata(client, collection, self.location)
+            live = read_live(client, collection).live
+            existing = existing_metadata(client, live, self.location)
             self.encoder = resolve_encoder(
                 encoder,
                 model=model if model is not None else recorded_model(existing),
@@ -183,30 +185,35 @@ class MultimodalStore(StoreWords):
                 batch_size=batch_size,
                 given={"model"} if model is not None else (),
             )
-            record = ModelRecord.of(self.encoder)
             if existing is not None:
-                record.check(existing, collection=collection, location=self.location)
-            self._collection = open_collection(client, collection, self.encoder, create=existing is None)
-            words = open_words_collection(client, collection, self.encoder)
+                ModelRecord.of(self.encoder).check(existing, collection=live, location=self.location)
+            self.generation = 0
+            """Writes and collection changes through this store object (a query cache compares it)."""
+            self._attach(live, self.encoder, create=existing is None)
         except BaseException:
             close(client if owned else None, lease)
             raise
-        # the words call back through a weak reference: a store dropped without close() is
-        # collected at once (its finalizer ends the directory's lock), not at the next GC cycle
-        self._words = PictureWords(words, self.encoder, weak_method(self._call))
         # close() or the garbage collector closes what this store opened and ends its lock
         self._finalizer = weakref.finalize(self, close, client if owned else None, lease)
-        self.generation = 0
-        """Writes made through this store object so far (a query cache compares it)."""
         self.sole_writer = lease is not None
         """Whether no other process can write to this store while it is open (an embedded store
         holds its directory's lock): only then can query results be cached (see ``Retriever``)."""
-        self.record = ModelRecord.from_metadata(self._collection.metadata or {}, fallback=record)
+
+    def _attach(self, name: str, encoder: SiglipEncoder, *, create: bool) -> None:
+        """Read and write collection ``name`` (and its words) with ``encoder``."""
+        collection = open_collection(self.client, name, encoder, create=create)
+        words = open_words_collection(self.client, name, encoder)
+        self.encoder, self.collection_name, self._collection = encoder, name, collection
+        # the words call back through a weak reference: a store dropped without close() is
+        # collected at once (its finalizer ends the directory's lock), not at the next GC cycle
+        self._words = PictureWords(words, encoder, weak_method(self._call))
+        self.record = ModelRecord.from_metadata(collection.metadata or {}, fallback=ModelRecord.of(encoder))
         """The model facts the collection records: a search scores with these."""
         self.model_name = self.record.model
         self.logit_scale = self.record.logit_scale
         self.logit_bias = self.record.logit_bias
         self.score_kind: ScoreKind = self.record.score_kind
+        self.generation += 1
 
     # -- constructors --------------------------------------------------------------------------
 
