@@ -15,6 +15,17 @@ each level and its peak (``VmHWM``). A ``503 busy`` (the server shedding load, b
 counted apart as "busy (503)", not as an error; any other 5xx (``503 store_unavailable``
 included), a timeout or a connection error is an error, and the script then exits with status 1.
 The load generator runs on the same machine as the server and takes part of its CPU.
+
+``python benchmarks/api_load.py --batching`` (about 3 minutes: 20 s per level and mode, plus
+building the base-size checkpoint once) compares the batching queue with one request at a time:
+text searches only, each query unique (a number appended) so that no cache answers it, against a
+store of 2,000 random vectors on a base-size SigLIP with random weights (``workloads.checkpoint``:
+ViT-B/16 at 224 px, float32). Two servers run in child processes on 127.0.0.1, each over its own
+copy of the store: ``lock`` encodes one request at a time (``Limits(max_batch=1)``, what the lock
+around the model did), ``batched`` gathers up to 32 concurrent queries into one forward pass (the
+default). At 1, 8 and 32 clients (``--clients``), alternating which mode goes first, it prints
+each mode's searches per second, p50/p95/p99 latency and errors, then a table and the ratio at the
+most clients.
 """
 
 from __future__ import annotations
@@ -29,15 +40,18 @@ import platform
 import random
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from PIL import Image, ImageDraw
@@ -162,24 +176,17 @@ def mib(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.0f} MiB"
 
 
-class Server:
-    """``siglip-retriever --db STORE --model demo serve --port 0`` in a child process."""
+def serve_command(store: Path) -> list[str]:
+    """``siglip-retriever --db STORE --model demo serve --port 0`` (127.0.0.1, a free port)."""
+    cli = [sys.executable, "-m", "siglip_retriever.cli", "--db", str(store), "--model", "demo"]
+    return [*cli, "serve", "--host", "127.0.0.1", "--port", "0"]
 
-    def __init__(self, store: Path, log: Path) -> None:
-        self.command = [
-            sys.executable,
-            "-m",
-            "siglip_retriever.cli",
-            "--db",
-            str(store),
-            "--model",
-            "demo",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-        ]
+
+class Server:
+    """A server in a child process (``command``), which prints its URL on stdout once it listens."""
+
+    def __init__(self, command: list[str], log: Path) -> None:
+        self.command = command
         self.log = log
         self._log_file = log.open("wb")
         env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
@@ -312,11 +319,15 @@ def error_code(answer: httpx.Response) -> str:
     return str(body.get("error", "")) if isinstance(body, dict) else ""
 
 
-def run_level(
-    url: str, clients: int, seconds: float, ids: list[str], uploads: list[bytes]
-) -> tuple[list[Sample], float]:
-    """``clients`` threads with an ``httpx.Client`` each, for ``seconds``: the samples, the wall time."""
-    workloads = [Workload(ids, uploads, random.Random(1000 * clients + i)) for i in range(clients)]
+class Client(Protocol):
+    samples: list[Sample]
+
+    def request(self, client: httpx.Client) -> None: ...
+
+
+def run_level(url: str, workloads: Sequence[Client], seconds: float) -> tuple[list[Sample], float]:
+    """One thread with an ``httpx.Client`` per workload, for ``seconds``: the samples, the wall time."""
+    clients = len(workloads)
     barrier = threading.Barrier(clients + 1)
     deadline = [0.0]
 
@@ -469,14 +480,7 @@ def report(summary: Summary, rss: float | None) -> None:
         print(f"  {route:<15} {count:>6}  p50 {p50:8.1f} ms  p95 {p95:8.1f} ms")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each level (20)")
-    parser.add_argument("--clients", default="8,32", help="clients per level, comma-separated (8,32)")
-    parser.add_argument("--images", type=int, default=300, help="pictures in the store (300)")
-    args = parser.parse_args(argv)
-    levels = [int(c) for c in args.clients.split(",") if c.strip()]
-
+def print_machine() -> None:
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
     print(
         f"machine: {os.cpu_count()} CPUs, {cpu_model()}, {platform.system()} {platform.release()}, "
@@ -484,6 +488,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; load average {load_average()}"
     )
     print(f"code: {code_state()}")
+
+
+def run_mix(args: argparse.Namespace) -> int:
+    """The mixed workload against ``serve`` with the demo model, at each level of ``--clients``."""
+    levels = [int(c) for c in (args.clients or "8,32").split(",") if c.strip()]
+    print_machine()
     CACHE.mkdir(exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     failed = False
@@ -494,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"indexed in {index_seconds:.1f} s")
         rng = random.Random(1)
         uploads = [encoded(draw_picture(rng)) for _ in range(16)]
-        server = Server(store, root / "server.log")
+        server = Server(serve_command(store), root / "server.log")
         try:
             try:
                 ready = server.wait_ready()
@@ -510,7 +520,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mix: {mix}; {len(QUERIES)} text queries; {args.seconds:g} s per level")
             summaries: list[tuple[Summary, float | None]] = []
             for clients in levels:
-                samples, wall = run_level(server.url, clients, args.seconds, ids, uploads)
+                workloads = [
+                    Workload(ids, uploads, random.Random(1000 * clients + i)) for i in range(clients)
+                ]
+                samples, wall = run_level(server.url, workloads, args.seconds)
                 summary = summarise(clients, samples, wall)
                 summaries.append((summary, server.memory()))
                 report(*summaries[-1])
@@ -535,6 +548,169 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     print("FAILED: 5xx or connection errors (see above)" if failed else "no errors")
     return 1 if failed else 0
+
+
+# -- batching against the lock: text searches on a base-size model ----------------------------------
+
+MODES = {"lock": 1, "batched": 32}
+"""The server's ``Limits.max_batch`` in each mode: 1 encodes one request at a time, in arrival order
+(what the lock around the model did before the batching queue); 32 is the default."""
+
+
+def vector_store(root: Path, count: int) -> tuple[Path, str]:
+    """A store on the base-size checkpoint holding ``count`` random unit vectors as pictures (text
+    searches need vectors to rank, not files): its path and the checkpoint's."""
+    from workloads import checkpoint, unit_vectors
+
+    model = checkpoint("base")
+    store = MultimodalStore(root / "store", model=str(model))
+    try:
+        vectors = unit_vectors(count, store.encoder.dim, seed=0)
+        ids = [f"picture-{i:05d}" for i in range(count)]
+        store.upsert_vectors(ids, vectors, [{"kind": "image", "name": name} for name in ids])
+    finally:
+        store.close()
+    return root / "store", str(model)
+
+
+class TextSearches:
+    """One client's text searches: a query of :data:`QUERIES` with a number that makes it unique, so
+    that neither the encoder's query cache nor the result cache answers it: each one is encoded."""
+
+    numbers = itertools.count()
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.samples: list[Sample] = []
+
+    def request(self, client: httpx.Client) -> None:
+        query = f"{self.rng.choice(QUERIES)} {next(self.numbers)}"
+        start = time.perf_counter()
+        try:
+            answer = client.get("/api/search", params={"q": query, "k": 10})
+            answer.read()
+            sample = Sample("search", answer.status_code, time.perf_counter() - start, error_code(answer))
+        except httpx.TransportError as exc:
+            sample = Sample("search", 0, time.perf_counter() - start, type(exc).__name__)
+        self.samples.append(sample)
+
+
+def search_level(url: str, clients: int, seconds: float) -> Summary:
+    workloads = [TextSearches(random.Random(100 * clients + i)) for i in range(clients)]
+    samples, wall = run_level(url, workloads, seconds)
+    return summarise(clients, samples, wall)
+
+
+def level_line(mode: str, summary: Summary, rss: float) -> str:
+    rate = summary.served / summary.wall
+    errors = f"errors {summary.error_count} {dict(summary.errors)}" if summary.errors else "no errors"
+    return (
+        f"{mode:>7}, {summary.clients:>2} clients: {summary.served} searches answered in "
+        f"{summary.wall:.1f} s = {rate:.1f}/s; p50 {summary.p50:.0f} ms, p95 {summary.p95:.0f} "
+        f"ms, p99 {summary.p99:.0f} ms; {errors}; busy (503) {summary.busy}; server RSS {mib(rss)}; "
+        f"load average {load_average()}"
+    )
+
+
+def batching_table(levels: list[int], results: dict[tuple[str, int], Summary]) -> None:
+    """The table: per level, each mode's answered req/s, p50 and p99, and batched over lock."""
+    print(
+        "\n| clients | lock req/s | lock p50 ms | lock p99 ms | batched req/s | batched p50 ms "
+        "| batched p99 ms | req/s batched/lock | p99 batched/lock |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for clients in levels:
+        lock, batched = results["lock", clients], results["batched", clients]
+        rates = [s.served / s.wall for s in (lock, batched)]
+        print(
+            f"| {clients} | {rates[0]:.1f} | {lock.p50:.0f} | {lock.p99:.0f} | {rates[1]:.1f} | "
+            f"{batched.p50:.0f} | {batched.p99:.0f} | x{rates[1] / rates[0]:.2f} | "
+            f"x{batched.p99 / lock.p99:.2f} |"
+        )
+    top = max(levels)
+    lock, batched = results["lock", top], results["batched", top]
+    ratio = (batched.served / batched.wall) / (lock.served / lock.wall)
+    met = ratio >= 2 and batched.p99 <= lock.p99
+    print(
+        f"\nat {top} clients: batching answers x{ratio:.2f} the lock's text searches per second, "
+        f"p99 {batched.p99:.0f} ms against {lock.p99:.0f} ms (goal: at least x2 at an equal or "
+        f"better p99: {'met' if met else 'NOT met'})"
+    )
+
+
+def run_batching(args: argparse.Namespace) -> int:
+    """Text searches at each level of ``--clients``, against a server in each mode of :data:`MODES`."""
+    levels = [int(c) for c in (args.clients or "1,8,32").split(",") if c.strip()]
+    print_machine()
+    CACHE.mkdir(exist_ok=True)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    results: dict[tuple[str, int], Summary] = {}
+    servers: dict[str, Server] = {}
+    with tempfile.TemporaryDirectory(prefix="api-batching-", dir=CACHE) as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        store, model = vector_store(root, args.entries)
+        print(f"store: {args.entries} random vectors as pictures, base-size SigLIP ({model}: ViT-B/16 at ")
+        print(f"  224 px, random weights, float32); built in {time.perf_counter() - start:.1f} s")
+        try:
+            for mode, max_batch in MODES.items():
+                copy = root / mode  # an embedded store is open in one process at a time: one copy each
+                shutil.copytree(store, copy)
+                command = [sys.executable, __file__, "--serve", str(copy), "--max-batch", str(max_batch)]
+                servers[mode] = Server(command, root / f"{mode}.log")
+            for mode, server in servers.items():
+                ready = server.wait_ready()
+                with httpx.Client(base_url=server.url, timeout=60.0) as client:
+                    for n in range(5):  # the first searches load the tokenizer and warm the caches
+                        client.get("/api/search", params={"q": f"warm-up {n}", "k": 10}).raise_for_status()
+                print(f"server {mode} (max_batch={MODES[mode]}): {server.url}, ready after {ready:.1f} s")
+            print(f"{args.seconds:g} s per level and mode; one httpx.Client per client thread, k=10")
+            for clients in levels:
+                order = list(servers) if clients % 2 else list(reversed(servers))  # neither always first
+                for mode in order:
+                    summary = search_level(servers[mode].url, clients, args.seconds)
+                    results[mode, clients] = summary
+                    print(level_line(mode, summary, servers[mode].memory()))
+        except RuntimeError as exc:
+            print(f"FAILED: {exc}")
+            return 1
+        finally:
+            for server in servers.values():
+                server.stop()
+    batching_table(levels, results)
+    failed = any(s.error_count for s in results.values())
+    print("FAILED: 5xx or connection errors (see above)" if failed else "no errors")
+    return 1 if failed else 0
+
+
+def serve_store(store_path: str, max_batch: int) -> None:
+    """The server of one mode (run in the child process): the web app over the store, batching at
+    most ``max_batch`` texts per forward pass; prints its URL once it listens."""
+    from siglip_retriever.app.limits import Limits
+    from siglip_retriever.app.server import serve
+
+    store = MultimodalStore(store_path)
+    serve(store, host="127.0.0.1", port=0, limits=Limits(max_batch=max_batch), on_started=print)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--batching",
+        action="store_true",
+        help="text searches on a base-size model, batched against one request at a time",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each level (20)")
+    parser.add_argument("--clients", help="clients per level, comma-separated (8,32; --batching: 1,8,32)")
+    parser.add_argument("--images", type=int, default=300, help="pictures in the store (300)")
+    parser.add_argument("--entries", type=int, default=2000, help="--batching: vectors in the store (2000)")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # the child: serve this store
+    parser.add_argument("--max-batch", type=int, default=32, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve_store(args.serve, args.max_batch)
+        return 0
+    return run_batching(args) if args.batching else run_mix(args)
 
 
 if __name__ == "__main__":
