@@ -17,6 +17,9 @@
   recorded; never a path taken from the request;
 - ``GET /api/duplicates?max_bits=&similar=``: groups of stored files that hold the same picture,
   the one to keep first (nothing is deleted);
+- ``POST /v1/embeddings`` and ``GET /v1/models``: OpenAI's embeddings API, the vectors of texts
+  and pictures (data URIs) for other programs (:mod:`siglip_retriever.app.routes.openai`); its
+  errors have OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``;
 - ``GET /docs``, ``GET /redoc``, ``GET /openapi.json``: the API's documentation.
 
 Every error is JSON: ``{"error": "<code>", "message": "<what happened and what to do>"}``, with

@@ -11,6 +11,10 @@ No framework message reaches a client: a parameter that fails FastAPI's checks i
 this module's own words (:func:`describe_problem`), a body that is not valid multipart is ``422
 invalid_request``, and a ``405`` keeps its ``Allow`` header.
 
+Under ``/v1/`` (:data:`OPENAI_PREFIX`, the OpenAI-compatible embeddings API) every error has
+OpenAI's shape instead, ``{"error": {"message", "type", "param", "code"}}`` (:meth:`ApiError.openai_body`),
+and ``422`` is ``400`` as there: OpenAI's clients read their errors from it.
+
 Example:
     >>> from fastapi import FastAPI
     >>> from fastapi.testclient import TestClient
@@ -48,7 +52,10 @@ from siglip_retriever.errors import (
     SiglipRetrieverError,
 )
 
-__all__ = ["ApiError", "add_error_handlers", "describe_problem", "not_found"]
+__all__ = ["OPENAI_PREFIX", "ApiError", "add_error_handlers", "describe_problem", "not_found"]
+
+OPENAI_PREFIX = "/v1/"
+"""The paths of the OpenAI-compatible API: their errors are answered in OpenAI's shape."""
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ class ApiError(Exception):
         code: the stable error code (``"error"`` in the body).
         message: what happened and what to do.
         headers: response headers (``Retry-After``, ``Allow``, ``Connection``).
+        param: the request field at fault, where one is (OpenAI's ``param``).
         extra: more body fields, such as ``limit``.
 
     Example:
@@ -68,24 +76,50 @@ class ApiError(Exception):
         >>> error = ApiError(422, "k_too_large", "k is at most 100", limit=100)
         >>> error.status, error.body()["limit"]
         (422, 100)
+        >>> error.response("/v1/embeddings").status_code  # OpenAI's status for an invalid request
+        400
     """
 
     def __init__(
-        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        param: str | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.param = param
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
         """The JSON body of the response."""
         return {"error": self.code, "message": self.message, **self.extra}
 
-    def response(self) -> JSONResponse:
-        """The error as a response."""
+    def openai_body(self) -> dict[str, Any]:
+        """The JSON body in OpenAI's error shape, for the ``/v1`` routes.
+
+        Example:
+            >>> from siglip_retriever.app.errors import ApiError
+            >>> error = ApiError(404, "model_not_found", "no model 'x'", param="model").openai_body()["error"]
+            >>> error["type"], error["param"], error["code"]
+            ('invalid_request_error', 'model', 'model_not_found')
+        """
+        kind = "server_error" if self.status >= 500 else "invalid_request_error"
+        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
+
+    def response(self, path: str = "") -> JSONResponse:
+        """The error as a response to a request for ``path``: in OpenAI's shape, and ``422`` as
+        ``400``, under :data:`OPENAI_PREFIX`."""
+        if path.startswith(OPENAI_PREFIX):
+            status = 400 if self.status == 422 else self.status
+            return JSONResponse(self.openai_body(), status_code=status, headers=self.headers or None)
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers or None)
 
 
@@ -113,7 +147,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return exc.response()
+    return exc.response(request.url.path)
 
 
 def describe_problem(problem: dict[str, Any]) -> str:
@@ -164,13 +198,17 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
             422, "missing_image", "send an image file in the multipart form field 'image'"
         ).response()
     message = "; ".join(dict.fromkeys(describe_problem(p) for p in problems)) or "invalid request"
-    return ApiError(422, "invalid_request", message).response()
+    return ApiError(422, "invalid_request", message).response(request.url.path)
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return _http_error(request, exc).response(request.url.path)
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> ApiError:
     headers = dict(exc.headers or {})
     if exc.status_code == 404:
-        return not_found("no such page, file or API route; the API is documented at /docs").response()
+        return not_found("no such page, file or API route; the API is documented at /docs")
     if exc.status_code == 405:
         allowed = headers.get("Allow") or headers.get("allow") or "GET, HEAD"  # static files name none
         return ApiError(
@@ -178,25 +216,29 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
             "method_not_allowed",
             f"{request.method} is not served here; use {allowed}",
             headers={"Allow": allowed},
-        ).response()
+        )
     if exc.status_code == 400:  # the framework could not parse the body (a malformed multipart form)
         return ApiError(
             422,
             "invalid_request",
             "the request body is not a valid multipart/form-data form; send the image as a file "
             "field (curl -F 'image=@photo.jpg')",
-        ).response()
-    return ApiError(exc.status_code, "http_error", "the request cannot be answered").response()
+        )
+    return ApiError(exc.status_code, "http_error", "the request cannot be answered")
 
 
 async def _package_error(request: Request, exc: SiglipRetrieverError) -> JSONResponse:
+    return _package_api_error(exc).response(request.url.path)
+
+
+def _package_api_error(exc: SiglipRetrieverError) -> ApiError:
     if isinstance(exc, InvalidTemplateError):
-        return ApiError(422, "invalid_template", str(exc)).response()
+        return ApiError(422, "invalid_template", str(exc))
     if isinstance(exc, LimitExceededError):
-        return ApiError(422, "k_too_large", str(exc), limit=exc.limit).response()
+        return ApiError(422, "k_too_large", str(exc), limit=exc.limit)
     if isinstance(exc, (ConfigurationError, ImageLoadError)):
-        return ApiError(422, "invalid_request", str(exc)).response()
+        return ApiError(422, "invalid_request", str(exc))
     if isinstance(exc, ServerUnavailableError):
-        return ApiError(503, "store_unavailable", str(exc)).response()
+        return ApiError(503, "store_unavailable", str(exc))
     logger.exception("request failed")
-    return ApiError(500, "internal_error", str(exc)).response()
+    return ApiError(500, "internal_error", str(exc))

@@ -18,16 +18,19 @@ try:
     from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
+    from fastapi.routing import APIRoute
     from fastapi.staticfiles import StaticFiles
     from fastapi.types import DecoratedCallable
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel, ConfigDict, Field
     from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise MissingDependencyError("fastapi", "app", "The web app") from exc
 
 __all__ = [
+    "APIRoute",
     "APIRouter",
     "BaseModel",
+    "ConfigDict",
     "DecoratedCallable",
     "Depends",
     "FastAPI",

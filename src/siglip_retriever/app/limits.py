@@ -78,6 +78,9 @@ class Limits:
     """Most labels one zero-shot request may give (``422 too_many_labels``)."""
     max_label_chars: int = 200
     """Longest label or template (``422 label_too_long``)."""
+    max_inputs: int = 2048
+    """Most texts and images one ``POST /v1/embeddings`` request may give, as OpenAI's API
+    (``400 too_many_inputs``); LangChain's ``OpenAIEmbeddings`` sends at most 1,000 at once."""
     max_concurrent_decodes: int = dataclasses.field(default_factory=default_decode_slots)
     """Uploads and thumbnails decoded at the same time (default: one per CPU core, 1 to 4); more
     wait for a free slot, which bounds the server's memory under many large uploads at once."""

@@ -126,12 +126,12 @@ class RequestGuard:
                 f"{', '.join(sorted(self.hosts))} (with an optional port); start it with another "
                 "--bind to change that",
             )
-            await error.response()(scope, receive, secured)
+            await error.response(path)(scope, receive, secured)
             return
         if _has_body(headers):
             replay = await self._read_body(headers, receive)
             if isinstance(replay, ApiError):
-                await replay.response()(scope, receive, secured)
+                await replay.response(path)(scope, receive, secured)
                 return
             receive = replay
         await self.app(scope, receive, secured)

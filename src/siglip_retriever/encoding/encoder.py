@@ -276,6 +276,22 @@ class SiglipEncoder:
                     self._query_cache.popitem(last=False)
         return vector
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens of each text the model reads: its tokenizer's, truncated at
+        :attr:`text_length`, padding not counted (what a server reports as usage); thread-safe.
+
+        Example:
+            >>> from siglip_retriever import SiglipEncoder
+            >>> encoder = SiglipEncoder("demo")
+            >>> short, long = encoder.count_tokens(["un chat", "un chat " * 100])
+            >>> short < long == encoder.text_length
+            True
+        """
+        items = text_list(texts, what="count_tokens")
+        loaded = self._loaded
+        with loaded.tokenizer_lock:
+            return loaded.family.count_tokens(loaded.tokenizer, items, self.text_length)
+
     def encode_images(
         self,
         images: Sequence[ImageInput | PreparedImage],

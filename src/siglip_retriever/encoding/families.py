@@ -103,6 +103,12 @@ class Family:
         )
         return {key: value for key, value in inputs.items() if key != "token_type_ids"}
 
+    def count_tokens(self, tokenizer: Any, texts: Sequence[str], length: int) -> list[int]:
+        """How many tokens of each text :meth:`tokenize` gives the text tower, padding not counted:
+        the text's own tokens (with the tokenizer's special ones), truncated at ``length``."""
+        ids = tokenizer([encodable_text(text) for text in texts], max_length=length, truncation=True)
+        return [len(row) for row in ids["input_ids"]]
+
 
 _SIGLIP = Family(
     "siglip",

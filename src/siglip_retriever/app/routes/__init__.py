@@ -5,7 +5,8 @@
   ``GET /api/images/{id}/similar``;
 - :mod:`~siglip_retriever.app.routes.classify`: ``POST /api/classify``;
 - :mod:`~siglip_retriever.app.routes.images`: ``GET /api/images/{id}``, its thumbnail and its file;
-- :mod:`~siglip_retriever.app.routes.duplicates`: ``GET /api/duplicates``.
+- :mod:`~siglip_retriever.app.routes.duplicates`: ``GET /api/duplicates``;
+- :mod:`~siglip_retriever.app.routes.openai`: ``POST /v1/embeddings``, ``GET /v1/models`` (OpenAI's API).
 
 A route reads its parameters, calls :class:`~siglip_retriever.app.service.SearchService`
 (a ``service: ServiceDep`` parameter) and gives the answer the shape of its
@@ -20,9 +21,9 @@ Example:
 
 from __future__ import annotations
 
-from siglip_retriever.app.routes import classify, duplicates, images, meta, search
+from siglip_retriever.app.routes import classify, duplicates, images, meta, openai, search
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (meta.router, search.router, classify.router, images.router, duplicates.router)
+ROUTERS = (meta.router, search.router, classify.router, images.router, duplicates.router, openai.router)
 """Every router of the app, in the order the app includes them."""
