@@ -110,8 +110,11 @@ def before_generate_body(context: schemathesis.HookContext, strategy: st.SearchS
 
     In place of the part drawn (text or bytes), or of none, or of ``null``, while the schema has
     the part optional: a valid body with a valid part is still valid, and the other half keeps
-    what was drawn.
+    what was drawn. JSON bodies (the embeddings API's) have no picture part and are left alone.
     """
+    operation = context.operation
+    if operation is None or all(body.media_type != "multipart/form-data" for body in operation.body):
+        return strategy
     return _sometimes(
         strategy,
         PICTURE_FIELD,
@@ -161,7 +164,7 @@ def filter_case(context: schemathesis.HookContext, case: schemathesis.Case) -> b
     path = operation.path if operation is not None else None
     positive = case.meta is None or case.meta.generation.mode.name == "POSITIVE"
     if not positive:
-        return not _typed_only_by_json(case.body)
+        return case.media_type != "multipart/form-data" or not _typed_only_by_json(case.body)
     query_kind = SEARCH_QUERY_KINDS.get(path) if path is not None else None
     if query_kind is None or not isinstance(case.query, dict):
         return True
