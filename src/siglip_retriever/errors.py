@@ -18,7 +18,7 @@ working::
     │   ├── PdfError                         a PDF that cannot be read at all (damaged, encrypted, empty)
     │   └── VideoError                       a video that cannot be read at all (not a video, codec)
     ├── EncodeQueueError                     an encode a batching queue could not take (closed)
-    │   └── EncodeTimeoutError (TimeoutError) an encode not done within its caller's timeout
+    │   └── EncodeTimeoutError (TimeoutError) an encode no forward pass took within its timeout
     ├── MissingDependencyError (ImportError) an optional extra that is not installed
     └── StoreError                           a vector-store problem
         ├── ModelMismatchError               a store built with another model
@@ -189,8 +189,8 @@ class EncodeQueueError(SiglipRetrieverError):
 
 class EncodeTimeoutError(EncodeQueueError, TimeoutError):
     """An encode waited in a :class:`~siglip_retriever.encoding.queue.EncodeQueue` longer than its
-    caller's timeout (the model was busy with other requests); it is dropped unless its forward pass
-    had begun, and the other requests go on."""
+    caller's timeout without a forward pass taking it (the model was busy with other requests); it
+    is dropped, and the other requests go on."""
 
 
 class MissingDependencyError(SiglipRetrieverError, ImportError):

@@ -274,18 +274,18 @@ def test_an_item_that_fails_in_the_forward_pass_fails_only_its_request(gated: Ga
         np.testing.assert_allclose(result, gated.encode_images([image]), atol=1e-5)
 
 
-def test_a_request_past_its_timeout_is_dropped_and_the_others_go_on(gated: GatedEncoder) -> None:
+def test_a_request_still_queued_past_its_timeout_is_dropped_and_the_others_go_on(gated: GatedEncoder) -> None:
     with EncodeQueue(gated, max_wait_ms=0) as queue, ThreadPoolExecutor(1) as pool:
-        first = pool.submit(queue.encode_texts, ["first"])
+        first = pool.submit(queue.encode_texts, ["first"], timeout=0.1)  # its forward pass begins at once
         assert gated.started.wait(30)
         start = time.perf_counter()
-        with pytest.raises(EncodeTimeoutError, match=r"within 0\.2 s"):
+        with pytest.raises(EncodeTimeoutError, match=r"within 0\.2 s: the model is busy"):
             queue.encode_texts(["too slow"], timeout=0.2)
         assert 0.2 <= time.perf_counter() - start < 5
         with pytest.raises(EncodeTimeoutError):
             asyncio.run(queue.aencode_texts(["too slow as well"], timeout=0.05))
         gated.gate.set()
-        assert first.result(30).shape == (1, 32)
+        assert first.result(30).shape == (1, 32)  # past its timeout, but its pass had begun: its rows
         assert queue.encode_texts(["after"], timeout=30).shape == (1, 32)
         assert queue.requests == 4
         assert queue.items == 2  # the two that timed out were never encoded

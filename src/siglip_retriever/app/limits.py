@@ -85,7 +85,13 @@ class Limits:
     """Uploads and thumbnails decoded at the same time (default: one per CPU core, 1 to 4); more
     wait for a free slot, which bounds the server's memory under many large uploads at once."""
     busy_wait_seconds: int = 20
-    """How long a request waits for a free decoding slot before ``503 busy`` (with ``Retry-After``)."""
+    """How long a request waits for a free decoding slot, or for the model, before ``503 busy``
+    (with ``Retry-After``)."""
+    max_batch: int = 32
+    """Most texts or pictures of concurrent requests encoded in one forward pass of the model
+    (:class:`~siglip_retriever.encoding.queue.EncodeQueue`); 1: one at a time, as a lock would."""
+    batch_wait_ms: int = 3
+    """Longest a request waits, when the model is idle, for others to share its forward pass."""
     body_timeout_seconds: int = 30
     """A request body must arrive in full within this many seconds, or the request gets
     ``408 request_timeout`` and its connection is closed (slow or stalled uploads)."""

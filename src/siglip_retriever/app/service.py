@@ -2,9 +2,13 @@
 
 :class:`SearchService` holds what the routes share: the store, one
 :class:`~siglip_retriever.search.retriever.Retriever` (every hit, score and threshold comes from
-it, and its result cache serves repeated queries), one lock around the model (tokenizers are not
-re-entrant), the zero-shot classifiers of recent label sets and the thumbnail cache. A refused
-request raises :class:`~siglip_retriever.app.errors.ApiError` with the code the API documents.
+it, and its result cache serves repeated queries), one batching queue in front of the model (an
+:class:`~siglip_retriever.encoding.queue.EncodeQueue`: the query texts and uploaded pictures of
+concurrent requests share forward passes, :meth:`SearchService.encode_texts` and
+:meth:`SearchService.encode_images`), the zero-shot classifiers of recent label sets and the
+thumbnail cache. A refused request raises :class:`~siglip_retriever.app.errors.ApiError` with the
+code the API documents; a request that cannot reach the model within ``busy_wait_seconds`` gets
+``503 busy``.
 
 Uploads and thumbnails are decoded in one of :attr:`Limits.max_concurrent_decodes
 <siglip_retriever.app.limits.Limits.max_concurrent_decodes>` slots, on a pool of as many threads
@@ -46,6 +50,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from siglip_retriever.app.errors import ApiError, not_found
@@ -53,8 +59,9 @@ from siglip_retriever.app.framework import Depends, Request, UploadFile
 from siglip_retriever.app.limits import Limits
 from siglip_retriever.app.schemas import UPLOAD_RESPONSES
 from siglip_retriever.app.thumbnails import Thumbnail, ThumbnailCache
-from siglip_retriever.encoding.images import enable_plugins
-from siglip_retriever.errors import ImageLoadError, InvalidTemplateError
+from siglip_retriever.encoding.images import describe_source, enable_plugins
+from siglip_retriever.encoding.queue import EncodeQueue
+from siglip_retriever.errors import EncodeTimeoutError, ImageLoadError, InvalidTemplateError
 from siglip_retriever.search.options import WEB_DEFAULTS
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.search.templates import parse_template
@@ -106,6 +113,7 @@ _CLASSIFIERS_KEPT = 16
 _PDF_HEAD = 1024  # a PDF's "%PDF" header is within its first 1,024 bytes
 _T = TypeVar("_T")
 _ClassifierKey = tuple[tuple[str, ...], tuple[str, ...]]
+Vectors = npt.NDArray[np.float32]
 
 
 class SearchService:
@@ -121,7 +129,9 @@ class SearchService:
         retriever: the one retriever every search goes through, with the web's default search
             options (:data:`~siglip_retriever.search.options.WEB_DEFAULTS`).
         thumbnails: the thumbnail cache.
-        model_lock: held while the model encodes (tokenizers are not re-entrant).
+        queue: the batching queue every encode of the service goes through, for the store's current
+            encoder, within ``limits.max_batch`` and ``limits.batch_wait_ms``.
+        model_lock: a lock for encodes made outside :attr:`queue` (the service makes none).
         decode_slots: the decoding slots (:meth:`decode`).
 
     Example:
@@ -140,7 +150,10 @@ class SearchService:
     def __init__(self, store: MultimodalStore, limits: Limits) -> None:
         self.store = store
         self.limits = limits
-        self.retriever = Retriever(store, **WEB_DEFAULTS.as_kwargs())
+        self.queue = EncodeQueue(
+            lambda: store.encoder, max_batch=limits.max_batch, max_wait_ms=limits.batch_wait_ms
+        )
+        self.retriever = Retriever(store, encode_query=self.encode_query, **WEB_DEFAULTS.as_kwargs())
         self.thumbnails = ThumbnailCache(
             limits.thumbnail_size, max_bytes=limits.thumbnail_cache_bytes, max_pixels=limits.max_pixels
         )
@@ -148,6 +161,7 @@ class SearchService:
         self.decode_slots = threading.BoundedSemaphore(limits.max_concurrent_decodes)
         self._decoders = ThreadPoolExecutor(limits.max_concurrent_decodes, thread_name_prefix="siglip-decode")
         self._classifiers: OrderedDict[_ClassifierKey, ZeroShotClassifier] = OrderedDict()
+        self._classifiers_lock = threading.Lock()
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -218,13 +232,7 @@ class SearchService:
         on each request's own thread would leave that much behind in every thread's arena.
         """
         if not self.decode_slots.acquire(timeout=self.limits.busy_wait_seconds):
-            raise ApiError(
-                503,
-                "busy",
-                f"the server is decoding {self.limits.max_concurrent_decodes} pictures already; "
-                "send the request again in a few seconds",
-                headers={"Retry-After": "5"},
-            )
+            raise _busy(f"the server is decoding {self.limits.max_concurrent_decodes} pictures already")
         try:
             return self._decoders.submit(work, *args).result()
         finally:
@@ -352,17 +360,44 @@ class SearchService:
         except (ImageLoadError, OSError) as exc:
             raise not_found(f"the stored file is no longer a picture ({_reason(exc)})") from None
 
+    # -- the model ----------------------------------------------------------------------------------
+
+    def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        """The ``(len(texts), dim)`` vectors of ``texts``, as the store's encoder gives them,
+        through :attr:`queue` (in forward passes shared with other requests).
+
+        Raises:
+            ApiError: ``503 busy`` (with ``Retry-After``) when a forward pass does not take them
+                within ``limits.busy_wait_seconds``.
+        """
+        return self._queued(self.queue.encode_texts, list(texts))
+
+    def encode_images(self, prepared: Sequence[PreparedImage]) -> Vectors:
+        """The ``(len(prepared), dim)`` vectors of pictures prepared for the store's encoder
+        (:meth:`decode_upload`), through :attr:`queue`; ``503 busy`` as :meth:`encode_texts`."""
+        return self._queued(self.queue.encode_images, list(prepared))
+
+    def encode_query(self, query: str) -> Vectors:
+        """One text query's ``(dim,)`` vector, from the encoder's query cache or through
+        :attr:`queue` (the retriever's ``encode_query``); ``503 busy`` as :meth:`encode_texts`."""
+        return self._queued(self.queue.encode_query, query)
+
+    def _queued(self, encode: Callable[..., Vectors], given: Any) -> Vectors:
+        try:
+            return encode(given, timeout=self.limits.busy_wait_seconds)
+        except EncodeTimeoutError:
+            raise _busy("the model is busy with other requests") from None
+
     # -- searches and zero-shot -------------------------------------------------------------------
 
     def search_text(self, query: str, options: dict[str, Any]) -> list[SearchHit]:
         """Entries for a text query (images unless ``options`` say otherwise)."""
-        with self.model_lock:
-            return self.retriever.search_text(query, **options)
+        return self.retriever.search_text(query, **options)
 
     def similar_to_image(self, image: PreparedImage, options: dict[str, Any]) -> list[SearchHit]:
         """Stored entries similar to an uploaded image (itself included if it is stored)."""
-        with self.model_lock:
-            return self.retriever.search_image(image, exclude_self=False, **options)
+        vector = self.encode_images([image])[0]
+        return self.retriever.by_vector(vector, query_kind="image", **options)
 
     def similar_to_id(self, image_id: str, options: dict[str, Any]) -> list[SearchHit]:
         """Neighbours of a stored image from its stored vector: nothing is decoded or encoded."""
@@ -374,26 +409,29 @@ class SearchService:
     ) -> tuple[Classification, list[str]]:
         """Zero-shot probabilities of ``labels`` for ``image``, and the templates used (the
         default ones when ``templates`` is empty)."""
-        from siglip_retriever.search.zero_shot import DEFAULT_TEMPLATES
+        from siglip_retriever.search.zero_shot import DEFAULT_TEMPLATES, Classification
 
-        key = (tuple(labels), tuple(templates or DEFAULT_TEMPLATES))
-        with self.model_lock:
-            classifier = self._classifier(key)
-            return classifier.classify([image])[0], classifier.templates
+        classifier = self._classifier((tuple(labels), tuple(templates or DEFAULT_TEMPLATES)))
+        row = classifier.probabilities(self.encode_images([image]))[0]
+        probabilities = {label: float(p) for label, p in zip(classifier.labels, row, strict=True)}
+        classification = Classification(describe_source(image), probabilities, classifier.score_kind)
+        return classification, classifier.templates
 
     def _classifier(self, key: _ClassifierKey) -> ZeroShotClassifier:
-        """The classifier of ``(labels, templates)``, kept for the most recent label sets (the
-        caller holds the model lock)."""
+        """The classifier of ``(labels, templates)`` for the store's current encoder, kept for the
+        most recent label sets."""
         from siglip_retriever.search.zero_shot import ZeroShotClassifier
 
-        found = self._classifiers.get(key)
-        if found is None:
-            found = ZeroShotClassifier(list(key[0]), templates=key[1], encoder=self.store.encoder)
-            self._classifiers[key] = found
-            if len(self._classifiers) > _CLASSIFIERS_KEPT:
-                self._classifiers.popitem(last=False)
-        self._classifiers.move_to_end(key)
-        return found
+        encoder = self.store.encoder
+        with self._classifiers_lock:
+            found = self._classifiers.get(key)
+            if found is None or found.encoder is not encoder:  # new labels, or the store's model changed
+                found = ZeroShotClassifier(list(key[0]), templates=key[1], encoder=encoder)
+                self._classifiers[key] = found
+                if len(self._classifiers) > _CLASSIFIERS_KEPT:
+                    self._classifiers.popitem(last=False)
+            self._classifiers.move_to_end(key)
+            return found
 
 
 def part_key(metadata: dict[str, Any]) -> str:
@@ -426,6 +464,13 @@ def is_moment(metadata: dict[str, Any]) -> bool:
     """
     frame = metadata.get(FRAME)
     return metadata.get(KIND) == "video" and isinstance(frame, int | float) and not isinstance(frame, bool)
+
+
+def _busy(what: str) -> ApiError:
+    """``503 busy`` with ``Retry-After``: ``what`` keeps the request from going on now."""
+    return ApiError(
+        503, "busy", f"{what}; send the request again in a few seconds", headers={"Retry-After": "5"}
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -19,7 +19,8 @@ Its rules:
   read fails its own request before it is queued. If a batch fails as a whole, each of its
   requests is encoded on its own, so an error reaches only the request that caused it. A request
   still queued when its ``timeout`` runs out is dropped and its caller gets
-  :class:`~siglip_retriever.errors.EncodeTimeoutError`.
+  :class:`~siglip_retriever.errors.EncodeTimeoutError`; one whose forward pass has begun gets its
+  rows. ``timeout`` bounds the wait of each part of a large request (see below).
 - **The same vectors as unbatched** (to float rounding, 1e-5): SigLIP pads every text to its
   fixed length and pictures are prepared one by one, so a row does not depend on its neighbours.
 - **A large request does not hold the model**: it is queued ``max_batch`` items at a time, and the
@@ -176,7 +177,7 @@ class EncodeQueue:
 
         Raises:
             InputTypeError: ``texts`` is not a list of strings (before anything is queued).
-            EncodeTimeoutError: not done within ``timeout`` seconds.
+            EncodeTimeoutError: no forward pass took it within ``timeout`` seconds.
             EncodeQueueError: the queue is closed.
         """
         return self._encode("text", self.encoder, text_list(texts), timeout)
@@ -199,7 +200,7 @@ class EncodeQueue:
         Raises:
             ImageLoadError: a picture cannot be read (nothing of this request is queued).
             ConfigurationError: a picture was prepared for another model.
-            EncodeTimeoutError: not done within ``timeout`` seconds.
+            EncodeTimeoutError: no forward pass took it within ``timeout`` seconds.
             EncodeQueueError: the queue is closed.
         """
         encoder = self.encoder
@@ -249,19 +250,17 @@ class EncodeQueue:
     ) -> Vectors:
         """The rows of ``items``, queued ``max_batch`` at a time: each part waits for the one before,
         so that the requests that came meanwhile run between them."""
-        deadline = _deadline(timeout)
         parts = batches(items, self.max_batch)
         return joined(
-            (self._wait(self._submit(kind, encoder, part), deadline, timeout) for part in parts),
+            (self._wait(self._submit(kind, encoder, part), timeout) for part in parts),
             dim=encoder.dim,
         )
 
     async def _aencode(
         self, kind: _Kind, encoder: SiglipEncoder, items: list[Any], timeout: float | None
     ) -> Vectors:
-        deadline = _deadline(timeout)
         rows = [
-            await self._await(self._submit(kind, encoder, part), deadline, timeout)
+            await self._await(self._submit(kind, encoder, part), timeout)
             for part in batches(items, self.max_batch)
         ]
         return joined(rows, dim=encoder.dim)
@@ -279,21 +278,22 @@ class EncodeQueue:
             self._ready.notify()
         return request.future
 
-    def _wait(self, future: Future[Vectors], deadline: float | None, timeout: float | None) -> Vectors:
+    def _wait(self, future: Future[Vectors], timeout: float | None) -> Vectors:
         try:
-            return future.result(_left(deadline))
+            return future.result(timeout)
         except futures.TimeoutError:  # TimeoutError itself from Python 3.11
-            if future.done() and not future.cancelled():  # it finished just now
-                return future.result()
-            future.cancel()  # dropped if still queued; a forward pass under way finishes for nobody
-            raise _timed_out(timeout) from None
+            if future.cancel():  # still queued: dropped
+                raise _timed_out(timeout) from None
+            return future.result()  # its forward pass is under way (or just done): its rows
 
-    async def _await(self, future: Future[Vectors], deadline: float | None, timeout: float | None) -> Vectors:
+    async def _await(self, future: Future[Vectors], timeout: float | None) -> Vectors:
+        rows = asyncio.wrap_future(future)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), _left(deadline))
+            return await asyncio.wait_for(asyncio.shield(rows), timeout)
         except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
-            future.cancel()
-            raise _timed_out(timeout) from None
+            if future.cancel():
+                raise _timed_out(timeout) from None
+            return await rows
 
     # -- the queue's thread --------------------------------------------------------------------------
 
@@ -386,17 +386,8 @@ def _prepared(encoder: SiglipEncoder, images: Sequence[ImageInput | PreparedImag
     return [encoder.prepare_image(image) for image in image_list(images)]
 
 
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
-
-
-def _left(deadline: float | None) -> float | None:
-    """Seconds left until ``deadline`` (``None``: no deadline)."""
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-
 def _timed_out(timeout: float | None) -> EncodeTimeoutError:
     return EncodeTimeoutError(
-        f"the encode was not done within {timeout or 0:g} s: the model is busy with other requests; "
-        "send it again, or allow a longer timeout"
+        f"no forward pass took the encode within {timeout or 0:g} s: the model is busy with other "
+        "requests; send it again, or allow a longer timeout"
     )

@@ -99,6 +99,10 @@ class Retriever:
         store: the store to search.
         cache_size: results of this many recent searches are kept (0: none); see
             :mod:`siglip_retriever.search.cache` for when the cache is used.
+        encode_query: how a text query becomes its vector; by default the store's encoder's
+            cached :meth:`~siglip_retriever.encoding.encoder.SiglipEncoder.encode_query`. A server
+            passes its :class:`~siglip_retriever.encoding.queue.EncodeQueue`'s, so that the queries
+            of concurrent requests share one forward pass.
         defaults: the default search options (:class:`~siglip_retriever.search.options.SearchOptions`'s
             fields: ``k``, ``kind``, ``where``, ``min_probability``, ``min_similarity``,
             ``diverse``, ``fetch_k``, ``lambda_mult``, ``collapse_duplicates``, ``mode``), over
@@ -118,9 +122,16 @@ class Retriever:
     """
 
     def __init__(
-        self, store: MultimodalStore, *, cache_size: int = 256, **defaults: Unpack[SearchKwargs]
+        self,
+        store: MultimodalStore,
+        *,
+        cache_size: int = 256,
+        encode_query: Callable[[str], npt.NDArray[np.float32]] | None = None,
+        **defaults: Unpack[SearchKwargs],
     ) -> None:
         self.store = store
+        self.encode_query = encode_query
+        """How text queries are encoded (``None``: the store's encoder's ``encode_query``)."""
         self.options: SearchOptions = DEFAULTS.merged(**defaults)
         """The default search options."""
         self.cache: ResultCache[SearchHit] = ResultCache(store, cache_size)
@@ -305,7 +316,8 @@ class Retriever:
         return fetch
 
     def text_vector(self, query: str) -> npt.NDArray[np.float32]:
-        """The vector of a text query (repeated queries come from the encoder's cache).
+        """The vector of a text query, by :attr:`encode_query` (repeated queries come from the
+        encoder's cache).
 
         Raises:
             InputTypeError: ``query`` is not a string.
@@ -315,7 +327,7 @@ class Retriever:
             raise InputTypeError(f"a text query must be a str, not {type(query).__name__}")
         if not query.strip():
             raise ConfigurationError("the query is empty; type what the image should show")
-        return self.store.encoder.encode_query(query)
+        return (self.encode_query or self.store.encoder.encode_query)(query)
 
     def image_vector(self, image: ImageInput | PreparedImage) -> npt.NDArray[np.float32]:
         """The vector of an image query (any input :func:`~siglip_retriever.encoding.images.load_image`
