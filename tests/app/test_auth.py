@@ -11,6 +11,7 @@ import http.client
 import io
 import logging
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from fastapi import FastAPI
 from PIL import Image
+from playwright.sync_api import expect, sync_playwright
 from starlette.routing import Mount
 from uvicorn.logging import AccessFormatter, DefaultFormatter
 
@@ -30,11 +33,21 @@ from siglip_retriever.app.auth import new_token
 from siglip_retriever.app.server import allowed_hosts_for
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
+from tests.app.test_browser import CHROMIUM_ARGS
 from tests.helpers import colour_pictures
 
 TOKEN = new_token()
 WRONG = new_token()
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail(
+            "the browser test needs Debian's chromium: apt-get install -y --no-install-recommends chromium"
+        )
+    return path
 
 
 def _png() -> bytes:
@@ -131,6 +144,8 @@ def test_every_route_but_health_answers_401_without_the_token(exposed: tuple[str
         "/api/search",
         "/api/similar",
         "/api/classify",
+        "/v1/embeddings",
+        "/v1/models",
         "/openapi.json",
         "/docs",
         "/static/app.js",
@@ -158,11 +173,13 @@ def test_every_route_but_health_answers_401_without_the_token(exposed: tuple[str
                 assert answer.content == b""
             elif path == "/":
                 assert 'name="token"' in answer.text  # the sign-in box, tested below
-            else:
+            else:  # in OpenAI's shape under /v1/
                 body = answer.json()
-                assert body["error"] == "unauthorized", (method, path)
-                assert "Authorization: Bearer <token>" in body["message"]
+                error = body["error"] if path.startswith("/v1/") else body
+                assert error["code" if path.startswith("/v1/") else "error"] == "unauthorized", (method, path)
+                assert "Authorization: Bearer <token>" in error["message"]
                 assert TOKEN not in answer.text and WRONG not in answer.text
+    assert httpx.get(url + "health", params={"token": WRONG}, timeout=10).status_code == 200  # open, always
 
 
 def test_a_refused_upload_is_not_read(exposed: tuple[str, FastAPI]) -> None:
@@ -195,6 +212,18 @@ def test_the_bearer_token_opens_every_route(exposed: tuple[str, FastAPI]) -> Non
     assert httpx.get(url + "api/info", headers=lower, timeout=10).status_code == 200
 
 
+def test_openai_clients_send_the_token_as_their_api_key(exposed: tuple[str, FastAPI]) -> None:
+    url, _ = exposed
+    client = openai.OpenAI(base_url=url + "v1", api_key=TOKEN, max_retries=0, timeout=60)
+    vectors = client.embeddings.create(model="siglip", input=["un chat", "a dog"]).data
+    assert [len(v.embedding) for v in vectors] == [len(vectors[0].embedding)] * 2
+    stranger = openai.OpenAI(base_url=url + "v1", api_key=WRONG, max_retries=0, timeout=60)
+    with pytest.raises(openai.AuthenticationError) as refused:
+        stranger.embeddings.create(model="siglip", input="un chat")
+    assert refused.value.status_code == 401
+    assert refused.value.code == "unauthorized" and WRONG not in str(refused.value)
+
+
 def test_the_openapi_document_declares_the_bearer_scheme_not_the_token(exposed: tuple[str, FastAPI]) -> None:
     url, _ = exposed
     answer = httpx.get(url + "openapi.json", headers=BEARER, timeout=10)
@@ -211,6 +240,8 @@ def test_the_openapi_document_declares_the_bearer_scheme_not_the_token(exposed: 
         if p != "/health"
         for op in ops.values()
     )
+    openai_401 = document["paths"]["/v1/embeddings"]["post"]["responses"]["401"]
+    assert openai_401["content"]["application/json"]["schema"]["$ref"].endswith("/OpenAIErrorBody")
 
 
 def test_the_page_shows_a_sign_in_box(exposed: tuple[str, FastAPI]) -> None:
@@ -262,6 +293,12 @@ def test_token_in_the_url_once_then_a_cookie(exposed: tuple[str, FastAPI]) -> No
             forged.status_code == 401 and forged.headers["www-authenticate"] == 'Bearer error="invalid_token"'
         )
         assert browser.post("/api/classify", params={"token": TOKEN}).status_code == 401  # only GET signs in
+    linked = httpx.get(  # followed from a link on another site: a page of this site's own goes on
+        url + "?q=%27%22%3C&token=" + TOKEN, headers={"Sec-Fetch-Site": "cross-site"}, timeout=10
+    )
+    assert linked.status_code == 200 and linked.headers["set-cookie"] == cookie
+    assert '<meta http-equiv="refresh" content="0; url=\'/?q=%27%22%3C\'">' in linked.text
+    assert TOKEN not in linked.text
     host, port = url.removeprefix("http://").rstrip("/").split(":")
     for target in (f"//evil.example/?token={TOKEN}", f"/\\evil.example/?token={TOKEN}"):
         connection = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -339,3 +376,50 @@ def test_serve_bound_elsewhere_generates_a_token_and_prints_it_once(tiny_siglip_
         process.terminate()
         out, err = process.communicate(timeout=30)
     assert token not in out + err  # printed once, in the first line only
+
+
+@pytest.mark.slow
+def test_the_sign_in_page_in_a_browser(exposed: tuple[str, FastAPI]) -> None:
+    """Headless Chromium: the sign-in box, a wrong then the right token, the page's cookie (not
+    readable by scripts), and a link to ``?token=`` from another site (a ``SameSite=Strict``
+    cookie is not sent after a cross-site redirect: the server goes on by a refresh of its own)."""
+    url, _ = exposed
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context().new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if m.type == "error" and "401" not in m.text else None,
+            )
+            page.goto(url)
+            expect(page).to_have_title("Sign in - SigLIP image search")
+            page.fill("#token", WRONG)
+            page.click("#signin button[type=submit]")
+            expect(page.locator(".problem")).to_contain_text("not this server's token")
+            page.fill("#token", TOKEN)
+            page.click("#signin button[type=submit]")
+            page.wait_for_url(url)  # the token left the address
+            expect(page.locator("#store-info")).to_contain_text("2 pictures")
+            (cookie,) = page.context.cookies()
+            assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/")
+            assert page.evaluate("document.cookie") == ""  # scripts cannot read it
+
+            linked = browser.new_context().new_page()
+            link = f'<a id="go" href="{url}?q=rouge&token={TOKEN}">photos</a>'
+            linked.route(
+                "http://elsewhere.test/**", lambda route: route.fulfill(body=link, content_type="text/html")
+            )
+            linked.goto("http://elsewhere.test/")
+            linked.click("#go")
+            linked.wait_for_url(url + "?q=rouge")
+            expect(linked.locator("#store-info")).to_contain_text("2 pictures")
+            linked.reload()
+            expect(linked.locator("#store-info")).to_contain_text("2 pictures")
+            linked.go_back()
+            assert linked.url == "http://elsewhere.test/"  # the address with the token is not in the history
+        finally:
+            browser.close()
+    assert errors == [], errors  # no script errors, no CSP violation (the sign-in page's style has its hash)

@@ -8,9 +8,12 @@ for a token (:func:`~siglip_retriever.app.server.serve` takes it, or generates o
 - an API client sends ``Authorization: Bearer <token>``;
 - a browser opens the page once with ``?token=<token>``: the answer is a ``303`` to the same URL
   without the token, with a ``HttpOnly``, ``SameSite=Strict`` cookie that holds a value derived
-  from the token (never the token itself), which every later request of the page carries;
-- a missing or wrong token gets ``401 unauthorized`` (JSON, with ``WWW-Authenticate: Bearer``)
-  on every route but ``/health``; a page a browser asks for (``GET /``, or any ``GET`` that
+  from the token (never the token itself), which every later request of the page carries (a
+  browser that came by a link on another site, which would not send that cookie after a
+  redirect, gets a page that refreshes to the URL instead);
+- a missing or wrong token gets ``401 unauthorized`` (JSON, with ``WWW-Authenticate: Bearer``;
+  in OpenAI's error shape under ``/v1/``, whose clients send their ``api_key`` as the bearer
+  token) on every route but ``/health``; a page a browser asks for (``GET /``, or any ``GET`` that
   accepts ``text/html``) gets the sign-in box instead (``static/signin.html``, self-contained:
   a form that opens the page with ``?token=``). A refusal goes through the app's
   :class:`~siglip_retriever.app.middleware.RequestGuard` (Host check, security headers, ``HEAD``)
@@ -40,6 +43,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import logging
 import re
 import secrets
@@ -48,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from siglip_retriever.app.errors import ApiError
+from siglip_retriever.app.errors import OPENAI_PREFIX, ApiError
 from siglip_retriever.app.framework import Response
 from siglip_retriever.app.middleware import ASGIApp, Receive, RequestGuard, Scope, Send
 from siglip_retriever.errors import ConfigurationError
@@ -87,6 +91,11 @@ _SIGNIN_CSP = (
 _PROBLEM = (
     '<p class="problem" role="alert">That is not this server\'s token. Paste the one in the address '
     "the server printed, or the one it was started with.</p>"
+)
+_ONWARD = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta http-equiv="refresh" content="0; url=\'{target}\'"><title>Signed in</title></head>'
+    '<body><p>Signed in. <a href="{target}">Continue</a></p></body></html>'
 )
 _SECRET_IN_TEXT = re.compile(
     r"(?P<key>(?:^|[?&;\s\"'(])[^=&;?(\s\"']*=)(?P<value>[^&\s\"']*)"  # name=value pairs
@@ -251,17 +260,20 @@ class TokenGuard:
         root = str(scope.get("root_path", ""))
         path = str(scope.get("path", ""))
         local = path[len(root) :] if root and path.startswith(root) else path
+        if local in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
         offered = _query_tokens(scope.get("query_string", b""))
         reading = scope.get("method") in ("GET", "HEAD")
         if reading and offered:
             if hmac.compare_digest(offered[-1].encode(), self._token):
-                answer = self._signed_in(scope, root, path)
+                answer = self._signed_in(scope, headers, root, path)
             else:
                 answer = self._refusal(local, headers, wrong=True)
             await self._answer(answer, scope, receive, send)
             return
         credential = self._credential(headers)
-        if credential is True or local in OPEN_PATHS:
+        if credential is True:
             await self.app(scope, receive, send)
             return
         await self._answer(self._refusal(local, headers, wrong=credential is False), scope, receive, send)
@@ -284,8 +296,12 @@ class TokenGuard:
                     return hmac.compare_digest(given, self._cookie_value.encode())
         return None
 
-    def _signed_in(self, scope: Scope, root: str, path: str) -> Response:
-        """The ``303`` to the same URL without ``token=``, setting the page's cookie."""
+    def _signed_in(self, scope: Scope, headers: list[tuple[bytes, bytes]], root: str, path: str) -> Response:
+        """The ``303`` to the same URL without ``token=``, setting the page's cookie.
+
+        A browser that followed a link from another site (``Sec-Fetch-Site: cross-site``) would
+        not send a ``SameSite=Strict`` cookie after a redirect, nor on a reload: it gets a page
+        that goes on to the URL by itself (a ``refresh``), a navigation of this site's own."""
         kept = _without_tokens(scope.get("query_string", b""))
         cookie = f"{self._cookie_name}={self._cookie_value}; Path={root or '/'}; HttpOnly; SameSite=Strict"
         if scope.get("scheme") == "https":
@@ -294,8 +310,17 @@ class TokenGuard:
         location = root + bytes(raw).decode("latin-1") if raw else path
         if not location.startswith("/") or location.startswith(("//", "/\\")):  # never another site
             location = "/"
-        headers = {"Location": location + (f"?{kept}" if kept else ""), "Set-Cookie": cookie}
-        return Response(status_code=303, headers={**headers, "Cache-Control": "no-store"})
+        location = (location + (f"?{kept}" if kept else "")).replace("'", "%27")
+        fetched_from = b"".join(v for k, v in headers if k == b"sec-fetch-site").strip().lower()
+        if fetched_from in (b"cross-site", b"same-site"):
+            target = html.escape(location, quote=True)
+            page = _ONWARD.format(target=target)
+            answer_headers = {"Set-Cookie": cookie, "Content-Security-Policy": "default-src 'none'"}
+            return Response(
+                page, media_type="text/html", headers={**answer_headers, "Cache-Control": "no-store"}
+            )
+        answer_headers = {"Location": location, "Set-Cookie": cookie, "Cache-Control": "no-store"}
+        return Response(status_code=303, headers=answer_headers)
 
     def _refusal(self, local: str, headers: list[tuple[bytes, bytes]], *, wrong: bool) -> Response:
         """The sign-in page for a browser's page, else ``401 unauthorized`` as JSON."""
@@ -325,7 +350,7 @@ class TokenGuard:
             "server printed in its address (or was started with: --token or "
             f"{TOKEN_ENV}); in a browser, open the address the server printed",
             headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
-        ).response()
+        ).response(local)  # in OpenAI's shape under /v1/
 
     async def _answer(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
         """``response`` through the app's :class:`RequestGuard` (Host check, security headers,
@@ -385,14 +410,15 @@ def _with_bearer(document: dict[str, Any]) -> dict[str, Any]:
         "scheme": "bearer",
         "description": "The server's token (a browser's page keeps it in a cookie after ?token=).",
     }
-    unauthorized = {
-        "description": "No token, or a wrong one (unauthorized).",
-        "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-    }
     for path, operations in document.get("paths", {}).items():
         if path in OPEN_PATHS:
             continue
+        shape = "OpenAIErrorBody" if path.startswith(OPENAI_PREFIX) else "ErrorBody"
+        unauthorized = {
+            "description": "No token, or a wrong one (unauthorized).",
+            "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{shape}"}}},
+        }
         for operation in operations.values():
             operation["security"] = [{"bearer": []}]
             operation.setdefault("responses", {})["401"] = unauthorized
