@@ -41,15 +41,6 @@ WRONG = new_token()
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        pytest.fail(
-            "the browser test needs Debian's chromium: apt-get install -y --no-install-recommends chromium"
-        )
-    return path
-
-
 def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (24, 24), "red").save(buffer, format="PNG")
@@ -386,7 +377,8 @@ def test_the_sign_in_page_in_a_browser(exposed: tuple[str, FastAPI]) -> None:
     url, _ = exposed
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, as tests/app/test_browser.py
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = browser.new_context().new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))

@@ -27,15 +27,15 @@ never in the OpenAPI document, which declares the ``bearer`` scheme and each rou
 Example:
     >>> from starlette.responses import PlainTextResponse
     >>> from starlette.testclient import TestClient
-    >>> from siglip_retriever.app.auth import TokenGuard
+    >>> from siglip_retriever.app import auth
     >>> from siglip_retriever.app.limits import Limits
-    >>> token = "correct-horse-battery-staple"
-    >>> guard = TokenGuard(PlainTextResponse("pictures"), token=token, limits=Limits(), allowed_hosts=["*"])
-    >>> client = TestClient(guard, base_url="http://127.0.0.1")
-    >>> client.get("/api/info").json()["error"]
-    'unauthorized'
-    >>> client.get("/api/info", headers={"Authorization": f"Bearer {token}"}).text
-    'pictures'
+    >>> token = auth.new_token()
+    >>> app = auth.TokenGuard(PlainTextResponse("ok"), token=token, limits=Limits(), allowed_hosts=["*"])
+    >>> refused = TestClient(app).get("/api/info")
+    >>> refused.status_code, refused.headers["www-authenticate"], refused.json()["error"]
+    (401, 'Bearer', 'unauthorized')
+    >>> TestClient(app).get("/api/info", headers={"Authorization": "Bearer " + token}).text
+    'ok'
 """
 
 from __future__ import annotations
