@@ -10,6 +10,8 @@ The bottom layer of the package; it imports no other layer. Its modules, one job
 - :mod:`.pools`: the threads that decode images while the model runs;
 - :mod:`.preparing`: images decoded and preprocessed for a checkpoint, without its model;
 - :mod:`.encoder`: :class:`~siglip_retriever.encoding.encoder.SiglipEncoder`, batched encoding;
+- :mod:`.queue`: :class:`~siglip_retriever.encoding.queue.EncodeQueue`, concurrent callers' encodes
+  in shared forward passes (the web app's);
 - :mod:`.backends`: other model families (open_clip) behind the same protocol.
 
 Importing this package loads none of them.
