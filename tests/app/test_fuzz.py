@@ -15,12 +15,8 @@ To fuzz a server of your own the same way (``siglip-retriever serve``), from the
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -29,6 +25,7 @@ from PIL import Image
 from siglip_retriever import MultimodalStore
 from siglip_retriever.app import BackgroundServer, create_app
 from siglip_retriever.encoding.encoder import SiglipEncoder
+from tests.app.schemathesis_runs import run_schemathesis, statuses
 from tests.helpers import colour_pictures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,61 +47,6 @@ REACHED = (
 """The operations that must have answered 200 at least once: fuzzed past their errors."""
 
 
-def _schemathesis(url: str, folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "--config-file",
-        str(CONFIG),
-        "run",
-        url + "openapi.json",
-        "--checks",
-        "all",
-        "--seed",
-        str(SEED),
-        "--max-examples",
-        str(MAX_EXAMPLES),
-        "--max-time",
-        str(MAX_TIME),
-        "--generation-database",
-        "none",
-        "--workers",
-        "1",
-        "--continue-on-failure",
-        "--request-timeout",
-        "30",
-        "--report",
-        "junit,ndjson",
-        "--report-dir",
-        str(folder / "report"),
-        "--no-color",
-    ]
-    return subprocess.run(
-        command,
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=MAX_TIME + 180,
-        check=False,
-    )
-
-
-def _statuses(report: Path) -> dict[str, Counter[int]]:
-    """The status codes each operation answered, from the run's NDJSON report."""
-    statuses: dict[str, Counter[int]] = defaultdict(Counter)
-    for path in report.glob("*.ndjson"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            scenario = json.loads(line).get("ScenarioFinished") or {}
-            recorder = scenario.get("recorder") or {}
-            for case_id, interaction in (recorder.get("interactions") or {}).items():
-                case = recorder["cases"][case_id]["value"]
-                response = interaction.get("response") or {}
-                statuses[f"{case['method']} {case['path']}"][response.get("status_code", 0)] += 1
-    return statuses
-
-
 @pytest.mark.slow
 def test_the_api_holds_against_schemathesis(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
     colour_pictures(tmp_path / "photos", ("red", "green", "blue"))
@@ -123,16 +65,25 @@ def test_the_api_holds_against_schemathesis(tiny_encoder: SiglipEncoder, tmp_pat
     }
     with BackgroundServer(create_app(store)) as server:
         started = time.monotonic()
-        result = _schemathesis(server.url, tmp_path, env)
+        result = run_schemathesis(
+            server.url,
+            tmp_path,
+            env,
+            seed=SEED,
+            max_examples=MAX_EXAMPLES,
+            settings=["--config-file", str(CONFIG)],
+            options=["--max-time", str(MAX_TIME), "--continue-on-failure", "--report", "junit,ndjson"],
+            timeout=MAX_TIME + 180,
+        )
         seconds = time.monotonic() - started
     output = result.stdout + result.stderr
-    statuses = _statuses(tmp_path / "report")
-    probes = [operation for operation, counts in statuses.items() if set(counts) == {405}]
+    answered = statuses(tmp_path / "report")
+    probes = [operation for operation, counts in answered.items() if set(counts) == {405}]
     print(f"schemathesis ran {seconds:.0f} s; cases and status codes by operation:")
-    for operation, counts in sorted(statuses.items()):
+    for operation, counts in sorted(answered.items()):
         if operation not in probes:
             print(f"  {operation}: {sum(counts.values())} cases, {dict(sorted(counts.items()))}")
     print(f"  and {len(probes)} requests with undeclared methods, all answered 405")
     assert result.returncode == 0, f"schemathesis failed after {seconds:.0f} s:\n{output[-20000:]}"
-    unreached = [operation for operation in REACHED if not statuses[operation][200]]
+    unreached = [operation for operation in REACHED if not answered[operation][200]]
     assert not unreached, f"never answered 200 (the stored ids or pictures did not get through): {unreached}"

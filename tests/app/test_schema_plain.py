@@ -27,10 +27,8 @@ import io
 import json
 import os
 import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from siglip_retriever import MultimodalStore
 from siglip_retriever.app import BackgroundServer, create_app
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from tests.app.fuzz_hooks import SEARCH_QUERY_KINDS, refused_together
+from tests.app.schemathesis_runs import recorded_requests, run_schemathesis
 from tests.helpers import colour_pictures
 
 SEED = 20260105
@@ -51,55 +50,11 @@ UPLOADS = ("POST /api/similar", "POST /api/classify")
 
 def _plain_run(url: str, folder: Path) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     """``st run`` with every check and no config or hooks, and what it recorded of each request."""
-    command = [
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "run",
-        url + "openapi.json",
-        "--checks",
-        "all",
-        "--seed",
-        str(SEED),
-        "--max-examples",
-        str(MAX_EXAMPLES),
-        "--generation-database",
-        "none",
-        "--workers",
-        "1",
-        "--request-timeout",
-        "30",
-        "--report",
-        "ndjson",
-        "--report-dir",
-        str(folder / "report"),
-        "--no-color",
-    ]
     env = {name: value for name, value in os.environ.items() if not name.startswith("SCHEMATHESIS_")}
     env.pop("PYTHONPATH", None)
-    # cwd outside the repository: no schemathesis.toml is found, so nothing of the project's is loaded
-    result = subprocess.run(
-        command, cwd=folder, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    return result, list(_requests(folder / "report"))
-
-
-def _requests(report: Path) -> Iterator[dict[str, Any]]:
-    """Each request of the run's NDJSON report: its case, response and failed checks."""
-    for path in report.glob("*.ndjson"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            recorder = (json.loads(line).get("ScenarioFinished") or {}).get("recorder") or {}
-            for case_id, interaction in (recorder.get("interactions") or {}).items():
-                case = recorder["cases"][case_id]["value"]
-                failed = [
-                    check for check in recorder["checks"].get(case_id, []) if check["status"] == "failure"
-                ]
-                yield {
-                    "operation": f"{case['method']} {case['path']}",
-                    "case": case,
-                    "response": interaction.get("response") or {},
-                    "failed": failed,
-                }
+    # run outside the repository: no schemathesis.toml is found, so nothing of the project's is loaded
+    result = run_schemathesis(url, folder, env, seed=SEED, max_examples=MAX_EXAMPLES)
+    return result, list(recorded_requests(folder / "report"))
 
 
 def _part_bytes(value: Any) -> bytes:

@@ -23,17 +23,15 @@ L2-normalised. Errors have OpenAI's shape (:meth:`~siglip_retriever.app.errors.A
 a field OpenAI's API does not have is ``400 unknown_parameter``, and FastAPI's own checks of the
 body are described in this module's words (:func:`request_problem`).
 
-Example:
-    >>> import tempfile
+Example (over the bundled demo model):
     >>> from fastapi.testclient import TestClient
     >>> from siglip_retriever import MultimodalStore
     >>> from siglip_retriever.app import create_app
-    >>> from siglip_retriever.tiny import build_checkpoint
-    >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-    >>> client = TestClient(create_app(store), base_url="http://127.0.0.1")
+    >>> app = create_app(MultimodalStore.in_memory(model="demo"))
+    >>> client = TestClient(app, base_url="http://127.0.0.1")
     >>> answer = client.post("/v1/embeddings", json={"input": ["un chat", "a dog"], "model": "siglip"}).json()
-    >>> [len(item["embedding"]) for item in answer["data"]], answer["usage"]["prompt_tokens"] > 0
-    ([32, 32], True)
+    >>> [len(item["embedding"]) for item in answer["data"]], answer["model"], answer["usage"]["total_tokens"]
+    ([96, 96], 'demo', 13)
     >>> client.post("/v1/embeddings", json={"input": "un chat", "model": "gpt-4"}).json()["error"]["code"]
     'model_not_found'
 """
