@@ -17,7 +17,7 @@ from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.app import create_app
-from siglip_retriever.app.service import VIDEO_MEDIA_TYPES
+from siglip_retriever.app.media import VIDEO_MEDIA_TYPES
 from siglip_retriever.search.retriever import Retriever
 from tests.videos import H264_SCENES, VP9_SCENES, Clip, Scene, scene_picture, write_shape_clip
 

@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 from collections import OrderedDict
@@ -57,6 +58,7 @@ from PIL import Image, UnidentifiedImageError
 from siglip_retriever.app.errors import ApiError, not_found
 from siglip_retriever.app.framework import Depends, Request, UploadFile
 from siglip_retriever.app.limits import Limits
+from siglip_retriever.app.media import part_key
 from siglip_retriever.app.schemas import UPLOAD_RESPONSES
 from siglip_retriever.app.thumbnails import Thumbnail, ThumbnailCache
 from siglip_retriever.encoding.images import describe_source, enable_plugins
@@ -65,8 +67,7 @@ from siglip_retriever.errors import EncodeTimeoutError, ImageLoadError, InvalidT
 from siglip_retriever.search.options import WEB_DEFAULTS
 from siglip_retriever.search.retriever import Retriever
 from siglip_retriever.search.templates import parse_template
-from siglip_retriever.store.metadata import FIGURE, FRAME, KIND, PAGE, PART
-from siglip_retriever.store.pictures import entry_picture, is_pdf_entry
+from siglip_retriever.store.pictures import entry_picture
 
 if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import PreparedImage
@@ -78,39 +79,18 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ID_CHARS",
     "UPLOAD_ROUTE",
-    "VIDEO_MEDIA_TYPES",
     "MultipartOnly",
     "SearchService",
     "ServiceDep",
     "field_bytes",
     "get_service",
     "has_text",
-    "is_moment",
-    "part_key",
     "require_multipart",
 ]
-
-_MEDIA_TYPES = {"AVIF": "image/avif", "HEIF": "image/heif"}  # formats whose plugin names no type
-VIDEO_MEDIA_TYPES = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".webm": "video/webm",
-    ".mkv": "video/x-matroska",
-    ".avi": "video/x-msvideo",
-    ".3gp": "video/3gpp",
-    ".mts": "video/mp2t",
-    ".m2ts": "video/mp2t",
-    ".wmv": "video/x-ms-wmv",
-    ".mpg": "video/mpeg",
-    ".mpeg": "video/mpeg",
-}
-"""The media type a video file is served with, by its extension (browsers pick their player by it)."""
 
 MAX_ID_CHARS = 512
 """Longest image id looked up; longer ids are ``404 not_found`` without a store lookup."""
 _CLASSIFIERS_KEPT = 16
-_PDF_HEAD = 1024  # a PDF's "%PDF" header is within its first 1,024 bytes
 _T = TypeVar("_T")
 _ClassifierKey = tuple[tuple[str, ...], tuple[str, ...]]
 Vectors = npt.NDArray[np.float32]
@@ -147,21 +127,63 @@ class SearchService:
         siglip_retriever.app.errors.ApiError: no image with this id in the store
     """
 
-    def __init__(self, store: MultimodalStore, limits: Limits) -> None:
+    def __init__(
+        self, store: MultimodalStore, limits: Limits, *, shared: SearchService | None = None
+    ) -> None:
         self.store = store
         self.limits = limits
         self.queue = EncodeQueue(
             lambda: store.encoder, max_batch=limits.max_batch, max_wait_ms=limits.batch_wait_ms
         )
         self.retriever = Retriever(store, encode_query=self.encode_query, **WEB_DEFAULTS.as_kwargs())
-        self.thumbnails = ThumbnailCache(
-            limits.thumbnail_size, max_bytes=limits.thumbnail_cache_bytes, max_pixels=limits.max_pixels
-        )
+        if shared is None:
+            self.thumbnails = ThumbnailCache(
+                limits.thumbnail_size, max_bytes=limits.thumbnail_cache_bytes, max_pixels=limits.max_pixels
+            )
+            self.decode_slots = threading.BoundedSemaphore(limits.max_concurrent_decodes)
+            self._decoders = ThreadPoolExecutor(
+                limits.max_concurrent_decodes, thread_name_prefix="siglip-decode"
+            )
+            self._swap = threading.Lock()
+        else:  # the same pictures, the same decoding threads: only the model and collection change
+            self.thumbnails, self.decode_slots = shared.thumbnails, shared.decode_slots
+            self._decoders, self._swap = shared.decoders, shared.swap_lock
         self.model_lock = threading.Lock()
-        self.decode_slots = threading.BoundedSemaphore(limits.max_concurrent_decodes)
-        self._decoders = ThreadPoolExecutor(limits.max_concurrent_decodes, thread_name_prefix="siglip-decode")
         self._classifiers: OrderedDict[_ClassifierKey, ZeroShotClassifier] = OrderedDict()
         self._classifiers_lock = threading.Lock()
+        self._next: SearchService | None = None
+
+    @property
+    def decoders(self) -> ThreadPoolExecutor:
+        """The decoding threads (shared by the services of one app)."""
+        return self._decoders
+
+    @property
+    def swap_lock(self) -> threading.Lock:
+        """Held while the app moves to a new live collection (one move at a time)."""
+        return self._swap
+
+    def following_live(self) -> SearchService:
+        """This service, or, when a reindex (here or in another process) swapped the store's
+        live collection since, the service of the new one (made once, then kept): its store
+        object, batching queue and retriever. Requests already running finish on this one."""
+        if self._next is not None:
+            return self._next.following_live()
+        if self.store.live_record().live == self.store.collection_name:
+            return self
+        with self._swap:
+            if self._next is None:
+                store = self.store
+                fresh = type(store)(
+                    None,
+                    client=store.client,
+                    collection=store.base_collection,
+                    device=store.encoder.device,
+                    batch_size=store.encoder.batch_size,
+                )
+                fresh.sole_writer = store.sole_writer
+                self._next = SearchService(fresh, self.limits, shared=self)
+        return self._next
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -303,23 +325,6 @@ class SearchService:
             raise not_found("the picture's file is gone; re-index its folder to update the store")
         return item, path
 
-    def file_media_type(self, item: StoredItem, path: Path) -> str:
-        """The media type of a stored entry's file: ``application/pdf`` for a PDF's page or
-        figure (while the file still reads as a PDF), a video's for a video's moment (by its
-        extension: :data:`VIDEO_MEDIA_TYPES`), else the picture's (:meth:`media_type`)."""
-        if is_moment(item.metadata):
-            return VIDEO_MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        if not is_pdf_entry(item.metadata):
-            return self.media_type(path)
-        try:
-            with path.open("rb") as file:
-                head = file.read(_PDF_HEAD)
-        except OSError:
-            head = b""
-        if b"%PDF" not in head:
-            raise not_found("the stored file is no longer a PDF; re-index its folder to update the store")
-        return "application/pdf"
-
     def rendered(self, item: StoredItem) -> bytes:
         """The picture of an entry whose file holds several (a PDF's page rendered or its figure,
         a video's moment: its frame), as PNG, made in a decoding slot from the one page or frame it
@@ -334,17 +339,6 @@ class SearchService:
             return self.decode(render)
         except (ImageLoadError, OSError) as exc:
             raise not_found(f"the picture cannot be read from its file now ({_reason(exc)})") from None
-
-    def media_type(self, path: Path) -> str:
-        """The media type of a stored picture's file, read from its content; ``not_found`` when
-        the file is no longer a picture."""
-        enable_plugins()  # HEIC files
-        try:
-            with Image.open(path) as image:
-                fmt = image.format
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            raise not_found("the stored file is no longer a readable picture") from None
-        return Image.MIME.get(fmt or "") or _MEDIA_TYPES.get(fmt or "", "application/octet-stream")
 
     def thumbnail(self, image_id: str) -> Thumbnail:
         """The thumbnail of a stored image (a PDF entry's: of its page or figure; a video's moment:
@@ -434,38 +428,6 @@ class SearchService:
             return found
 
 
-def part_key(metadata: dict[str, Any]) -> str:
-    """Which picture of its file an entry is: ``""`` for a picture file, ``"p3"`` for a PDF's page
-    3, ``"p3-f1"`` for the first figure on it, ``"t42.5"`` for a video's moment (its frame's time)
-    (thumbnails and ETags tell them apart by it).
-
-    Example:
-        >>> from siglip_retriever.app.service import part_key
-        >>> part_key({"part": "figure", "page": 3, "figure": 1}), part_key({"uri": "/p/a.png"})
-        ('p3-f1', '')
-        >>> part_key({"kind": "video", "start": 40.0, "end": 51.0, "frame": 42.5})
-        't42.5'
-    """
-    if is_moment(metadata):
-        return f"t{float(metadata[FRAME]):g}"
-    if not is_pdf_entry(metadata):
-        return ""
-    figure = metadata.get(FIGURE) if metadata.get(PART) == "figure" else None
-    return f"p{metadata[PAGE]}" + (f"-f{figure}" if figure else "")
-
-
-def is_moment(metadata: dict[str, Any]) -> bool:
-    """Whether an entry is a video's moment (its file is the video, its picture a frame of it).
-
-    Example:
-        >>> from siglip_retriever.app.service import is_moment
-        >>> is_moment({"kind": "video", "frame": 1.5}), is_moment({"kind": "image"})
-        (True, False)
-    """
-    frame = metadata.get(FRAME)
-    return metadata.get(KIND) == "video" and isinstance(frame, int | float) and not isinstance(frame, bool)
-
-
 def _busy(what: str) -> ApiError:
     """``503 busy`` with ``Retry-After``: ``what`` keeps the request from going on now."""
     return ApiError(
@@ -515,18 +477,27 @@ def has_text(text: str) -> bool:
 async def get_service(request: Request) -> SearchService:
     """The app's service (``request.app.state.service``), for routes to depend on.
 
-    A coroutine, so FastAPI calls it on the event loop rather than in a worker thread.
+    A coroutine, so FastAPI calls it on the event loop rather than in a worker thread. Before
+    each request it asks the store's live record whether a reindex swapped the collection
+    (:meth:`SearchService.following_live`): the request then runs on the new collection's service,
+    and every request runs on one service from start to end.
 
     Example:
         >>> import asyncio
         >>> from types import SimpleNamespace
-        >>> from siglip_retriever.app.service import get_service
-        >>> request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(service="the service")))
-        >>> asyncio.run(get_service(request))
-        'the service'
+        >>> from siglip_retriever import MultimodalStore
+        >>> from siglip_retriever.app.limits import Limits
+        >>> from siglip_retriever.app.service import SearchService, get_service
+        >>> service = SearchService(MultimodalStore.in_memory(model="demo"), Limits())
+        >>> request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(service=service)))
+        >>> asyncio.run(get_service(request)) is service  # no reindex swapped the store
+        True
     """
     service: SearchService = request.app.state.service
-    return service
+    current = await asyncio.to_thread(service.following_live)  # a reindex swapped: the new one
+    if current is not service:
+        request.app.state.service = current
+    return current
 
 
 ServiceDep = Annotated[SearchService, Depends(get_service)]

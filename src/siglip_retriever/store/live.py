@@ -80,13 +80,17 @@ class CollectionInfo:
 
 
 def _record_collection(client: Any, base: str, *, create: bool) -> Any:
-    """The collection that holds ``base``'s live record (``None`` when absent and not created)."""
+    """The collection that holds ``base``'s live record (``None`` when absent and not created):
+    one chromadb call, as a server reads it before each request."""
+    from chromadb.errors import NotFoundError
+
     name = base + LIVE_SUFFIX
     try:
         if create:
             return client.get_or_create_collection(name, embedding_function=None)
-        names = [getattr(c, "name", c) for c in client.list_collections()]
-        return client.get_collection(name, embedding_function=None) if name in names else None
+        return client.get_collection(name, embedding_function=None)
+    except NotFoundError:
+        return None
     except Exception as exc:
         raise ServerUnavailableError(f"cannot read the live record of collection {base!r}: {exc}") from exc
 

@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from siglip_retriever.app.framework import APIRouter, DecoratedCallable, FileResponse, Request, Response
+from siglip_retriever.app.media import file_media_type, media_type, part_key
 from siglip_retriever.app.ranges import serve_file
 from siglip_retriever.app.schemas import ID_RESPONSES, RANGE_RESPONSES
-from siglip_retriever.app.service import ServiceDep, part_key
+from siglip_retriever.app.service import ServiceDep
 
 __all__ = ["PDF_POLICY", "etag_matches", "router"]
 
@@ -96,7 +97,7 @@ def image_file(request: Request, service: ServiceDep, image_id: str) -> Response
             3600,
             lambda headers: Response(service.rendered(item), media_type="image/png", headers=headers),
         )
-    return _file_answer(request, path, service.media_type(path))
+    return _file_answer(request, path, media_type(path))
 
 
 @_picture_route(
@@ -112,7 +113,7 @@ def stored_file(request: Request, service: ServiceDep, image_id: str) -> Respons
     moment (``#t=start,end``: browsers play that span), else the picture's own file; read from
     the path the store recorded for this id, whole or the byte range asked (``Range``)."""
     item, path = service.stored_file(image_id)
-    return _file_answer(request, path, service.file_media_type(item, path))
+    return _file_answer(request, path, file_media_type(item, path))
 
 
 @_picture_route("/api/images/{image_id}/thumbnail", ("image/jpeg",), "A JPEG thumbnail.", Response)
