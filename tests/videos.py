@@ -80,27 +80,20 @@ class VideoCorpus:
         return (self.h264, self.vp9, self.rotated)
 
 
-H264_SCENES = (
-    Scene("circle", "red", 0.0, 3.0),
-    Scene("square", "blue", 3.0, 6.0),
-    Scene("triangle", "green", 6.0, 9.0),
-    Scene("star", "yellow", 9.0, 12.0),
-)
-VP9_SCENES = (
-    Scene("star", "purple", 0.0, 3.5),
-    Scene("circle", "orange", 3.5, 6.5),
-    Scene("square", "red", 6.5, 9.5),
-)
-ROTATED_SCENES = (
-    Scene("triangle", "blue", 0.0, 3.0),
-    Scene("circle", "green", 3.0, 6.0),
-)
-TRUNCATED_SCENES = (
-    Scene("square", "yellow", 0.0, 3.0),
-    Scene("star", "blue", 3.0, 6.0),
-    Scene("circle", "purple", 6.0, 9.0),
-    Scene("triangle", "red", 9.0, 12.0),
-)
+def scenes_of(*specs: str) -> tuple[Scene, ...]:
+    """Scenes back to back from 0 s, each given as ``"red circle 3"`` (colour, shape, seconds)."""
+    found, start = [], 0.0
+    for spec in specs:
+        colour, shape, seconds = spec.split()
+        found.append(Scene(shape, colour, start, start + float(seconds)))
+        start += float(seconds)
+    return tuple(found)
+
+
+H264_SCENES = scenes_of("red circle 3", "blue square 3", "green triangle 3", "yellow star 3")
+VP9_SCENES = scenes_of("purple star 3.5", "orange circle 3", "red square 3")  # cuts between samples
+ROTATED_SCENES = scenes_of("blue triangle 3", "green circle 3")
+TRUNCATED_SCENES = scenes_of("yellow square 3", "blue star 3", "purple circle 3", "red triangle 3")
 STATIC_SCENE = ("star", "green")
 PICTURE_SEEDS = (2, 4, 7, 12, 15)
 """The seeds scenes are drawn with (scene ``n`` of a clip: ``PICTURE_SEEDS[n % 5]``): the demo model
@@ -156,7 +149,6 @@ def _frames(
 def _write(
     path: Path,
     frames: Iterator[np.ndarray],
-    *,
     codec: str,
     stored: tuple[int, int],
     fps: int,
@@ -209,17 +201,7 @@ def write_shape_clip(
     """
     path = Path(path)
     stored = size if rotation % 180 == 0 else (size[1], size[0])
-    frames = _frames(scenes, stored, fps, rotation)
-    _write(
-        path,
-        frames,
-        codec=codec,
-        stored=stored,
-        fps=fps,
-        gop_seconds=gop_seconds,
-        rotation=rotation,
-        options=options,
-    )
+    _write(path, _frames(scenes, stored, fps, rotation), codec, stored, fps, gop_seconds, rotation, options)
     duration = scenes[-1].end if scenes else 0.0
     return Clip(path, tuple(scenes), _DECODERS.get(codec, codec), size, duration, rotation % 360)
 
@@ -232,7 +214,7 @@ def write_picture_clip(
     path = Path(path)
     stored = picture.rotate(-rotation, expand=True) if rotation % 360 else picture
     frames = (np.asarray(stored.convert("RGB")) for _ in range(seconds * fps))
-    _write(path, frames, codec="libx264", stored=stored.size, fps=fps, gop_seconds=1.0, rotation=rotation)
+    _write(path, frames, "libx264", stored.size, fps, 1.0, rotation)
     return Clip(path, (), "h264", picture.size, float(seconds), rotation % 360)
 
 
@@ -305,7 +287,7 @@ def write_static_clip(
     noises = [np.random.default_rng(n).integers(-2, 3, size=pixels.shape, dtype=np.int16) for n in range(8)]
     still = [np.clip(pixels + noise, 0, 255).astype(np.uint8) for noise in noises]
     frames = (still[n % len(still)] for n in range(seconds * fps))
-    _write(path, frames, codec="libx264", stored=size, fps=fps, gop_seconds=gop_seconds)
+    _write(path, frames, "libx264", size, fps, gop_seconds)
     return Clip(path, (scene,), "h264", size, float(seconds))
 
 

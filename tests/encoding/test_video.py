@@ -25,22 +25,13 @@ from siglip_retriever.encoding.video import (
     video_frame,
 )
 from siglip_retriever.errors import ConfigurationError, ImageLoadError, MissingDependencyError, VideoError
-from tests.videos import (
-    H264_SCENES,
-    Clip,
-    Scene,
-    VideoCorpus,
-    write_audio_only,
-    write_picture_clip,
-    write_shape_clip,
-    write_truncated_clip,
-    write_video_corpus,
-)
+from tests import videos
+from tests.videos import Clip, Scene, VideoCorpus
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> VideoCorpus:
-    return write_video_corpus(tmp_path_factory.mktemp("videos"))
+    return videos.write_video_corpus(tmp_path_factory.mktemp("videos"))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +104,7 @@ def test_hevc_and_scene_cuts_between_samples(tmp_path: Path) -> None:
         Scene("star", "red", 2.5, 6.0),
         Scene("square", "green", 6.0, 7.5),
     )
-    clip = write_shape_clip(tmp_path / "clip.mp4", scenes, codec="libx265")
+    clip = videos.write_shape_clip(tmp_path / "clip.mp4", scenes, codec="libx265")
     info, moments, _ = read(clip.path)
     assert info.codec == "hevc"
     check_moments(moments, clip)
@@ -132,7 +123,7 @@ def test_pictures_are_scaled_down_to_side_and_never_up(corpus: VideoCorpus) -> N
 def test_rotation_is_applied_so_pictures_are_upright(tmp_path: Path, rotation: int) -> None:
     upright = Image.new("RGB", (120, 160), (0, 0, 255))
     upright.paste((255, 0, 0), (0, 0, 120, 80))  # red on top, blue below, as shown
-    clip = write_picture_clip(tmp_path / f"turned{rotation}.mp4", upright, rotation=rotation)
+    clip = videos.write_picture_clip(tmp_path / f"turned{rotation}.mp4", upright, rotation=rotation)
     info, moments, _ = read(clip.path)
     assert (info.width, info.height, info.rotation) == (120, 160, rotation)  # as shown
     for picture in [moments[0].picture, video_frame(clip.path, 1.0)]:
@@ -159,7 +150,7 @@ def test_a_static_hour_is_one_moment_from_keyframes_alone(corpus: VideoCorpus) -
 
 
 def test_a_long_gop_is_decoded_in_order_and_sampled_once_a_second(tmp_path: Path) -> None:
-    clip = write_shape_clip(tmp_path / "long-gop.mp4", H264_SCENES, gop_seconds=6.0)
+    clip = videos.write_shape_clip(tmp_path / "long-gop.mp4", videos.H264_SCENES, gop_seconds=6.0)
     stats = VideoStats()
     _, moments, _ = read(clip.path, stats=stats)
     check_moments(moments, clip)
@@ -184,7 +175,7 @@ def test_keyframes_only_samples_one_an_interval(corpus: VideoCorpus) -> None:
 
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_a_truncated_video_keeps_its_moments_and_reports_the_rest(tmp_path: Path, suffix: str) -> None:
-    clip = write_truncated_clip(tmp_path / f"cut{suffix}")
+    clip = videos.write_truncated_clip(tmp_path / f"cut{suffix}")
     info, moments, failures = read(clip.path)
     assert info.duration == pytest.approx(12.0)
     readable = [scene for scene in clip.scenes if scene.start < failures[0].start]
@@ -212,7 +203,7 @@ def test_bad_files_raise_video_error_with_their_reason(corpus: VideoCorpus, tmp_
         tmp_path / "missing.mp4": "file not found",
         empty: "empty file (0 bytes)",
         tmp_path: "not a file",
-        write_audio_only(tmp_path / "sound.m4v"): "no video stream (an audio file?)",
+        videos.write_audio_only(tmp_path / "sound.m4v"): "no video stream (an audio file?)",
         still: "a still picture (png_pipe), not a video",
     }
     for path, reason in cases.items():

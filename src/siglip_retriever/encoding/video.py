@@ -11,11 +11,11 @@ intervals (phones write one every second or two; the packets of the first second
 without decoding), only keyframes are sent to the decoder. When they are rarer (an encoder's long
 default GOP), every frame is decoded in order, except those no other frame refers to
 (``skip_frame="NONREF"``), and one an interval is looked at. FFmpeg scales each sampled frame
-down before any numpy work: to a 16 x 16 signature, and to ``side`` for the frame a scene keeps.
+down before any numpy work: to a 32 x 32 thumbnail, and to ``side`` for the frame a scene keeps.
 
-Scenes: a sample starts a new moment when its signature differs from the previous sample's by
-more than :data:`CUT_DIFFERENCE` (a cut), or from the scene's first sample by more than
-:data:`DRIFT_DIFFERENCE` (a slow pan, a change of light): a static shot of an hour is one moment.
+Scenes: a sample starts a new moment when its colours differ from the previous sample's by more
+than :data:`CUT_DIFFERENCE` (a cut), or from the scene's first sample's by more than
+:data:`DRIFT_DIFFERENCE` (a slow change that adds up): a static hour is one moment, a pan one.
 A moment's picture is the scene's second sample (away from a fade or motion blur at the cut), or
 its first in a scene of one sample; one scene's picture is held at a time. A moment ends where
 the next starts; the last, where the readable video ends. Rotation metadata (phone videos) is
@@ -86,17 +86,18 @@ SAMPLE_SECONDS = 1.0
 """How often, in seconds of video, the scene detector looks at a frame (keyframes may space it out
 to twice this): a moment starts at the first sample after a cut; a shorter scene may be missed."""
 
-CUT_DIFFERENCE = 20.0
-"""A cut: the mean absolute difference (0-255 a channel) between the 16 x 16 RGB signatures of two
-consecutive samples above which a new moment starts: well above what noise, compression or a
-second of a talking head or a hand-held shot move a signature, below a change of shot."""
+CUT_DIFFERENCE = 12.0
+"""A cut: how far the colours of two consecutive samples must be apart for a new moment to start:
+the mean absolute difference (0-255) of their 32 x 32 thumbnails' values, sorted channel by
+channel. Where things are does not count, so a pan or a person moving stays one scene while
+another shot brings other colours: well above what noise or a second of fast motion move."""
 
-DRIFT_DIFFERENCE = 30.0
-"""A drift: the difference from the scene's first sample above which a new moment starts (a slow
-pan or a change of light that never jumps by a cut but ends up somewhere else). Higher than a
-cut's, so that a shot that sways back and forth stays one moment."""
+DRIFT_DIFFERENCE = 20.0
+"""A drift: how far from the colours of the scene's first sample a sample must be for a new moment
+to start (a slow pan from the room to the window, a light turned off): change that never jumps
+by a cut between two samples but adds up. Higher than a cut, so a shot that sways stays one."""
 
-_SIGNATURE = 16  # the signature's side: enough to see a shot's layout and colours, blind to noise
+_SIGNATURE = 32  # the thumbnail's side: its colours stand for the frame's, blind to noise
 _KEYFRAME_GAP = 2.0  # keyframes at least every this many intervals: decode keyframes only
 _PROBE_SECONDS = 10.0  # how much of the video's start is listed to learn its keyframe spacing
 _TRUNCATED = 1.0  # seconds missing from the declared end before the rest is reported unreadable
@@ -113,7 +114,7 @@ class VideoInfo:
     Attributes:
         duration: seconds, as the file declares (or as far as its packets go when it declares
             none; 0.0 when even that is unknown).
-        width: pixels across, as shown: after rotation (and the pixels' aspect ratio).
+        width: pixels across, as shown: after rotation.
         height: pixels down, as shown.
         codec: FFmpeg's name of the video codec (``"h264"``, ``"hevc"``, ``"vp9"``, ``"av1"``).
         rotation: degrees counter-clockwise the stored frames are turned to be upright (0, 90,
@@ -390,7 +391,7 @@ def _origin(container: Any, stream: Any) -> float:
 def _info(stream: Any, first: Any, duration: float) -> VideoInfo:
     """The video's facts; ``first`` is a decoded frame (its display matrix says the rotation)."""
     rotation = round(first.rotation / 90) * 90 % 360
-    width, height = _shown_size(first)
+    width, height = first.width, first.height
     if rotation in (90, 270):
         width, height = height, width
     rate = stream.average_rate or stream.guessed_rate
@@ -449,16 +450,9 @@ def _packet_times(packet: Any, origin: float) -> tuple[float | None, float | Non
     return start, start + float((packet.duration or 0) * packet.time_base)
 
 
-def _shown_size(frame: Any) -> tuple[int, int]:
-    """The frame's size as shown before rotation: its pixels' aspect ratio applied to the width."""
-    aspect = float(frame.sample_aspect_ratio or 1) if hasattr(frame, "sample_aspect_ratio") else 1.0
-    width = round(frame.width * aspect) if aspect > 0 and abs(aspect - 1) > 0.01 else frame.width
-    return max(1, width), frame.height
-
-
 def _picture(frame: Any, side: int | None) -> Image.Image:
     """The frame as an upright RGB picture, scaled down by FFmpeg to a long side of ``side``."""
-    width, height = _shown_size(frame)
+    width, height = frame.width, frame.height
     scale = 1.0 if side is None else min(1.0, side / max(width, height))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     picture = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_image()
@@ -467,11 +461,12 @@ def _picture(frame: Any, side: int | None) -> Image.Image:
 
 
 def _signature(frame: Any) -> Any:
-    """The frame as 16 x 16 RGB (area-averaged by FFmpeg), as float32 numpy for differences."""
+    """The frame's colours: its 32 x 32 thumbnail (area-averaged by FFmpeg), each channel's values
+    sorted (float32 numpy, ``(1024, 3)``)."""
     import numpy as np
 
     small = frame.reformat(width=_SIGNATURE, height=_SIGNATURE, format="rgb24", interpolation="AREA")
-    return small.to_ndarray().astype(np.float32)
+    return np.sort(small.to_ndarray().astype(np.float32).reshape(-1, 3), axis=0)
 
 
 def _difference(one: Any, other: Any) -> float:
