@@ -110,17 +110,14 @@ class EncodeQueue:
         ConfigurationError: ``max_batch`` below 1, or ``max_wait_ms`` negative.
 
     Example:
-        >>> import tempfile
         >>> from PIL import Image
         >>> from siglip_retriever import SiglipEncoder
         >>> from siglip_retriever.encoding.queue import EncodeQueue
-        >>> from siglip_retriever.tiny import build_checkpoint
-        >>> encoder = SiglipEncoder(build_checkpoint(tempfile.mkdtemp()))
-        >>> queue = EncodeQueue(encoder, max_batch=16, max_wait_ms=2)
+        >>> queue = EncodeQueue(SiglipEncoder("demo"), max_batch=16, max_wait_ms=2)
         >>> queue.encode_images([Image.new("RGB", (40, 30), "teal")]).shape
-        (1, 32)
+        (1, 96)
         >>> vector = queue.encode_query("a teal square")  # cached by the encoder, as encode_query is
-        >>> bool(abs(vector - encoder.encode_texts(["a teal square"])[0]).max() < 1e-5)
+        >>> bool(abs(vector - queue.encoder.encode_texts(["a teal square"])[0]).max() < 1e-5)
         True
         >>> queue.close()
         >>> queue.encode_texts(["too late"])
