@@ -19,9 +19,13 @@ running server, texts and pictures in one space:
   read (196 for a 224-pixel SigLIP with 16-pixel patches).
 
 The vectors are the ones :class:`~siglip_retriever.encoding.encoder.SiglipEncoder` gives,
-L2-normalised. Errors have OpenAI's shape (:meth:`~siglip_retriever.app.errors.ApiError.openai_body`):
-a field OpenAI's API does not have is ``400 unknown_parameter``, and FastAPI's own checks of the
-body are described in this module's words (:func:`request_problem`).
+L2-normalised, made through the service's batching queue
+(:meth:`~siglip_retriever.app.service.SearchService.encode_texts`), in forward passes shared with
+concurrent searches and other embeddings requests.
+
+Errors have OpenAI's shape (:meth:`~siglip_retriever.app.errors.ApiError.openai_body`): a field
+OpenAI's API does not have is ``400 unknown_parameter``, and FastAPI's own checks of the body are
+described in this module's words (:func:`request_problem`).
 
 Example (over the bundled demo model):
     >>> from fastapi.testclient import TestClient
@@ -69,7 +73,6 @@ from siglip_retriever.app.openai_schemas import (
     ModelList,
 )
 from siglip_retriever.app.service import SearchService, ServiceDep
-from siglip_retriever.encoding.batching import batches
 from siglip_retriever.errors import ImageLoadError
 
 if TYPE_CHECKING:
@@ -305,16 +308,13 @@ def _encode(
     pictures: dict[int, PreparedImage],
 ) -> tuple[list[npt.NDArray[np.float32]], int]:
     """Each input's vector, in the order of the inputs, and the tokens read (texts' tokens and
-    pictures' patches). The model is taken one batch at a time, so that searches run between."""
+    pictures' patches). Through the service's batching queue, in forward passes shared with
+    concurrent requests; a long request is queued part by part, so that searches run between."""
     rows: dict[int, npt.NDArray[np.float32]] = {}
-    for part in batches(list(texts), encoder.batch_size):
-        with service.model_lock:
-            vectors = encoder.encode_texts([texts[index] for index in part])
-        rows.update(zip(part, vectors, strict=True))
-    for part in batches(list(pictures), encoder.batch_size):
-        with service.model_lock:
-            vectors = encoder.encode_images([pictures[index] for index in part])
-        rows.update(zip(part, vectors, strict=True))
+    if texts:
+        rows.update(zip(texts, service.encode_texts(list(texts.values())), strict=True))
+    if pictures:
+        rows.update(zip(pictures, service.encode_images(list(pictures.values())), strict=True))
     tokens = sum(encoder.count_tokens(list(texts.values()))) if texts else 0
     tokens += sum(_patches(encoder, picture) for picture in pictures.values())
     return [rows[index] for index in range(len(rows))], tokens
