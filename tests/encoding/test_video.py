@@ -185,6 +185,13 @@ def test_a_truncated_video_keeps_its_moments_and_reports_the_rest(tmp_path: Path
     [failure] = failures
     assert 6.0 < failure.start < 9.0 and failure.end == pytest.approx(12.0)
     assert "declares 12.0 s" in failure.reason and "truncated" in failure.reason
+    for moment in moments:  # each moment's picture can be read again (thumbnails)
+        assert video_frame(clip.path, moment.frame, side=FRAME_SIDE).size == moment.picture.size
+    if suffix == ".mp4":  # its index lists frames past the cut: none of them decodes
+        with pytest.raises(VideoError, match=r"no frame at 11\.00 s can be decoded"):
+            video_frame(clip.path, 11.0)
+    else:  # past what Matroska's cues reach: the last frame, as for any time past the end
+        assert video_frame(clip.path, 11.0).size == moments[-1].picture.size
 
 
 def test_the_corpus_truncated_clip(corpus: VideoCorpus) -> None:

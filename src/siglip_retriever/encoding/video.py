@@ -1,17 +1,17 @@
 """Video files read as moments: scenes found by looking at a few frames, each with one picture.
 
 :func:`read_video` turns a video into a :class:`VideoInfo` (duration, size as shown, codec,
-rotation) and then :class:`VideoMoment` objects in time order: one per scene, with its span in
-seconds and a picture taken inside it. :func:`probe_video` reads the facts alone, and
-:func:`video_frame` the frame shown at a given second (a thumbnail, a moment's picture read again).
+rotation), then :class:`VideoMoment` objects in time order: one per scene, with its span in seconds
+and a picture from inside it. :func:`probe_video` reads the facts alone; :func:`video_frame` the
+frame shown at a given second (a thumbnail, a moment's picture read again).
 
 Decoding costs little, so that an hour of 1080p does not decode every frame: the decoder runs on
 threads, and one frame an ``interval`` is looked at. When keyframes come at least every two
-intervals (phones write one every second or two; the packets of the first seconds say so, listed
-without decoding), only keyframes are sent to the decoder. When they are rarer (an encoder's long
-default GOP), every frame is decoded in order, except those no other frame refers to
-(``skip_frame="NONREF"``), and one an interval is looked at. FFmpeg scales each sampled frame
-down before any numpy work: to a 32 x 32 thumbnail, and to ``side`` for the frame a scene keeps.
+intervals (phones write one every second or two; the first seconds' packets, listed without
+decoding, say so), only keyframes are decoded. When they are rarer (an encoder's long default
+GOP), every frame is decoded in order but those no frame refers to (``skip_frame="NONREF"``), and
+one an interval is looked at. FFmpeg scales a sampled frame down before any numpy work: to a
+32 x 32 thumbnail, and to ``side`` for the frame a scene keeps.
 
 Scenes: a sample starts a new moment when its colours differ from the previous sample's by more
 than :data:`CUT_DIFFERENCE` (a cut), or from the scene's first sample's by more than
@@ -21,36 +21,31 @@ its first in a scene of one sample; one scene's picture is held at a time. A mom
 the next starts; the last, where the readable video ends. Rotation metadata (phone videos) is
 applied, as EXIF orientation is for photos: pictures are upright, sizes are as shown.
 
-Bad input is never skipped in silence: a file that cannot be read at all (missing, empty, not a
-video, no video stream, a codec the bundled FFmpeg cannot decode, named) raises
-:class:`~siglip_retriever.errors.VideoError`; a video that stops being readable part-way (a
-truncated file) keeps the moments before and yields a :class:`VideoFailure` for the rest.
-
-It needs PyAV (``av``, the ``video`` extra), whose wheels bundle FFmpeg; imported on first use.
+A file that cannot be read at all raises :class:`~siglip_retriever.errors.VideoError` with the
+reason (an undecodable codec named); a video that stops being readable part-way (truncated) keeps
+the moments before and yields a :class:`VideoFailure` for the rest. It needs PyAV (``av``, the
+``video`` extra), whose wheels bundle FFmpeg; imported on first use.
 
 Example:
     >>> import tempfile
-    >>> from pathlib import Path
     >>> import av
-    >>> path = Path(tempfile.mkdtemp()) / "two-scenes.mp4"
-    >>> with av.open(str(path), "w") as out:
+    >>> path = tempfile.mkdtemp() + "/two-scenes.mp4"
+    >>> with av.open(path, "w") as out:
     ...     stream = out.add_stream("libx264", rate=2, options={"preset": "ultrafast"})
     ...     stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
     ...     for colour in ["red"] * 6 + ["blue"] * 6:  # 3 seconds of red, then 3 of blue
-    ...         picture = Image.new("RGB", (64, 48), colour)
-    ...         out.mux(stream.encode(av.VideoFrame.from_image(picture)))
+    ...         out.mux(stream.encode(av.VideoFrame.from_image(Image.new("RGB", (64, 48), colour))))
     ...     out.mux(stream.encode(None))
     >>> info, *moments = read_video(path)
     >>> info.duration, info.codec, (info.width, info.height)
     (6.0, 'h264', (64, 48))
-    >>> [(moment.index, moment.start, moment.end, moment.frame) for moment in moments]
-    [(1, 0.0, 3.0, 1.0), (2, 3.0, 6.0, 4.0)]
-    >>> [tuple(round(value / 255) for value in moment.picture.getpixel((32, 24))) for moment in moments]
-    [(1, 0, 0), (0, 0, 1)]
+    >>> [(m.start, m.end, m.frame, [round(v / 255) for v in m.picture.getpixel((32, 24))]) for m in moments]
+    [(0.0, 3.0, 1.0, [1, 0, 0]), (3.0, 6.0, 4.0, [0, 0, 1])]
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -102,6 +97,7 @@ _KEYFRAME_GAP = 2.0  # keyframes at least every this many intervals: decode keyf
 _PROBE_SECONDS = 10.0  # how much of the video's start is listed to learn its keyframe spacing
 _TRUNCATED = 1.0  # seconds missing from the declared end before the rest is reported unreadable
 _SAME_TIME = 1e-3  # seconds: two timestamps this close are the same instant
+_CUT_SHORT = "the file declares {:.1f} s: truncated, or copied in part"
 _STILL_FORMATS = re.compile(r"(_pipe|image2|^apng|^webp)$")  # FFmpeg's demuxers for single pictures
 _UNKNOWN_CODEC = re.compile(r"Video: (\w+) \((\w+) / 0x")  # FFmpeg's log of an undecodable stream
 _TURNS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
@@ -255,16 +251,13 @@ def read_video(
     _check_side(side)
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < math.inf:
         raise ConfigurationError(f"interval must be a positive number of seconds, not {interval!r}")
-    return _read(
-        _import_av(), Path(path), side, float(interval), stats if stats is not None else VideoStats()
-    )
+    return _read(_import_av(), Path(path), side, float(interval), stats or VideoStats())
 
 
 def video_frame(path: str | os.PathLike[str], time: float, *, side: int | None = None) -> Image.Image:
     """The frame shown at ``time`` seconds: RGB, upright, its long side at most ``side`` pixels
-    (``None``: the video's own size). A time past the end gives the last frame.
-
-    It seeks to the keyframe before ``time`` and decodes forward from there.
+    (``None``: the video's own size). A time past the end gives the last frame. It seeks to the
+    keyframe before ``time`` and decodes forward from there.
 
     Raises:
         VideoError: the file cannot be read (as :func:`probe_video` says), or no frame at
@@ -288,7 +281,7 @@ def video_frame(path: str | os.PathLike[str], time: float, *, side: int | None =
     try:
         origin = _origin(container, stream)
         if time > 0:
-            container.seek(int((time + origin) / stream.time_base), stream=stream, backward=True)
+            _seek(av, container, stream, path, int((time + origin) / stream.time_base))
         shown = None
         try:
             for frame in _decoded(av, container, stream, source):
@@ -331,8 +324,7 @@ def _open(av: Any, path: Path) -> tuple[Any, Any]:
             raise VideoError(name, "empty file (0 bytes)")
         container = av.open(name, metadata_errors="ignore")
     except av.FFmpegError as exc:
-        detail = getattr(exc, "strerror", None) or str(exc)
-        raise VideoError(name, f"not a video, or damaged (FFmpeg: {detail})") from None
+        raise VideoError(name, f"not a video, or damaged (FFmpeg: {_reason(exc)})") from None
     except OSError as exc:
         raise VideoError(name, f"cannot be read ({exc.strerror or exc})") from None
     try:
@@ -358,9 +350,8 @@ def _video_stream(av: Any, container: Any, path: Path) -> Any:
 
 
 def _codec_named(av: Any, path: Path) -> str:
-    """The undecodable codec as FFmpeg names it (``"codec 'xyz1'"``): PyAV gives no codec for a
-    stream without a decoder, FFmpeg's warning on opening the file does, so the file is opened
-    again with FFmpeg's warnings captured (only on this failure)."""
+    """The undecodable codec as FFmpeg's warning on opening the file names it (``"codec 'xyz1'"``;
+    PyAV gives none for a stream without a decoder): the file is opened again, warnings captured."""
     level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
     try:
         av.logging.set_skip_repeated(False)  # the same file's warning, asked for again
@@ -400,9 +391,8 @@ def _info(stream: Any, first: Any, duration: float) -> VideoInfo:
 
 
 def _duration(av: Any, container: Any, stream: Any, path: Path) -> float | None:
-    """The duration the file declares for its video (the container's when the stream says none);
-    for a file that declares none, how far its packets go (listed, not decoded; ``None`` when
-    they cannot be listed). Leaves the file at its start."""
+    """The duration the file declares for its video (else the container's; else how far its packets
+    go, listed, not decoded, and the file rewound; ``None`` when they cannot be listed)."""
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -413,15 +403,16 @@ def _duration(av: Any, container: Any, stream: Any, path: Path) -> float | None:
             end = max(end or 0.0, _packet_times(packet, origin)[1] or 0.0)
     except av.FFmpegError:
         pass  # a damaged tail: as far as the packets went
-    _rewind(av, container, stream, path)
+    _seek(av, container, stream, path, stream.start_time or 0)
     return end
 
 
-def _rewind(av: Any, container: Any, stream: Any, path: Path) -> None:
+def _seek(av: Any, container: Any, stream: Any, path: str | os.PathLike[str], offset: int) -> None:
+    """To the keyframe at or before ``offset`` (in the stream's time base)."""
     try:
-        container.seek(stream.start_time or 0, stream=stream, backward=True)
+        container.seek(offset, stream=stream, backward=True)
     except av.FFmpegError as exc:
-        raise VideoError(str(path), f"cannot seek back to its start (FFmpeg: {_reason(exc)})") from None
+        raise VideoError(str(path), f"cannot seek in it (FFmpeg: {_reason(exc)})") from None
 
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -429,12 +420,18 @@ def _rewind(av: Any, container: Any, stream: Any, path: Path) -> None:
 
 def _decoded(av: Any, container: Any, stream: Any, path: Path) -> Iterator[Any]:
     """The stream's frames in order, every one (for :func:`probe_video` and :func:`video_frame`);
-    FFmpeg's errors become :class:`VideoError`."""
-    stream.codec_context.thread_type = "AUTO"
+    on an FFmpeg error, the frames the decoder still holds, then :class:`VideoError`."""
+    context = stream.codec_context
+    context.thread_type = "AUTO"
     try:
-        yield from container.decode(stream)
+        for packet in container.demux(stream):
+            yield from context.decode(packet)
+        return
     except av.FFmpegError as exc:
-        raise VideoError(str(path), f"cannot be decoded (FFmpeg: {_reason(exc)})") from None
+        reason = _reason(exc)
+    with contextlib.suppress(av.FFmpegError):
+        yield from context.decode(None)
+    raise VideoError(str(path), f"cannot be decoded (FFmpeg: {reason})")
 
 
 def _reason(exc: Exception) -> str:
@@ -489,14 +486,14 @@ def _dense_keyframes(av: Any, container: Any, stream: Any, path: Path, interval:
                     break
     except av.FFmpegError:
         pass  # a damaged start: judged on what was listed; the reading reports the damage
-    _rewind(av, container, stream, path)
+    _seek(av, container, stream, path, stream.start_time or 0)
     gaps = [later - earlier for earlier, later in itertools.pairwise(keyframes)]
     return bool(keyframes) and max([keyframes[0], end - keyframes[-1], *gaps]) <= limit + _SAME_TIME
 
 
 class _Sampler:
-    """The frames the scene detector looks at, one an interval, decoded at reduced cost; it
-    remembers how far the packets went and the error that stopped them, if any."""
+    """The frames the scene detector looks at, decoded at reduced cost; it keeps how far the
+    packets went and the error that stopped them."""
 
     def __init__(self, av: Any, container: Any, stream: Any, interval: float, stats: VideoStats) -> None:
         self.av, self.container, self.stream, self.stats = av, container, stream, stats
@@ -512,12 +509,13 @@ class _Sampler:
         # the next sample's time; a keyframe a bit early will do, a frame decoded in order not
         due, slack = -math.inf, self.interval / 4 if keyframes_only else _SAME_TIME
         try:
-            for packet in self.container.demux(self.stream):
-                start, end = _packet_times(packet, self.origin)
-                self.reached = max(self.reached, end if end is not None else self.reached)
-                if keyframes_only and packet.size:  # the packets choose: the others never decoded
+            for packet in self._packets():
+                if packet is not None:
+                    start, end = _packet_times(packet, self.origin)
+                    self.reached = max(self.reached, end if end is not None else self.reached)
+                if keyframes_only and packet is not None and packet.size:  # the packets choose
                     if not packet.is_keyframe or (start is not None and start < due - slack):
-                        continue
+                        continue  # never decoded
                     due = due if start is None else start + self.interval
                 for frame in context.decode(packet):
                     self.stats.decoded_frames += 1
@@ -531,16 +529,20 @@ class _Sampler:
         except self.av.FFmpegError as exc:
             self.error = _reason(exc)
 
+    def _packets(self) -> Iterator[Any]:
+        """The stream's packets; after an FFmpeg error (kept), ``None``: the decoder gives what it holds."""
+        try:
+            yield from self.container.demux(self.stream)
+        except self.av.FFmpegError as exc:
+            self.error = _reason(exc)
+            yield None
+
     def failure(self, declared: float | None) -> VideoFailure | None:
         """The unreadable rest of the video, if the packets failed or stopped before the end."""
         end = declared if declared is not None and declared > self.reached else None
         if self.error is None and (end is None or end - self.reached <= _TRUNCATED):
             return None
-        why = (
-            f"FFmpeg: {self.error}"
-            if self.error
-            else f"the file declares {end:.1f} s: truncated, or copied in part"
-        )
+        why = f"FFmpeg: {self.error}" if self.error else _CUT_SHORT.format(end)
         return VideoFailure(self.reached, end, f"unreadable from {self.reached:.1f} s ({why})")
 
 
@@ -579,8 +581,7 @@ def _read(
         samples = sampler.samples()
         first = next(samples, None)
         if first is None:
-            detail = f" (FFmpeg: {sampler.error})" if sampler.error else ""
-            raise VideoError(str(path), f"no frame can be decoded{detail}")
+            raise VideoError(str(path), f"no frame can be decoded (FFmpeg: {sampler.error or 'no frames'})")
         yield _info(stream, first[1], declared if declared is not None else sampler.reached)
         scenes = _scenes(itertools.chain([first], samples), side)
         for index, (start, end, frame, picture) in enumerate(scenes, start=1):
