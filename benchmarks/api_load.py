@@ -23,9 +23,10 @@ store of 2,000 random vectors on a base-size SigLIP with random weights (``workl
 ViT-B/16 at 224 px, float32). Two servers run in child processes on 127.0.0.1, each over its own
 copy of the store: ``lock`` encodes one request at a time (``Limits(max_batch=1)``, what the lock
 around the model did), ``batched`` gathers up to 32 concurrent queries into one forward pass (the
-default). At 1, 8 and 32 clients (``--clients``), alternating which mode goes first, it prints
-each mode's searches per second, p50/p95/p99 latency and errors, then a table and the ratio at the
-most clients.
+default). At 1, 8 and 32 clients (``--clients``), the two modes take turns in four rounds of 5 s
+(``--rounds``), so that a change in the machine's load falls on both; it prints each mode's
+searches per second, p50/p95/p99 latency, 503 busy answers and errors, then a table and the ratio
+at the most clients.
 """
 
 from __future__ import annotations
@@ -595,10 +596,21 @@ class TextSearches:
         self.samples.append(sample)
 
 
-def search_level(url: str, clients: int, seconds: float) -> Summary:
-    workloads = [TextSearches(random.Random(100 * clients + i)) for i in range(clients)]
-    samples, wall = run_level(url, workloads, seconds)
-    return summarise(clients, samples, wall)
+def search_levels(
+    servers: dict[str, Server], clients: int, seconds: float, rounds: int
+) -> dict[str, Summary]:
+    """Each mode's text searches at ``clients``: ``rounds`` rounds of ``seconds / rounds`` each, the
+    modes taking turns (so that a change in the machine's load falls on both), summed per mode."""
+    samples: dict[str, list[Sample]] = {mode: [] for mode in servers}
+    walls = dict.fromkeys(servers, 0.0)
+    for turn in range(rounds):
+        order = list(servers) if turn % 2 == 0 else list(reversed(servers))
+        for mode in order:
+            workloads = [TextSearches(random.Random(1000 * turn + 100 * clients + i)) for i in range(clients)]
+            found, wall = run_level(servers[mode].url, workloads, seconds / rounds)
+            samples[mode] += found
+            walls[mode] += wall
+    return {mode: summarise(clients, samples[mode], walls[mode]) for mode in servers}
 
 
 def level_line(mode: str, summary: Summary, rss: float) -> str:
@@ -665,11 +677,12 @@ def run_batching(args: argparse.Namespace) -> int:
                     for n in range(5):  # the first searches load the tokenizer and warm the caches
                         client.get("/api/search", params={"q": f"warm-up {n}", "k": 10}).raise_for_status()
                 print(f"server {mode} (max_batch={MODES[mode]}): {server.url}, ready after {ready:.1f} s")
-            print(f"{args.seconds:g} s per level and mode; one httpx.Client per client thread, k=10")
+            print(
+                f"{args.seconds:g} s per level and mode, in {args.rounds} rounds taking turns; one "
+                "httpx.Client per client thread, k=10"
+            )
             for clients in levels:
-                order = list(servers) if clients % 2 else list(reversed(servers))  # neither always first
-                for mode in order:
-                    summary = search_level(servers[mode].url, clients, args.seconds)
+                for mode, summary in search_levels(servers, clients, args.seconds, args.rounds).items():
                     results[mode, clients] = summary
                     print(level_line(mode, summary, servers[mode].memory()))
         except RuntimeError as exc:
@@ -705,6 +718,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", help="clients per level, comma-separated (8,32; --batching: 1,8,32)")
     parser.add_argument("--images", type=int, default=300, help="pictures in the store (300)")
     parser.add_argument("--entries", type=int, default=2000, help="--batching: vectors in the store (2000)")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="--batching: rounds per level, the modes taking turns (4)"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the child: serve this store
     parser.add_argument("--max-batch", type=int, default=32, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
