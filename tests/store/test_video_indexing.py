@@ -99,13 +99,18 @@ def test_a_moment_s_picture_is_its_frame(tiny_encoder: SiglipEncoder, tmp_path: 
         assert int((distance < 150).sum()) > 50, scene
 
 
+def _two_scenes(encoder: SiglipEncoder, folder: Path) -> tuple[Clip, MultimodalStore, IndexReport]:
+    """A clip of two scenes in ``folder``, indexed into a new store."""
+    clip = write_shape_clip(folder / "clip.mp4", H264_SCENES[:2])
+    store = _store(encoder)
+    return clip, store, store.index_folder(folder, ocr="off")
+
+
 def test_unchanged_videos_are_skipped_and_moved_ones_joined(
     tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
     folder = tmp_path / "videos"
-    clip = write_shape_clip(folder / "clip.mp4", H264_SCENES[:2])
-    store = _store(tiny_encoder)
-    first = store.index_folder(folder, ocr="off")
+    clip, store, first = _two_scenes(tiny_encoder, folder)
     again = store.index_folder(folder, ocr="off")
     assert first.added and again.added == [] and again.updated == []
     assert {item.status for item in again.skipped} == {"unchanged"}
@@ -132,9 +137,8 @@ def test_a_changed_video_replaces_its_moments_and_a_removed_one_removes_them(
     tiny_encoder: SiglipEncoder, tmp_path: Path
 ) -> None:
     folder = tmp_path / "videos"
-    clip = write_shape_clip(folder / "clip.mp4", H264_SCENES[:2])
-    store = _store(tiny_encoder)
-    old = {item.id for item in store.index_folder(folder, ocr="off").added}
+    clip, store, first = _two_scenes(tiny_encoder, folder)
+    old = {item.id for item in first.added}
     write_shape_clip(clip.path, H264_SCENES)  # edited: four scenes now
     stat = clip.path.stat()
     os.utime(clip.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))

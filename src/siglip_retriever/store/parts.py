@@ -78,6 +78,12 @@ class PartsIndexer(ABC):
         known: what the store holds of files before the run
             (:func:`~siglip_retriever.store.plan.known_files`).
         words: the run's OCR (:class:`~siglip_retriever.store.reading.WordReader`).
+
+    Example:
+        >>> from siglip_retriever.store.pdfs import PdfIndexer
+        >>> from siglip_retriever.store.videos import VideoIndexer
+        >>> [issubclass(kind, PartsIndexer) for kind in (PdfIndexer, VideoIndexer)]
+        [True, True]
     """
 
     prefix = ""

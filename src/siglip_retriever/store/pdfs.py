@@ -130,14 +130,8 @@ class _Written:
 
 
 class PdfIndexer(PartsIndexer):
-    """One indexing run's PDF files (see the module's notes).
-
-    Args:
-        store: the store to write to.
-        report: the run's report.
-        known: what the store holds of files before the run
-            (:func:`~siglip_retriever.store.plan.known_files`).
-        words: the run's OCR (:class:`~siglip_retriever.store.reading.WordReader`).
+    """One indexing run's PDF files (see the module's notes); its arguments are those of
+    :class:`~siglip_retriever.store.parts.PartsIndexer`.
 
     Example:
         >>> import tempfile

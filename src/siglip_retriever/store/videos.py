@@ -94,26 +94,13 @@ def span_location(path: str, start: float, end: float | None) -> str:
 
 
 class VideoIndexer(PartsIndexer):
-    """One indexing run's video files (see the module's notes).
-
-    Args:
-        store: the store to write to.
-        report: the run's report.
-        known: what the store holds of files before the run
-            (:func:`~siglip_retriever.store.plan.known_files`).
-        words: the run's OCR (:class:`~siglip_retriever.store.reading.WordReader`; video frames
-            are not read).
+    """One indexing run's video files (see the module's notes); its arguments are those of
+    :class:`~siglip_retriever.store.parts.PartsIndexer` (the words of video frames are not read).
 
     Example:
-        >>> import tempfile
-        >>> from siglip_retriever import MultimodalStore
-        >>> from siglip_retriever.tiny import build_checkpoint
-        >>> from siglip_retriever.store import reading, report
-        >>> store = MultimodalStore.in_memory(model=build_checkpoint(tempfile.mkdtemp()))
-        >>> words = reading.WordReader("off", store.encoder)
-        >>> videos = VideoIndexer(store, report.IndexReport("/videos"), {}, words)
-        >>> videos.by_content
-        {}
+        >>> key = "vid-" + "ab" * 16
+        >>> VideoIndexer.key_of(moment_id(key, 2)) == key, VideoIndexer.key_of("img-1")
+        (True, None)
     """
 
     prefix = "vid"
