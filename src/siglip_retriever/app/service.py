@@ -111,7 +111,6 @@ class SearchService:
         thumbnails: the thumbnail cache.
         queue: the batching queue every encode of the service goes through, for the store's current
             encoder, within ``limits.max_batch`` and ``limits.batch_wait_ms``.
-        model_lock: a lock for encodes made outside :attr:`queue` (the service makes none).
         decode_slots: the decoding slots (:meth:`decode`).
 
     Example:
@@ -148,7 +147,6 @@ class SearchService:
         else:  # the same pictures, the same decoding threads: only the model and collection change
             self.thumbnails, self.decode_slots = shared.thumbnails, shared.decode_slots
             self._decoders, self._swap = shared.decoders, shared.swap_lock
-        self.model_lock = threading.Lock()
         self._classifiers: OrderedDict[_ClassifierKey, ZeroShotClassifier] = OrderedDict()
         self._classifiers_lock = threading.Lock()
         self._next: SearchService | None = None
