@@ -69,7 +69,9 @@ def photos(tmp_path: Path) -> Path:
     (folder / "notes.jpg").write_text("not a picture at all")
     (folder / "sub" / "notes-again.jpg").write_text("not a picture at all")
     (folder / "truncated.jpg").write_bytes(_jpeg("navy", (80, 60))[:200])
-    (folder / "sub" / "IMG_0001.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 32)
+    (folder / "sub" / "drawing.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'
+    )
     (folder / "IMG_0001.xmp").write_text("<x:xmpmeta/>")
     return folder
 
@@ -128,7 +130,7 @@ def test_ray_indexing_equals_local_indexing(
     assert report.failed[0].reason == "empty file (zero bytes)"
     assert len(report.added) == 9
     assert [s.status for s in report.skipped] == ["duplicate"]
-    assert report.ignored_by_extension() == {".xmp": 1, ".mov": 1}
+    assert report.ignored_by_extension() == {".xmp": 1, ".svg": 1}
     _assert_same(local, distributed)
 
     rerun = index_distributed(distributed, photos, num_workers=1)
@@ -443,22 +445,26 @@ def test_a_listing_leaves_out_the_store_inside_the_folder(tiny_encoder: Any, pho
 
 
 @pytest.mark.slow
-def test_ray_lists_pdfs_as_left_to_the_local_engine(
+def test_ray_lists_pdfs_and_videos_as_left_to_the_local_engine(
     ray_local: Any, chroma_server: tuple[str, int], tiny_siglip_dir: Path, photos: Path
 ) -> None:
     from siglip_retriever.store.distributed import index_distributed
-    from siglip_retriever.store.distributed.indexer import PDFS_LOCAL
+    from siglip_retriever.store.distributed.indexer import PDFS_LOCAL, VIDEOS_LOCAL
     from tests.documents import write_text_pdf
+    from tests.videos import H264_SCENES, write_shape_clip
 
     write_text_pdf(photos / "report.pdf")
+    write_shape_clip(photos / "clip.mp4", H264_SCENES[:2])
     store = _store(chroma_server, tiny_siglip_dir, "ray-pdfs")
     report = index_distributed(store, photos, num_workers=1, remove_missing=True)
-    assert [(Path(i.path).name, i.reason) for i in report.ignored if i.path.endswith(".pdf")] == [
-        ("report.pdf", PDFS_LOCAL)
+    assert [(Path(i.path).name, i.reason) for i in report.ignored if i.path.endswith((".pdf", ".mp4"))] == [
+        ("clip.mp4", VIDEOS_LOCAL),
+        ("report.pdf", PDFS_LOCAL),
     ]
     assert report.ocr == "off" and not any("report.pdf" in item.path for item in report.indexed)
     local = store.index_folder(photos, ocr="off")  # the local engine indexes it, and Ray keeps it
     assert len([item for item in local.added if "report.pdf" in item.path]) == 7
+    assert len([item for item in local.added if "clip.mp4" in item.path]) == 2
     count = store.count()
     again = index_distributed(store, photos, num_workers=1, remove_missing=True)
-    assert again.removed == [] and store.count() == count  # the PDF's entries stay
+    assert again.removed == [] and store.count() == count  # the PDF's and the video's entries stay
