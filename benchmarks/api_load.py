@@ -26,7 +26,10 @@ around the model did), ``batched`` gathers up to 32 concurrent queries into one 
 default). At 1, 8 and 32 clients (``--clients``), the two modes take turns in four rounds of 5 s
 (``--rounds``), so that a change in the machine's load falls on both; it prints each mode's
 searches per second, p50/p95/p99 latency, 503 busy answers and errors, then a table and the ratio
-at the most clients.
+at the most clients. ``--old COMMIT`` adds a third server, the ``serve`` of that commit's code
+(checked out with ``git worktree`` under the temporary directory and removed after): with
+``--old 6cbce33``, the last code with the lock around the model, which the lock held over the
+whole search (the query's encoding, chromadb's query and the ranking).
 """
 
 from __future__ import annotations
@@ -177,20 +180,22 @@ def mib(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.0f} MiB"
 
 
-def serve_command(store: Path) -> list[str]:
-    """``siglip-retriever --db STORE --model demo serve --port 0`` (127.0.0.1, a free port)."""
-    cli = [sys.executable, "-m", "siglip_retriever.cli", "--db", str(store), "--model", "demo"]
+def serve_command(store: Path, model: str | None = "demo") -> list[str]:
+    """``siglip-retriever --db STORE --model demo serve --port 0`` (127.0.0.1, a free port);
+    ``model=None``: the store's own model."""
+    cli = [sys.executable, "-m", "siglip_retriever.cli", "--db", str(store)]
+    cli += ["--model", model] if model else []
     return [*cli, "serve", "--host", "127.0.0.1", "--port", "0"]
 
 
 class Server:
     """A server in a child process (``command``), which prints its URL on stdout once it listens."""
 
-    def __init__(self, command: list[str], log: Path) -> None:
+    def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.command = command
         self.log = log
         self._log_file = log.open("wb")
-        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **(env or {}))
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self._log_file, env=env)
         self.url = ""
         self.peak_mib = 0.0
@@ -625,34 +630,58 @@ def level_line(mode: str, summary: Summary, rss: float) -> str:
 
 
 def batching_table(levels: list[int], results: dict[tuple[str, int], Summary]) -> None:
-    """The table: per level, each mode's answered searches per second, p50 and p99 (over the
-    answered ones) and its ``503 busy`` answers, then batched over lock."""
+    """The table: per level and server, answered searches per second, p50 and p99 (over the
+    answered ones) and ``503 busy`` answers, and the batched server's figures over each."""
+    modes = list(dict.fromkeys(mode for mode, _ in results))
     print(
-        "\n| clients | lock req/s | lock p50 ms | lock p99 ms | lock 503 | batched req/s | batched p50 ms "
-        "| batched p99 ms | batched 503 | req/s batched/lock | p99 batched/lock |"
+        "\n| clients | server | searches/s | p50 ms | p99 ms | 503 busy | batched searches/s over this "
+        "| batched p99 over this |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for clients in levels:
-        lock, batched = results["lock", clients], results["batched", clients]
-        rates = [s.served / s.wall for s in (lock, batched)]
-        print(
-            f"| {clients} | {rates[0]:.1f} | {lock.p50:.0f} | {lock.p99:.0f} | {lock.busy} | "
-            f"{rates[1]:.1f} | {batched.p50:.0f} | {batched.p99:.0f} | {batched.busy} | "
-            f"x{rates[1] / rates[0]:.2f} | x{batched.p99 / lock.p99:.2f} |"
-        )
+        batched = results["batched", clients]
+        for mode in modes:
+            this = results[mode, clients]
+            rate = this.served / this.wall
+            print(
+                f"| {clients} | {mode} | {rate:.1f} | {this.p50:.0f} | {this.p99:.0f} | {this.busy} | "
+                f"x{batched.served / batched.wall / rate:.2f} | x{batched.p99 / this.p99:.2f} |"
+            )
     top = max(levels)
-    lock, batched = results["lock", top], results["batched", top]
-    ratio = (batched.served / batched.wall) / (lock.served / lock.wall)
-    met = ratio >= 2 and batched.p99 <= lock.p99 and batched.busy <= lock.busy
-    print(
-        f"\nat {top} clients: batching answers x{ratio:.2f} the lock's text searches per second, "
-        f"p99 {batched.p99:.0f} ms against {lock.p99:.0f} ms, {batched.busy} against {lock.busy} "
-        f"503 busy (goal: at least x2 at an equal or better p99: {'met' if met else 'NOT met'})"
-    )
+    batched = results["batched", top]
+    for mode in modes[:-1]:
+        this = results[mode, top]
+        ratio = (batched.served / batched.wall) / (this.served / this.wall)
+        met = ratio >= 2 and batched.p99 <= this.p99 and batched.busy <= this.busy
+        print(
+            f"at {top} clients, batched against {mode}: x{ratio:.2f} the searches per second, p99 "
+            f"{batched.p99:.0f} ms against {this.p99:.0f} ms, {batched.busy} against {this.busy} 503 busy "
+            f"(goal: at least x2 at an equal or better p99: {'met' if met else 'NOT met'})"
+        )
+
+
+def start_servers(root: Path, store: Path, old: str | None) -> dict[str, Server]:
+    """A server per mode, each over its own copy of the store (an embedded store is open in one
+    process at a time); with ``old``, first the ``serve`` of that git commit (its ``src/``, checked
+    out beside this one): the old lock itself."""
+    servers: dict[str, Server] = {}
+    if old:
+        checkout = root / "old-checkout"
+        repo = Path(__file__).resolve().parent.parent
+        subprocess.run(["git", "worktree", "add", "--detach", str(checkout), old], cwd=repo, check=True)
+        shutil.copytree(store, root / "old")
+        env = {"PYTHONPATH": str(checkout / "src")}
+        servers[f"old ({old})"] = Server(serve_command(root / "old", model=None), root / "old.log", env=env)
+    for mode, max_batch in MODES.items():
+        shutil.copytree(store, root / mode)
+        command = [sys.executable, __file__, "--serve", str(root / mode), "--max-batch", str(max_batch)]
+        servers[mode] = Server(command, root / f"{mode}.log")
+    return servers
 
 
 def run_batching(args: argparse.Namespace) -> int:
-    """Text searches at each level of ``--clients``, against a server in each mode of :data:`MODES`."""
+    """Text searches at each level of ``--clients``, against a server in each mode of :data:`MODES`
+    (and the old code's, with ``--old``)."""
     levels = [int(c) for c in (args.clients or "1,8,32").split(",") if c.strip()]
     print_machine()
     CACHE.mkdir(exist_ok=True)
@@ -666,19 +695,15 @@ def run_batching(args: argparse.Namespace) -> int:
         print(f"store: {args.entries} random vectors as pictures, base-size SigLIP ({model}: ViT-B/16 at ")
         print(f"  224 px, random weights, float32); built in {time.perf_counter() - start:.1f} s")
         try:
-            for mode, max_batch in MODES.items():
-                copy = root / mode  # an embedded store is open in one process at a time: one copy each
-                shutil.copytree(store, copy)
-                command = [sys.executable, __file__, "--serve", str(copy), "--max-batch", str(max_batch)]
-                servers[mode] = Server(command, root / f"{mode}.log")
+            servers = start_servers(root, store, args.old)
             for mode, server in servers.items():
                 ready = server.wait_ready()
                 with httpx.Client(base_url=server.url, timeout=60.0) as client:
                     for n in range(5):  # the first searches load the tokenizer and warm the caches
                         client.get("/api/search", params={"q": f"warm-up {n}", "k": 10}).raise_for_status()
-                print(f"server {mode} (max_batch={MODES[mode]}): {server.url}, ready after {ready:.1f} s")
+                print(f"server {mode}: {server.url}, ready after {ready:.1f} s")
             print(
-                f"{args.seconds:g} s per level and mode, in {args.rounds} rounds taking turns; one "
+                f"{args.seconds:g} s per level and server, in {args.rounds} rounds taking turns; one "
                 "httpx.Client per client thread, k=10"
             )
             for clients in levels:
@@ -691,6 +716,9 @@ def run_batching(args: argparse.Namespace) -> int:
         finally:
             for server in servers.values():
                 server.stop()
+            if args.old:
+                repo = Path(__file__).resolve().parent.parent
+                subprocess.run(["git", "worktree", "remove", "--force", str(root / "old-checkout")], cwd=repo)
     batching_table(levels, results)
     failed = any(s.error_count for s in results.values())
     print("FAILED: 5xx or connection errors (see above)" if failed else "no errors")
@@ -720,6 +748,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=2000, help="--batching: vectors in the store (2000)")
     parser.add_argument(
         "--rounds", type=int, default=4, help="--batching: rounds per level, the modes taking turns (4)"
+    )
+    parser.add_argument(
+        "--old",
+        metavar="COMMIT",
+        help="--batching: also a server of this git commit's code (checked out beside), e.g. the last "
+        "one with the lock around the model",
     )
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the child: serve this store
     parser.add_argument("--max-batch", type=int, default=32, help=argparse.SUPPRESS)
