@@ -35,7 +35,9 @@ Answer = tuple[tuple[str, float], ...]
 def _pictures(folder: Path, count: int) -> Path:
     folder.mkdir(parents=True)
     for n in range(count):
-        Image.new("RGB", (40, 32), ((37 * n) % 256, (91 * n) % 256, (53 * n) % 256)).save(folder / f"p{n:03d}.png")
+        Image.new("RGB", (40, 32), ((37 * n) % 256, (91 * n) % 256, (53 * n) % 256)).save(
+            folder / f"p{n:03d}.png"
+        )
     return folder
 
 
