@@ -5,7 +5,7 @@ time, each pays a whole forward pass and waits behind all the others; an :class:
 gathers the texts (or the prepared pictures) of the requests waiting at the same moment into one
 forward pass of at most ``max_batch`` items. A pass of many items costs far less per item than
 passes of one on a GPU; on a CPU, where each item's arithmetic stays the same, the gain is the
-share of each pass's fixed costs and the larger matrix products (BENCHMARKS.md measures both).
+share of each pass's fixed costs and the larger matrix products (BENCHMARKS.md, batched requests).
 
 Its rules:
 
