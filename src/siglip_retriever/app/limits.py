@@ -28,7 +28,8 @@ def default_decode_slots() -> int:
     """How many uploads or thumbnails are decoded at once by default: one per CPU core, 1 to 4.
 
     Decoding is CPU work, so more at once than there are cores only adds memory; 4 bounds the
-    memory of large uploads on big machines (about 150 to 200 MB each at 50 megapixels).
+    memory of large uploads on big machines, one decoded picture per slot (BENCHMARKS.md, "Web
+    API: hostile requests", has the memory it took).
 
     Example:
         >>> from siglip_retriever.app.limits import default_decode_slots

@@ -33,9 +33,9 @@ __all__ = ["duplicates_command", "human_size", "print_groups"]
     "--max-bits",
     type=click.IntRange(0, MAX_BITS),
     default=SAME_PICTURE_BITS,
-    help="Pictures whose fingerprints differ in at most this many of 64 bits are the same picture "
-    "(resized, recompressed, re-encoded, EXIF-rotated, lightly cropped copies: up to about 10; "
-    "distinct photos: 20 or more).",
+    help="Pictures whose fingerprints differ in at most this many of 64 bits are the same picture. "
+    "Resized, recompressed, re-encoded and EXIF-rotated copies differ by a few bits, lightly "
+    "cropped ones by more, distinct photos by many more: lower it if similar scenes are grouped.",
 )
 @click.option(
     "--similar",

@@ -264,8 +264,8 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
     GlobalOption(
         "dtype",
         ("--dtype",),
-        "auto, float32, float16, bfloat16 or int8 (CPU only: dynamic int8 quantisation, "
-        "1.4x to 1.7x faster; see BENCHMARKS.md).",
+        "auto, float32, float16, bfloat16 or int8 (int8: the Linear layers quantised dynamically, CPU "
+        "only; how much faster depends on the CPU: BENCHMARKS.md, int8).",
         default="auto",
     ),
     GlobalOption(

@@ -77,7 +77,7 @@ web app's (what "serve --port 9000" means); before ``serve`` they are the Chroma
     type=click.IntRange(min=1),
     default=None,
     help="Uploads and thumbnails decoded at once (default: one per CPU core, 1 to 4); more wait, "
-    "which bounds memory (about 200 MB each at 50 megapixels).",
+    "which bounds memory to one decoded picture per slot.",
 )
 @option(
     "--body-timeout",

@@ -2,8 +2,8 @@
 
 - **load time**: wall-clock seconds to build the encoder from its files. Importing torch,
   transformers' auto classes and (for ``open_clip:`` models) open_clip comes first and is not
-  counted (:func:`import_runtime`): a one-time cost of a few seconds and about 100 MiB, the
-  same for every model;
+  counted (:func:`import_runtime`): a one-time cost in time and memory, the same for every
+  model;
 - **speed**: images per second (reading and decoding the files included, as indexing a folder
   would) and texts per second, after one warm-up image and text;
 - **peak memory**: whatever the caller's ``peak`` reading says (see
@@ -200,7 +200,7 @@ def torch_threads() -> int:
 
 def import_runtime(model: str) -> None:
     """Import the libraries every model of ``model``'s backend needs, so that neither the load time
-    nor the memory of a model counts them (a one-time cost of a few seconds and about 100 MiB).
+    nor the memory of a model counts them (a one-time cost, the same for every model).
 
     Example:
         >>> import sys

@@ -27,20 +27,18 @@ What it does, seeded from ``--seed`` so that a run can be repeated:
    (:mod:`siglip_retriever.demo.evaluation`; ``EvalReport``, ``evaluate`` and ``EVAL_SEED`` are
    importable from here as well).
 
-2,100 steps of 192 pairs, 40 px pictures in 10 px patches (16 image tokens) and 12-token
-captions (the longest caption is 10 tokens), with the temperature and bias learning at 3e-2 (ten
-times the towers' rate: the sigmoid loss's long start at ``b = -10`` is mostly the bias and
-temperature moving), took 471 s for the shipped checkpoint on this project's 2-core machines
-(0.21 s a step, 24 s to draw the pictures; up to 0.27 s a step, about 10 minutes, in noisier
-runs). Some seeds start slower (``--seed 1`` needs about ``--steps 2400``). On a machine that
-other processes keep busy, pass ``--threads 1``: two torch threads fighting other work for two
-cores were four times slower here than one. ``training_report.json`` next to each checkpoint
-records the settings, the machine, the time and the held-out metrics.
+The shipped recipe: 2,100 steps of 192 pairs, 40 px pictures in 10 px patches (16 image tokens)
+and 12-token captions (the longest caption is 10 tokens), with the temperature and bias learning
+at 3e-2 (ten times the towers' rate: the sigmoid loss's long start at ``b = -10`` is mostly the
+bias and temperature moving). Some seeds start slower (``--seed 1`` needs about ``--steps
+2400``). On a machine that other processes keep busy, pass ``--threads 1``: torch threads that
+fight other work for the cores slow every step. ``training_report.json`` next to each checkpoint
+records the settings, the machine, the time and the held-out metrics; docs/demo-model.md tells
+the recipes tried.
 
 ``--family clip`` trains the ``demo-clip`` twin instead: a ``CLIPModel`` of the same size on the
-same tokenizer and pictures, with CLIP's softmax loss (:func:`siglip_retriever.losses.softmax_loss`).
-It converges faster (held-out Recall@1 1.0 after 1,500 steps, its temperature learning at
-3e-3). Re-train both bundled checkpoints::
+same tokenizer and pictures, with CLIP's softmax loss (:func:`siglip_retriever.losses.softmax_loss`),
+in 1,500 steps with its temperature learning at 3e-3. Re-train both bundled checkpoints::
 
     python -m siglip_retriever.demo.train --out src/siglip_retriever/demo/model
     python -m siglip_retriever.demo.train --family clip --steps 1500 --logit-learning-rate 3e-3 \\

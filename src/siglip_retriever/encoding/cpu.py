@@ -1,13 +1,12 @@
 """Whether this CPU runs the int8 mode faster than float32, and the one line that says so.
 
 ``SiglipEncoder(..., dtype="int8")`` quantises the Linear layers dynamically; torch runs them
-with fbgemm's x86 kernels, which use the VNNI dot-product instructions where the CPU has them.
-On a CPU with AVX-512 VNNI (and AMX, which every such Intel CPU also has) the base model ran
-:data:`INT8_SPEEDUP` times as fast as at float32, forward pass and ``index_folder`` alike; an
-AVX2 CPU without VNNI measured 1.44x on older code, and other CPUs were not measured
-(BENCHMARKS.md). :func:`int8_speedup_hint` gives the ``index`` command one line for its summary
-when an encoder runs float32 on a CPU with the features of the machine where :data:`INT8_SPEEDUP`
-was measured, and ``None`` everywhere else.
+with fbgemm's x86 kernels, which use the VNNI dot-product instructions where the CPU has them,
+so how much int8 gains over float32 depends on the CPU. :func:`int8_speedup_hint` gives the
+``index`` command one line for its summary when an encoder runs float32 on a CPU with one of
+:data:`INT8_FEATURES`, and ``None`` everywhere else. The line quotes :data:`INT8_SPEEDUP` and
+:data:`INT8_COSINE`, the figures of BENCHMARKS.md's int8 section (which names the machines and
+dates), and points there.
 
 The features come from the ``flags`` line of ``/proc/cpuinfo``, read once per process; where
 there is none (macOS, Windows) there is no hint. ``torch.backends.cpu.get_cpu_capability()``
@@ -19,8 +18,8 @@ Example:
     >>> hint = int8_speedup_hint("cpu", "float32", flags={"avx2", "avx512f", "avx512_vnni"})
     >>> print(hint)  # doctest: +NORMALIZE_WHITESPACE
     int8 is about 1.5x faster than float32 on this CPU (AVX-512 VNNI): add --dtype int8
-    (image vectors at a mean cosine of 0.9997 to float32's; see BENCHMARKS.md)
-    >>> int8_speedup_hint("cpu", "float32", flags={"avx2", "fma"}) is None  # not measured faster
+    (image vectors at a mean cosine of 0.9997 to float32's; see BENCHMARKS.md, int8)
+    >>> int8_speedup_hint("cpu", "float32", flags={"avx2", "fma"}) is None  # no such feature
     True
     >>> int8_speedup_hint("cpu", "int8") is None, int8_speedup_hint("cuda:0", "float16") is None
     (True, True)
@@ -44,19 +43,16 @@ __all__ = [
     "read_cpu_flags",
 ]
 
-# Measured on 2026-11-30 with `python benchmarks/run.py --priority` and `python benchmarks/run.py
-# --priority --skip abc,d,f,g` (BENCHMARKS.md, CPU table, section (e)) on a 2-core Intel Xeon (KVM)
-# with AVX-512 VNNI and AMX, torch 2.13: int8 over float32, medians of the 8 interleaved rounds of
-# both runs: forward pass on ready tensors 1.59x (rounds 1.45 to 1.81), `index_folder` 1.52x
-# (0.94 to 1.79). Not reproduced: an earlier (e)-only run reported 2.40x (10.2 vs 4.4 images/s).
 INT8_SPEEDUP = 1.5
-"""int8's speed over float32 where :func:`int8_features` finds a feature."""
+"""int8's speed over float32 on a CPU with one of :data:`INT8_FEATURES`, as data for the hint: the
+figure of BENCHMARKS.md's int8 section, where the runs behind it are described."""
 
 INT8_COSINE = 0.9997
-"""Mean cosine of int8 image vectors to their float32 ones in the same run (64 photos)."""
+"""Mean cosine of int8 image vectors to their float32 ones, as data for the hint (BENCHMARKS.md,
+int8)."""
 
 INT8_FEATURES = {"avx512_vnni": "AVX-512 VNNI", "amx_int8": "AMX"}
-"""``/proc/cpuinfo`` flags of the CPUs where int8 was measured faster, and their names."""
+"""``/proc/cpuinfo`` flags of the CPUs where BENCHMARKS.md finds int8 faster, and their names."""
 
 
 def read_cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
@@ -80,8 +76,8 @@ def cpu_flags() -> frozenset[str]:
 
 
 def int8_features(flags: Collection[str] | None = None) -> list[str]:
-    """The names of the features in ``flags`` (default: this CPU's) under which int8 was measured
-    faster, e.g. ``["AVX-512 VNNI", "AMX"]``; empty if none."""
+    """The names of the features of :data:`INT8_FEATURES` in ``flags`` (default: this CPU's), e.g.
+    ``["AVX-512 VNNI", "AMX"]``; empty if none."""
     present = cpu_flags() if flags is None else flags
     return [name for flag, name in INT8_FEATURES.items() if flag in present]
 
@@ -97,7 +93,7 @@ def int8_speedup_hint(device: str, dtype: str, *, flags: Collection[str] | None 
     Returns:
         The line when the encoder runs float32 on a CPU that has a feature of
         :data:`INT8_FEATURES`; ``None`` on a GPU or MPS, at any other dtype (int8 already,
-        float16, bfloat16) and on CPUs where int8 was not measured faster.
+        float16, bfloat16) and on CPUs without such a feature.
     """
     if device.split(":", 1)[0].strip().lower() != "cpu" or canonical_dtype(dtype) != "float32":
         return None
@@ -107,5 +103,5 @@ def int8_speedup_hint(device: str, dtype: str, *, flags: Collection[str] | None 
     return (
         f"int8 is about {INT8_SPEEDUP:.1f}x faster than float32 on this CPU ({features[0]}): "
         f"add --dtype int8 (image vectors at a mean cosine of {INT8_COSINE} to float32's; "
-        "see BENCHMARKS.md)"
+        "see BENCHMARKS.md, int8)"
     )

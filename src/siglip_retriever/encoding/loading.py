@@ -172,7 +172,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 def _quantize_int8(model: Any) -> Any:
     """Dynamic int8 quantisation of every ``Linear`` layer: int8 weights (one scale per output
-    channel), activations quantised on the fly; 1.4x to 1.7x float32's speed (BENCHMARKS.md)."""
+    channel), activations quantised on the fly; the speed-up depends on the CPU (BENCHMARKS.md, int8)."""
     import warnings
 
     import torch

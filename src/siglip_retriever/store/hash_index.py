@@ -47,7 +47,8 @@ __all__ = [
 BLOCK_BITS = 16
 """The width of one block of the multi-index: 4 blocks of a 64-bit hash, tables of 65,536 buckets."""
 MAX_BITS = 20
-"""The largest ``max_bits`` accepted: distinct photo-like pictures differ by about 20 bits or more."""
+"""The largest ``max_bits`` accepted: well past the bits copies differ by, and as close as distinct
+photo-like pictures come, so that a larger threshold would group different pictures."""
 _BLOCKS = 64 // BLOCK_BITS
 _STEP = 65_536  # lookups per step at least (several flips at once for a few entries); bounds memory
 _BYTE_BITS = np.array([bin(n).count("1") for n in range(256)], dtype=np.uint8)

@@ -4,7 +4,7 @@ chromadb's embedded client (``PersistentClient``) keeps each collection's vector
 and writes it back to the directory. With chromadb 1.5.9, two processes that have the same
 directory open, even when one of them only reads, overwrite each other's index files: both runs
 report success, the entry count is right, and afterwards ``get(include=["embeddings"])`` fails
-with "Error getting embedding" for entries of the other process (measured; see RELIABILITY.md).
+with "Error getting embedding" for entries of the other process (see docs/guides/reliability.md).
 
 So a :class:`~siglip_retriever.MultimodalStore` on a directory holds an exclusive lock on
 ``<directory>/siglip-retriever.lock`` (``fcntl.flock``) from the moment it opens the directory until

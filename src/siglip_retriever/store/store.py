@@ -533,8 +533,8 @@ class MultimodalStore(StoreWords, StoreVersions):
         """
         query = query_vector(vector, k, self.encoder.dim)
         if kind is not None and not where:
-            # a metadata filter makes chromadb scan the collection (about 100x slower on 100k
-            # entries): ask for the nearest entries of any kind first, filter here, and fall back
+            # a metadata filter makes chromadb scan the collection (BENCHMARKS.md, "Why queries
+            # were slow"): ask for the nearest entries of any kind first, filter here, and fall back
             # to the filtered query only when too few of the wanted kind came back
             wanted = max(4 * k, 32)
             hits = self._query(query, wanted, None, include_vectors)

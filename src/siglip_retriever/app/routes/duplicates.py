@@ -49,7 +49,8 @@ def duplicates(
             ge=0,
             le=MAX_BITS,
             description="Pictures whose fingerprints differ in at most this many of 64 bits are the "
-            "same picture (copies measured up to 12; distinct photos 14 or more, mostly 18+).",
+            "same picture (copies differ by a few bits, cropped ones by more, distinct photos by "
+            "many more).",
         ),
     ] = SAME_PICTURE_BITS,
     similar: Annotated[
