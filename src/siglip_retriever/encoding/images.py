@@ -12,9 +12,10 @@ Accepted inputs (:data:`ImageInput`):
 - an ``http(s)://`` URL, only when ``allow_urls`` is given (see :mod:`siglip_retriever.encoding.remote`);
   otherwise a URL is refused with :class:`~siglip_retriever.errors.UrlNotAllowedError`.
 
-Formats: everything Pillow reads (JPEG, PNG, WebP, AVIF, GIF, BMP, TIFF, ...) and HEIC/HEIF, the
+Formats: everything Pillow reads (JPEG, PNG, WebP, AVIF, GIF, BMP, TIFF, ...), HEIC/HEIF, the
 default format of iPhone photos, through the ``pillow-heif`` plugin (registered on the first
-decode, see :func:`enable_plugins`).
+decode, see :func:`enable_plugins`), and camera RAW files through rawpy, the ``raw`` extra (their
+embedded preview, else their sensor data: :mod:`~siglip_retriever.encoding.raw`).
 
 What happens on the way: EXIF orientation is applied; palette, RGBA/LA (composited on white),
 CMYK, 16-bit, 32-bit and grayscale images become 8-bit RGB; animated images and multi-page TIFFs
@@ -52,7 +53,7 @@ import re
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Union
@@ -60,8 +61,9 @@ from typing import IO, TYPE_CHECKING, Any, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from siglip_retriever.encoding.raw import RawFacts, raw_bytes, read_raw
 from siglip_retriever.encoding.remote import looks_like_url, redact, resolve_url_policy
-from siglip_retriever.encoding.sniffing import what_is
+from siglip_retriever.encoding.sniffing import read_head, what_is
 from siglip_retriever.errors import ImageLoadError, InputTypeError
 
 if TYPE_CHECKING:
@@ -113,12 +115,14 @@ class DecodedImage:
         width, height: the picture's own size in pixels after EXIF orientation, whatever size
             ``image`` was decoded at: what a photo viewer shows as its size.
         resized: ``image`` is what the ``resize`` given to :func:`decode_image` returned.
+        raw: a camera RAW file's own facts (the sensor's size, the date); ``None`` for others.
     """
 
     image: Image.Image
     width: int
     height: int
     resized: bool = False
+    raw: RawFacts | None = None
 
 
 @cache
@@ -350,8 +354,9 @@ def _open_bytes_or_path(source: object, policy: UrlPolicy | None) -> IO[bytes] |
         if isinstance(text, bytes):
             text = os.fsdecode(text)
         return _open_text(text, policy)
-    if hasattr(source, "read"):
-        return source  # type: ignore[return-value]
+    if hasattr(source, "read"):  # one that cannot seek is read whole, as Pillow would, to look twice
+        seekable = getattr(source, "seekable", None)
+        return source if seekable is not None and seekable() else io.BytesIO(source.read())  # type: ignore
     raise ImageLoadError(
         describe_source(source),
         "unsupported input type; pass a path, bytes, a binary file object, a PIL image, "
@@ -433,7 +438,7 @@ def _open(data: IO[bytes] | str) -> Image.Image:
     try:
         return Image.open(data)
     except UnidentifiedImageError:
-        raise ImageLoadError(describe_source(data), what_is(_head(data))) from None
+        raise ImageLoadError(describe_source(data), what_is(read_head(data))) from None
     except _DECODER_FAILURES as exc:
         raise ImageLoadError(describe_source(data), _decoder_failure(exc)) from exc
 
@@ -442,6 +447,11 @@ def _decode(
     data: IO[bytes] | str, *, target_size: int | None, max_pixels: int | None, resize: Resize | None
 ) -> DecodedImage:
     enable_plugins()
+    whole = raw_bytes(data)
+    if whole is not None:  # a camera RAW file: its preview, or its sensor data developed
+        raw = read_raw(whole, target_size=target_size, max_pixels=max_pixels)
+        decoded = _finished(raw.image, None, (raw.width, raw.height), target_size, resize)
+        return replace(decoded, raw=raw.facts)
     with _open(data) as image:
         _check_pixels(image, max_pixels)
         try:
@@ -518,19 +528,6 @@ _DECODER_FAILURES = (
 
 def _decoder_failure(exc: BaseException) -> str:
     return f"corrupt file: the decoder failed ({type(exc).__name__}: {exc})"
-
-
-def _head(data: IO[bytes] | str, size: int = 1024) -> bytes:
-    """The first bytes of a file or stream, to say what it is when Pillow cannot read it."""
-    try:
-        if isinstance(data, str):
-            with open(data, "rb") as handle:
-                return handle.read(size)
-        data.seek(0)
-        head = data.read(size)
-        return head if isinstance(head, bytes) else b""
-    except (OSError, ValueError, AttributeError):  # an unseekable stream: no second look
-        return b""
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -1,12 +1,13 @@
 """What an image entry records of its picture: :class:`PictureFacts` (its fingerprint, size and
-EXIF date), read from the picture as it is decoded for the model.
+EXIF date, and a camera RAW file's sensor size), read from the picture as it is decoded for the
+model.
 
 - :func:`prepare_picture`: decode an image once, for the model and for its facts (indexing and
   ``add_images``); :func:`picture_facts_of`: the same facts without preprocessing (bringing older
   entries' facts up to date);
 - :meth:`PictureFacts.metadata` and :func:`picture_facts`: the facts written as an entry's
   metadata (under :data:`~siglip_retriever.store.metadata.PHASH`, ``WIDTH``, ``HEIGHT``,
-  ``TAKEN``) and read back from it;
+  ``TAKEN``, ``SENSOR_WIDTH``, ``SENSOR_HEIGHT``) and read back from it;
 - :func:`exif_taken`: when a picture was taken, from its EXIF.
 
 Example:
@@ -28,13 +29,13 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from siglip_retriever.encoding.raw import exif_date
 from siglip_retriever.store.fingerprints import is_fingerprint, rgb_fingerprint
-from siglip_retriever.store.metadata import HEIGHT, PHASH, TAKEN, WIDTH
+from siglip_retriever.store.metadata import HEIGHT, PHASH, SENSOR_HEIGHT, SENSOR_WIDTH, TAKEN, WIDTH
 
 if TYPE_CHECKING:
     from PIL.Image import Exif
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["PictureFacts", "exif_taken", "picture_facts", "picture_facts_of", "prepare_picture"]
 
 _EXIF_IFD, _DATE_ORIGINAL, _OFFSET_ORIGINAL = 0x8769, 0x9003, 0x9011
-_EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-_EXIF_OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,8 @@ class PictureFacts:
         width, height: its size in pixels, after EXIF orientation.
         taken: when it was taken (EXIF ``DateTimeOriginal``) as ISO 8601 text, such as
             ``"2019-07-14T16:02:11"`` (with ``+02:00`` when the camera recorded its offset).
+        sensor_width, sensor_height: a camera RAW file's sensor size (``width`` and ``height``
+            are the picture read from it); ``None`` for other pictures.
 
     Example:
         >>> facts = PictureFacts("ffd8000000000000", 640, 480, None)
@@ -69,10 +70,19 @@ class PictureFacts:
     width: int | None
     height: int | None
     taken: str | None
+    sensor_width: int | None = None
+    sensor_height: int | None = None
 
     def metadata(self) -> dict[str, Any]:
         """The facts as metadata to store: the keys of known facts only."""
-        values = {PHASH: self.phash, WIDTH: self.width, HEIGHT: self.height, TAKEN: self.taken}
+        values = {
+            PHASH: self.phash,
+            WIDTH: self.width,
+            HEIGHT: self.height,
+            TAKEN: self.taken,
+            SENSOR_WIDTH: self.sensor_width,
+            SENSOR_HEIGHT: self.sensor_height,
+        }
         return {key: value for key, value in values.items() if value is not None}
 
 
@@ -80,8 +90,9 @@ def picture_facts(metadata: Mapping[str, Any] | None) -> PictureFacts:
     """The :class:`PictureFacts` an entry's metadata records (a value of the wrong type: ``None``).
 
     Example:
-        >>> picture_facts({"phash": "00ff00ff00ff00ff", "width": 640, "height": 480})
-        PictureFacts(phash='00ff00ff00ff00ff', width=640, height=480, taken=None)
+        >>> facts = picture_facts({"phash": "00ff00ff00ff00ff", "width": 640, "sensor_width": 6000})
+        >>> facts.phash, facts.width, facts.height, facts.taken, facts.sensor_width, facts.sensor_height
+        ('00ff00ff00ff00ff', 640, None, None, 6000, None)
     """
     meta = metadata or {}
     code = meta.get(PHASH)
@@ -91,6 +102,8 @@ def picture_facts(metadata: Mapping[str, Any] | None) -> PictureFacts:
         width=_count(meta.get(WIDTH)),
         height=_count(meta.get(HEIGHT)),
         taken=taken if isinstance(taken, str) and taken else None,
+        sensor_width=_count(meta.get(SENSOR_WIDTH)),
+        sensor_height=_count(meta.get(SENSOR_HEIGHT)),
     )
 
 
@@ -120,8 +133,14 @@ def picture_facts_of(preparer: ImagePreparer, image: ImageInput) -> PictureFacts
 
 
 def _facts(decoded: DecodedImage, image: ImageInput) -> PictureFacts:
-    """The facts of a picture as ``preparer.decode`` gave it; its EXIF date read from ``image``."""
-    return PictureFacts(rgb_fingerprint(decoded.image), decoded.width, decoded.height, _taken_of(image))
+    """The facts of a picture as ``preparer.decode`` gave it; its EXIF date read from ``image``
+    (a camera RAW file's from the decoding, with its sensor's size)."""
+    code, raw = rgb_fingerprint(decoded.image), decoded.raw
+    if raw is not None:
+        return PictureFacts(
+            code, decoded.width, decoded.height, raw.taken, raw.sensor_width, raw.sensor_height
+        )
+    return PictureFacts(code, decoded.width, decoded.height, _taken_of(image))
 
 
 def exif_taken(exif: Exif) -> str | None:
@@ -140,18 +159,7 @@ def exif_taken(exif: Exif) -> str | None:
         text, offset = ifd.get(_DATE_ORIGINAL), ifd.get(_OFFSET_ORIGINAL)
     except Exception:  # a broken EXIF block: no date
         return None
-    if isinstance(text, bytes):
-        text = text.decode("ascii", "replace")
-    match = _EXIF_DATE.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups())
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61 and year > 0):
-        return None
-    stamp = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
-    if isinstance(offset, str) and _EXIF_OFFSET.fullmatch(offset.strip()):
-        stamp += offset.strip()
-    return stamp
+    return exif_date(text, offset)
 
 
 def _taken_of(source: object) -> str | None:

@@ -13,6 +13,9 @@ An entry's metadata holds the caller's own keys beside these:
 - ``phash`` (:data:`PHASH`): the picture's perceptual hash, 16 hex digits;
 - ``width``, ``height`` (:data:`WIDTH`, :data:`HEIGHT`): its size in pixels, after EXIF orientation;
 - ``taken`` (:data:`TAKEN`): when it was taken (EXIF), as ISO 8601 text;
+- ``sensor_width``, ``sensor_height`` (:data:`SENSOR_WIDTH`, :data:`SENSOR_HEIGHT`): a camera RAW
+  file's sensor size in pixels (``width`` and ``height`` are those of the picture read: its
+  embedded preview, or its sensor data developed);
 - ``ocr`` (:data:`OCR`): what read the picture's words (an OCR engine and its version, or
   ``"pdf text layer"``), once they were read, even when it found none; the words themselves are
   in the store's words collection (:mod:`siglip_retriever.store.words`);
@@ -106,6 +109,8 @@ __all__ = [
     "RECORD_VERSION",
     "RESERVED_KEYS",
     "ROTATION",
+    "SENSOR_HEIGHT",
+    "SENSOR_WIDTH",
     "SIZE",
     "SOURCE",
     "START",
@@ -160,6 +165,12 @@ HEIGHT = "height"
 
 TAKEN = "taken"
 """When the picture was taken (EXIF ``DateTimeOriginal``), as ISO 8601 text; absent when unknown."""
+
+SENSOR_WIDTH = "sensor_width"
+"""A camera RAW file's sensor width in pixels (its visible area, before orientation); RAW files only."""
+
+SENSOR_HEIGHT = "sensor_height"
+"""A camera RAW file's sensor height in pixels (its visible area, before orientation); RAW files only."""
 
 OCR = "ocr"
 """What read the picture's words (:attr:`~siglip_retriever.encoding.ocr.PictureText.engine`):

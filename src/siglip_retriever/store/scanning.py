@@ -1,5 +1,5 @@
-"""Finding image, PDF and video files: the folder scan, the extensions indexed, and how a path is
-written down.
+"""Finding image, camera RAW, PDF and video files: the folder scan, the extensions indexed, and how a
+path is written down.
 
 Example:
     >>> import tempfile
@@ -24,12 +24,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from siglip_retriever.encoding.raw import RAW_EXTENSIONS
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.report import FailedFile, IgnoredFile
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PDF_EXTENSIONS",
+    "RAW_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "FolderScan",
     "file_uri",
@@ -63,14 +65,13 @@ VIDEO_EXTENSIONS = frozenset(
 """Video file extensions indexed by default (moment by moment) when the ``video`` extra is installed."""
 
 _NO_VIDEO = "a video: install the video extra (pip install 'siglip-retriever[video]') to index its moments"
-_RAW = "a camera RAW file, which is not read: export it as JPEG (or TIFF) to index it"
+_NO_RAW = "a camera RAW file: install the raw extra (pip install 'siglip-retriever[raw]') to index it"
 _KINDS = {
     **dict.fromkeys(
         (".svg", ".svgz"), "an SVG (vector) drawing; only raster images are read: convert it to PNG first"
     ),
-    **dict.fromkeys(
-        (".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".orf", ".rw2", ".raf", ".srw", ".pef", ".raw"), _RAW
-    ),
+    ".raw": "a camera RAW file of some older cameras, or raw data: add .raw to the extensions to read it "
+    "as a camera RAW (with the raw extra: pip install 'siglip-retriever[raw]')",
     ".xmp": "an XMP sidecar (photo metadata), not a picture",
     ".aae": "an Apple Photos edit sidecar, not a picture",
     ".json": "a JSON file (metadata), not a picture",
@@ -91,10 +92,12 @@ class FolderScan:
 
 
 def indexed_extensions() -> frozenset[str]:
-    """The extensions indexed by default: :data:`IMAGE_EXTENSIONS`, :data:`PDF_EXTENSIONS` when
-    pypdfium2 (the ``pdf`` extra) is installed, and :data:`VIDEO_EXTENSIONS` when PyAV (the
-    ``video`` extra) is."""
+    """The extensions indexed by default: :data:`IMAGE_EXTENSIONS`, :data:`RAW_EXTENSIONS` when
+    rawpy (the ``raw`` extra) is installed, :data:`PDF_EXTENSIONS` when pypdfium2 (the ``pdf``
+    extra) is, and :data:`VIDEO_EXTENSIONS` when PyAV (the ``video`` extra) is."""
     extensions = IMAGE_EXTENSIONS
+    if _installed("rawpy"):
+        extensions |= RAW_EXTENSIONS
     if _installed("pypdfium2"):
         extensions |= PDF_EXTENSIONS
     if _installed("av"):
@@ -124,6 +127,8 @@ def ignored_reason(name: str, wanted: Iterable[str] = IMAGE_EXTENSIONS) -> str:
     if not extension:
         return "no file extension; give the file itself to index it"
     indexed = indexed_extensions()
+    if extension in RAW_EXTENSIONS and extension not in indexed:
+        return _NO_RAW
     if extension in PDF_EXTENSIONS and extension not in indexed:
         return _NO_PDF
     if extension in VIDEO_EXTENSIONS and extension not in indexed:
