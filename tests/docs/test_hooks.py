@@ -1,0 +1,145 @@
+"""The docs build's hooks (docs/hooks/), each on its own: fast, without building the site."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from tests.docs.hooks import load_hook
+
+
+def test_search_options_table_has_every_option_and_default() -> None:
+    """One row an option, in the order defined, with each front-end's default and its range."""
+    from siglip_retriever.search import options
+
+    hook = load_hook("search_options")
+    table = hook.on_page_markdown("Before.\n\n<!-- search-options -->\n\nAfter.\n")
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == [spec.name for spec in options.option_specs()]
+    k_row = rows[0]
+    for defaults in (options.DEFAULTS, options.CLI_DEFAULTS, options.WEB_DEFAULTS):
+        assert f"`{defaults.k}`" in k_row
+    assert f"1 to {options.MAX_K}" in k_row and "`--k`, `-k`" in k_row
+    assert "0 to 1" in rows[[spec.name for spec in options.option_specs()].index("min_probability")]
+    assert table.startswith("Before.") and table.rstrip().endswith("After.")
+    assert hook.on_page_markdown("no marker here") == "no marker here"
+
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "T", "version": "1", "description": "About."},
+    "paths": {
+        "/api/items/{item_id}": {
+            "get": {
+                "tags": ["items"],
+                "summary": "Item",
+                "description": "One item.",
+                "parameters": [
+                    {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "k",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 4},
+                        "description": "How | many.",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}},
+                    }
+                },
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "Item": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": "string", "description": "Its id."},
+                    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+                    "score": {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}]},
+                    "kind": {"type": "string", "enum": ["a", "b"]},
+                },
+            }
+        }
+    },
+}
+
+
+def test_http_reference_renders_operations_parameters_and_schemas() -> None:
+    """Operations by tag, parameters with their range and default, responses linked to schemas."""
+    markdown = load_hook("http_reference").render(DOCUMENT)
+    assert "## Items {#tag-items}" in markdown
+    assert "### `GET /api/items/{item_id}`" in markdown
+    assert "| `k` | query | integer | no | `4` | 1 to 100 | How \\| many. |" in markdown
+    assert "| `item_id` | path | string | yes |" in markdown
+    assert "| 200 | OK | `application/json`: [Item](#schema-item) |" in markdown
+    assert "### Item {#schema-item}" in markdown
+    assert "| `id` | string | yes |" in markdown
+    assert "| `tags` | array of string | no |  | items ≤ 3 |" in markdown
+    assert "| `score` | number or null | no |  | 0 to 1 |" in markdown
+    assert "one of `a`, `b`" in markdown
+
+
+@pytest.mark.parametrize(
+    ("target", "page", "expected"),
+    [
+        ("docs/guides/scale.md", "changelog.md", "guides/scale.md"),
+        ("docs/guides/search.md#options", "guides/cli.md", "search.md#options"),
+        ("docs/architecture.md", "reference/index.md", "../architecture.md"),
+        ("CHANGELOG.md#070---2026-12-07", "benchmarks.md", "changelog.md#070---2026-12-07"),
+        ("BENCHMARKS.md", "guides/scale.md", "../benchmarks.md"),
+    ],
+)
+def test_root_files_links_point_into_the_site(target: str, page: str, expected: str) -> None:
+    """A repository-relative link of an included root file, seen from the including page."""
+    assert load_hook("included_links").site_target(target, page) == expected
+
+
+def test_included_links_preprocessor_rewrites_only_repository_links() -> None:
+    """``docs/...`` and the root files' names are rewritten; other links are left to --strict."""
+    hook = load_hook("included_links")
+    hook.on_page_markdown("", page=SimpleNamespace(file=SimpleNamespace(src_uri="changelog.md")))
+    lines = ["See [scale](docs/guides/scale.md) and [x](https://example.org/docs/a.md).", "[r](README.md#a)"]
+    assert hook.RootLinks(None).run(lines) == [
+        "See [scale](guides/scale.md) and [x](https://example.org/docs/a.md).",
+        "[r](README.md#a)",
+    ]
+
+
+def test_sphinx_roles_become_optional_cross_references() -> None:
+    """Roles with full paths, ``~`` and relative names; ``Example:`` read as the examples section."""
+    import griffe
+
+    package = griffe.load("siglip_retriever", search_paths=["src"], resolve_aliases=False)
+    module = package["search.options"]
+    hook = load_hook("sphinx_roles")
+    text = hook.rewrite(
+        "Uses :class:`~siglip_retriever.search.retriever.Retriever` and :func:`option_specs` and "
+        ":mod:`.hits`.\n\nExample:\n    >>> 1\n    1\n\nExample (a note)::\n\n    code\n",
+        module,
+    )
+    assert (
+        '<autoref identifier="siglip_retriever.search.retriever.Retriever" optional><code>Retriever</code>'
+        in text
+    )
+    assert '<autoref identifier="siglip_retriever.search.options.option_specs" optional>' in text
+    assert '<autoref identifier="siglip_retriever.search.hits" optional><code>hits</code>' in text
+    assert "\nExamples:\n    >>> 1" in text
+    assert "Examples:\n    A note:\n\n    code" in text
+
+
+def test_internal_modules_are_every_module_but_the_public_ones() -> None:
+    """Found in the source tree; the public modules and ``__main__`` left out."""
+    hook = load_hook("internal_modules")
+    modules = hook.internal_modules()
+    assert "siglip_retriever.search.options" in modules
+    assert "siglip_retriever.integrations.langchain.embeddings" in modules
+    assert not set(hook.PUBLIC) & set(modules)
+    assert not [name for name in modules if name.endswith("__main__")]
+    rendered = hook.render()
+    assert "## `siglip_retriever.store`" in rendered and "::: siglip_retriever.store.indexing" in rendered
