@@ -15,7 +15,7 @@ from PIL import Image
 from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import PreparedImage, SiglipEncoder
 from siglip_retriever.errors import ConfigurationError
-from siglip_retriever.store import indexing
+from siglip_retriever.store import feeding, indexing
 from siglip_retriever.store.facts import PictureFacts
 from tests.helpers import random_pictures
 
@@ -194,13 +194,13 @@ def test_touched_files_are_not_decoded_again(
     for path in folder.iterdir():
         os.utime(path, ns=(path.stat().st_mtime_ns + 10**9, path.stat().st_mtime_ns + 10**9))
     calls: list[int] = []
-    real = indexing.prepare_picture
+    real = feeding.prepare_picture
 
     def prepare_picture(preparer: Any, image: Any) -> tuple[PreparedImage, PictureFacts]:
         calls.append(1)
         return real(preparer, image)
 
-    monkeypatch.setattr(indexing, "prepare_picture", prepare_picture)
+    monkeypatch.setattr(feeding, "prepare_picture", prepare_picture)
     again = store.index_folder(folder)
     assert not again.added and not again.updated
     # the copy is one of its entry's files now: touched, it is unchanged like the others

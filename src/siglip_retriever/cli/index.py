@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ from siglip_retriever.cli.output import print_json, show
 from siglip_retriever.cli.settings import Settings
 from siglip_retriever.errors import ConfigurationError
 from siglip_retriever.store.engines import ENGINES
+from siglip_retriever.store.feeding import DECODE_CHOICES
 from siglip_retriever.store.reading import OCR_SETTINGS
 
 if TYPE_CHECKING:
@@ -94,6 +96,15 @@ _ray_options = stacked(
     "auto when the ocr extra is installed. Unchanged files are not read again; turning it on reads "
     "the stored pictures without embedding them again.",
 )
+@click.option(
+    "--decode",
+    type=click.Choice(DECODE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Where pictures are decoded: threads, worker processes (they scale with cores; a file "
+    "that crashes its decoder fails alone), or auto: processes when the model is on an "
+    "accelerator and the machine has more than two cores. -v prints the choice.",
+)
 @_ray_options
 @with_settings
 def index_command(
@@ -106,6 +117,7 @@ def index_command(
     as_json: bool,
     engine: str,
     ocr: str | None,
+    decode: str,
     ray_address: str | None,
     num_workers: int,
     cpus_per_worker: float,
@@ -139,7 +151,8 @@ def index_command(
         num_cpus=num_cpus,
         dtype=settings.dtype,
         ocr=ocr,
-        on_report=None if as_json else _print_report,
+        decode=decode,
+        on_report=None if as_json else partial(_print_report, verbose=settings.verbose),
     )
     data = [r.to_dict() for r in reports]
     if report_file is not None:
@@ -160,9 +173,12 @@ def index_command(
         )
 
 
-def _print_report(path: str | os.PathLike[str], report: IndexReport) -> None:
-    """The summary of one path, and its first failures on stderr."""
+def _print_report(path: str | os.PathLike[str], report: IndexReport, *, verbose: bool = False) -> None:
+    """The summary of one path (with how it was decoded under ``-v``), and its first failures
+    on stderr."""
     click.echo(f"{show(str(path))}: {report.summary()}")
+    if verbose and report.feed is not None:
+        click.echo(f"  {report.feed.line()}")
     for failure in report.failed[:_SHOWN_FAILURES]:
         click.echo(f"  failed: {show(failure.path)}: {failure.reason}", err=True)
     if len(report.failed) > _SHOWN_FAILURES:

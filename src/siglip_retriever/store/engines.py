@@ -112,6 +112,7 @@ def index_paths(
     num_cpus: int | None = None,
     dtype: str = "auto",
     ocr: str | None = None,
+    decode: str = "auto",
     on_report: OnReport | None = None,
 ) -> list[IndexReport]:
     """Index each of ``paths`` (a folder, an image file, or with Ray a URI) into ``store``, incrementally.
@@ -127,6 +128,8 @@ def index_paths(
         ocr: which pictures' words the local engine reads (``"auto"``, ``"all"``, ``"off"``;
             ``None``: the store's last setting, else ``"auto"`` with the ``ocr`` extra), as for
             :func:`~siglip_retriever.store.indexing.index_folder`; the Ray engine reads none.
+        decode: where the local engine decodes (``"auto"``, ``"threads"``, ``"processes"``), as
+            for :func:`~siglip_retriever.store.indexing.index_folder`.
         ray_address, num_workers, cpus_per_worker, num_cpus, dtype: for the Ray engine, as for
             :func:`~siglip_retriever.store.distributed.index_distributed`.
         on_report: called with each path and its report as soon as that path is done.
@@ -146,6 +149,7 @@ def index_paths(
         "remove_missing": remove_missing,
         "show_progress": show_progress,
         "ocr": ocr,
+        "decode": decode,
     }
     actors = _RayOptions(num_workers=num_workers, cpus_per_worker=cpus_per_worker, dtype=dtype)
     reports: list[IndexReport] = []
@@ -190,4 +194,4 @@ def _index_path(
         return store.index_folder(path, **folders)
     from siglip_retriever.store.indexing import index_files
 
-    return index_files(store, [path], ocr=folders.get("ocr"))
+    return index_files(store, [path], ocr=folders.get("ocr"), decode=folders.get("decode", "auto"))

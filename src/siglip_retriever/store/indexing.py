@@ -36,17 +36,17 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from siglip_retriever.errors import ImageLoadError, StoreError
-from siglip_retriever.store.facts import PictureFacts, prepare_picture
+from siglip_retriever.store.feeding import FeedChoice, Feeder, ReadFile, choose_feed
 from siglip_retriever.store.pdfs import PdfIndexer, is_pdf
 from siglip_retriever.store.plan import (
     BatchWriter,
     EntryFiles,
     FileFacts,
+    KnownFiles,
     changed_files,
     decide,
     delete_missing,
@@ -54,7 +54,6 @@ from siglip_retriever.store.plan import (
     local_facts,
     local_prefix,
     outdated_facts,
-    read_and_hash,
     refresh_facts,
 )
 from siglip_retriever.store.reading import WordReader, picture_for_ocr, read_skipped, resolve_ocr
@@ -63,8 +62,7 @@ from siglip_retriever.store.scanning import file_uri, printable, scan_folder
 from siglip_retriever.store.videos import VideoIndexer, is_video
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoding.encoder import SiglipEncoder
-    from siglip_retriever.encoding.preparing import PreparedImage
+    from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
     from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["FolderOptions", "index_files", "index_folder", "progress_bar", "run_ocr"]
@@ -81,6 +79,7 @@ class FolderOptions(TypedDict, total=False):
     remove_missing: bool
     show_progress: bool
     ocr: str | None
+    decode: str
 
 
 def index_folder(
@@ -92,6 +91,7 @@ def index_folder(
     remove_missing: bool = False,
     show_progress: bool = False,
     ocr: str | None = None,
+    decode: str = "auto",
 ) -> IndexReport:
     """Index the image and PDF files under ``folder`` into ``store``, incrementally.
 
@@ -101,6 +101,10 @@ def index_folder(
         recursive: descend into sub-folders.
         extensions: file extensions to index (default: images, and PDFs when the ``pdf`` extra
             is installed: :func:`~siglip_retriever.store.scanning.indexed_extensions`).
+        decode: where files are decoded: ``"threads"``, ``"processes"`` (worker processes; a
+            file whose worker dies fails alone), or ``"auto"``: processes when the model is on an
+            accelerator and the machine has more than two cores, else threads (see
+            :mod:`siglip_retriever.store.feeding`). ``report.feed`` says what was used.
         remove_missing: delete entries of files under ``folder`` that no longer exist.
         show_progress: a progress bar with images/s.
         ocr: which pictures' words to read: ``"auto"`` (those likely to carry text), ``"all"``,
@@ -118,8 +122,9 @@ def index_folder(
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()
     resolve_ocr(ocr, remembered=store.ocr_setting)  # a bad setting fails before the scan
+    choose_feed(store.encoder, requested=decode)
     scan = scan_folder(root, recursive=recursive, extensions=extensions, skip=store.path)
-    report = index_files(store, scan.files, show_progress=show_progress, ocr=ocr)
+    report = index_files(store, scan.files, show_progress=show_progress, ocr=ocr, decode=decode)
     report.folder = printable(str(root))
     report.failed = scan.failed + report.failed
     report.ignored = scan.ignored
@@ -148,14 +153,16 @@ def index_files(
     *,
     show_progress: bool = False,
     ocr: str | None = None,
+    decode: str = "auto",
 ) -> IndexReport:
     """Index image files (any extension but ``.pdf``) and PDF files incrementally, as
-    :func:`index_folder` does for a folder (``ocr`` as there)."""
+    :func:`index_folder` does for a folder (``ocr`` and ``decode`` as there)."""
     started = time.perf_counter()
+    feed = choose_feed(store.encoder, requested=decode)
     words = run_ocr(store, ocr)
     paths = [Path(f).expanduser() for f in files]
     folder = os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else ""
-    report = IndexReport(folder=printable(folder), ocr=words.setting)
+    report = IndexReport(folder=printable(folder), ocr=words.setting, feed=feed)
     known = known_files(store)
     facts = local_facts(paths, report)
     documents = [file for file in facts if is_pdf(file.path)]
@@ -164,35 +171,10 @@ def index_files(
     pending = changed_files(facts, known, report)
 
     bar = progress_bar(len(pending), show_progress)
-    batch_size = store.encoder.batch_size
-    batches = [pending[start : start + batch_size] for start in range(0, len(pending), batch_size)]
-    # While the model embeds one batch, worker threads read, hash, decode and preprocess the next
-    # ones. What to do with each file is still decided here, batch after batch, against the store
-    # as the previous batches left it, so the outcome is the same as one batch at a time.
-    encoder = store.encoder
-    entries = EntryFiles(known)
-    stored = {entry.id for held in known.values() for entry in held}
-    # on a CPU the model is as fast on 8 images as on 32: start it as soon as 8 are decoded
-    chunk = min(batch_size, _CPU_CHUNK) if encoder.device == "cpu" else batch_size
-    ahead: deque[list[Future[_ReadFile]]] = deque()
-    upcoming = iter(batches)
-
-    def top_up() -> None:
-        while len(ahead) < _LOOKAHEAD:
-            following = next(upcoming, None)
-            if following is None:
-                return
-            ahead.append([encoder.submit(_read_file, encoder, file, stored) for file in following])
-
     try:
-        for batch in batches:
-            top_up()
-            current = ahead.popleft()
-            top_up()  # the next batches are read and decoded while this one is in the model
-            _index_batch(BatchWriter(store, report, entries), entries, current, chunk, words)
-            if bar is not None:
-                bar.update(len(batch))
-        report.refreshed = refresh_facts(store, outdated_facts(facts, known), submit=encoder.submit)
+        if pending:
+            report.feed = _embed_changed(store, report, known, pending, feed, words, bar)
+        report.refreshed = refresh_facts(store, outdated_facts(facts, known), submit=store.encoder.submit)
         read_skipped(store, report, known, facts, words)
         pdfs = PdfIndexer(store, report, known, words)
         for document in documents:
@@ -204,9 +186,6 @@ def index_files(
         report.seconds = time.perf_counter() - started
         raise stopped(exc, report) from exc
     finally:
-        for futures in ahead:
-            for future in futures:
-                future.cancel()
         if bar is not None:
             bar.close()
     report.ocr_read, report.ocr_found = words.read_count, words.found_count
@@ -214,35 +193,63 @@ def index_files(
     return report
 
 
-@dataclass
-class _ReadFile:
-    """One file as a worker thread left it: read and hashed, and decoded when it will be needed."""
+def _embed_changed(
+    store: MultimodalStore,
+    report: IndexReport,
+    known: KnownFiles,
+    pending: list[FileFacts],
+    feed: FeedChoice,
+    words: WordReader,
+    bar: Any,
+) -> FeedChoice:
+    """Read, decide and embed the changed image files, batch after batch; the feed used.
 
-    file: FileFacts
-    key: str = ""
-    failure: str = ""  # could not be read: the reason
-    data: bytes | None = None  # kept when the file was not decoded ahead
-    prepared: PreparedImage | None = None
-    facts: PictureFacts | None = None  # with ``prepared``: what the entry records of the picture
-    decode_failure: str = ""  # could not be decoded: the reason (reported only if it was needed)
+    While the model embeds one batch, the feed's workers (threads or processes) read, hash,
+    decode and preprocess the next ones. What to do with each file is still decided here, batch
+    after batch, against the store as the previous batches left it, so the outcome is the same as
+    one batch at a time.
+    """
+    encoder = store.encoder
+    batch_size = encoder.batch_size
+    batches = [pending[start : start + batch_size] for start in range(0, len(pending), batch_size)]
+    entries = EntryFiles(known)
+    stored = {entry.id for held in known.values() for entry in held}
+    # on a CPU the model is as fast on 8 images as on 32: start it as soon as 8 are decoded
+    chunk = min(batch_size, _CPU_CHUNK) if encoder.device == "cpu" else batch_size
+    ahead: deque[list[Future[ReadFile]]] = deque()
+    upcoming = iter(batches)
+    with Feeder(encoder, feed, stored) as feeder:
 
+        def top_up() -> None:
+            while len(ahead) < _LOOKAHEAD:
+                following = next(upcoming, None)
+                if following is None:
+                    return
+                ahead.append([feeder.submit(file) for file in following])
 
-def _read_file(encoder: SiglipEncoder, file: FileFacts, stored: set[str]) -> _ReadFile:
-    """Read and hash one file; decode and preprocess it unless its picture is already stored."""
-    data, key, failure = read_and_hash(Path(file.source))
-    if failure:
-        return _ReadFile(file, failure=failure)
-    if key in stored:  # most likely touched or moved: no decoding unless it turns out needed
-        return _ReadFile(file, key, data=data)
-    try:
-        prepared, facts = prepare_picture(encoder.image_preparer(), data)
-        return _ReadFile(file, key, prepared=prepared, facts=facts)
-    except ImageLoadError as exc:
-        return _ReadFile(file, key, decode_failure=exc.reason)
+        try:
+            for batch in batches:
+                top_up()
+                current = ahead.popleft()
+                top_up()  # the next batches are read and decoded while this one is in the model
+                writer = BatchWriter(store, report, entries)
+                _index_batch(writer, entries, current, chunk, words, feeder.preparer)
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            for futures in ahead:
+                for future in futures:
+                    future.cancel()
+        return feeder.choice
 
 
 def _index_batch(
-    writer: BatchWriter, entries: EntryFiles, batch: list[Future[_ReadFile]], chunk: int, words: WordReader
+    writer: BatchWriter,
+    entries: EntryFiles,
+    batch: list[Future[ReadFile]],
+    chunk: int,
+    words: WordReader,
+    preparer: ImagePreparer,
 ) -> None:
     """Decide what to do with one batch of files, in order, and write the batch's new pictures.
 
@@ -256,7 +263,7 @@ def _index_batch(
     waiting: list[PreparedImage] = []
     sources: list[tuple[str, str]] = []  # (id, where to read the file) of each waiting picture
     for start in range(0, len(batch), chunk):
-        read: list[_ReadFile] = []
+        read: list[ReadFile] = []
         for future in batch[start : start + chunk]:
             item = future.result()
             if item.failure:
@@ -270,7 +277,7 @@ def _index_batch(
             if not writer.record(uri, key, decision):
                 continue
             try:
-                picture, facts = _prepared(store.encoder, item)
+                picture, facts = item.picture(preparer)
             except ImageLoadError as exc:
                 writer.undecodable(uri, exc.reason, key)
                 continue
@@ -299,16 +306,6 @@ def _embed(
                 read = False
         extra.append(words.metadata(read, probability))
     writer.add_vectors(vectors, extra)
-
-
-def _prepared(encoder: SiglipEncoder, item: _ReadFile) -> tuple[PreparedImage, PictureFacts]:
-    """The file's decoded picture and its facts: from the worker thread, or decoded now if it
-    skipped it."""
-    if item.decode_failure:
-        raise ImageLoadError(item.file.path, item.decode_failure)
-    if item.prepared is not None and item.facts is not None:
-        return item.prepared, item.facts
-    return prepare_picture(encoder.image_preparer(), item.data or b"")
 
 
 def progress_bar(total: int, show: bool) -> Any:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from siglip_retriever.errors import StoreError
+    from siglip_retriever.store.feeding import FeedChoice
 
 __all__ = ["FailedFile", "IgnoredFile", "IndexReport", "IndexedFile", "Status", "stopped"]
 
@@ -100,6 +101,8 @@ class IndexReport:
     ocr_read: int = 0
     ocr_found: int = 0
     seconds: float = 0.0
+    feed: FeedChoice | None = None
+    """How local indexing decoded (threads or worker processes, and why; ``index -v`` prints it)."""
 
     @property
     def indexed(self) -> list[IndexedFile]:
