@@ -20,7 +20,8 @@ nearest-neighbour queries, and pairs are joined into groups by union-find
 
 Each group lists every file with its size in bytes, its pixel size and its date (when it was
 taken, from EXIF, else when the file was last modified), and suggests which one to keep: the
-largest pixel size, then the oldest date. Nothing is deleted or moved.
+largest pixel size (a camera RAW file's sensor size), a camera RAW file before the JPEG the
+camera wrote beside it, then the oldest date. Nothing is deleted or moved.
 
 The JSON form of a group (:meth:`DuplicateGroup.to_dict`)::
 
@@ -375,11 +376,15 @@ def _groups(
     return groups
 
 
-def _files(entry: str, metadata: dict[str, Any]) -> list[tuple[tuple[int, float, float, str], DuplicateFile]]:
+def _files(
+    entry: str, metadata: dict[str, Any]
+) -> list[tuple[tuple[int, bool, float, float, str], DuplicateFile]]:
     """One :class:`DuplicateFile` per file holding an entry's content (one without a path when it
-    was stored from no file), each with its keeping order: the largest pixel size first, then the
-    oldest date (EXIF, else the file's time, to the nanosecond recorded), then the path."""
+    was stored from no file), each with its keeping order: the largest pixel size first (a
+    camera RAW file's sensor size), a camera RAW file before the same picture in another file,
+    then the oldest date (EXIF, else the file's time, to the nanosecond recorded), then the path."""
     facts = picture_facts(metadata)
+    sensor = (facts.sensor_width or 0) * (facts.sensor_height or 0)
     files = []
     stored: list[StoredFile | None] = [*stored_files(metadata)]
     for item in stored or [None]:
@@ -389,7 +394,8 @@ def _files(entry: str, metadata: dict[str, Any]) -> list[tuple[tuple[int, float,
         path = item.path if item is not None else None
         found = DuplicateFile(entry, path, size, facts.width, facts.height, date, source)
         later = float("inf") if modified is None else modified
-        key = (-found.pixels, _timestamp(facts.taken) if facts.taken else later, later, path or "")
+        taken = _timestamp(facts.taken) if facts.taken else later
+        key = (-max(found.pixels, sensor), not sensor, taken, later, path or "")
         files.append((key, found))
     return files
 
