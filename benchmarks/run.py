@@ -3,6 +3,7 @@
     python benchmarks/run.py            # full run (about 25 minutes on 2 cores); writes BENCHMARKS.md
     python benchmarks/run.py --quick    # smoke run (a few minutes); writes benchmarks/.cache/quick.md
     python benchmarks/run.py --device cuda --batch-size 64   # the GPU table
+    python benchmarks/run.py --only h   # one section (here: feeding the model); --skip leaves some out
 
 What is measured (see BENCHMARKS.md for the results and how to read them):
 
@@ -17,7 +18,11 @@ e. the int8 CPU mode: speed-up over float32 and fidelity (cosine, top-10 overlap
    ``index_folder`` at int8 against the int8 forward pass alone on the same images, already
    prepared, with float32 alongside (the ratio (b)/(a) is for int8 what it is for float32);
 f. peak RSS while indexing 1,000 and 5,000 images (a smaller model, in child processes);
-g. the time of ``import siglip_retriever`` and ``siglip-retriever --help``.
+g. the time of ``import siglip_retriever`` and ``siglip-retriever --help``;
+h. feeding the model (``benchmarks/feeding.py``): the machine's decode capacity (N processes that
+   only decode), ``index_folder`` with a model that costs nothing as a share of it (threads and
+   processes), the main process's CPU time per picture, the store's write rate; with
+   ``--device cuda``, ``index_folder`` on the 12 MP mix against the model alone.
 
 The machines are shared and noisy, so (a), (b), (b0) and (c) run in interleaved rounds and every
 ratio is taken within a round; the table gives the median over rounds.
@@ -53,6 +58,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import feeding
 import workloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +127,7 @@ class Results:
     int8: dict[str, Any] = field(default_factory=dict)
     rss: dict[str, Any] = field(default_factory=dict)
     startup: dict[str, Any] = field(default_factory=dict)
+    feeding: dict[str, Any] = field(default_factory=dict)
 
 
 def log(message: str) -> None:
@@ -188,6 +195,9 @@ def machine(device: str) -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
 
+
+SECTIONS = ("abc", "d", "e", "f", "g", "h")
+"""The sections ``--skip`` and ``--only`` name; (h) is ``benchmarks/feeding.py``."""
 
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
 
@@ -853,8 +863,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections to skip: abc,d,e,f,g; e-index skips only (e)'s index_folder rows",
+        help="comma-separated sections to skip: abc,d,e,f,g,h; e-index skips only (e)'s index_folder rows",
     )
+    parser.add_argument("--only", default="", help="comma-separated sections to run, the others skipped")
     parser.add_argument(
         "--priority",
         action="store_true",
@@ -879,24 +890,30 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan.make(args, device)
     plan.store_size = args.store_size or plan.store_size
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if args.only:
+        skip |= set(SECTIONS) - {s.strip() for s in args.only.split(",")}
+    core = [name for name in SECTIONS[:-1] if name not in skip]  # all but (h) need the base model here
+    if device.startswith("cuda") and "h" not in skip:
+        feeding.require_cuda(device)  # before anything is built
     results = Results(plan=asdict(plan))
     results.machine = machine(device)
     results.machine["load_start"] = load_average()
     results.machine["priority"] = raise_priority() if args.priority else ""
     started = time.perf_counter()
 
-    log("building the base checkpoint and the photos (cached after the first run)")
-    model = workloads.checkpoint("base")
-    folder = workloads.photo_folder(plan.n_large, plan.n_small)
-    files = workloads.image_files(folder)
-    results.files = workloads.file_sizes(files)
-    encoder = SiglipEncoder(model, device=device, batch_size=plan.batch_size)
-    serial = SiglipEncoder(model, device=device, batch_size=plan.batch_size, num_workers=0)
-    results.machine["dtype"] = encoder.dtype
     scratch = Path(tempfile.mkdtemp(prefix="siglip-bench-"))
     try:
-        log("components")
-        results.components = components(encoder, files)
+        if core:
+            log("building the base checkpoint and the photos (cached after the first run)")
+            model = workloads.checkpoint("base")
+            folder = workloads.photo_folder(plan.n_large, plan.n_small)
+            files = workloads.image_files(folder)
+            results.files = workloads.file_sizes(files)
+            encoder = SiglipEncoder(model, device=device, batch_size=plan.batch_size)
+            serial = SiglipEncoder(model, device=device, batch_size=plan.batch_size, num_workers=0)
+            results.machine["dtype"] = encoder.dtype
+            log("components")
+            results.components = components(encoder, files)
         if "abc" not in skip:
             log("(a) forward, (b) index_folder, (b0) without overlap, (c) anchors' pattern")
             results.throughput = throughput(plan, encoder, serial, files, folder, scratch)
@@ -912,6 +929,10 @@ def main(argv: list[str] | None = None) -> int:
         if plan.startup and "g" not in skip:
             log("(g) start-up")
             results.startup = startup()
+        if "h" not in skip:
+            log("(h) feeding the model")
+            options = ["--device", device] + ["--quick"] * plan.quick
+            feeding_block, results.feeding = feeding.measure(feeding.arguments(options))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         if results.machine["priority"]:
@@ -920,12 +941,18 @@ def main(argv: list[str] | None = None) -> int:
     results.machine["minutes"] = round((time.perf_counter() - started) / 60, 1)
 
     title = ("GPU" if device.startswith("cuda") else "CPU") + (" (quick run)" if plan.quick else "")
-    block = render(results, title)
-    print()
-    print(block)
     out = args.out or (workloads.CACHE / "quick.md" if plan.quick else ROOT / "BENCHMARKS.md")
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_block(out, "cuda" if device.startswith("cuda") else "cpu", block)
+    tag = "cuda" if device.startswith("cuda") else "cpu"
+    if core:
+        block = render(results, title)
+        print()
+        print(block)
+        write_block(out, tag, block)
+    if results.feeding:
+        print()
+        print(feeding_block)
+        write_block(out, f"feeding-{tag}", feeding_block)
     raw = args.json or workloads.CACHE / f"results-{'cuda' if device.startswith('cuda') else 'cpu'}.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(asdict(results), indent=2, default=str))
