@@ -123,8 +123,29 @@ def fields_table(schema: dict[str, Any]) -> list[str]:
     return lines
 
 
-def operation_section(path: str, method: str, operation: dict[str, Any]) -> list[str]:
-    """One operation: heading, description, parameters, request body, responses."""
+def response_row(status: str, response: dict[str, Any]) -> str:
+    """One response as a table row: status, description, body media types and schemas."""
+    contents = response.get("content", {}).items()
+    bodies = [f"`{media}`: {type_of(content.get('schema', {}))}" for media, content in contents]
+    return f"| {status} | {cell(response.get('description', ''))} | {cell('; '.join(bodies))} |"
+
+
+def shared_responses(operations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The responses every operation declares alike (listed once, not under each operation)."""
+    if not operations:
+        return {}
+    first = operations[0].get("responses", {})
+    return {
+        status: response
+        for status, response in first.items()
+        if all(operation.get("responses", {}).get(status) == response for operation in operations)
+    }
+
+
+def operation_section(
+    path: str, method: str, operation: dict[str, Any], shared: dict[str, Any] | None = None
+) -> list[str]:
+    """One operation: heading, description, parameters, request body, responses (but ``shared``)."""
     lines = [f"### `{method.upper()} {path}`", ""]
     if operation.get("summary"):
         lines += [f"**{operation['summary']}.**", ""]
@@ -139,11 +160,8 @@ def operation_section(path: str, method: str, operation: dict[str, Any]) -> list
             lines += [f"Request body ({required}), `{media}`: {type_of(content.get('schema', {}))}.", ""]
     lines += ["Responses:", "", "| status | description | body |", "|---|---|---|"]
     for status, response in operation.get("responses", {}).items():
-        bodies = [
-            f"`{media}`: {type_of(content.get('schema', {}))}"
-            for media, content in response.get("content", {}).items()
-        ]
-        lines.append(f"| {status} | {cell(response.get('description', ''))} | {cell('; '.join(bodies))} |")
+        if status not in (shared or {}):
+            lines.append(response_row(status, response))
     return [*lines, ""]
 
 
@@ -176,10 +194,14 @@ def render(document: dict[str, Any]) -> str:
             if method in item:
                 tag = (item[method].get("tags") or ["other"])[0]
                 by_tag.setdefault(tag, []).append((path, method, item[method]))
+    shared = shared_responses([operation for group in by_tag.values() for _, _, operation in group])
+    if shared:
+        lines += ["Every operation may also answer:", "", "| status | description | body |", "|---|---|---|"]
+        lines += [*(response_row(status, response) for status, response in shared.items()), ""]
     for tag, operations in by_tag.items():
-        lines += [f"## {tag.capitalize()} {{#tag-{tag.lower().replace(' ', '-')}}}", ""]
+        lines += [f"## {tag[:1].upper()}{tag[1:]} {{#tag-{tag.lower().replace(' ', '-')}}}", ""]
         for path, method, operation in operations:
-            lines += operation_section(path, method, operation)
+            lines += operation_section(path, method, operation, shared)
     lines += ["## Schemas", ""]
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         lines += schema_section(name, schema)

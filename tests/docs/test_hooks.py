@@ -143,3 +143,28 @@ def test_internal_modules_are_every_module_but_the_public_ones() -> None:
     assert not [name for name in modules if name.endswith("__main__")]
     rendered = hook.render()
     assert "## `siglip_retriever.store`" in rendered and "::: siglip_retriever.store.indexing" in rendered
+
+
+def test_http_reference_lists_responses_every_operation_shares_once() -> None:
+    """A response every operation declares alike is listed once, before the operations."""
+    hook = load_hook("http_reference")
+    shared = {"405": {"description": "Wrong method."}}
+    document = {
+        "paths": {
+            "/a": {"get": {"responses": {"200": {"description": "A."}, **shared}}},
+            "/b": {"post": {"responses": {"200": {"description": "B."}, **shared}}},
+        }
+    }
+    markdown = hook.render(document)
+    assert markdown.count("| 405 | Wrong method. |") == 1
+    assert markdown.index("Every operation may also answer") < markdown.index("`GET /a`")
+    assert "| 200 | A. |" in markdown and "| 200 | B. |" in markdown
+
+
+def test_cli_help_keeps_its_verbatim_paragraphs() -> None:
+    """A ``\\b`` paragraph of a click help text is a code block, its line breaks kept."""
+    hook = load_hook("cli_reference")
+    lines = list(hook.verbatim_paragraphs("Does things.\n\n\b\nExamples:\n  tool run\n  tool stop\n\nMore."))
+    verbatim = ["```text", "Examples:", "  tool run", "  tool stop", "```"]
+    assert lines == ["Does things.", "", *verbatim, "", "More.", ""]
+    assert hook.on_page_content("<td><code>Sentinel.UNSET</code></td>") == "<td></td>"
