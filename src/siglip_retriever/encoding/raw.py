@@ -112,35 +112,27 @@ class RawPicture:
             grayscale.
         width, height: the picture's own size after orientation, whatever size ``image`` was
             decoded at: the preview's, or the sensor's visible area.
-        facts: the sensor's size, the date, where the picture came from.
+        sensor_width, sensor_height, taken, source: as :class:`RawFacts` (:attr:`facts`).
 
     Example:
         >>> from PIL import Image
-        >>> raw = RawPicture(Image.new("RGB", (3, 2)), 3, 2, RawFacts(4, 2, None, "demosaiced"))
-        >>> raw.sensor_width, raw.sensor_height, raw.taken, raw.source
-        (4, 2, None, 'demosaiced')
+        >>> raw = RawPicture(Image.new("RGB", (3, 2)), 3, 2, 4, 2, None, "demosaiced")
+        >>> raw.facts
+        RawFacts(sensor_width=4, sensor_height=2, taken=None, source='demosaiced')
     """
 
     image: Image.Image
     width: int
     height: int
-    facts: RawFacts
+    sensor_width: int
+    sensor_height: int
+    taken: str | None
+    source: Literal["preview", "demosaiced"]
 
     @property
-    def sensor_width(self) -> int:
-        return self.facts.sensor_width
-
-    @property
-    def sensor_height(self) -> int:
-        return self.facts.sensor_height
-
-    @property
-    def taken(self) -> str | None:
-        return self.facts.taken
-
-    @property
-    def source(self) -> str:
-        return self.facts.source
+    def facts(self) -> RawFacts:
+        """What the file records beside the picture (no pixels: cheap to keep and to send)."""
+        return RawFacts(self.sensor_width, self.sensor_height, self.taken, self.source)
 
 
 def is_raw(name_or_bytes: str | PathLike[str] | bytes) -> bool:
@@ -211,7 +203,7 @@ def read_raw(data: bytes, *, target_size: int | None = None, max_pixels: int | N
     image, width, height, source, hint = read
     # a date from the preview's EXIF comes first; LibRaw's (local time, no offset) last
     taken = (hint or _file_taken(data)) if source == "preview" else (_file_taken(data) or hint)
-    return RawPicture(image, width, height, RawFacts(sensor[0], sensor[1], taken, source))
+    return RawPicture(image, width, height, sensor[0], sensor[1], taken, source)
 
 
 _Read = tuple[Image.Image, int, int, Literal["preview", "demosaiced"], "str | None"]
