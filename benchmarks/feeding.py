@@ -250,6 +250,35 @@ class Capacity:
         self.pool.shutdown()
 
 
+def steps(encoder: SiglipEncoder, file: Path) -> dict[str, float]:
+    """What one picture costs in one process, step by step, in ms (best of 5): the capacity's
+    steps (read, decode and resize) and those ``index_folder`` adds (hash, fingerprint, the
+    processor's normalisation)."""
+    from siglip_retriever.store.fingerprints import rgb_fingerprint
+    from siglip_retriever.store.plan import read_and_hash
+
+    preparer = encoder.image_preparer()
+    data = file.read_bytes()
+    decoded = preparer.decode(data)
+
+    def best(function: Callable[[], Any]) -> float:
+        function()
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - start)
+        return min(times) * 1000
+
+    return {
+        "read": best(file.read_bytes),
+        "read_and_hash": best(lambda: read_and_hash(file)),
+        "decode": best(lambda: preparer.decode(data)),
+        "fingerprint": best(lambda: rgb_fingerprint(decoded.image)),
+        "preprocess": best(lambda: preparer.preprocess(decoded)),
+    }
+
+
 # -- (2), (3) index_folder with a model that costs nothing -------------------------------------
 
 
@@ -412,6 +441,8 @@ class Results:
     plan: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Any] = field(default_factory=dict)
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    steps: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per kind, :func:`steps` of its first picture."""
     entry_keys: list[str] = field(default_factory=list)
     """The metadata keys an indexed picture's entry holds (what the write runs write)."""
     loads: list[float] = field(default_factory=list)
@@ -471,6 +502,7 @@ def cpu_run(plan: Plan) -> Results:
         results.entry_keys = sorted(template[1])
         if "raw" in folders:
             results.notes += raw_read(encoder, folders["raw"])
+        results.steps = {name: steps(encoder, picture_files(folder)[0]) for name, folder in folders.items()}
         for decode in ("threads", "processes"):  # warm-up: first imports, the fork server
             index_run(encoder, sample(first, 2, scratch), scratch, decode)
         for number in range(plan.rounds):
@@ -663,91 +695,112 @@ def render(results: Results) -> str:
         f"{mc['pillow']}, pillow-heif {mc['pillow_heif']}, chromadb {mc['chromadb']}; {mc['date']}. "
         f"{plan['rounds']} interleaved round(s), medians; load average {min(loads):.1f}-{max(loads):.1f} "
         f"during the run{' (quick run)' if plan['quick'] else ''}.",
-        "",
     ]
     kinds = [name for name in results.files if name in s]
     if kinds:
-        lines += [
-            "| pictures | files, MB each | decode capacity, N processes | `index_folder` threads | share "
-            "| `index_folder` processes | share |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for name in kinds:
-            f, k = results.files[name], s[name]
-            t, p = k["threads"], k["processes"]
-            lines.append(
-                f"| {f['label']} | {f['count']}, {fmt(f['mb'])} | {fmt(k['capacity'])}/s "
-                f"| {fmt(t['rate'])}/s | **{fmt(t['share'], 2)}** "
-                f"| {fmt(p['rate'])}/s | **{fmt(p['share'], 2)}** |"
-            )
-        lines += [
-            "",
-            "| main process CPU per picture, ms | threads | processes | of which: store writes | store "
-            "lookups | the rest |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for name in kinds:
-            t, p = s[name]["threads"], s[name]["processes"]
-            rest = p["cpu_ms"] - p["write_ms"] - p["lookup_ms"]
-            lines.append(
-                f"| {results.files[name]['label']} | {fmt(t['cpu_ms'], 2)} | **{fmt(p['cpu_ms'], 2)}** | "
-                f"{fmt(p['write_ms'], 2)} | {fmt(p['lookup_ms'], 2)} | {fmt(rest, 2)} |"
-            )
-        if "no_writes" in s.get("jpeg12", {}):
-            n = s["jpeg12"]["no_writes"]
-            lines += [
-                "",
-                f"JPEG 12 MP, processes, the store's writes left out: {fmt(n['rate'])}/s, share "
-                f"{fmt(n['share'], 2)}; main process CPU {fmt(n['cpu_ms'], 2)} ms per picture.",
-            ]
-        lines += [
-            "",
-            "Per-round shares (threads; processes): "
-            + "; ".join(
-                f"{results.files[name]['label']} "
-                + ", ".join(fmt(v, 2) for v in s[name]["threads"]["shares"])
-                + "; "
-                + ", ".join(fmt(v, 2) for v in s[name]["processes"]["shares"])
-                for name in kinds
-            )
-            + ".",
-        ]
-        lines += [
-            "",
-            "As `index -v` says: "
-            + "; ".join(sorted({s[n][m]["feed"] for n in kinds for m in ("threads", "processes")}))
-            + ".",
-        ]
+        lines += rate_table(results, s, kinds) + cpu_tables(results, s, kinds)
     if "writes" in s:
-        w = s["writes"]
-        dims = sorted({int(key.split("/")[0]) for key in w}, reverse=True)
-        lines += [
-            "",
-            "| store writes (`upsert_vectors`, indexing's metadata) | "
-            + " | ".join(f"batch {b}" for b in BATCH_SIZES)
-            + " |",
-            "| --- |" + " ---: |" * len(BATCH_SIZES),
-        ]
-        for dim in dims:
-            lines.append(
-                f"| {dim}-d: vectors/s (main process CPU ms per vector) | "
-                + " | ".join(
-                    f"{fmt(w[f'{dim}/{b}']['per_s'], 0)} ({fmt(w[f'{dim}/{b}']['cpu_ms'], 2)})"
-                    for b in BATCH_SIZES
-                )
-                + " |"
-            )
-        if "jpeg12" in s:
-            batch = 32
-            write = batch / w[f"{dims[0]}/{batch}"]["per_s"] * 1000
-            decode = batch / s["jpeg12"]["capacity"] * 1000
-            lines += [
-                "",
-                f"A batch of {batch} 12 MP JPEGs: written in {fmt(write, 0)} ms ({dims[0]}-d), decoded "
-                f"in {fmt(decode, 0)} ms by the {mc['cores']} processes.",
-            ]
+        lines += write_table(s, mc["cores"])
     lines += ["", *(f"Note: {note}" for note in results.notes)] if results.notes else []
     return "\n".join(lines + goals(s)) + "\n"
+
+
+def rate_table(results: Results, s: dict[str, Any], kinds: list[str]) -> list[str]:
+    """Capacity, ``index_folder``'s rates and their shares of it, per kind."""
+    lines = [
+        "",
+        "| pictures | files, MB each | decode capacity, N processes | `index_folder` threads | share "
+        "| `index_folder` processes | share |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in kinds:
+        f, k = results.files[name], s[name]
+        t, p = k["threads"], k["processes"]
+        lines.append(
+            f"| {f['label']} | {f['count']}, {fmt(f['mb'])} | {fmt(k['capacity'])}/s "
+            f"| {fmt(t['rate'])}/s | **{fmt(t['share'], 2)}** "
+            f"| {fmt(p['rate'])}/s | **{fmt(p['share'], 2)}** |"
+        )
+    if "no_writes" in s.get("jpeg12", {}):
+        n = s["jpeg12"]["no_writes"]
+        lines += [
+            "",
+            f"JPEG 12 MP, processes, the store's writes left out: {fmt(n['rate'])}/s, share "
+            f"{fmt(n['share'], 2)}; main process CPU {fmt(n['cpu_ms'], 2)} ms per picture.",
+        ]
+    shares = "; ".join(
+        f"{results.files[name]['label']} "
+        + ", ".join(fmt(v, 2) for v in s[name]["threads"]["shares"])
+        + "; "
+        + ", ".join(fmt(v, 2) for v in s[name]["processes"]["shares"])
+        for name in kinds
+    )
+    feeds = sorted({s[n][m]["feed"] for n in kinds for m in ("threads", "processes")})
+    lines += ["", f"Per-round shares (threads; processes): {shares}.", "", f"`index -v`: {'; '.join(feeds)}."]
+    return lines
+
+
+def cpu_tables(results: Results, s: dict[str, Any], kinds: list[str]) -> list[str]:
+    """The main process's CPU per picture, split; and one picture's steps in one process."""
+    lines = [
+        "",
+        "| main process CPU per picture, ms | threads | processes | of which: store writes | store "
+        "lookups | the rest |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in kinds:
+        t, p = s[name]["threads"], s[name]["processes"]
+        rest = p["cpu_ms"] - p["write_ms"] - p["lookup_ms"]
+        lines.append(
+            f"| {results.files[name]['label']} | {fmt(t['cpu_ms'], 2)} | **{fmt(p['cpu_ms'], 2)}** | "
+            f"{fmt(p['write_ms'], 2)} | {fmt(p['lookup_ms'], 2)} | {fmt(rest, 2)} |"
+        )
+    lines += [
+        "",
+        "| one picture, one process, best of 5, ms | read | + hash | decode and resize | fingerprint "
+        "| normalise | what `index_folder` adds to the capacity's steps |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in kinds:
+        c = results.steps.get(name)
+        if c is None:
+            continue
+        added = c["read_and_hash"] - c["read"] + c["fingerprint"] + c["preprocess"]
+        lines.append(
+            f"| {results.files[name]['label']} | {fmt(c['read'], 1)} "
+            f"| {fmt(c['read_and_hash'] - c['read'], 1)} "
+            f"| {fmt(c['decode'], 1)} | {fmt(c['fingerprint'], 1)} | {fmt(c['preprocess'], 1)} "
+            f"| {fmt(added, 1)} ms = {fmt(added / (c['read'] + c['decode']) * 100, 0)} % |"
+        )
+    return lines
+
+
+def write_table(s: dict[str, Any], cores: int) -> list[str]:
+    """The store's write rates per dimension and batch size; a batch's write against its decoding."""
+    w = s["writes"]
+    dims = sorted({int(key.split("/")[0]) for key in w}, reverse=True)
+    lines = [
+        "",
+        "| store writes (`upsert_vectors`, indexing's metadata) | "
+        + " | ".join(f"batch {b}" for b in BATCH_SIZES)
+        + " |",
+        "| --- |" + " ---: |" * len(BATCH_SIZES),
+    ]
+    for dim in dims:
+        cells = (
+            f"{fmt(w[f'{dim}/{b}']['per_s'], 0)} ({fmt(w[f'{dim}/{b}']['cpu_ms'], 2)})" for b in BATCH_SIZES
+        )
+        lines.append(f"| {dim}-d: vectors/s (main process CPU ms per vector) | " + " | ".join(cells) + " |")
+    if "jpeg12" in s:
+        batch = 32
+        write = batch / w[f"{dims[0]}/{batch}"]["per_s"] * 1000
+        decode = batch / s["jpeg12"]["capacity"] * 1000
+        lines += [
+            "",
+            f"A batch of {batch} 12 MP JPEGs: written in {fmt(write, 0)} ms ({dims[0]}-d), decoded "
+            f"in {fmt(decode, 0)} ms by the {cores} processes.",
+        ]
+    return lines
 
 
 def goals(s: dict[str, Any]) -> list[str]:
