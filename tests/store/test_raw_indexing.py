@@ -101,3 +101,21 @@ def test_without_the_raw_extra_raw_files_are_ignored_and_say_why(
     report = store.index_folder(card)
     assert [Path(f.path).name for f in report.added] == [TWIN[1]] and report.failed == []
     assert report.ignored_by_extension() == {".dng": 3, ".nef": 1}
+
+
+@pytest.mark.slow  # starting worker processes (torch imported in each): about 20 s on 2 cores
+def test_raw_files_are_read_in_worker_processes_too(tiny_encoder: SiglipEncoder, tmp_path: Path) -> None:
+    card = _memory_card(tmp_path / "card")
+    store = MultimodalStore.in_memory(encoder=tiny_encoder, collection="raw-processes")
+    report = store.index_folder(card, decode="processes")
+    assert report.feed is not None and report.feed.kind == "processes", report.feed
+    assert sorted(Path(f.path).name for f in report.added) == sorted([*TWIN, *(r[0] for r in RAWS)])
+    (failed,) = report.failed
+    assert Path(failed.path).name == DAMAGED and "not a camera RAW file, or damaged" in failed.reason
+    meta = {Path(item.uri or "").name: item.metadata for item in store.get()}
+    assert {name: (m.get(SENSOR_WIDTH), m.get(TAKEN)) for name, m in meta.items()} == {
+        TWIN[0]: (64, "2019-07-14T16:02:11"),
+        TWIN[1]: (None, "2019-07-14T16:02:11"),
+        "IMG_0002.DNG": (64, "2020-05-06T07:08:09"),
+        "IMG_0003.DNG": (64, "2021-01-02T03:04:05"),
+    }
