@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from siglip_retriever import MultimodalStore
+from siglip_retriever import MultimodalStore, Retriever
 from siglip_retriever.demo.pictures import render
 from siglip_retriever.encoding.encoder import SiglipEncoder
 from siglip_retriever.store.metadata import HEIGHT, SENSOR_HEIGHT, SENSOR_WIDTH, TAKEN, WIDTH
@@ -68,6 +68,11 @@ def test_a_memory_card_is_indexed_grouped_and_found(tmp_path: Path) -> None:
 
         again = store.index_folder(card)  # nothing changed: skipped, the damaged one reported again
         assert again.added == [] and [Path(f.path).name for f in again.failed] == [DAMAGED]
+
+        (hit,) = Retriever(store, k=1).search(str(card / TWIN[0]))  # a RAW file's path: a picture query
+        assert (
+            Path(hit.metadata["uri"]).name == TWIN[1] and hit.similarity > 0.95
+        )  # its twin; itself left out
 
     listed = run_cli("--model", "demo", "--db", str(db), "duplicates", "--json")
     assert listed.exit_code == 0, listed.output

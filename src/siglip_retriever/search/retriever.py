@@ -77,7 +77,7 @@ from siglip_retriever.search.diversity import Candidates, pick
 from siglip_retriever.search.hits import SearchHit
 from siglip_retriever.search.hybrid import WordsSearch
 from siglip_retriever.search.options import DEFAULTS, QueryKind, SearchKind, SearchKwargs, SearchOptions
-from siglip_retriever.store.scanning import IMAGE_EXTENSIONS
+from siglip_retriever.store.scanning import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -428,6 +428,6 @@ def _is_image_string(text: str) -> bool:
         return True
     try:
         path = Path(text)
-        return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+        return path.suffix.lower() in IMAGE_EXTENSIONS | RAW_EXTENSIONS and path.is_file()
     except (OSError, ValueError):
         return False
