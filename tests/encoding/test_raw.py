@@ -15,7 +15,7 @@ import rawpy
 from PIL import Image
 
 from siglip_retriever.demo.pictures import render
-from siglip_retriever.encoding.images import decode_image, load_image
+from siglip_retriever.encoding.images import decode_image, image_size, load_image
 from siglip_retriever.encoding.raw import RAW_EXTENSIONS, is_raw, raw_bytes, read_raw
 from siglip_retriever.encoding.sniffing import raw_format, what_is
 from siglip_retriever.errors import ImageLoadError, MissingDependencyError
@@ -155,6 +155,26 @@ def test_every_input_kind_gives_the_same_picture(tmp_path: Path) -> None:
         assert (result.width, result.height) == (first.width, first.height), item
         assert np.array_equal(np.asarray(result.image), np.asarray(first.image)), item
     assert load_image(named).size == (64, 64)
+
+
+@pytest.mark.parametrize("preview", ["ifd0", "subifd", None])
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_image_size_says_the_size_decoding_reports(
+    preview: str | None, orientation: int, tmp_path: Path
+) -> None:
+    shown = Image.new("RGB", (96, 72), (0, 200, 0)) if preview else None
+    data = dng_bytes(half_and_half(64, 48), preview=preview, preview_picture=shown, orientation=orientation)  # type: ignore[arg-type]
+    decoded = decode_image(data)
+    assert (
+        image_size(data)
+        == (decoded.width, decoded.height)
+        == picture_size(orientation == 6, *(96, 72) if preview else (64, 48))
+    )
+    (tmp_path / "IMG.DNG").write_bytes(data)
+    assert image_size(tmp_path / "IMG.DNG") == image_size(io.BytesIO(data)) == (decoded.width, decoded.height)
+    (tmp_path / "junk.NEF").write_bytes(b"not a camera file " * 8)
+    with pytest.raises(ImageLoadError, match=r"junk\.NEF: not a camera RAW file, or damaged"):
+        image_size(tmp_path / "junk.NEF")
 
 
 def test_a_large_preview_is_decoded_at_a_reduced_scale(tmp_path: Path) -> None:

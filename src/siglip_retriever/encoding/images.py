@@ -61,7 +61,7 @@ from typing import IO, TYPE_CHECKING, Any, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from siglip_retriever.encoding.raw import RawFacts, raw_bytes, read_raw
+from siglip_retriever.encoding.raw import RawFacts, raw_bytes, raw_size, read_raw
 from siglip_retriever.encoding.remote import looks_like_url, redact, resolve_url_policy
 from siglip_retriever.encoding.sniffing import read_head, what_is
 from siglip_retriever.errors import ImageLoadError, InputTypeError
@@ -283,6 +283,9 @@ def image_size(source: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[int,
     """
     with _named_errors(describe_source(source)):
         data = _open_bytes_or_path(source, None)
+        whole = raw_bytes(data)
+        if whole is not None:  # a camera RAW file: its preview's size, else its sensor's
+            return raw_size(whole)
         enable_plugins()
         with _open(data) as image:
             width, height = image.size

@@ -44,6 +44,7 @@ __all__ = [
     "exif_date",
     "is_raw",
     "raw_bytes",
+    "raw_size",
     "read_raw",
 ]
 
@@ -187,9 +188,7 @@ def read_raw(data: bytes, *, target_size: int | None = None, max_pixels: int | N
     try:
         with rawpy.RawPy() as raw:
             raw.open_buffer(io.BytesIO(data))
-            sizes = raw.sizes
-            sensor = (int(sizes.width), int(sizes.height))
-            orientation = _FLIP_TO_EXIF.get(int(sizes.flip), 1)
+            sensor, orientation = _sensor(raw)
             preview = _preview(raw, rawpy, sensor)
             read = (
                 None
@@ -199,11 +198,50 @@ def read_raw(data: bytes, *, target_size: int | None = None, max_pixels: int | N
             if read is None:
                 read = _demosaiced(raw, sensor, orientation, max_pixels, name)
     except (rawpy.LibRawError, rawpy.NotSupportedError) as exc:
-        raise ImageLoadError(name, f"not a camera RAW file, or damaged (LibRaw: {_message(exc)})") from None
+        raise _damaged(name, exc) from None
     image, width, height, source, hint = read
     # a date from the preview's EXIF comes first; LibRaw's (local time, no offset) last
     taken = (hint or _file_taken(data)) if source == "preview" else (_file_taken(data) or hint)
     return RawPicture(image, width, height, sensor[0], sensor[1], taken, source)
+
+
+def raw_size(data: bytes) -> tuple[int, int]:
+    """``(width, height)`` of the picture :func:`read_raw` reads from a camera RAW file, upright,
+    decoding no pixels: its preview's, else its sensor's.
+
+    Raises:
+        MissingDependencyError: rawpy (the ``raw`` extra) is not installed.
+        ImageLoadError: not a camera RAW file, or a damaged one.
+    """
+    rawpy = _rawpy()
+    try:
+        with rawpy.RawPy() as raw:
+            raw.open_buffer(io.BytesIO(data))
+            sensor, orientation = _sensor(raw)
+            preview = _preview(raw, rawpy, sensor)
+    except (rawpy.LibRawError, rawpy.NotSupportedError) as exc:
+        raise _damaged(f"bytes ({len(data)} B)", exc) from None
+    size, turn = (sensor, orientation) if preview is None else (preview.size, _turn(preview, orientation))
+    return (size[1], size[0]) if turn in (5, 6, 7, 8) else size
+
+
+def _sensor(raw: Any) -> tuple[tuple[int, int], int]:
+    """The sensor's visible size (before orientation) and the camera's orientation, as EXIF's."""
+    sizes = raw.sizes
+    return (int(sizes.width), int(sizes.height)), _FLIP_TO_EXIF.get(int(sizes.flip), 1)
+
+
+def _turn(preview: Image.Image, orientation: int) -> int:
+    """The orientation of a preview: its own EXIF's, else the camera's."""
+    try:
+        own = preview.getexif().get(_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, KeyError, IndexError, TypeError):
+        return orientation
+    return own if isinstance(own, int) and own in _UPRIGHT else orientation
+
+
+def _damaged(name: str, exc: BaseException) -> ImageLoadError:
+    return ImageLoadError(name, f"not a camera RAW file, or damaged (LibRaw: {_message(exc)})")
 
 
 _Read = tuple[Image.Image, int, int, Literal["preview", "demosaiced"], "str | None"]
@@ -260,8 +298,7 @@ def _from_preview(
     _check_pixels(name, preview.size[0] * preview.size[1], max_pixels)
     try:
         exif = preview.getexif()
-        own = exif.get(_ORIENTATION, 1)
-        turn = own if isinstance(own, int) and own in _UPRIGHT else orientation
+        turn = _turn(preview, orientation)
         width, height = preview.size
         if target_size and preview.format == "JPEG" and min(width, height) >= _DRAFT_FACTOR * target_size:
             preview.draft("RGB", (target_size, target_size))
