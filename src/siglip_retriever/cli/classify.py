@@ -37,7 +37,7 @@ __all__ = ["classify_command"]
     default=0.5,
     help="Labels at or above this probability are listed as matches.",
 )
-@json_option("Print JSON (schema in the README).")
+@json_option("Print JSON (schema: docs/guides/cli.md, JSON output).")
 @with_settings
 def classify_command(
     settings: Settings,

@@ -45,7 +45,7 @@ __all__ = ["duplicates_command", "human_size", "print_groups"]
     "near-identical scenes; depends on the model: try 0.95 and look). Slower: reads every "
     "picture's nearest neighbours.",
 )
-@json_option("Print JSON (schema in the README).")
+@json_option("Print JSON (schema: docs/guides/cli.md, JSON output).")
 @with_settings
 def duplicates_command(settings: Settings, max_bits: int, similar: float | None, as_json: bool) -> None:
     """List groups of files that hold the same picture, the one to keep first.

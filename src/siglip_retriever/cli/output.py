@@ -210,7 +210,7 @@ def _others(hit: SearchHit) -> str:
 
 
 def print_hits(query: str, model: str, score_kind: str, hits: Sequence[SearchHit], as_json: bool) -> None:
-    """Print the hits of ``query``: as JSON (the schema in the README) or as :func:`hits_table`."""
+    """Print the hits of ``query``: as JSON (the schema: docs/guides/cli.md) or as :func:`hits_table`."""
     if as_json:
         print_json(
             {"query": query, "model": model, "score_kind": score_kind, "hits": [h.to_dict() for h in hits]}

@@ -45,7 +45,7 @@ __all__ = ["search_command", "similar_command"]
 @click.command("search", cls=SettingsCommand)
 @click.argument("query")
 @search_options
-@json_option("Print JSON (schema in the README).")
+@json_option("Print JSON (schema: docs/guides/cli.md, JSON output).")
 @with_settings
 def search_command(settings: Settings, query: str, options: dict[str, Any], as_json: bool) -> None:
     """Find images matching QUERY, in any language the model knows (stored texts with --kind text).
