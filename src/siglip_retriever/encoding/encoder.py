@@ -438,10 +438,14 @@ class SiglipEncoder:
         on_gpu = loaded.device.startswith("cuda")
         tensors = {}
         for key in prepared[0].inputs:
-            stacked = torch.from_numpy(np.concatenate([image.inputs[key] for image in prepared]))
-            if on_gpu:  # pinned host memory: an asynchronous copy, overlapped with the launch
-                stacked = stacked.pin_memory()
-            moved = stacked.to(loaded.device, non_blocking=on_gpu)
+            parts = [image.inputs[key] for image in prepared]
+            if any(isinstance(part, torch.Tensor) for part in parts):  # prepared on the device (GPU JPEG)
+                moved = torch.cat([torch.as_tensor(part, device=loaded.device) for part in parts])
+            else:
+                stacked = torch.from_numpy(np.concatenate(parts))
+                if on_gpu:  # pinned host memory: an asynchronous copy, overlapped with the launch
+                    stacked = stacked.pin_memory()
+                moved = stacked.to(loaded.device, non_blocking=on_gpu)
             tensors[key] = moved.to(dtype) if moved.is_floating_point() else moved
         with torch.inference_mode():
             return unit_vectors(pooled_features(loaded.model.get_image_features(**tensors)))

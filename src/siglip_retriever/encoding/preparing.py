@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
 from siglip_retriever.encoding.images import DecodedImage, ImageInput, decode_image
@@ -46,7 +45,7 @@ class PreparedImage:
     """
 
     model_id: str
-    inputs: dict[str, npt.NDArray[Any]]
+    inputs: dict[str, Any]  # numpy arrays; torch tensors on the model's device from GpuJpegPreparer
     width: int
     height: int
 
@@ -98,6 +97,17 @@ class ImagePreparer:
             allow_urls=self.url_policy or False,
             resize=self.resize if _output_size(self.image_processor, 1, 1) else None,
         )
+
+    def output_size(self, width: int, height: int) -> tuple[int, int] | None:
+        """``(width, height)`` the checkpoint's image processor resizes a ``width`` x ``height``
+        picture to; ``None`` when it does not resize, or by a rule not known here.
+
+        Example:
+            >>> from siglip_retriever import SiglipEncoder
+            >>> SiglipEncoder("demo").image_preparer().output_size(300, 200)
+            (40, 40)
+        """
+        return _output_size(self.image_processor, width, height)
 
     def resize(self, picture: Image.Image) -> Image.Image:
         """``picture`` (RGB or grayscale) resized as the checkpoint's image processor resizes
