@@ -121,8 +121,10 @@ def raw_format(data: bytes) -> str | None:
     from a camera's photo, has none of these).
 
     Example:
-        >>> raw_format(b"II*\\x00\\x10\\x00\\x00\\x00CR\\x02\\x00"), raw_format(b"II*\\x00\\x08\\x00\\x00\\x00")
-        ('CR2', None)
+        >>> raw_format(b"II*\\x00\\x10\\x00\\x00\\x00CR\\x02\\x00")
+        'CR2'
+        >>> raw_format(b"II*\\x00\\x08\\x00\\x00\\x00") is None  # a TIFF, no more
+        True
     """
     if data[4:12] == b"ftypcrx ":
         return "CR3"
@@ -157,8 +159,8 @@ def tiff_tags(data: bytes, start: int = 0, ifd: int | None = None) -> dict[int, 
     ASCII, raw bytes otherwise. Whatever lies outside ``data`` is left out; never raises.
 
     Example:
-        >>> head = b"II*\\x00\\x08\\x00\\x00\\x00\\x01\\x00\\x0f\\x01\\x02\\x00\\x04\\x00\\x00\\x00Sony\\x00\\x00\\x00\\x00"
-        >>> tiff_tags(head)
+        >>> make = b"\\x0f\\x01\\x02\\x00\\x04\\x00\\x00\\x00Sony"  # Make, ASCII, 4 bytes, in the entry
+        >>> tiff_tags(b"II*\\x00\\x08\\x00\\x00\\x00\\x01\\x00" + make + b"\\x00" * 4)
         {271: 'Sony'}
     """
     order = {b"II": "<", b"MM": ">"}.get(data[start : start + 2])
