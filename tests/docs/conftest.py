@@ -13,7 +13,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from collections import Counter
 
-    from tests.docs.snippets import ROOT, blocks, pages
+    from tests.docs.snippets import EXECUTED, ROOT, blocks, pages
 
     terminalreporter.section("doc snippets")
     total_run = total_not_run = 0
@@ -25,6 +25,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         total_not_run += sum(reasons.values())
         if run or reasons:
             why = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
-            line = f"{page.relative_to(ROOT).as_posix()}: {run} run, {sum(reasons.values())} not run"
+            line = f"{page.relative_to(ROOT).as_posix()}: {run} to run, {sum(reasons.values())} not run"
             terminalreporter.write_line(line + (f" ({why})" if why else ""))
-    terminalreporter.write_line(f"total: {total_run} snippets run, {total_not_run} marked not-run")
+    terminalreporter.write_line(f"total: {total_run} snippets to run, {total_not_run} marked not-run")
+    names = {page.relative_to(ROOT).as_posix() for page in pages()}
+    executed = [where for where in EXECUTED if where.rsplit(":", 1)[0] in names]
+    terminalreporter.write_line(f"run and passed in this session: {len(executed)} snippets")
+    if not executed:
+        terminalreporter.write_line("(the page tests are marked slow: -m 'not slow' leaves them out)")

@@ -55,6 +55,8 @@ MARKER_BEFORE_BLOCK = re.compile(
     r"<!--\s*not-run:\s*(?P<reason>.*?)\s*-->[ \t]*\n(?:[ \t]*>?[ \t]*\n)*[ \t>]*$"
 )
 FENCE_NEXT = re.compile(r"[ \t]*\n(?:[ \t>]*\n)*[ \t>]*(?:`{3,}|~{3,})")
+EXECUTED: list[str] = []
+"""Where each block run in this process stood (``page:line``), in order: the session's count."""
 LEXER = RawFencedCodeBlockLexer(info_pattern=re.compile(r"(?P<info>[^\n]*)$\n", re.MULTILINE))
 
 
@@ -201,12 +203,12 @@ def evaluate(example: Example, state: Path) -> None:
         code = compile(block.source, block.where, "exec")
         with time_limit(TIMEOUT, block.where):
             exec(code, example.namespace)
-        return
-    if how == "shell":
+    elif how == "shell":
         run_shell(block.source, block, state)
     else:
         for command in console_commands(block.source):
             run_shell(command, block, state)
+    EXECUTED.append(block.where)
 
 
 def page_document(path: Path, state: Path, root: Path = ROOT) -> Document:
