@@ -296,6 +296,7 @@ class GpuJpegPreparer:
         self.device = device
         self.max_batch_pixels = max_batch_pixels
         self._steps = steps
+        self._normalise = _normaliser(steps, device)
         self._decode = decode_batch or _torchvision_decoder(device)
 
     def prepare(self, datas: Sequence[bytes]) -> list[tuple[PreparedImage, PictureInfo] | None]:
@@ -391,14 +392,29 @@ class GpuJpegPreparer:
         if pixels is None:
             return None
         values = pixels.to(torch.float32)
-        if self._steps.scale is not None:
-            values = values * self._steps.scale
-        if self._steps.mean is not None and self._steps.std is not None:
-            mean = torch.tensor(self._steps.mean, device=values.device).view(-1, 1, 1)
-            std = torch.tensor(self._steps.std, device=values.device).view(-1, 1, 1)
-            values = (values - mean) / std
+        values = self._normalise(values)
         prepared = PreparedImage(self.preparer.model_id, {"pixel_values": values.unsqueeze(0)}, width, height)
         return prepared, resized
+
+
+def _normaliser(steps: _Steps, device: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The processor's rescale and normalisation, its numbers put on ``device`` once (a copy to
+    the GPU per picture would wait for the work queued before it)."""
+    import torch
+
+    mean = std = None
+    if steps.mean is not None and steps.std is not None:
+        mean = torch.tensor(steps.mean, dtype=torch.float32, device=device).view(-1, 1, 1)
+        std = torch.tensor(steps.std, dtype=torch.float32, device=device).view(-1, 1, 1)
+
+    def normalise(values: torch.Tensor) -> torch.Tensor:
+        if steps.scale is not None:
+            values = values * steps.scale
+        if mean is not None and std is not None:
+            values = (values - mean) / std
+        return values
+
+    return normalise
 
 
 def _torchvision_decoder(device: str) -> DecodeBatch:
