@@ -17,9 +17,11 @@ does not take is prepared on the CPU as before:
 :func:`choose_gpu_jpeg` says whether to use it: only when the model is on CUDA, torchvision is
 installed and its decoder works on that device (tried once on a tiny JPEG, the result cached).
 
-Vectors stay within a cosine of 0.999 of CPU decoding: the CPU path decodes large JPEGs at a
-reduced scale (``Image.draft``) and resizes with Pillow, this one decodes at full size and resizes
-with ``torch.nn.functional.interpolate(antialias=True)``, whose kernels are Pillow's.
+The vectors are those of the file's pixels decoded in full: this path resizes them with
+``torch.nn.functional.interpolate(antialias=True)``, whose kernels are Pillow's, where the CPU
+path decodes JPEGs of at least twice the model's side at a reduced scale (``Image.draft``) and
+resizes with Pillow. Files the CPU path decodes in full give it the same vectors to rounding;
+larger ones differ from it by what its reduced-scale decoding changes (README: "Close").
 
 Memory: files are decoded at full size, a batch at a time (12 MP is 36 MB of 8-bit RGB, 48 MP is
 144 MB), plus one float copy of one picture at a time while it is resized (four times its 8-bit
@@ -418,10 +420,17 @@ def _normaliser(steps: _Steps, device: str) -> Callable[[torch.Tensor], torch.Te
 
 
 def _torchvision_decoder(device: str) -> DecodeBatch:
-    """torchvision's batched JPEG decoder on ``device``, to RGB."""
+    """torchvision's batched JPEG decoder on ``device``, to RGB.
+
+    It waits for the work queued on the device's current stream first: nvJPEG writes on a stream
+    of its own into blocks the caching allocator hands it, which kernels still queued on this
+    stream may yet read (pytorch/vision#9606, meta-pytorch/torchcodec#1634).
+    """
+    import torch
     from torchvision.io import ImageReadMode, decode_jpeg
 
     def decode(files: list[torch.Tensor]) -> Sequence[torch.Tensor]:
+        torch.cuda.current_stream(device).synchronize()
         return decode_jpeg(files, mode=ImageReadMode.RGB, device=device)
 
     return decode
