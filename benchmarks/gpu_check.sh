@@ -5,11 +5,17 @@
 #
 #     bash benchmarks/gpu_check.sh [--photos 64] [--batch-size 64] [--out figures.json]
 #
-# Where python3 already holds a CUDA torch and its torchvision (the lent machines' image), the
-# environment is made with --system-site-packages and keeps them; elsewhere pip installs both
-# from TORCH_INDEX. A host without network installs from wheels put in .whl/ (OFFLINE=1).
+# Where python3 already holds a CUDA torch and its torchvision, the environment is made with
+# --system-site-packages and keeps them; elsewhere pip installs both from TORCH_INDEX. A host
+# without network installs from wheels put in .whl/ (OFFLINE=1).
 #
-#   VENV         the environment's folder (default benchmarks/.cache/venv-gpu, ignored by git; reused when there)
+# SYSTEM_PYTHON=1 makes no environment: python3 runs the package from src/ (for a machine whose
+# image has torch, torchvision and transformers but no network); wheels in .whl/ are unpacked
+# into /tmp/site first. The tests need these beside such an image: pytest-socket,
+# pytest-asyncio, ImageHash and PyWavelets (pillow-heif is optional).
+#
+#   VENV         the environment's folder (default benchmarks/.cache/venv-gpu, ignored by git;
+#                reused when there)
 #   TORCH_INDEX  where CUDA builds of torch and torchvision come from
 #                (default https://download.pytorch.org/whl/cu128)
 #   OFFLINE=1    pip install --no-index --find-links .whl
@@ -29,7 +35,13 @@ if [ "${OFFLINE:-0}" = 1 ]; then
     PIP_FROM=(--no-index --find-links .whl)
 fi
 
-if [ ! -x "$VENV/bin/python" ]; then
+if [ "${SYSTEM_PYTHON:-0}" = 1 ]; then
+    if compgen -G ".whl/*.whl" >/dev/null; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl
+    fi
+    export PYTHONPATH="$PWD/src:/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+    PY=python3
+elif [ ! -x "$VENV/bin/python" ]; then
     if python3 -c "import torch, torchvision.io; assert torch.cuda.is_available()" 2>/dev/null; then
         echo "using python3's CUDA torch and torchvision"
         python3 -m venv --system-site-packages "$VENV"
@@ -43,13 +55,14 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
     "$VENV/bin/python" -m pip install -q "${PIP_FROM[@]}" -e ".[gpu,dev]"
 fi
+PY=${PY:-$VENV/bin/python}
 
-"$VENV/bin/python" - <<'EOF'
+"$PY" - <<'EOF'
 import torch, torchvision
 print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), torchvision {torchvision.__version__}, "
       f"{torch.cuda.get_device_name()}")
 EOF
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False PYTHONUNBUFFERED=1
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/encoding/test_gpu_jpeg.py
-"$VENV/bin/python" benchmarks/gpu_check.py "$@"
+"$PY" -m pytest -q -p no:cacheprovider tests/encoding/test_gpu_jpeg.py
+"$PY" benchmarks/gpu_check.py "$@"
