@@ -48,8 +48,19 @@ def flags(spec: Any) -> str:
     return f"`{spec.name}`<br>`{cli}`{short}"
 
 
+def defaults_cell(spec: Any, fronts: list[tuple[str, Any]]) -> str:
+    """The Python default, then each front-end whose default differs from it."""
+    python = getattr(fronts[0][1], spec.name)
+    others = [
+        f"{name}: {show(getattr(defaults, spec.name))}"
+        for name, defaults in fronts[1:]
+        if getattr(defaults, spec.name) != python
+    ]
+    return show(python) + (f"<br>({', '.join(others)})" if others else "")
+
+
 def options_table() -> str:
-    """The table, as Markdown."""
+    """The table, as Markdown: option and flags, type and values, defaults, what it does."""
     from siglip_retriever.search import options
 
     fronts = [
@@ -58,14 +69,18 @@ def options_table() -> str:
         ("CLI", options.CLI_DEFAULTS),
         ("web", options.WEB_DEFAULTS),
     ]
-    head = ["option", "type", *(f"default: {name}" for name, _ in fronts), "values", "what it does"]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = ["| option | type: values | default | what it does |", "|---|---|---|---|"]
     for spec in options.option_specs():
-        defaults = [show(getattr(defaults, spec.name)) for _, defaults in fronts]
         help_text = spec.help.replace("|", "\\|")
-        cells = [flags(spec), TYPES[spec.type], *defaults, values(spec), help_text]
+        cells = [flags(spec), f"{TYPES[spec.type]}: {values(spec)}", defaults_cell(spec, fronts), help_text]
         rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    notes = (
+        "The name is the keyword argument in Python and the query parameter over HTTP; the CLI's "
+        "flags are under it. Defaults: Python's (the `Retriever`, the LangChain and LlamaIndex retrievers), and in "
+        "parentheses the front-ends whose users expect another one (the LangChain vector store, "
+        "the CLI, the web API and page). Generated from `siglip_retriever.search.options`."
+    )
+    return "\n".join([*rows, "", notes])
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:

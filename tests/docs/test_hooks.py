@@ -16,12 +16,15 @@ def test_search_options_table_has_every_option_and_default() -> None:
     hook = load_hook("search_options")
     table = hook.on_page_markdown("Before.\n\n<!-- search-options -->\n\nAfter.\n")
     rows = [line for line in table.splitlines() if line.startswith("| `")]
-    assert [row.split("`")[1] for row in rows] == [spec.name for spec in options.option_specs()]
+    names = [spec.name for spec in options.option_specs()]
+    assert [row.split("`")[1] for row in rows] == names
     k_row = rows[0]
-    for defaults in (options.DEFAULTS, options.CLI_DEFAULTS, options.WEB_DEFAULTS):
-        assert f"`{defaults.k}`" in k_row
-    assert f"1 to {options.MAX_K}" in k_row and "`--k`, `-k`" in k_row
-    assert "0 to 1" in rows[[spec.name for spec in options.option_specs()].index("min_probability")]
+    cli, web = options.CLI_DEFAULTS.k, options.WEB_DEFAULTS.k
+    assert f"`{options.DEFAULTS.k}`<br>(CLI: `{cli}`, web: `{web}`)" in k_row
+    assert f"integer: 1 to {options.MAX_K}" in k_row and "`--k`, `-k`" in k_row
+    assert "(vector store: `'text'`)" in rows[names.index("kind")]
+    assert "number: 0 to 1" in rows[names.index("min_probability")]
+    assert "| `None` |" in rows[names.index("min_probability")]
     assert table.startswith("Before.") and table.rstrip().endswith("After.")
     assert hook.on_page_markdown("no marker here") == "no marker here"
 
