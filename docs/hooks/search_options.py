@@ -76,9 +76,10 @@ def options_table() -> str:
         rows.append("| " + " | ".join(cells) + " |")
     notes = (
         "The name is the keyword argument in Python and the query parameter over HTTP; the CLI's "
-        "flags are under it. Defaults: Python's (the `Retriever`, the LangChain and LlamaIndex retrievers), and in "
-        "parentheses the front-ends whose users expect another one (the LangChain vector store, "
-        "the CLI, the web API and page). Generated from `siglip_retriever.search.options`."
+        "flags are under it. Defaults: Python's (the `Retriever`, the LangChain and LlamaIndex "
+        "retrievers), and in parentheses the front-ends whose users expect another one (the "
+        "LangChain vector store, the CLI, the web API and page). Generated from "
+        "`siglip_retriever.search.options`."
     )
     return "\n".join([*rows, "", notes])
 
