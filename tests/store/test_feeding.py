@@ -3,6 +3,7 @@ either way, and a main process that stays thin with worker processes."""
 
 from __future__ import annotations
 
+import io
 import resource
 import shutil
 from pathlib import Path
@@ -11,16 +12,20 @@ from typing import Any, cast
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from siglip_retriever import MultimodalStore
 from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.encoding.gpu_jpeg import GpuJpegChoice, GpuJpegPreparer
 from siglip_retriever.errors import ConfigurationError
+from siglip_retriever.store import feeding
 from siglip_retriever.store.feeding import FeedChoice, choose_feed
 from tests.helpers import photo_like, run_cli
 
 
 def _encoder(device: str, workers: int = 16) -> SiglipEncoder:
-    return cast(SiglipEncoder, SimpleNamespace(device=device, num_workers=workers))
+    stand_in = SimpleNamespace(device=device, num_workers=workers, image_preparer=lambda: None)
+    return cast(SiglipEncoder, stand_in)
 
 
 def test_threads_where_they_win_processes_on_an_accelerator_with_cores() -> None:
@@ -134,3 +139,60 @@ def test_index_decode_option_and_its_verbose_line(tiny_siglip_dir: Path, tmp_pat
     assert quiet.exit_code == 0 and "decoding:" not in quiet.output
     bad = run_cli(*args, str(folder), "--decode", "gpu")
     assert bad.exit_code == 2 and "'gpu' is not one of 'auto', 'threads', 'processes'" in bad.output
+
+
+class PillowJpegDecoder:
+    """torchvision's ``decode_jpeg`` stood in by Pillow (no GPU here): each file at full size, to
+    RGB, EXIF orientation not applied; a CMYK file is refused, as nvJPEG refuses it. Counts files."""
+
+    def __init__(self) -> None:
+        self.files = 0
+
+    def __call__(self, files: list[Any]) -> list[Any]:
+        import torch
+
+        self.files += len(files)
+        pictures = []
+        for file in files:
+            with Image.open(io.BytesIO(file.numpy().tobytes())) as image:
+                if image.mode == "CMYK":
+                    raise RuntimeError("nvjpeg: unsupported colour format")
+                pictures.append(torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1))
+        return pictures
+
+
+@pytest.mark.parametrize("decode", ["threads", "processes"])
+def test_jpegs_go_to_the_gpu_path_and_the_rest_to_the_cpu(
+    decode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU JPEG wiring, with the choice forced and the device decode stood in by Pillow."""
+    decoder = PillowJpegDecoder()
+    monkeypatch.setattr(
+        feeding, "choose_gpu_jpeg", lambda *_, **__: GpuJpegChoice(True, "GPU JPEG decoding: on")
+    )
+    monkeypatch.setattr(
+        feeding, "GpuJpegPreparer", lambda preparer, device: GpuJpegPreparer(preparer, device, decoder)
+    )
+    folder = _photos(tmp_path / "photos", 5)
+    photo_like(50, size=(300, 200)).save(folder / "drawing.png")
+    photo_like(51, size=(300, 200)).convert("CMYK").save(folder / "print.jpg", quality=90)
+    encoder = SiglipEncoder("demo", device="cpu")
+    on_gpu = MultimodalStore(tmp_path / "gpu", encoder=encoder).index_folder(
+        folder, decode=decode, gpu_jpeg=True, ocr="off"
+    )
+    assert on_gpu.feed is not None and on_gpu.feed.gpu_jpeg
+    assert on_gpu.feed.line().startswith(
+        f"decoding: 2 {'worker processes' if decode == 'processes' else 'threads'}; JPEGs on the GPU"
+    )
+    assert decoder.files == 5  # the RGB JPEGs; the CMYK one and the PNG were decoded on the CPU
+    store = MultimodalStore(tmp_path / "cpu", encoder=encoder)
+    on_cpu = store.index_folder(folder, decode=decode, ocr="off")
+    assert [(Path(f.path).name, f.id) for f in on_gpu.added] == [
+        (Path(f.path).name, f.id) for f in on_cpu.added
+    ]
+    assert [Path(f.path).name for f in on_gpu.failed] == ["broken.jpg"]
+    gpu, cpu = _state(MultimodalStore(tmp_path / "gpu", encoder=encoder)), _state(store)
+    for key, (metadata, vector) in cpu.items():
+        other, other_vector = gpu[key]
+        assert (other["width"], other["height"]) == (metadata["width"], metadata["height"])
+        assert float(np.dot(vector, other_vector)) > 0.99

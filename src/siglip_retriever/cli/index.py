@@ -179,6 +179,8 @@ def _print_report(path: str | os.PathLike[str], report: IndexReport, *, verbose:
     click.echo(f"{show(str(path))}: {report.summary()}")
     if verbose and report.feed is not None:
         click.echo(f"  {report.feed.line()}")
+        if report.feed.gpu_jpeg_reason:
+            click.echo(f"  {report.feed.gpu_jpeg_reason}")
     for failure in report.failed[:_SHOWN_FAILURES]:
         click.echo(f"  failed: {show(failure.path)}: {failure.reason}", err=True)
     if len(report.failed) > _SHOWN_FAILURES:

@@ -12,6 +12,11 @@ per-file step). Where that step runs is the run's :class:`FeedChoice`:
   otherwise cap the run at a few hundred pictures a second. A worker that dies (a decoder crash
   on a hostile file) fails its file only; the run goes on.
 
+With the model on CUDA and the ``gpu`` extra, JPEG files are decoded on the model's GPU
+(:mod:`siglip_retriever.encoding.gpu_jpeg`, ``gpu_jpeg`` of :func:`choose_feed`): the workers
+only read and hash them, and :meth:`Feeder.finish` prepares a chunk of them at once on the
+device; other formats, and the JPEGs the GPU decoder refuses, are decoded on the CPU as before.
+
 :func:`choose_feed` makes the choice (``decode="auto"``) or follows the caller's; ``index -v``
 prints its :meth:`FeedChoice.line`. Worker processes start the way ``multiprocessing`` starts
 them (a fork server), so a script that indexes with them keeps its work under
@@ -37,8 +42,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from siglip_retriever.encoding.gpu_jpeg import GpuJpegPreparer, choose_gpu_jpeg
 from siglip_retriever.errors import ConfigurationError, ImageLoadError
-from siglip_retriever.store.facts import PictureFacts, prepare_picture
+from siglip_retriever.store.facts import PictureFacts, exif_taken, prepare_picture
+from siglip_retriever.store.fingerprints import rgb_fingerprint
 from siglip_retriever.store.plan import FileFacts, read_and_hash
 
 if TYPE_CHECKING:
@@ -52,6 +59,8 @@ DECODE_CHOICES = ("auto", "threads", "processes")
 """The values of ``decode=`` (and ``index --decode``)."""
 
 Kind = Literal["threads", "processes"]
+
+_JPEG = b"\xff\xd8\xff"  # how a JPEG file starts
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class FeedChoice:
     workers: int
     gpu_jpeg: bool
     reason: str
+    gpu_jpeg_reason: str = ""
+    """Why JPEGs are (or are not) decoded on the GPU, in one line; empty for a model on the CPU."""
 
     def line(self) -> str:
         """One line for ``index -v``."""
@@ -81,18 +92,35 @@ class FeedChoice:
         return f"decoding: {what}{jpeg} ({self.reason})"
 
 
-def choose_feed(encoder: SiglipEncoder, cores: int | None = None, requested: str | None = None) -> FeedChoice:
+def choose_feed(
+    encoder: SiglipEncoder,
+    cores: int | None = None,
+    requested: str | None = None,
+    *,
+    gpu_jpeg: bool | None = None,
+) -> FeedChoice:
     """Threads or processes for ``encoder``'s model on a machine of ``cores`` cores (default: this
     one's), or what ``requested`` (``"threads"``, ``"processes"``; ``"auto"``/``None``: choose) says.
 
     Threads where they win (the model on the CPU, or 2 cores or fewer), else one worker process
-    per core but one (the model's), at least two.
+    per core but one (the model's), at least two. JPEGs are decoded on the GPU when
+    :func:`~siglip_retriever.encoding.gpu_jpeg.choose_gpu_jpeg` says it can (``gpu_jpeg``:
+    ``None`` decides, ``False`` turns it off, ``True`` insists).
 
     Raises:
-        ConfigurationError: ``requested`` is not one of :data:`DECODE_CHOICES`.
+        ConfigurationError: ``requested`` is not one of :data:`DECODE_CHOICES`; ``gpu_jpeg=True``
+            where it cannot run.
     """
     if requested not in (None, *DECODE_CHOICES):
         raise ConfigurationError(f"decode must be one of {', '.join(DECODE_CHOICES)}, not {requested!r}")
+    choice = _workers(encoder, cores, requested)
+    if encoder.device == "cpu" and not gpu_jpeg:  # no need to ask: never on a CPU
+        return choice
+    on_gpu = choose_gpu_jpeg(encoder.device, requested=gpu_jpeg, preparer=encoder.image_preparer())
+    return replace(choice, gpu_jpeg=on_gpu.use, gpu_jpeg_reason=on_gpu.reason)
+
+
+def _workers(encoder: SiglipEncoder, cores: int | None, requested: str | None) -> FeedChoice:
     count = cores or os.cpu_count() or 1
     device = encoder.device
     on = "the model is on the CPU" if device == "cpu" else f"the model is on {device}"
@@ -124,7 +152,10 @@ class ReadFile:
     failure: str = ""
     """Could not be read (or its decoder crashed): the reason."""
     data: bytes | None = None
-    """Kept when the file was not decoded ahead (threads only: a worker process sends none)."""
+    """Kept when the file was not decoded ahead (a worker process sends none, but a JPEG's for
+    the GPU)."""
+    on_gpu: bool = False
+    """A JPEG left to :meth:`Feeder.finish`, with its ``data``."""
     prepared: PreparedImage | None = None
     facts: PictureFacts | None = None
     """With ``prepared``: what the entry records of the picture."""
@@ -152,26 +183,43 @@ class ReadFile:
         return prepare_picture(preparer, data)
 
 
-def read_file(preparer: ImagePreparer, stored: Collection[str], file: FileFacts) -> ReadFile:
+def read_file(
+    preparer: ImagePreparer, stored: Collection[str], file: FileFacts, gpu_jpeg: bool = False
+) -> ReadFile:
     """The per-file step: read and hash ``file``; decode, fingerprint and preprocess it unless its
-    content id is in ``stored`` (most likely touched or moved: decoded later only if needed)."""
+    content id is in ``stored`` (most likely touched or moved: decoded later only if needed), or
+    it is a JPEG and ``gpu_jpeg`` leaves it to the GPU."""
     data, key, failure = read_and_hash(Path(file.source))
     if failure:
         return ReadFile(file, failure=failure)
     if key in stored:
         return ReadFile(file, key, data=data)
+    if gpu_jpeg and data.startswith(_JPEG):
+        return ReadFile(file, key, data=data, on_gpu=True)
+    return _decoded(preparer, ReadFile(file, key, data=data))
+
+
+def _decoded(preparer: ImagePreparer, item: ReadFile) -> ReadFile:
+    """``item`` with its picture prepared on the CPU (or why it cannot be), its bytes dropped."""
+    data, item.data, item.on_gpu = item.data or b"", None, False
     try:
-        prepared, facts = prepare_picture(preparer, data)
-        return ReadFile(file, key, prepared=prepared, facts=facts)
+        item.prepared, item.facts = prepare_picture(preparer, data)
     except ImageLoadError as exc:
-        return ReadFile(file, key, decode_failure=exc.reason)
+        item.decode_failure = exc.reason
+    return item
 
 
-def read_step(preparer: ImagePreparer, stored: Collection[str], file: FileFacts) -> tuple[Any, ReadFile]:
-    """:func:`read_file` as a worker process runs it: the picture apart (its arrays go through
-    shared memory), the rest without the file's bytes."""
-    item = read_file(preparer, stored, file)
-    prepared, item.prepared, item.data = item.prepared, None, None
+def read_step(
+    preparer: ImagePreparer, state: tuple[Collection[str], bool], file: FileFacts
+) -> tuple[Any, ReadFile]:
+    """:func:`read_file` as a worker process runs it (``state``: the stored ids, and whether
+    JPEGs go to the GPU): the picture apart (its arrays go through shared memory), the rest
+    without the file's bytes but a JPEG's for the GPU."""
+    stored, gpu_jpeg = state
+    item = read_file(preparer, stored, file, gpu_jpeg)
+    prepared, item.prepared = item.prepared, None
+    if not item.on_gpu:
+        item.data = None
     return prepared, item
 
 
@@ -206,11 +254,14 @@ class Feeder:
         self.choice = choice
         self.stored = frozenset(stored)
         self.preparer = encoder.image_preparer()
+        self.gpu = GpuJpegPreparer(self.preparer, encoder.device) if choice.gpu_jpeg else None
+        """What prepares JPEGs on the model's GPU (``None``: off)."""
         self._pool: PreparerPool | None = None
         if choice.kind == "processes":
             from siglip_retriever.encoding.processes import PreparerPool
 
-            self._pool = PreparerPool(self.preparer, choice.workers, step=read_step, state=self.stored)
+            state = (self.stored, choice.gpu_jpeg)
+            self._pool = PreparerPool(self.preparer, choice.workers, step=read_step, state=state)
 
     @property
     def pool(self) -> PreparerPool | None:
@@ -220,7 +271,7 @@ class Feeder:
     def submit(self, file: FileFacts) -> Future[ReadFile]:
         """Read ``file`` (and decode it when needed) in the chosen workers."""
         if self._pool is None:
-            return self.encoder.submit(read_file, self.preparer, self.stored, file)
+            return self.encoder.submit(read_file, self.preparer, self.stored, file, self.gpu is not None)
         try:
             future = self._pool.submit(file, name=file.path)
         except ConfigurationError as exc:  # the workers could not start
@@ -244,10 +295,30 @@ class Feeder:
             result.set_result(ReadFile(file, failure=error.reason))
         elif isinstance(error, ConfigurationError):  # no worker could start: threads read it
             self._to_threads(str(error))
-            threaded = self.encoder.submit(read_file, self.preparer, self.stored, file)
+            threaded = self.encoder.submit(read_file, self.preparer, self.stored, file, self.gpu is not None)
             threaded.add_done_callback(lambda again: _copy_outcome(again, result))
         else:
             result.set_exception(error)
+
+    def finish(self, items: list[ReadFile]) -> None:
+        """Prepare the JPEGs among ``items`` that the workers left to the GPU, in one go; those
+        it does not take are decoded on the CPU (in the decode threads)."""
+        waiting = [item for item in items if item.on_gpu]
+        if not waiting:
+            return
+        datas = [item.data or b"" for item in waiting]
+        results = self.gpu.prepare(datas) if self.gpu is not None else [None] * len(waiting)
+        refused = []
+        for item, result in zip(waiting, results, strict=True):
+            if result is None:
+                refused.append(item)
+                continue
+            prepared, info = result
+            taken = exif_taken(info.exif)
+            item.facts = PictureFacts(rgb_fingerprint(info.thumbnail), info.width, info.height, taken)
+            item.prepared, item.data, item.on_gpu = prepared, None, False
+        for future in [self.encoder.submit(_decoded, self.preparer, item) for item in refused]:
+            future.result()
 
     def _to_threads(self, why: str) -> None:
         if self.choice.kind == "threads":

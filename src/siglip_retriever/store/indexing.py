@@ -62,7 +62,7 @@ from siglip_retriever.store.scanning import file_uri, printable, scan_folder
 from siglip_retriever.store.videos import VideoIndexer, is_video
 
 if TYPE_CHECKING:
-    from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
+    from siglip_retriever.encoding.preparing import PreparedImage
     from siglip_retriever.store.store import MultimodalStore
 
 __all__ = ["FolderOptions", "index_files", "index_folder", "progress_bar", "run_ocr"]
@@ -80,6 +80,7 @@ class FolderOptions(TypedDict, total=False):
     show_progress: bool
     ocr: str | None
     decode: str
+    gpu_jpeg: bool | None
 
 
 def index_folder(
@@ -92,6 +93,7 @@ def index_folder(
     show_progress: bool = False,
     ocr: str | None = None,
     decode: str = "auto",
+    gpu_jpeg: bool | None = None,
 ) -> IndexReport:
     """Index the image and PDF files under ``folder`` into ``store``, incrementally.
 
@@ -105,6 +107,9 @@ def index_folder(
             file whose worker dies fails alone), or ``"auto"``: processes when the model is on an
             accelerator and the machine has more than two cores, else threads (see
             :mod:`siglip_retriever.store.feeding`). ``report.feed`` says what was used.
+        gpu_jpeg: decode JPEG files on the model's GPU (the ``gpu`` extra): ``None`` when it can
+            (:func:`~siglip_retriever.encoding.gpu_jpeg.choose_gpu_jpeg`), ``False`` never,
+            ``True`` or an error saying why it cannot.
         remove_missing: delete entries of files under ``folder`` that no longer exist.
         show_progress: a progress bar with images/s.
         ocr: which pictures' words to read: ``"auto"`` (those likely to carry text), ``"all"``,
@@ -122,9 +127,9 @@ def index_folder(
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()
     resolve_ocr(ocr, remembered=store.ocr_setting)  # a bad setting fails before the scan
-    choose_feed(store.encoder, requested=decode)
+    feed = choose_feed(store.encoder, requested=decode, gpu_jpeg=gpu_jpeg)  # bad options fail first
     scan = scan_folder(root, recursive=recursive, extensions=extensions, skip=store.path)
-    report = index_files(store, scan.files, show_progress=show_progress, ocr=ocr, decode=decode)
+    report = index_files(store, scan.files, show_progress=show_progress, ocr=ocr, decode=feed)
     report.folder = printable(str(root))
     report.failed = scan.failed + report.failed
     report.ignored = scan.ignored
@@ -153,12 +158,18 @@ def index_files(
     *,
     show_progress: bool = False,
     ocr: str | None = None,
-    decode: str = "auto",
+    decode: str | FeedChoice = "auto",
+    gpu_jpeg: bool | None = None,
 ) -> IndexReport:
     """Index image files (any extension but ``.pdf``) and PDF files incrementally, as
-    :func:`index_folder` does for a folder (``ocr`` and ``decode`` as there)."""
+    :func:`index_folder` does for a folder (``ocr``, ``decode`` and ``gpu_jpeg`` as there;
+    ``decode`` may also be a :class:`~siglip_retriever.store.feeding.FeedChoice`)."""
     started = time.perf_counter()
-    feed = choose_feed(store.encoder, requested=decode)
+    feed = (
+        decode
+        if isinstance(decode, FeedChoice)
+        else choose_feed(store.encoder, requested=decode, gpu_jpeg=gpu_jpeg)
+    )
     words = run_ocr(store, ocr)
     paths = [Path(f).expanduser() for f in files]
     folder = os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else ""
@@ -233,7 +244,7 @@ def _embed_changed(
                 current = ahead.popleft()
                 top_up()  # the next batches are read and decoded while this one is in the model
                 writer = BatchWriter(store, report, entries)
-                _index_batch(writer, entries, current, chunk, words, feeder.preparer)
+                _index_batch(writer, entries, current, chunk, words, feeder)
                 if bar is not None:
                     bar.update(len(batch))
         finally:
@@ -249,7 +260,7 @@ def _index_batch(
     batch: list[Future[ReadFile]],
     chunk: int,
     words: WordReader,
-    preparer: ImagePreparer,
+    feeder: Feeder,
 ) -> None:
     """Decide what to do with one batch of files, in order, and write the batch's new pictures.
 
@@ -270,6 +281,7 @@ def _index_batch(
                 writer.unreadable(item.file.path, item.failure)
             else:
                 read.append(item)
+        feeder.finish(read)  # the JPEGs left to the GPU, if any
         entries.load(store, {r.key for r in read}, [r.file.path for r in read])
         for item in read:
             uri, key = item.file.path, item.key
@@ -277,7 +289,7 @@ def _index_batch(
             if not writer.record(uri, key, decision):
                 continue
             try:
-                picture, facts = item.picture(preparer)
+                picture, facts = item.picture(feeder.preparer)
             except ImageLoadError as exc:
                 writer.undecodable(uri, exc.reason, key)
                 continue
