@@ -38,6 +38,9 @@ def test_threads_where_they_win_processes_on_an_accelerator_with_cores() -> None
     assert (small.kind, small.reason) == ("threads", "the model is on cuda:0, 2 cores: threads win here")
     assert choose_feed(_encoder("mps"), cores=4).workers == 3
     assert choose_feed(_encoder("cuda"), cores=3, requested="auto").kind == "processes"
+    few = choose_feed(_encoder("cuda:0", workers=16), cores=16, files=10)
+    assert few.line() == "decoding: 16 threads (10 files: not worth starting processes)"
+    assert choose_feed(_encoder("cuda:0"), cores=16, files=10, requested="processes").kind == "processes"
     # the caller's word wins, and says so
     asked = choose_feed(_encoder("cpu"), cores=2, requested="processes")
     assert (asked.kind, asked.workers) == ("processes", 2)  # at least two

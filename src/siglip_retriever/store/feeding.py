@@ -53,12 +53,25 @@ if TYPE_CHECKING:
     from siglip_retriever.encoding.preparing import ImagePreparer, PreparedImage
     from siglip_retriever.encoding.processes import PreparerPool
 
-__all__ = ["DECODE_CHOICES", "FeedChoice", "Feeder", "ReadFile", "choose_feed", "read_file", "read_step"]
+__all__ = [
+    "DECODE_CHOICES",
+    "PROCESSES_FROM",
+    "FeedChoice",
+    "Feeder",
+    "ReadFile",
+    "choose_feed",
+    "read_file",
+    "read_step",
+]
 
 DECODE_CHOICES = ("auto", "threads", "processes")
 """The values of ``decode=`` (and ``index --decode``)."""
 
 Kind = Literal["threads", "processes"]
+
+PROCESSES_FROM = 64
+"""Files to read from which ``decode="auto"`` starts worker processes (where they win): starting
+them takes seconds, which a few files do not repay."""
 
 _JPEG = b"\xff\xd8\xff"  # how a JPEG file starts
 
@@ -98,6 +111,7 @@ def choose_feed(
     requested: str | None = None,
     *,
     gpu_jpeg: bool | None = None,
+    files: int | None = None,
 ) -> FeedChoice:
     """Threads or processes for ``encoder``'s model on a machine of ``cores`` cores (default: this
     one's), or what ``requested`` (``"threads"``, ``"processes"``; ``"auto"``/``None``: choose) says.
@@ -105,7 +119,9 @@ def choose_feed(
     Threads where they win (the model on the CPU, or 2 cores or fewer), else one worker process
     per core but one (the model's), at least two. JPEGs are decoded on the GPU when
     :func:`~siglip_retriever.encoding.gpu_jpeg.choose_gpu_jpeg` says it can (``gpu_jpeg``:
-    ``None`` decides, ``False`` turns it off, ``True`` insists).
+    ``None`` decides, ``False`` turns it off, ``True`` insists). Fewer than
+    :data:`PROCESSES_FROM` ``files`` to read stay with threads: starting the workers would cost
+    more than they save.
 
     Raises:
         ConfigurationError: ``requested`` is not one of :data:`DECODE_CHOICES`; ``gpu_jpeg=True``
@@ -114,6 +130,15 @@ def choose_feed(
     if requested not in (None, *DECODE_CHOICES):
         raise ConfigurationError(f"decode must be one of {', '.join(DECODE_CHOICES)}, not {requested!r}")
     choice = _workers(encoder, cores, requested)
+    if (
+        choice.kind == "processes"
+        and requested != "processes"
+        and files is not None
+        and files < PROCESSES_FROM
+    ):
+        choice = FeedChoice(
+            "threads", encoder.num_workers, False, f"{files} files: not worth starting processes"
+        )
     if encoder.device == "cpu" and not gpu_jpeg:  # no need to ask: never on a CPU
         return choice
     on_gpu = choose_gpu_jpeg(encoder.device, requested=gpu_jpeg, preparer=encoder.image_preparer())

@@ -127,9 +127,11 @@ def index_folder(
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()
     resolve_ocr(ocr, remembered=store.ocr_setting)  # a bad setting fails before the scan
-    feed = choose_feed(store.encoder, requested=decode, gpu_jpeg=gpu_jpeg)  # bad options fail first
+    choose_feed(store.encoder, requested=decode, gpu_jpeg=gpu_jpeg)  # bad options fail before the scan
     scan = scan_folder(root, recursive=recursive, extensions=extensions, skip=store.path)
-    report = index_files(store, scan.files, show_progress=show_progress, ocr=ocr, decode=feed)
+    report = index_files(
+        store, scan.files, show_progress=show_progress, ocr=ocr, decode=decode, gpu_jpeg=gpu_jpeg
+    )
     report.folder = printable(str(root))
     report.failed = scan.failed + report.failed
     report.ignored = scan.ignored
@@ -158,18 +160,13 @@ def index_files(
     *,
     show_progress: bool = False,
     ocr: str | None = None,
-    decode: str | FeedChoice = "auto",
+    decode: str = "auto",
     gpu_jpeg: bool | None = None,
 ) -> IndexReport:
     """Index image files (any extension but ``.pdf``) and PDF files incrementally, as
-    :func:`index_folder` does for a folder (``ocr``, ``decode`` and ``gpu_jpeg`` as there;
-    ``decode`` may also be a :class:`~siglip_retriever.store.feeding.FeedChoice`)."""
+    :func:`index_folder` does for a folder (``ocr``, ``decode`` and ``gpu_jpeg`` as there)."""
     started = time.perf_counter()
-    feed = (
-        decode
-        if isinstance(decode, FeedChoice)
-        else choose_feed(store.encoder, requested=decode, gpu_jpeg=gpu_jpeg)
-    )
+    feed = choose_feed(store.encoder, requested=decode, gpu_jpeg=gpu_jpeg)
     words = run_ocr(store, ocr)
     paths = [Path(f).expanduser() for f in files]
     folder = os.path.commonpath([str(p.resolve().parent) for p in paths]) if paths else ""
@@ -180,6 +177,9 @@ def index_files(
     videos = [file for file in facts if is_video(file.path)]
     facts = [file for file in facts if not is_pdf(file.path) and not is_video(file.path)]
     pending = changed_files(facts, known, report)
+    if decode in (None, "auto"):  # a few files: not worth starting worker processes
+        feed = choose_feed(store.encoder, requested=decode, gpu_jpeg=gpu_jpeg, files=len(pending))
+        report.feed = feed
 
     bar = progress_bar(len(pending), show_progress)
     try:
