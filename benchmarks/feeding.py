@@ -516,6 +516,7 @@ def cpu_run(plan: Plan) -> Results:
             if plan.index:
                 for k in reversed(kinds) if backwards else kinds:
                     round_[k.name] = index_round(encoder, capacity, k, folders[k.name], scratch, backwards)
+                    results.loads.append(load_average())
             if plan.writes:
                 round_["writes"] = write_round(
                     encoder, demo, template, demo_template, plan, scratch, backwards
