@@ -148,3 +148,22 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     return not status.exists() or status.read_text().split()[2] != "Z"
+
+
+class DiesOnArrival:
+    """State whose unpickling ends the worker process (exit code 3) before it is ready, as a
+    worker that cannot start (a script without a main guard, a broken install) ends."""
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return os._exit, (3,)
+
+
+def test_workers_that_die_as_they_start_fail_the_tasks_and_say_why(tiny_encoder: SiglipEncoder) -> None:
+    with PreparerPool(tiny_encoder.image_preparer(), workers=2, state=DiesOnArrival()) as pool:
+        future = pool.submit("anything")
+        with pytest.raises(
+            ConfigurationError, match=r"worker processes die as they start \(exited with code 3"
+        ):
+            future.result(timeout=120)
+        with pytest.raises(ConfigurationError, match="if __name__ == '__main__'"):
+            pool.submit("more")

@@ -340,8 +340,8 @@ class PreparerPool:
     def _give_up(self, code: int | None) -> None:
         """Workers die as they start: fail everything waiting and refuse new tasks (lock held)."""
         self._broken = (
-            f"worker processes die as they start ({_exit_text(code)}): decode with threads instead "
-            "(decode='threads'), or run with --verbose to see why"
+            f"worker processes die as they start ({_exit_text(code)}; a script that starts them "
+            "keeps its work under if __name__ == '__main__':, see their output on stderr)"
         )
         self._workers = [worker for worker in self._workers if worker.process.is_alive()]
         for number in list(self._tasks):

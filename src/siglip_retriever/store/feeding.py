@@ -348,7 +348,8 @@ class Feeder:
     def _to_threads(self, why: str) -> None:
         if self.choice.kind == "threads":
             return
-        self.choice = replace(self.choice, kind="threads", workers=self.encoder.num_workers, reason=why)
+        threads = self.encoder.num_workers
+        self.choice = replace(self.choice, kind="threads", workers=threads, reason=f"threads instead: {why}")
 
     def close(self) -> None:
         """Stop the worker processes, if any."""
