@@ -200,7 +200,8 @@ def evaluate(example: Example, state: Path) -> None:
     block: Block = example.parsed
     how = RUNNABLE[block.language]
     if how == "python":
-        code = compile(block.source, block.where, "exec")
+        # padded so that a traceback names the page and the line in it (and shows that line)
+        code = compile("\n" * block.line + block.source, example.path, "exec")
         with time_limit(TIMEOUT, block.where):
             exec(code, example.namespace)
     elif how == "shell":

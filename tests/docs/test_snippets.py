@@ -116,3 +116,14 @@ def test_a_failing_block_fails_with_its_place(tmp_path: Path, monkeypatch: pytes
     (example,) = list(page_document(page, state=tmp_path / "state", root=tmp_path))
     with pytest.raises(AssertionError, match=r"page\.md:3: exit code 1"):
         example.evaluate()
+
+
+def test_a_failing_python_block_points_at_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python block's traceback names the page and the line of the page that failed."""
+    page = tmp_path / "page.md"
+    page.write_text("# Page\n\n```python\nx = 1\nassert x == 2, 'x is not 2'\n```\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    (example,) = list(page_document(page, state=tmp_path / "state", root=tmp_path))
+    with pytest.raises(AssertionError, match="x is not 2") as failure:
+        example.evaluate()
+    assert (str(page), 5) in [(str(entry.path), entry.lineno + 1) for entry in failure.traceback]
