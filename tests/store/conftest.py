@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from siglip_retriever import SiglipEncoder
+from siglip_retriever.store.reading import WordReader
 from tests.store import index_worker
 
 
@@ -23,7 +24,12 @@ def forkserver() -> ForkServerContext:
 
 @pytest.fixture
 def embedded(tiny_encoder: SiglipEncoder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the images that go through the (real) encoder; ``sum(embedded)`` is the total."""
+    """Counts the images that go through the (real) encoder; ``sum(embedded)`` is the total.
+
+    The OCR setting ``auto`` checks the model once per encoder and process by embedding two probe
+    pictures; that check is made here first, so the counts are the same whichever test runs first.
+    """
+    WordReader("auto", tiny_encoder).model_tells_text()
     counts: list[int] = []
     real = tiny_encoder.encode_images
 
