@@ -15,6 +15,7 @@ import pytest
 from siglip_retriever import MultimodalStore, Retriever
 from siglip_retriever.demo.pictures import render
 from siglip_retriever.encoding.encoder import SiglipEncoder
+from siglip_retriever.store.indexing import index_files
 from siglip_retriever.store.metadata import HEIGHT, SENSOR_HEIGHT, SENSOR_WIDTH, TAKEN, WIDTH
 from siglip_retriever.store.scanning import scan_folder
 from tests.helpers import run_cli
@@ -106,6 +107,12 @@ def test_without_the_raw_extra_raw_files_are_ignored_and_say_why(
     report = store.index_folder(card)
     assert [Path(f.path).name for f in report.added] == [TWIN[1]] and report.failed == []
     assert report.ignored_by_extension() == {".dng": 3, ".nef": 1}
+
+    # named one by one, they are read, and each fails alone with what to install
+    given = index_files(store, [card / TWIN[0], card / TWIN[1]])
+    assert [Path(f.path).name for f in given.failed] == [TWIN[0]]
+    assert "pip install 'siglip-retriever[raw]'" in given.failed[0].reason, given.failed[0].reason
+    assert [Path(f.path).name for f in given.skipped] == [TWIN[1]]
 
 
 @pytest.mark.slow  # starting worker processes (torch imported in each): about 20 s on 2 cores

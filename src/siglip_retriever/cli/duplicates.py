@@ -52,7 +52,8 @@ def duplicates_command(settings: Settings, max_bits: int, similar: float | None,
 
     Byte-identical files, and copies that were resized, recompressed, re-encoded, rotated or
     lightly cropped, are found by the fingerprints indexing records (any model). Each group
-    suggests keeping the largest picture, then the oldest (EXIF date, else file time).
+    suggests keeping the largest picture (a camera RAW by its sensor, and before its JPEG), then the
+    oldest (EXIF date, else file time).
     Nothing is deleted or moved.
     """
     store = settings.store(must_exist=True)

@@ -85,7 +85,7 @@ _ray_options = stacked(
     type=click.Choice(ENGINES),
     default="local",
     help="local: in this process. ray: on a Ray cluster (pip install 'siglip-retriever[ray]'); "
-    "see docs/distributed.md.",
+    "see docs/guides/scale.md.",
 )
 @click.option(
     "--ocr",
@@ -128,7 +128,7 @@ def index_command(
     A PDF becomes one entry per page (with its text layer as its words) and one per figure.
 
     With --engine ray, PATHS may also be URIs of folders or files on any filesystem Ray Data
-    reads (s3://bucket/photos, gs://..., hdfs://..., file:///...); see docs/distributed.md.
+    reads (s3://bucket/photos, gs://..., hdfs://..., file:///...); see docs/guides/scale.md.
     """
     from siglip_retriever.store.engines import check_engine, index_paths
 

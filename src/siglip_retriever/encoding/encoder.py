@@ -86,12 +86,11 @@ class SiglipEncoder:
             saved with ``save_pretrained``. ``None`` is the multilingual SigLIP.
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda[:N]"`` or ``"mps"``.
         dtype: ``"auto"`` (float16 on cuda, float32 elsewhere), ``"float32"``, ``"float16"``,
-            ``"bfloat16"`` or ``"int8"``. On a CPU with native bfloat16 (AMX) bfloat16 ran at
-            2.9x float32's speed (BENCHMARKS.md); on CPUs without, float32 was several times faster.
-            ``"int8"`` (CPU only; ``device="auto"`` then means the CPU) quantises every Linear
-            layer dynamically: 1.4x to 1.7x faster than float32 depending on the CPU
-            (BENCHMARKS.md), with vectors at a cosine of about 0.999 to the float32 ones. It is
-            loaded and cached apart from the float32 model.
+            ``"bfloat16"`` or ``"int8"``. bfloat16 is fast on CPUs with native bfloat16 (AMX) and slow
+            without it. ``"int8"`` (CPU only; ``device="auto"`` then means the CPU) quantises every
+            Linear layer dynamically; its speed-up over float32 depends on the CPU and its vectors
+            stay close to the float32 ones (BENCHMARKS.md, int8 and bfloat16). It is loaded and
+            cached apart from the float32 model.
         batch_size: how many texts or images go through the model at once.
         show_progress: show a progress bar on long encodes.
         query_cache_size: how many query vectors :meth:`encode_query` keeps (0 disables).

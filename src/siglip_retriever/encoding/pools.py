@@ -30,9 +30,8 @@ _T = TypeVar("_T")
 _CPU_DECODE_NICENESS = 19
 """How much lower than the caller's priority decode threads run when the model is on the CPU (19:
 the lowest): the forward pass keeps the cores, decoding fills the gaps and catches up when the
-model waits. +19 rather than +10 since the int8 runs of BENCHMARKS.md (int8 ``index_folder``
-0.90 -> 0.96 of its forward pass; fbgemm's int8 kernels lose most when a decode thread preempts
-one of their threads)."""
+model waits. +19 rather than +10: fbgemm's int8 kernels lose most when a decode thread preempts
+one of their threads (BENCHMARKS.md, int8)."""
 
 
 def default_workers(device: str) -> int:

@@ -312,7 +312,7 @@ def _similar_pairs(
 ) -> npt.NDArray[np.int64]:
     """Pairs of entries whose embeddings have at least ``similar`` cosine similarity: the
     ``neighbours`` nearest entries of each picture's stored vector, asked of the store's
-    collection :data:`_READ` pictures per query (ten times faster than one query each), with the
+    collection :data:`_READ` pictures per query (far fewer round trips than one query each), with the
     store's retries. Neighbours that are not pictures (texts) are left out."""
     index = {entry: n for n, entry in enumerate(ids)}
     wanted = min(neighbours + 1, store.count())

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from siglip_retriever.encoding.gpu_jpeg import GpuJpegPreparer, choose_gpu_jpeg
-from siglip_retriever.errors import ConfigurationError, ImageLoadError
+from siglip_retriever.errors import ConfigurationError, ImageLoadError, MissingDependencyError
 from siglip_retriever.store.facts import PictureFacts, exif_taken, prepare_picture
 from siglip_retriever.store.fingerprints import rgb_fingerprint
 from siglip_retriever.store.plan import FileFacts, read_and_hash
@@ -205,7 +205,10 @@ class ReadFile:
                 raise ImageLoadError(
                     self.file.path, failure or "the file changed while it was indexed: index again"
                 )
-        return prepare_picture(preparer, data)
+        try:
+            return prepare_picture(preparer, data)
+        except MissingDependencyError as exc:  # a camera RAW without the raw extra, say
+            raise ImageLoadError(self.file.path, str(exc)) from exc
 
 
 def read_file(
@@ -231,6 +234,8 @@ def _decoded(preparer: ImagePreparer, item: ReadFile) -> ReadFile:
         item.prepared, item.facts = prepare_picture(preparer, data)
     except ImageLoadError as exc:
         item.decode_failure = exc.reason
+    except MissingDependencyError as exc:  # a camera RAW without the raw extra, say: this file only
+        item.decode_failure = str(exc)
     return item
 
 
