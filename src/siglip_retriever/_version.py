@@ -1,3 +1,3 @@
 """The package's version, in one place (pyproject.toml reads it from here)."""
 
-__version__ = "0.7.0"
+__version__ = "0.8.0"
