@@ -173,3 +173,18 @@ def test_cli_help_keeps_its_verbatim_paragraphs() -> None:
     verbatim = ["```text", "Examples:", "  tool run", "  tool stop", "```"]
     assert lines == ["Does things.", "", *verbatim, "", "More.", ""]
     assert hook.on_page_content("<td><code>Sentinel.UNSET</code></td>") == "<td></td>"
+
+
+def test_the_root_api_page_lists_every_public_name_once() -> None:
+    """docs/reference/python/siglip_retriever.md orders the package root's names by hand (the order
+    a newcomer meets them); it must hold every name of ``__all__`` but the exceptions (their own
+    page) and ``__version__``, each once."""
+    from pathlib import Path
+
+    import siglip_retriever
+    from siglip_retriever import errors
+
+    page = Path(__file__).parents[2] / "docs" / "reference" / "python" / "siglip_retriever.md"
+    listed = [line.strip()[2:] for line in page.read_text().splitlines() if line.startswith("        - ")]
+    public = set(siglip_retriever.__all__) - set(errors.__all__) - {"__version__"}
+    assert len(listed) == len(set(listed)) and set(listed) == public, set(listed) ^ public
