@@ -17,7 +17,7 @@ from PIL import Image
 from siglip_retriever.demo.pictures import render
 from siglip_retriever.encoding.images import decode_image, image_size, load_image
 from siglip_retriever.encoding.raw import RAW_EXTENSIONS, is_raw, raw_bytes, read_raw
-from siglip_retriever.encoding.sniffing import raw_format, what_is
+from siglip_retriever.encoding.sniffing import RAW_HEAD, raw_format, what_is
 from siglip_retriever.errors import ImageLoadError, MissingDependencyError
 from tests.helpers import half_and_half
 from tests.raws import damaged_nef_bytes, dng_bytes, write_dng, write_large_preview_dng
@@ -261,3 +261,18 @@ def test_without_rawpy_a_raw_file_names_the_extra(monkeypatch: pytest.MonkeyPatc
     assert caught.value.extra == "raw" and caught.value.package == "rawpy"
     assert "pip install 'siglip-retriever[raw]'" in what_is(b"FUJIFILMCCD-RAW 0201")
     assert decode_image(half_and_half(8, 8)).raw is None  # everything else reads as before
+
+
+def test_a_raw_whose_directories_follow_its_data_is_read_from_every_input_kind(tmp_path: Path) -> None:
+    """Writers that put the image data before the TIFF directories (these fixtures do) leave the
+    first IFD past the sniffed head when the preview is large; bytes, streams and a ``.tif``
+    name must still be read as the camera RAW, as its ``.dng`` path is."""
+    named = write_large_preview_dng(tmp_path / "IMG_0002.DNG", size=(1200, 900), sensor_scale=8)
+    data = named.read_bytes()
+    first_ifd = int.from_bytes(data[4:8], "little" if data[:2] == b"II" else "big")
+    assert first_ifd > RAW_HEAD  # the layout this test is about
+    as_tiff = tmp_path / "exported.tif"
+    as_tiff.write_bytes(data)
+    decoded = [decode_image(item, target_size=224) for item in [named, as_tiff, data, io.BytesIO(data)]]
+    assert all(item.raw is not None and item.raw.source == "preview" for item in decoded)
+    assert len({(item.raw, item.width, item.height) for item in decoded}) == 1

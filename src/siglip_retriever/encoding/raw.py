@@ -144,6 +144,23 @@ def is_raw(name_or_bytes: str | PathLike[str] | bytes) -> bool:
     return os.path.splitext(os.fspath(name_or_bytes))[1].lower() in RAW_EXTENSIONS
 
 
+_IFD_ENTRIES = 64  # entries of a first IFD looked at when it lies past the head
+
+
+def _sniffed_head(data: IO[bytes] | str) -> bytes:
+    """The first bytes of a file, enough to tell a camera RAW: :data:`RAW_HEAD` of them, and
+    further when a TIFF-based file's first IFD lies past them (writers that put the image data
+    before the directories), so that it is read the same whatever its layout."""
+    head = read_head(data, RAW_HEAD)
+    order = {b"II*\x00": "little", b"MM\x00*": "big"}.get(head[:4])
+    if order is None or len(head) < RAW_HEAD:
+        return head
+    first = int.from_bytes(head[4:8], order)  # type: ignore[arg-type]
+    if first + 2 + 12 * _IFD_ENTRIES <= len(head):
+        return head
+    return read_head(data, first + RAW_HEAD)
+
+
 def raw_bytes(data: IO[bytes] | str) -> bytes | None:
     """The whole of a camera RAW file, when ``data`` (a path, or a seekable stream, left at its
     start) is one; ``None`` for any other file. A path's RAW extension is enough; a picture's
@@ -153,14 +170,14 @@ def raw_bytes(data: IO[bytes] | str) -> bytes | None:
         extension = os.path.splitext(data)[1].lower()
         if extension in _PICTURES:
             return None
-        if extension not in RAW_EXTENSIONS and raw_format(read_head(data, RAW_HEAD)) is None:
+        if extension not in RAW_EXTENSIONS and raw_format(_sniffed_head(data)) is None:
             return None
         with open(data, "rb") as handle:
             return handle.read()
     head = read_head(data, 16)
     if not head.startswith((b"II", b"MM", b"FUJIFILM")) and head[4:12] != b"ftypcrx ":
         return None
-    if raw_format(read_head(data, RAW_HEAD)) is None:
+    if raw_format(_sniffed_head(data)) is None:
         return None
     whole = data.read()
     data.seek(0)
