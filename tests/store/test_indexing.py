@@ -216,7 +216,6 @@ def test_chunked_decisions_match_whole_batch_decisions(
     tiny_siglip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     """On a CPU a batch of 16 is decided and embedded 8 files at a time: same outcome as all at once."""
-    from siglip_retriever.store import indexing
 
     def run(chunk: int, root: Path) -> list[dict[str, Any]]:
         monkeypatch.setattr(indexing, "_CPU_CHUNK", chunk)
